@@ -1,0 +1,1 @@
+//! `#[derive(Collection)]` for RustLite (in progress).

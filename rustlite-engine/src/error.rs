@@ -1,0 +1,88 @@
+//! The one error type of the engine (re-exported by the `rustlite` facade).
+//!
+//! Each variant tells the caller what to do about it:
+//! - [`Error::Conflict`]: another transaction won a race; retry the transaction.
+//! - [`Error::Corruption`]: a checksum or structural check failed on disk; restore from a backup.
+//! - [`Error::Locked`]: another handle (this process or another) has the directory open; close it first.
+//! - [`Error::Io`]: the operating system refused an operation; after a failed write or fsync the
+//!   database refuses further writes ([`Error::Poisoned`]) until it is reopened.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in RustLite.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operating system reported an I/O failure.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+
+    /// Data on disk failed a checksum or a structural check. Restore from a backup.
+    #[error("corruption in {file} at offset {offset}: {reason}")]
+    Corruption {
+        /// File (relative to the database directory) holding the damaged bytes.
+        file: String,
+        /// Byte offset of the damaged record or block.
+        offset: u64,
+        /// What check failed.
+        reason: String,
+    },
+
+    /// Another handle holds the database directory's `LOCK` file.
+    #[error("database directory {0} is locked by another handle or process")]
+    Locked(PathBuf),
+
+    /// A transaction lost a race against a concurrent commit; retry it.
+    #[error("transaction conflict: {0}; retry the transaction")]
+    Conflict(String),
+
+    /// An earlier write or fsync failed, so the database no longer accepts writes. Reopen it.
+    #[error("database refuses writes after an earlier I/O failure ({0}); reopen it")]
+    Poisoned(String),
+
+    /// The database has been closed.
+    #[error("database is closed")]
+    Closed,
+
+    /// The transaction was already committed or rolled back.
+    #[error("transaction is no longer active")]
+    TransactionClosed,
+
+    /// A write was attempted through a read-only handle (snapshot).
+    #[error("read-only: {0}")]
+    ReadOnly(String),
+
+    /// A caller passed an argument the engine cannot accept (e.g. an oversized key).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// A file was written by an unknown version of the on-disk format.
+    #[error("unsupported format version {found} in {file} (this build reads {supported})")]
+    UnsupportedVersion {
+        /// File holding the version tag.
+        file: String,
+        /// Version found.
+        found: u32,
+        /// Version this build understands.
+        supported: u32,
+    },
+}
+
+impl Error {
+    /// Builds a [`Error::Corruption`].
+    pub fn corruption(file: impl Into<String>, offset: u64, reason: impl Into<String>) -> Self {
+        Error::Corruption {
+            file: file.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether retrying the same transaction may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Conflict(_))
+    }
+}

@@ -1,0 +1,25 @@
+//! # rustlite-engine
+//!
+//! The storage engine under [RustLite](https://docs.rs/rustlite): an LSM tree with MVCC
+//! transactions. Applications normally use the `rustlite` facade crate; this crate holds the
+//! layers it stands on:
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`codec`] | varints, crc32 record framing, order-preserving key encoding |
+//! | [`storage`] | the file-system seam: real directory, in-memory, fault injection |
+//! | [`lsm`] | WAL, memtable, SSTables, manifest, compaction, block cache |
+//! | [`mvcc`] | snapshots, transactions, isolation levels, the commit pipeline |
+//! | [`engine`] | [`Engine`]: open/recover, read/write paths, background work |
+
+#![deny(missing_docs)]
+#![deny(clippy::unwrap_used)]
+
+pub mod codec;
+pub mod error;
+pub mod lsm;
+pub mod options;
+pub mod storage;
+
+pub use error::{Error, Result};
+pub use options::{Durability, Options};

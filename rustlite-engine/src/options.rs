@@ -1,0 +1,92 @@
+//! Tuning knobs and durability modes for opening an engine.
+
+/// When a commit is durable.
+///
+/// | mode | `commit()` returns after | survives a process crash | survives a power loss |
+/// |---|---|---|---|
+/// | [`Durability::Immediate`] | the WAL record is fsynced | yes | yes |
+/// | [`Durability::Buffered`] | the WAL record is handed to the OS | yes | only what [`sync`](crate::Engine::sync) covered |
+///
+/// With `Immediate`, concurrent committers share one fsync (group commit), so many threads commit
+/// far faster together than one thread alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Fsync the WAL before a commit returns (the default).
+    #[default]
+    Immediate,
+    /// Write the WAL to the OS page cache only; call `sync()` to make it durable.
+    Buffered,
+}
+
+/// Options for opening an engine. `Options::default()` suits most applications.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Durability of commits.
+    pub durability: Durability,
+    /// Memtable size that triggers a flush to an SSTable (default 64 MiB).
+    pub memtable_size: usize,
+    /// Target size of one data block in an SSTable (default 4 KiB).
+    pub block_size: usize,
+    /// Entries between restart points inside a block (default 16).
+    pub block_restart_interval: usize,
+    /// Bloom filter bits per key (default 10, about 1% false positives).
+    pub bloom_bits_per_key: usize,
+    /// Capacity of the block cache in bytes (default 64 MiB).
+    pub block_cache_size: usize,
+    /// Number of L0 files that triggers a compaction into L1 (default 4).
+    pub l0_compaction_trigger: usize,
+    /// Number of L0 files at which writers stall until compaction catches up (default 12).
+    pub l0_stop_writes: usize,
+    /// Number of immutable memtables waiting for flush at which writers stall (default 2).
+    pub max_immutable_memtables: usize,
+    /// Target size of L1 in bytes; each deeper level is `level_size_ratio` times larger (default 64 MiB).
+    pub l1_target_size: u64,
+    /// Size ratio between adjacent levels (default 10).
+    pub level_size_ratio: u64,
+    /// Target size of one SSTable written by compaction (default 32 MiB).
+    pub target_file_size: u64,
+    /// Number of levels (default 7).
+    pub num_levels: usize,
+    /// Run flushes and compactions on a background thread (default true). When false, they run
+    /// inline in the writer that triggered them (deterministic; used by tests).
+    pub background_compaction: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::Immediate,
+            memtable_size: 64 << 20,
+            block_size: 4096,
+            block_restart_interval: 16,
+            bloom_bits_per_key: 10,
+            block_cache_size: 64 << 20,
+            l0_compaction_trigger: 4,
+            l0_stop_writes: 12,
+            max_immutable_memtables: 2,
+            l1_target_size: 64 << 20,
+            level_size_ratio: 10,
+            target_file_size: 32 << 20,
+            num_levels: 7,
+            background_compaction: true,
+        }
+    }
+}
+
+impl Options {
+    /// Sets the durability mode.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+    /// Sets the memtable flush threshold in bytes.
+    pub fn memtable_size(mut self, bytes: usize) -> Self {
+        self.memtable_size = bytes;
+        self
+    }
+    /// Sets the block cache capacity in bytes.
+    pub fn block_cache_size(mut self, bytes: usize) -> Self {
+        self.block_cache_size = bytes;
+        self
+    }
+}
