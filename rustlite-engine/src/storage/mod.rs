@@ -10,12 +10,15 @@
 //! Durability contract the engine relies on (and the fault injector enforces):
 //! - data appended to a [`WritableFile`] survives a power loss only after [`WritableFile::sync`];
 //! - a file created, renamed or removed survives only after [`Storage::sync_dir`].
+//!
+//! Names are flat: a name is one path component (no `/`, not `.` or `..`, not empty); both
+//! implementations reject anything else with [`crate::Error::InvalidArgument`].
 
-// mod fs; (helper)
-// mod mem; (helper)
+mod fs;
+mod mem;
 
-// pub use fs::FsStorage;
-// pub use mem::MemStorage;
+pub use fs::FsStorage;
+pub use mem::MemStorage;
 
 use crate::error::Result;
 use std::sync::Arc;
