@@ -1,1 +1,485 @@
-//! (in progress)
+//! The write-ahead log: one crc-framed record per committed batch, so a commit is atomic.
+//!
+//! A WAL file `{number:06}.wal` is a sequence of [`record`](crate::codec::record) frames of type
+//! [`BATCH_RECORD`] (`1`). Each payload is one batch:
+//!
+//! ```text
+//! record:  [crc32 u32 LE][len u32 LE][type u8 = 1][payload]
+//! payload: +-------------+---------------+------+------+------+
+//!          | seq u64 BE  | count varint  | op 1 | ...  | op n |
+//!          +-------------+---------------+------+------+------+
+//! op:      [kind u8][key_len varint][key][value_len varint][value]   kind 1 = Put
+//!          [kind u8][key_len varint][key]                            kind 0 = Delete
+//! ```
+//!
+//! - `seq` is the batch's commit seqno (see [`crate::lsm::ikey`]); all its ops share it.
+//! - The engine may concatenate several framed batches and [`WalWriter::append`] them with one
+//!   write (group commit): the frames stay independent, each one atomic.
+//! - [`replay`] applies every whole batch in file order. A torn tail (the remains of a write that
+//!   was never acknowledged) ends replay quietly; damage followed by a valid record, or a record
+//!   whose crc is right but whose payload does not decode, is [`Error::Corruption`].
+//! - After a replay that reported `torn_tail`, truncate the file to `valid_len` (or start a new
+//!   WAL) before appending to it again, or the next record lands after garbage.
+
+use crate::codec::record::{self, begin_record, finish_record};
+use crate::codec::varint::{self, Reader};
+use crate::error::{Error, Result};
+use crate::lsm::ikey::{Kind, SeqNo};
+use crate::storage::{Storage, WritableFile};
+
+/// Record type of a WAL batch.
+pub const BATCH_RECORD: u8 = 1;
+
+/// Name of WAL file `number`: `{number:06}.wal`.
+///
+/// ```
+/// assert_eq!(rustlite_engine::lsm::wal::wal_file_name(7), "000007.wal");
+/// ```
+pub fn wal_file_name(number: u64) -> String {
+    format!("{number:06}.wal")
+}
+
+/// Appends one complete framed batch record (seqno `seq`, then `ops`) to `out`.
+///
+/// `ops` yields `(kind, key, value)`; the value of a [`Kind::Delete`] is ignored (not written).
+/// Fails with [`Error::InvalidArgument`], leaving `out` as it was, if the encoded batch exceeds
+/// [`record::MAX_RECORD_LEN`].
+///
+/// ```
+/// use rustlite_engine::lsm::{ikey::Kind, wal::encode_batch};
+/// let mut group = Vec::new();
+/// encode_batch(&mut group, 1, [(Kind::Put, &b"k"[..], &b"v"[..])])?;
+/// encode_batch(&mut group, 2, [(Kind::Delete, &b"k"[..], &b""[..])])?;
+/// // one append + one sync commits both batches
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn encode_batch<'a>(
+    out: &mut Vec<u8>,
+    seq: SeqNo,
+    ops: impl IntoIterator<Item = (Kind, &'a [u8], &'a [u8])>,
+) -> Result<()> {
+    let ops = ops.into_iter();
+    // The count precedes the ops; trust an exact size hint and fix it up afterwards otherwise.
+    let guess = match ops.size_hint() {
+        (lo, Some(hi)) if lo == hi => lo as u64,
+        _ => 0,
+    };
+    let start = begin_record(out);
+    out.extend_from_slice(&seq.to_be_bytes());
+    let count_pos = out.len();
+    varint::put_u64(out, guess);
+    let count_end = out.len();
+    let mut count = 0u64;
+    for (kind, key, value) in ops {
+        out.push(kind as u8);
+        varint::put_length_prefixed(out, key);
+        if kind == Kind::Put {
+            varint::put_length_prefixed(out, value);
+        }
+        count += 1;
+    }
+    if count != guess {
+        let mut fixed = Vec::with_capacity(10);
+        varint::put_u64(&mut fixed, count);
+        out.splice(count_pos..count_end, fixed);
+    }
+    finish_record(out, start, BATCH_RECORD)
+}
+
+/// Decodes a batch payload, pushing its ops into `ops` (cleared first) and returning its seqno.
+/// `file` and `offset` (of the record) locate the damage in a [`Error::Corruption`].
+pub fn decode_batch<'a>(
+    payload: &'a [u8],
+    file: &str,
+    offset: u64,
+    ops: &mut Vec<(Kind, &'a [u8], &'a [u8])>,
+) -> Result<SeqNo> {
+    ops.clear();
+    let bad = |what: &str| Error::corruption(file, offset, format!("WAL batch: {what}"));
+    let mut r = Reader::new(payload);
+    let seq = r.fixed_u64().ok_or_else(|| bad("truncated seqno"))?;
+    let count = r.u64().ok_or_else(|| bad("truncated op count"))?;
+    // Every op takes at least two bytes: never reserve more than the payload can hold.
+    let cap = usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .min(r.remaining() / 2);
+    ops.reserve(cap);
+    for _ in 0..count {
+        let kind = r.u8().ok_or_else(|| bad("truncated op"))?;
+        let kind = Kind::from_u8(kind).ok_or_else(|| bad(&format!("unknown op kind {kind}")))?;
+        let key = r.length_prefixed().ok_or_else(|| bad("truncated key"))?;
+        let value = match kind {
+            Kind::Put => r.length_prefixed().ok_or_else(|| bad("truncated value"))?,
+            Kind::Delete => &[],
+        };
+        ops.push((kind, key, value));
+    }
+    if !r.is_empty() {
+        return Err(bad(&format!("{} trailing bytes", r.remaining())));
+    }
+    Ok(seq)
+}
+
+/// The open, appendable WAL file.
+///
+/// ```
+/// use rustlite_engine::lsm::{ikey::Kind, wal::{self, WalWriter}};
+/// use rustlite_engine::storage::MemStorage;
+/// let storage = MemStorage::new();
+/// let mut wal = WalWriter::create(&storage, 1)?;
+/// let mut buf = Vec::new();
+/// wal::encode_batch(&mut buf, 1, [(Kind::Put, &b"k"[..], &b"v"[..])])?;
+/// wal.append(&buf)?;
+/// wal.sync()?;
+/// assert_eq!(wal.len(), buf.len() as u64);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub struct WalWriter {
+    file: Box<dyn WritableFile>,
+}
+
+impl std::fmt::Debug for WalWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalWriter")
+            .field("len", &self.file.len())
+            .finish()
+    }
+}
+
+impl WalWriter {
+    /// Wraps a file opened for appending (new, or an old WAL cut to its valid length).
+    pub fn new(file: Box<dyn WritableFile>) -> WalWriter {
+        WalWriter { file }
+    }
+
+    /// Creates WAL file `number` (replacing any file of that name) and syncs the directory, so
+    /// records synced into it later survive a power loss.
+    pub fn create(storage: &dyn Storage, number: u64) -> Result<WalWriter> {
+        let file = storage.create(&wal_file_name(number))?;
+        storage.sync_dir()?;
+        Ok(WalWriter::new(file))
+    }
+
+    /// Appends framed records (one or more [`encode_batch`] outputs) with one write.
+    pub fn append(&mut self, framed: &[u8]) -> Result<()> {
+        self.file.append(framed)
+    }
+
+    /// Makes everything appended so far durable.
+    pub fn sync(&mut self) -> Result<()> {
+        self.file.sync()
+    }
+
+    /// Bytes in the file.
+    pub fn len(&self) -> u64 {
+        self.file.len()
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What [`replay`] found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// Batches applied.
+    pub records: u64,
+    /// Seqno of the last batch applied (`None` if there was none).
+    pub last_seq: Option<SeqNo>,
+    /// Length of the valid prefix of the file (truncate to this before appending).
+    pub valid_len: u64,
+    /// Whether a torn tail was dropped after `valid_len`.
+    pub torn_tail: bool,
+}
+
+/// Reads WAL file `name` and calls `apply(seq, ops)` for each whole batch, in file order.
+///
+/// The ops slice borrows the file's bytes (nothing is copied per op). An error from `apply` stops
+/// replay and is returned as is.
+///
+/// ```
+/// use rustlite_engine::lsm::{ikey::Kind, wal};
+/// use rustlite_engine::storage::{MemStorage, Storage};
+/// let storage = MemStorage::new();
+/// let mut w = wal::WalWriter::create(&storage, 3)?;
+/// let mut buf = Vec::new();
+/// wal::encode_batch(&mut buf, 10, [(Kind::Put, &b"k"[..], &b"v"[..])])?;
+/// w.append(&buf)?;
+/// let mut seen = Vec::new();
+/// let stats = wal::replay(&storage, &wal::wal_file_name(3), |seq, ops| {
+///     seen.push((seq, ops.len()));
+///     Ok(())
+/// })?;
+/// assert_eq!(seen, [(10, 1)]);
+/// assert_eq!(stats.last_seq, Some(10));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn replay(
+    storage: &dyn Storage,
+    name: &str,
+    mut apply: impl FnMut(SeqNo, &[(Kind, &[u8], &[u8])]) -> Result<()>,
+) -> Result<ReplayStats> {
+    let buf = storage.read_all(name)?;
+    let found = record::read_records(&buf, name)?;
+    let mut stats = ReplayStats {
+        records: 0,
+        last_seq: None,
+        valid_len: found.valid_len,
+        torn_tail: found.torn_tail,
+    };
+    let mut ops = Vec::new();
+    for rec in &found.records {
+        if rec.rtype != BATCH_RECORD {
+            return Err(Error::corruption(
+                name,
+                rec.offset,
+                format!("unexpected record type {} in a WAL", rec.rtype),
+            ));
+        }
+        let payload = buf
+            .get(rec.payload.clone())
+            .ok_or_else(|| Error::corruption(name, rec.offset, "record out of bounds"))?;
+        let seq = decode_batch(payload, name, rec.offset, &mut ops)?;
+        apply(seq, &ops)?;
+        stats.records += 1;
+        stats.last_seq = Some(seq);
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::record::encode_record;
+    use crate::storage::{FsStorage, MemStorage};
+
+    type OwnedOp = (Kind, Vec<u8>, Vec<u8>);
+    type OwnedBatch = (SeqNo, Vec<OwnedOp>);
+
+    fn batches() -> Vec<OwnedBatch> {
+        vec![
+            (
+                1,
+                vec![
+                    (Kind::Put, b"a".to_vec(), b"1".to_vec()),
+                    (Kind::Put, b"".to_vec(), b"empty key".to_vec()),
+                    (Kind::Put, b"empty value".to_vec(), b"".to_vec()),
+                ],
+            ),
+            (2, vec![(Kind::Delete, b"a".to_vec(), Vec::new())]),
+            (3, vec![]),
+            (
+                u64::MAX - 1,
+                vec![
+                    (Kind::Delete, b"".to_vec(), Vec::new()),
+                    (Kind::Put, vec![0xFF; 300], vec![0; 70_000]),
+                ],
+            ),
+        ]
+    }
+
+    fn encode_all(batches: &[OwnedBatch]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        for (seq, ops) in batches {
+            encode_batch(
+                &mut buf,
+                *seq,
+                ops.iter().map(|(k, key, v)| (*k, &key[..], &v[..])),
+            )
+            .expect("encode");
+        }
+        buf
+    }
+
+    fn replay_all(storage: &dyn Storage, name: &str) -> Result<(Vec<OwnedBatch>, ReplayStats)> {
+        let mut got = Vec::new();
+        let stats = replay(storage, name, |seq, ops| {
+            got.push((
+                seq,
+                ops.iter()
+                    .map(|(k, key, v)| (*k, key.to_vec(), v.to_vec()))
+                    .collect(),
+            ));
+            Ok(())
+        })?;
+        Ok((got, stats))
+    }
+
+    fn round_trip_on(storage: &dyn Storage) {
+        let want = batches();
+        let mut w = WalWriter::create(storage, 1).expect("create");
+        // The first two batches as one group commit, the rest one by one.
+        w.append(&encode_all(&want[..2])).expect("append");
+        for b in &want[2..] {
+            w.append(&encode_all(std::slice::from_ref(b)))
+                .expect("append");
+        }
+        w.sync().expect("sync");
+        let len = w.len();
+        let (got, stats) = replay_all(storage, &wal_file_name(1)).expect("replay");
+        assert_eq!(got, want);
+        assert_eq!(
+            stats,
+            ReplayStats {
+                records: 4,
+                last_seq: Some(u64::MAX - 1),
+                valid_len: len,
+                torn_tail: false
+            }
+        );
+    }
+
+    #[test]
+    fn round_trip_mem() {
+        round_trip_on(&MemStorage::new());
+    }
+
+    #[test]
+    fn round_trip_fs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        round_trip_on(&FsStorage::open(dir.path()).expect("open"));
+    }
+
+    #[test]
+    fn golden_bytes() {
+        let mut buf = Vec::new();
+        encode_batch(
+            &mut buf,
+            5,
+            [
+                (Kind::Put, &b"k"[..], &b"v"[..]),
+                (Kind::Delete, &b"d"[..], &b"ignored"[..]),
+            ],
+        )
+        .expect("encode");
+        let payload: String = buf
+            .get(record::HEADER_LEN..)
+            .expect("payload")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        // seq 5 BE | count 2 | put k v | delete d
+        assert_eq!(
+            payload,
+            concat!("0000000000000005", "02", "01016b0176", "000164")
+        );
+    }
+
+    #[test]
+    fn count_is_right_without_an_exact_size_hint() {
+        let ops = [
+            (Kind::Put, &b"x"[..], &b"1"[..]),
+            (Kind::Delete, &b"y"[..], &b""[..]),
+        ];
+        let mut buf = Vec::new();
+        let many: Vec<_> = (0..200).map(|_| ops[0]).collect();
+        encode_batch(&mut buf, 9, ops.iter().copied().filter(|_| true)).expect("encode");
+        encode_batch(&mut buf, 10, many.iter().copied().filter(|_| true)).expect("encode");
+        let found = record::read_records(&buf, "w").expect("read");
+        let mut decoded = Vec::new();
+        let seq =
+            decode_batch(found.payload(&buf, 0).expect("p"), "w", 0, &mut decoded).expect("decode");
+        assert_eq!((seq, decoded.as_slice()), (9, &ops[..]));
+        decode_batch(found.payload(&buf, 1).expect("p"), "w", 0, &mut decoded).expect("decode");
+        assert_eq!(decoded.len(), 200);
+    }
+
+    #[test]
+    fn torn_tail_is_dropped() {
+        let want = batches();
+        let full = encode_all(&want);
+        let last_start = encode_all(&want[..3]).len();
+        let s = MemStorage::new();
+        for cut in [last_start + 1, last_start + 9, full.len() - 1] {
+            let mut w = s.create("x.wal").expect("create");
+            w.append(full.get(..cut).expect("cut")).expect("append");
+            let (got, stats) = replay_all(&s, "x.wal").expect("replay");
+            assert_eq!(got.as_slice(), want.get(..3).expect("3"));
+            assert_eq!(stats.records, 3);
+            assert_eq!(stats.last_seq, Some(3));
+            assert_eq!(stats.valid_len, last_start as u64);
+            assert!(stats.torn_tail);
+        }
+    }
+
+    #[test]
+    fn empty_wal_replays_nothing() {
+        let s = MemStorage::new();
+        WalWriter::create(&s, 2).expect("create");
+        let (got, stats) = replay_all(&s, &wal_file_name(2)).expect("replay");
+        assert!(got.is_empty());
+        assert_eq!(stats, ReplayStats::default());
+    }
+
+    #[test]
+    fn bad_checksum_before_the_tail_is_corruption() {
+        let want = batches();
+        let mut buf = encode_all(&want);
+        let second = encode_all(&want[..1]).len();
+        if let Some(b) = buf.get_mut(second + record::HEADER_LEN) {
+            *b ^= 0x40;
+        }
+        let s = MemStorage::new();
+        s.create("x.wal")
+            .expect("create")
+            .append(&buf)
+            .expect("append");
+        assert!(matches!(
+            replay_all(&s, "x.wal"),
+            Err(Error::Corruption { file, offset, .. }) if file == "x.wal" && offset == second as u64
+        ));
+    }
+
+    #[test]
+    fn valid_frame_with_bad_payload_is_corruption() {
+        let mut good = Vec::new();
+        encode_batch(&mut good, 1, [(Kind::Put, &b"k"[..], &b"v"[..])]).expect("encode");
+        let payload = good.get(record::HEADER_LEN..).expect("payload").to_vec();
+        let mut trailing = payload.clone();
+        trailing.push(0);
+        let mut bad_kind = payload.clone();
+        if let Some(b) = bad_kind.get_mut(9) {
+            *b = 7;
+        }
+        let mut huge_count = payload.get(..8).expect("seq").to_vec();
+        varint::put_u64(&mut huge_count, u64::MAX);
+        let cases: [(&[u8], u8); 6] = [
+            (&payload[..5], BATCH_RECORD),
+            (&payload[..payload.len() - 1], BATCH_RECORD),
+            (&trailing, BATCH_RECORD),
+            (&bad_kind, BATCH_RECORD),
+            (&huge_count, BATCH_RECORD),
+            (&payload, 2),
+        ];
+        for (i, (p, rtype)) in cases.iter().enumerate() {
+            let mut buf = good.clone();
+            let offset = buf.len() as u64;
+            encode_record(&mut buf, *rtype, p).expect("frame");
+            let s = MemStorage::new();
+            s.create("x.wal")
+                .expect("create")
+                .append(&buf)
+                .expect("append");
+            match replay_all(&s, "x.wal") {
+                Err(Error::Corruption { offset: o, .. }) => assert_eq!(o, offset, "case {i}"),
+                other => panic!("case {i}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn apply_errors_stop_replay() {
+        let s = MemStorage::new();
+        let mut w = WalWriter::create(&s, 1).expect("create");
+        w.append(&encode_all(&batches())).expect("append");
+        let mut calls = 0;
+        let r = replay(&s, &wal_file_name(1), |_, _| {
+            calls += 1;
+            Err(Error::InvalidArgument("stop".into()))
+        });
+        assert!(matches!(r, Err(Error::InvalidArgument(_))));
+        assert_eq!(calls, 1);
+    }
+}
