@@ -1,6 +1,6 @@
 //! The write-ahead log: one crc-framed record per committed batch, so a commit is atomic.
 //!
-//! A WAL file `{number:06}.wal` is a sequence of [`record`](crate::codec::record) frames of type
+//! A WAL file `{number:06}.wal` is a sequence of [`record`] frames of type
 //! [`BATCH_RECORD`] (`1`). Each payload is one batch:
 //!
 //! ```text
