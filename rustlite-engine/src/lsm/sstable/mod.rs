@@ -57,11 +57,18 @@
 
 pub mod block;
 pub mod bloom;
+pub mod builder;
 pub mod cache;
+pub mod table;
+
+#[cfg(test)]
+mod testutil;
 
 pub use block::{Block, BlockHandle};
 pub use bloom::BloomFilter;
+pub use builder::{TableBuilder, TableInfo};
 pub use cache::{BlockCache, CacheStats};
+pub use table::{Table, TableIter};
 
 /// Knobs for writing tables.
 ///
