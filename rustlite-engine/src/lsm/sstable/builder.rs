@@ -206,3 +206,73 @@ fn write_block(out: &mut Vec<u8>, offset: &mut u64, block: &[u8]) -> BlockHandle
     *offset += (block.len() + super::BLOCK_TRAILER_LEN) as u64;
     handle
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lsm::ikey::Kind;
+    use crate::lsm::sstable::testutil::MemFile;
+
+    fn builder() -> TableBuilder {
+        TableBuilder::new(
+            Box::new(MemFile::default()),
+            "b.sst".to_string(),
+            TableOptions::default(),
+        )
+    }
+
+    #[test]
+    fn rejects_out_of_order_duplicate_and_malformed_keys() -> Result<()> {
+        let mut b = builder();
+        assert!(b.is_empty());
+        b.add(&ikey::encode(b"b", 5, Kind::Put), b"v")?;
+        let bad = [
+            ikey::encode(b"b", 5, Kind::Put),               // duplicate
+            ikey::encode(b"b", 6, Kind::Put),               // newer version after older
+            ikey::encode(b"a", 9, Kind::Put),               // smaller user key
+            b"short".to_vec(),                              // not an internal key
+            ikey::encode(b"c", 1, Kind::Put)[..9].to_vec(), // truncated
+        ];
+        for k in bad {
+            assert!(
+                matches!(b.add(&k, b""), Err(Error::InvalidArgument(_))),
+                "{k:?}"
+            );
+        }
+        // The builder is unchanged by rejected adds.
+        b.add(&ikey::encode(b"b", 4, Kind::Delete), b"")?;
+        b.add(&ikey::encode(b"c", 1, Kind::Put), b"v")?;
+        assert_eq!(b.entries(), 3);
+        let info = b.finish()?;
+        assert_eq!(info.entries, 3);
+        assert_eq!(info.smallest, ikey::encode(b"b", 5, Kind::Put));
+        assert_eq!(info.largest, ikey::encode(b"c", 1, Kind::Put));
+        Ok(())
+    }
+
+    #[test]
+    fn estimated_size_tracks_output() -> Result<()> {
+        let file = MemFile::default();
+        let mut b = TableBuilder::new(
+            Box::new(file.clone()),
+            "b.sst".to_string(),
+            TableOptions::default(),
+        );
+        let mut last = 0;
+        for i in 0..5_000u64 {
+            b.add(
+                &ikey::encode(format!("key{i:08}").as_bytes(), 1, Kind::Put),
+                &[7u8; 50],
+            )?;
+            let est = b.estimated_size();
+            assert!(est >= last);
+            last = est;
+        }
+        assert!(last > 5_000 * 50);
+        let info = b.finish()?;
+        assert!(info.file_size >= last);
+        assert!(info.file_size < last + last / 10);
+        assert_eq!(file.bytes().len() as u64, info.file_size);
+        Ok(())
+    }
+}
