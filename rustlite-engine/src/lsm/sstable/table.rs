@@ -1,0 +1,946 @@
+//! Reading a table: open (footer, filter, index), point lookups, cursors, verification.
+//!
+//! ```text
+//! open:  [footer 64 B] -> magic, crc, version -> filter handle, index handle, entries
+//!        [index block] -> in memory, every entry checked: ikey parses, handles contiguous from 0
+//!        [filter block] -> in memory;  [data block 0] -> smallest key (through the cache)
+//! get:   bloom(user key)? --no--> None (no data block read)
+//!          | maybe
+//!        index: first block whose last key >= seek key (binary search over restart keys)
+//!        block (cache or file, crc-checked): first entry >= seek key; same user key? -> version
+//! iter:  index cursor + data-block cursor, in either direction
+//! ```
+//! Layout and footer are described in the [`super`] module docs. Every length read from the
+//! file is checked against the file's size before anything is allocated, and every failed check
+//! is [`Error::Corruption`] naming the file and the offset of the block or footer at fault.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use super::block::{Block, BlockHandle, BlockIter};
+use super::bloom::BloomFilter;
+use super::cache::BlockCache;
+use super::{BLOCK_TRAILER_LEN, FOOTER_HANDLES_LEN, FOOTER_LEN, FORMAT_VERSION, TABLE_MAGIC};
+use crate::codec::varint::Reader;
+use crate::error::{Error, Result};
+use crate::lsm::ikey::{self, Kind, SeqNo};
+use crate::lsm::iter::{Direction, InternalIterator};
+use crate::storage::RandomAccessFile;
+
+/// An open, immutable table. Shared as `Arc<Table>` by readers and iterators.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use rustlite_engine::lsm::sstable::{BlockCache, Table};
+/// # use rustlite_engine::lsm::ikey::MAX_SEQNO;
+/// # fn demo(file: Arc<dyn rustlite_engine::storage::RandomAccessFile>) -> rustlite_engine::Result<()> {
+/// let cache = Arc::new(BlockCache::new(8 << 20));
+/// let table = Table::open(file, 12, "000012.sst".into(), cache)?;
+/// if let Some((seq, kind, value)) = table.get(b"apple", MAX_SEQNO)? {
+///     println!("{seq} {kind:?} {value:?}");
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Table {
+    file: Arc<dyn RandomAccessFile>,
+    number: u64,
+    name: Arc<str>,
+    size: u64,
+    cache: Arc<BlockCache>,
+    index: Arc<Block>,
+    filter: Option<BloomFilter>,
+    /// End of the data blocks (= the filter block's offset).
+    data_end: u64,
+    smallest: Vec<u8>,
+    largest: Vec<u8>,
+    entries: u64,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("number", &self.number)
+            .field("name", &self.name)
+            .field("size", &self.size)
+            .field("entries", &self.entries)
+            .finish()
+    }
+}
+
+/// Reads the block at `handle` (which must end by `limit`) and checks its crc.
+fn read_block_bytes(
+    file: &dyn RandomAccessFile,
+    name: &str,
+    handle: BlockHandle,
+    limit: u64,
+) -> Result<Vec<u8>> {
+    let corrupt = |reason: String| Error::corruption(name, handle.offset, reason);
+    let end = handle
+        .end_with_crc()
+        .filter(|end| *end <= limit)
+        .ok_or_else(|| corrupt(format!("block of {} bytes runs past {limit}", handle.size)))?;
+    let len = usize::try_from(end - handle.offset)
+        .map_err(|_| corrupt("block too large for memory".to_string()))?;
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, handle.offset)?;
+    let body_len = len - BLOCK_TRAILER_LEN;
+    let (body, crc) = buf.split_at(body_len);
+    let stored = crc
+        .try_into()
+        .map(u32::from_le_bytes)
+        .map_err(|_| corrupt("missing crc".to_string()))?;
+    if crc32fast::hash(body) != stored {
+        return Err(corrupt("block checksum mismatch".to_string()));
+    }
+    buf.truncate(body_len);
+    Ok(buf)
+}
+
+impl Table {
+    /// Opens a table: checks the footer (magic, crc, then version:
+    /// [`Error::UnsupportedVersion`]), loads and checks the filter and index blocks, and reads
+    /// the first data block for [`smallest`](Self::smallest).
+    pub fn open(
+        file: Arc<dyn RandomAccessFile>,
+        file_number: u64,
+        file_name: String,
+        cache: Arc<BlockCache>,
+    ) -> Result<Arc<Table>> {
+        let name: Arc<str> = file_name.into();
+        let size = file.len();
+        let footer_off = size.checked_sub(FOOTER_LEN as u64).ok_or_else(|| {
+            Error::corruption(
+                &*name,
+                0,
+                format!("{size} bytes is shorter than a table footer"),
+            )
+        })?;
+        let corrupt =
+            |reason: &str| Error::corruption(&*name, footer_off, format!("footer: {reason}"));
+        let mut footer = [0u8; FOOTER_LEN];
+        file.read_exact_at(&mut footer, footer_off)?;
+        let (head, tail) = footer.split_at(FOOTER_HANDLES_LEN);
+        let (version, rest) = tail.split_at(4);
+        let (crc, magic) = rest.split_at(4);
+        let magic = u64::from_le_bytes(magic.try_into().map_err(|_| corrupt("bad length"))?);
+        if magic != TABLE_MAGIC {
+            return Err(corrupt("bad magic number (not a table)"));
+        }
+        let crc = u32::from_le_bytes(crc.try_into().map_err(|_| corrupt("bad length"))?);
+        let crc_region = footer.get(..FOOTER_HANDLES_LEN + 4).unwrap_or_default();
+        if crc32fast::hash(crc_region) != crc {
+            return Err(corrupt("checksum mismatch"));
+        }
+        let version = u32::from_le_bytes(version.try_into().map_err(|_| corrupt("bad length"))?);
+        if version != FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                file: name.to_string(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let mut r = Reader::new(head);
+        let (filter_h, index_h, entries) = (|| {
+            Some((
+                BlockHandle::decode_from(&mut r)?,
+                BlockHandle::decode_from(&mut r)?,
+                r.u64()?,
+            ))
+        })()
+        .ok_or_else(|| corrupt("bad handles"))?;
+        if filter_h.end_with_crc() != Some(index_h.offset)
+            || index_h.end_with_crc() != Some(footer_off)
+        {
+            return Err(corrupt("filter and index handles do not tile the file"));
+        }
+
+        let filter_bytes = read_block_bytes(&*file, &name, filter_h, footer_off)?;
+        let filter = BloomFilter::decode(filter_bytes)
+            .map_err(|reason| Error::corruption(&*name, filter_h.offset, reason))?;
+        let index_bytes = read_block_bytes(&*file, &name, index_h, footer_off)?;
+        let index = Arc::new(Block::decode(index_bytes, name.clone(), index_h.offset)?);
+
+        // Every index entry: an internal key and a handle, data blocks tiling [0, filter).
+        let icorrupt =
+            |reason: &str| Error::corruption(&*name, index_h.offset, format!("index: {reason}"));
+        let mut it = index.iter();
+        it.seek_to_first()?;
+        let mut expected = 0u64;
+        let mut largest = Vec::new();
+        while it.valid() {
+            if ikey::parse(it.key()).is_none() {
+                return Err(icorrupt("key is not an internal key"));
+            }
+            let h = BlockHandle::decode_exact(it.value())
+                .filter(|h| h.offset == expected && h.size > 0)
+                .ok_or_else(|| icorrupt("bad data block handle"))?;
+            expected = h
+                .end_with_crc()
+                .filter(|e| *e <= filter_h.offset)
+                .ok_or_else(|| icorrupt("data block past the data area"))?;
+            largest.clear();
+            largest.extend_from_slice(it.key());
+            it.move_next()?;
+        }
+        if expected != filter_h.offset {
+            return Err(icorrupt("data blocks do not end at the filter"));
+        }
+        if (entries == 0) != index.is_empty() || entries > size {
+            return Err(corrupt("entry count does not match the index"));
+        }
+
+        let mut table = Table {
+            file,
+            number: file_number,
+            name,
+            size,
+            cache,
+            index,
+            filter,
+            data_end: filter_h.offset,
+            smallest: Vec::new(),
+            largest,
+            entries,
+        };
+        if !table.index.is_empty() {
+            let mut first = table.index.iter();
+            first.seek_to_first()?;
+            let block = table.data_block(first.value())?;
+            let mut b = block.iter();
+            b.seek_to_first()?;
+            if !b.valid() {
+                return Err(table.corrupt(block.offset(), "empty data block"));
+            }
+            table.smallest = b.key().to_vec();
+        }
+        Ok(Arc::new(table))
+    }
+
+    fn corrupt(&self, offset: u64, reason: &str) -> Error {
+        Error::corruption(&*self.name, offset, reason)
+    }
+
+    /// The data block whose encoded handle is `handle_bytes`, through the cache.
+    fn data_block(&self, handle_bytes: &[u8]) -> Result<Arc<Block>> {
+        let handle = BlockHandle::decode_exact(handle_bytes)
+            .ok_or_else(|| self.corrupt(self.data_end, "bad index entry"))?;
+        self.cache.get_or_load(self.number, handle.offset, || {
+            let bytes = read_block_bytes(&*self.file, &self.name, handle, self.data_end)?;
+            Ok(Arc::new(Block::decode(
+                bytes,
+                self.name.clone(),
+                handle.offset,
+            )?))
+        })
+    }
+
+    /// Whether the bloom filter admits `user_key` (always `true` without a filter).
+    pub fn may_contain(&self, user_key: &[u8]) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.may_contain(user_key))
+    }
+
+    /// The newest version of `user_key` with seqno `<= snapshot`: `(seq, kind, value)`, the
+    /// value empty for a tombstone. Consults the bloom filter first (a negative reads nothing),
+    /// then the in-memory index, then one data block through the cache.
+    pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Option<(SeqNo, Kind, Vec<u8>)>> {
+        if !self.may_contain(user_key) {
+            return Ok(None);
+        }
+        // One buffer: the seek key, then room where blocks rebuild the keys they compare.
+        // The seek key uses the smallest kind byte so a tombstone at exactly `snapshot` is found.
+        let seek_len = user_key.len() + ikey::TRAILER_LEN;
+        let mut buf = Vec::with_capacity(2 * seek_len + 16);
+        ikey::encode_into(&mut buf, user_key, snapshot, Kind::Delete);
+        let Some(handle) = self.index.seek_in_place(&mut buf, seek_len)? else {
+            return Ok(None);
+        };
+        let block = self.data_block(handle)?;
+        let Some(value) = block.seek_in_place(&mut buf, seek_len)? else {
+            return Err(self.corrupt(block.offset(), "index key beyond the block's last key"));
+        };
+        let found = buf.get(seek_len..).unwrap_or_default();
+        let parsed = ikey::parse(found)
+            .ok_or_else(|| self.corrupt(block.offset(), "entry key is not an internal key"))?;
+        if parsed.user_key != user_key {
+            return Ok(None);
+        }
+        Ok(Some((parsed.seq, parsed.kind, value.to_vec())))
+    }
+
+    /// A cursor in direction `dir`. Forward starts at the first entry with ikey `>= start`
+    /// (the first entry if `None`); reverse at the last entry with ikey `<= start` (the last
+    /// entry if `None`) and walks backwards. Errors reading later blocks surface from `advance`.
+    pub fn iter(self: &Arc<Self>, dir: Direction, start: Option<&[u8]>) -> Result<TableIter> {
+        let mut it = TableIter {
+            table: Arc::clone(self),
+            dir,
+            index: self.index.iter(),
+            data: None,
+        };
+        it.position(start)?;
+        Ok(it)
+    }
+
+    /// Reads every data block from the file (bypassing the cache) and checks checksums, block
+    /// structure, strict key order within and across blocks, that every key is an internal
+    /// key, that each index key is its block's last key and the footer's entry count. Returns
+    /// the number of entries.
+    pub fn verify(&self) -> Result<u64> {
+        let mut count = 0u64;
+        let mut prev: Vec<u8> = Vec::new();
+        let mut idx = self.index.iter();
+        idx.seek_to_first()?;
+        while idx.valid() {
+            let handle = BlockHandle::decode_exact(idx.value())
+                .ok_or_else(|| self.corrupt(self.data_end, "bad index entry"))?;
+            let bytes = read_block_bytes(&*self.file, &self.name, handle, self.data_end)?;
+            let block = Arc::new(Block::decode(bytes, self.name.clone(), handle.offset)?);
+            let mut it = block.iter();
+            it.seek_to_first()?;
+            if !it.valid() {
+                return Err(self.corrupt(handle.offset, "empty data block"));
+            }
+            while it.valid() {
+                if ikey::parse(it.key()).is_none() {
+                    return Err(self.corrupt(handle.offset, "key is not an internal key"));
+                }
+                if count > 0 && ikey::compare(&prev, it.key()) != Ordering::Less {
+                    return Err(self.corrupt(handle.offset, "keys out of order across blocks"));
+                }
+                prev.clear();
+                prev.extend_from_slice(it.key());
+                count += 1;
+                it.move_next()?;
+            }
+            if prev != idx.key() {
+                return Err(self.corrupt(handle.offset, "index key is not the block's last key"));
+            }
+            idx.move_next()?;
+        }
+        if count != self.entries {
+            return Err(self.corrupt(
+                self.size.saturating_sub(FOOTER_LEN as u64),
+                &format!("footer says {} entries, blocks hold {count}", self.entries),
+            ));
+        }
+        Ok(count)
+    }
+
+    /// The table's file number.
+    pub fn file_number(&self) -> u64 {
+        self.number
+    }
+
+    /// The table's file name (as used in error messages).
+    pub fn file_name(&self) -> &str {
+        &self.name
+    }
+
+    /// The file's size in bytes.
+    pub fn file_size(&self) -> u64 {
+        self.size
+    }
+
+    /// The smallest internal key (empty for an empty table).
+    pub fn smallest(&self) -> &[u8] {
+        &self.smallest
+    }
+
+    /// The largest internal key (empty for an empty table).
+    pub fn largest(&self) -> &[u8] {
+        &self.largest
+    }
+
+    /// Number of entries (versions and tombstones).
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+}
+
+/// A cursor over one table; holds the `Arc<Table>`, so it is `'static` and `Send`.
+pub struct TableIter {
+    table: Arc<Table>,
+    dir: Direction,
+    index: BlockIter,
+    data: Option<BlockIter>,
+}
+
+impl TableIter {
+    /// Loads the data block under the index cursor (or clears `data` past the end).
+    fn load_block(&mut self) -> Result<()> {
+        self.data = None;
+        if self.index.valid() {
+            let block = self.table.data_block(self.index.value())?;
+            self.data = Some(block.iter());
+        }
+        Ok(())
+    }
+
+    fn data_valid(&self) -> bool {
+        self.data.as_ref().is_some_and(BlockIter::valid)
+    }
+
+    /// Moves across blocks until the data cursor is on an entry or the index is exhausted.
+    fn skip_exhausted_blocks(&mut self) -> Result<()> {
+        while !self.data_valid() && self.index.valid() {
+            match self.dir {
+                Direction::Forward => self.index.move_next()?,
+                Direction::Reverse => self.index.move_prev()?,
+            }
+            self.load_block()?;
+            if let Some(d) = self.data.as_mut() {
+                match self.dir {
+                    Direction::Forward => d.seek_to_first()?,
+                    Direction::Reverse => d.seek_to_last()?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn position(&mut self, start: Option<&[u8]>) -> Result<()> {
+        match (self.dir, start) {
+            (Direction::Forward, None) => {
+                self.index.seek_to_first()?;
+                self.load_block()?;
+                if let Some(d) = self.data.as_mut() {
+                    d.seek_to_first()?;
+                }
+            }
+            (Direction::Forward, Some(s)) => {
+                self.index.seek(s)?;
+                self.load_block()?;
+                if let Some(d) = self.data.as_mut() {
+                    d.seek(s)?;
+                }
+            }
+            (Direction::Reverse, None) => {
+                self.index.seek_to_last()?;
+                self.load_block()?;
+                if let Some(d) = self.data.as_mut() {
+                    d.seek_to_last()?;
+                }
+            }
+            (Direction::Reverse, Some(s)) => {
+                // The first block whose last key >= s holds the answer or the block before
+                // it does; past every block, the last block does.
+                self.index.seek(s)?;
+                if !self.index.valid() {
+                    self.index.seek_to_last()?;
+                }
+                self.load_block()?;
+                if let Some(d) = self.data.as_mut() {
+                    d.seek_for_prev(s)?;
+                }
+            }
+        }
+        self.skip_exhausted_blocks()
+    }
+
+    fn step(&mut self) -> Result<()> {
+        if let Some(d) = self.data.as_mut() {
+            match self.dir {
+                Direction::Forward => d.move_next()?,
+                Direction::Reverse => d.move_prev()?,
+            }
+        }
+        self.skip_exhausted_blocks()
+    }
+
+    /// The table this cursor reads.
+    pub fn table(&self) -> &Arc<Table> {
+        &self.table
+    }
+}
+
+impl InternalIterator for TableIter {
+    fn valid(&self) -> bool {
+        self.data_valid()
+    }
+
+    fn key(&self) -> &[u8] {
+        self.data.as_ref().map(BlockIter::key).unwrap_or_default()
+    }
+
+    fn value(&self) -> &[u8] {
+        self.data.as_ref().map(BlockIter::value).unwrap_or_default()
+    }
+
+    fn advance(&mut self) -> Result<()> {
+        if !self.data_valid() {
+            return Ok(());
+        }
+        let r = self.step();
+        if r.is_err() {
+            // A failed cursor is exhausted, never positioned on stale data.
+            self.data = None;
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lsm::ikey::MAX_SEQNO;
+    use crate::lsm::sstable::testutil::{build, open, to_entries, versions, MemFile, Version};
+    use crate::lsm::sstable::TableOptions;
+
+    type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+    fn small_blocks() -> TableOptions {
+        TableOptions {
+            block_size: 256,
+            restart_interval: 4,
+            bloom_bits_per_key: 10,
+        }
+    }
+
+    /// The newest version of `key` with seq <= `snap` in `vs`.
+    fn model_get(vs: &[Version], key: &[u8], snap: SeqNo) -> Option<(SeqNo, Kind, Vec<u8>)> {
+        vs.iter()
+            .filter(|(k, s, _, _)| k == key && *s <= snap)
+            .max_by_key(|(_, s, _, _)| *s)
+            .map(|(_, s, kind, v)| (*s, *kind, v.clone()))
+    }
+
+    fn collect(it: &mut TableIter, limit: usize) -> Result<Entries> {
+        let mut out = Vec::new();
+        while it.valid() && out.len() < limit {
+            out.push((it.key().to_vec(), it.value().to_vec()));
+            it.advance()?;
+        }
+        Ok(out)
+    }
+
+    /// Expected entries of a cursor from `start` in `dir`.
+    fn model_iter(entries: &Entries, dir: Direction, start: Option<&[u8]>) -> Entries {
+        match dir {
+            Direction::Forward => entries
+                .iter()
+                .filter(|(k, _)| start.is_none_or(|s| ikey::compare(k, s) != Ordering::Less))
+                .cloned()
+                .collect(),
+            Direction::Reverse => entries
+                .iter()
+                .rev()
+                .filter(|(k, _)| start.is_none_or(|s| ikey::compare(k, s) != Ordering::Greater))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn round_trip_ten_thousand_entries_over_many_blocks() -> Result<()> {
+        let vs = versions(5_100);
+        let entries = to_entries(&vs);
+        assert!(entries.len() >= 10_000);
+        let (file, info) = build(&entries, TableOptions::default());
+        assert_eq!(info.entries, entries.len() as u64);
+        assert_eq!(info.file_size, file.bytes().len() as u64);
+        assert_eq!(info.smallest, entries[0].0);
+        assert_eq!(info.largest, entries[entries.len() - 1].0);
+        // Few large appends, one sync.
+        assert!(file.appends.load(std::sync::atomic::Ordering::SeqCst) < 20);
+        assert_eq!(file.syncs.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        let table = open(&file, 1 << 20)?;
+        assert!(table.index.len() > 50, "only {} blocks", table.index.len());
+        assert_eq!(table.entries(), info.entries);
+        assert_eq!(table.smallest(), &info.smallest[..]);
+        assert_eq!(table.largest(), &info.largest[..]);
+        assert_eq!(table.file_size(), info.file_size);
+        assert_eq!(table.file_number(), 7);
+        assert_eq!(table.verify()?, info.entries);
+
+        let mut fwd = table.iter(Direction::Forward, None)?;
+        assert_eq!(collect(&mut fwd, usize::MAX)?, entries);
+        let mut rev = table.iter(Direction::Reverse, None)?;
+        let reversed: Entries = entries.iter().rev().cloned().collect();
+        assert_eq!(collect(&mut rev, usize::MAX)?, reversed);
+        // Exhausted cursors stay exhausted.
+        rev.advance()?;
+        assert!(!rev.valid());
+        Ok(())
+    }
+
+    #[test]
+    fn get_at_snapshots_including_tombstones() -> Result<()> {
+        let vs = versions(1_500);
+        let (file, _) = build(&to_entries(&vs), small_blocks());
+        let table = open(&file, 1 << 20)?;
+        for i in 0..1_500usize {
+            let key = format!("key{:06}", i * 2).into_bytes();
+            let base = (i as u64) * 10;
+            for snap in [
+                0,
+                base,
+                base + 1,
+                base + 2,
+                base + 4,
+                base + 5,
+                base + 7,
+                base + 8,
+                MAX_SEQNO,
+            ] {
+                assert_eq!(
+                    table.get(&key, snap)?,
+                    model_get(&vs, &key, snap),
+                    "key {i} at {snap}"
+                );
+            }
+            let missing = format!("key{:06}", i * 2 + 1).into_bytes();
+            assert_eq!(table.get(&missing, MAX_SEQNO)?, None);
+        }
+        assert_eq!(table.get(b"", MAX_SEQNO)?, None);
+        assert_eq!(table.get(b"zzz", MAX_SEQNO)?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn tombstone_at_exactly_the_snapshot_is_found() -> Result<()> {
+        // Kind::Delete (0) sorts before Kind::Put (1) at one seqno, so the seek key must use
+        // the smallest kind byte.
+        let vs: Vec<Version> = vec![
+            (b"k".to_vec(), 5, Kind::Delete, Vec::new()),
+            (b"k".to_vec(), 3, Kind::Put, b"old".to_vec()),
+        ];
+        let (file, _) = build(&to_entries(&vs), TableOptions::default());
+        let table = open(&file, 1 << 20)?;
+        assert_eq!(table.get(b"k", 5)?, Some((5, Kind::Delete, Vec::new())));
+        assert_eq!(table.get(b"k", 4)?, Some((3, Kind::Put, b"old".to_vec())));
+        assert_eq!(table.get(b"k", 2)?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn iterate_from_every_kind_of_start() -> Result<()> {
+        let vs = versions(300);
+        let entries = to_entries(&vs);
+        let (file, _) = build(&entries, small_blocks());
+        let table = open(&file, 1 << 20)?;
+        let mut starts: Vec<Vec<u8>> = vec![
+            ikey::encode(b"", MAX_SEQNO, Kind::Put),
+            ikey::encode(b"a", 0, Kind::Put),
+            ikey::last_key(b"key"),
+            ikey::encode(b"zzz", MAX_SEQNO, Kind::Put),
+            ikey::last_key(b"zzz"),
+        ];
+        for (k, s, _, _) in &vs {
+            let up = k.clone();
+            starts.push(ikey::encode(&up, *s, Kind::Put)); // exact (or just before a tombstone)
+            starts.push(ikey::encode(&up, *s, Kind::Delete)); // exact tombstone / just after a put
+            starts.push(ikey::encode(&up, s + 1, Kind::Put)); // between versions
+            starts.push(ikey::last_key(&up)); // after the key's oldest version
+            let mut next = up.clone();
+            next.push(0);
+            starts.push(ikey::encode(&next, MAX_SEQNO, Kind::Put)); // between user keys
+        }
+        for (i, s) in starts.iter().enumerate() {
+            for dir in [Direction::Forward, Direction::Reverse] {
+                let want = model_iter(&entries, dir, Some(s));
+                let limit = if i % 50 == 0 { usize::MAX } else { 3 };
+                let mut it = table.iter(dir, Some(s))?;
+                let got = collect(&mut it, limit)?;
+                assert_eq!(got[..], want[..got.len()], "start {i} {dir:?}");
+                assert_eq!(got.len(), want.len().min(limit), "start {i} {dir:?}");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn bloom_negative_reads_no_data_block() -> Result<()> {
+        let vs = versions(2_000);
+        let (file, _) = build(&to_entries(&vs), TableOptions::default());
+        let table = open(&file, 1 << 20)?;
+        let before = file.reads();
+        let stats = table.cache.stats();
+        let mut negatives = 0;
+        for i in 0..2_000 {
+            let missing = format!("key{:06}", i * 2 + 1).into_bytes();
+            if !table.may_contain(&missing) {
+                negatives += 1;
+                assert_eq!(table.get(&missing, MAX_SEQNO)?, None);
+                assert_eq!(file.reads(), before, "bloom negative read a block");
+            }
+        }
+        assert!(negatives > 1_900, "{negatives} negatives");
+        assert_eq!(table.cache.stats().misses, stats.misses);
+        assert_eq!(table.cache.stats().hits, stats.hits);
+        // A present key reads one block, then the cache serves it.
+        let key = format!("key{:06}", 1_000 * 2).into_bytes();
+        assert!(table.get(&key, MAX_SEQNO)?.is_some());
+        assert_eq!(file.reads(), before + 1);
+        assert!(table.get(&key, MAX_SEQNO)?.is_some());
+        assert_eq!(file.reads(), before + 1);
+        Ok(())
+    }
+
+    #[test]
+    fn empty_table() -> Result<()> {
+        let (file, info) = build(&[], TableOptions::default());
+        assert_eq!(info.entries, 0);
+        let table = open(&file, 1 << 20)?;
+        assert_eq!(table.get(b"a", MAX_SEQNO)?, None);
+        assert!(!table.iter(Direction::Forward, None)?.valid());
+        assert!(!table.iter(Direction::Reverse, None)?.valid());
+        assert_eq!(table.verify()?, 0);
+        assert!(table.smallest().is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn without_a_filter() -> Result<()> {
+        let vs = versions(100);
+        let opts = TableOptions {
+            bloom_bits_per_key: 0,
+            ..small_blocks()
+        };
+        let (file, _) = build(&to_entries(&vs), opts);
+        let table = open(&file, 1 << 20)?;
+        assert!(table.may_contain(b"anything"));
+        assert_eq!(
+            table.get(b"key000002", MAX_SEQNO)?,
+            model_get(&vs, b"key000002", MAX_SEQNO)
+        );
+        assert_eq!(table.get(b"key000003", MAX_SEQNO)?, None);
+        Ok(())
+    }
+
+    /// Runs every read operation on `bytes`; each must give the right answer or Corruption.
+    /// Returns whether any operation reported Corruption.
+    fn check_damaged(bytes: Vec<u8>, vs: &[Version], entries: &Entries) -> bool {
+        let is_corruption =
+            |e: &Error| matches!(e, Error::Corruption { file, .. } if file == "test.sst");
+        let file = MemFile::from_bytes(bytes);
+        let table = match open(&file, 1 << 20) {
+            Ok(t) => t,
+            Err(e) => {
+                assert!(is_corruption(&e), "open: {e:?}");
+                return true;
+            }
+        };
+        let mut detected = false;
+        let mut keys: Vec<&Vec<u8>> = vs.iter().map(|v| &v.0).collect();
+        keys.dedup();
+        for key in keys {
+            for snap in [MAX_SEQNO, 20, 0] {
+                match table.get(key, snap) {
+                    Ok(got) => assert_eq!(got, model_get(vs, key, snap), "wrong value"),
+                    Err(e) => {
+                        assert!(is_corruption(&e), "get: {e:?}");
+                        detected = true;
+                    }
+                }
+            }
+        }
+        for dir in [Direction::Forward, Direction::Reverse] {
+            let want = model_iter(entries, dir, None);
+            let mut got = Vec::new();
+            match table.iter(dir, None) {
+                Ok(mut it) => {
+                    while it.valid() {
+                        got.push((it.key().to_vec(), it.value().to_vec()));
+                        if let Err(e) = it.advance() {
+                            assert!(is_corruption(&e), "advance: {e:?}");
+                            detected = true;
+                            break;
+                        }
+                    }
+                    assert_eq!(got[..], want[..got.len()], "wrong entries");
+                }
+                Err(e) => {
+                    assert!(is_corruption(&e), "iter: {e:?}");
+                    detected = true;
+                }
+            }
+        }
+        match table.verify() {
+            Ok(n) => assert_eq!(n, entries.len() as u64),
+            Err(e) => {
+                assert!(is_corruption(&e), "verify: {e:?}");
+                detected = true;
+            }
+        }
+        detected
+    }
+
+    #[test]
+    fn every_byte_flipped_is_detected_never_misread() {
+        let vs = versions(24);
+        let entries = to_entries(&vs);
+        let opts = TableOptions {
+            block_size: 128,
+            restart_interval: 3,
+            bloom_bits_per_key: 10,
+        };
+        let (file, _) = build(&entries, opts);
+        let good = file.bytes();
+        assert!(!check_damaged(good.clone(), &vs, &entries));
+        for i in 0..good.len() {
+            for mask in [0x01u8, 0xFF] {
+                let mut bad = good.clone();
+                bad[i] ^= mask;
+                // Every byte is under a checksum, so verify (at least) must notice.
+                assert!(
+                    check_damaged(bad, &vs, &entries),
+                    "flip at {i} went unnoticed"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn large_table_sampled_flips() {
+        let vs = versions(400);
+        let entries = to_entries(&vs);
+        let (file, _) = build(&entries, small_blocks());
+        let good = file.bytes();
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..150 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let i = (x % good.len() as u64) as usize;
+            let mut bad = good.clone();
+            bad[i] ^= 1 << (x % 8);
+            assert!(
+                check_damaged(bad, &vs, &entries),
+                "flip at {i} went unnoticed"
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_files_are_corruption() {
+        let vs = versions(30);
+        let (file, _) = build(&to_entries(&vs), small_blocks());
+        let good = file.bytes();
+        for n in 0..good.len() {
+            let r = open(&MemFile::from_bytes(good[..n].to_vec()), 1 << 20);
+            assert!(
+                matches!(r, Err(Error::Corruption { .. })),
+                "truncated to {n}: {r:?}"
+            );
+        }
+    }
+
+    /// Rewrites the footer of `bytes` with `handles` (raw bytes) and `version`, and a valid crc.
+    fn reseal(bytes: &mut Vec<u8>, handles: &[u8], version: u32) {
+        let at = bytes.len() - FOOTER_LEN;
+        let mut footer = handles.to_vec();
+        footer.resize(FOOTER_HANDLES_LEN, 0);
+        footer.extend_from_slice(&version.to_le_bytes());
+        let crc = crc32fast::hash(&footer);
+        footer.extend_from_slice(&crc.to_le_bytes());
+        footer.extend_from_slice(&TABLE_MAGIC.to_le_bytes());
+        bytes.splice(at.., footer);
+    }
+
+    fn footer_handles(bytes: &[u8]) -> (BlockHandle, BlockHandle, u64) {
+        let at = bytes.len() - FOOTER_LEN;
+        let mut r = Reader::new(&bytes[at..]);
+        let f = BlockHandle::decode_from(&mut r).expect("filter");
+        let i = BlockHandle::decode_from(&mut r).expect("index");
+        (f, i, r.u64().expect("entries"))
+    }
+
+    #[test]
+    fn unknown_version_is_reported() {
+        let (file, _) = build(&to_entries(&versions(10)), TableOptions::default());
+        let mut bytes = file.bytes();
+        let at = bytes.len() - FOOTER_LEN;
+        let handles = bytes[at..at + FOOTER_HANDLES_LEN].to_vec();
+        reseal(&mut bytes, &handles, 2);
+        let r = open(&MemFile::from_bytes(bytes), 1 << 20);
+        assert!(
+            matches!(
+                r,
+                Err(Error::UnsupportedVersion {
+                    found: 2,
+                    supported: 1,
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn huge_lengths_are_errors_not_aborts() {
+        let (file, _) = build(&to_entries(&versions(50)), small_blocks());
+        let good = file.bytes();
+        let (f, i, entries) = footer_handles(&good);
+        let huge = [
+            u64::MAX,
+            u64::MAX - 3,
+            0xFFFF_FFFF,
+            1 << 40,
+            good.len() as u64,
+        ];
+        let mut cases = Vec::new();
+        for &h in &huge {
+            for which in 0..5 {
+                let mut fields = [f.offset, f.size, i.offset, i.size, entries];
+                fields[which] = h;
+                let mut raw = Vec::new();
+                for v in fields {
+                    crate::codec::varint::put_u64(&mut raw, v);
+                }
+                cases.push(raw);
+            }
+        }
+        // Over-long varints in the footer.
+        cases.push(vec![0xFF; FOOTER_HANDLES_LEN]);
+        for raw in cases {
+            let mut bytes = good.clone();
+            reseal(&mut bytes, &raw, FORMAT_VERSION);
+            match open(&MemFile::from_bytes(bytes), 1 << 20) {
+                // A plausible but wrong entry count is only caught by verify.
+                Ok(t) => assert!(
+                    matches!(t.verify(), Err(Error::Corruption { .. })),
+                    "{raw:?}"
+                ),
+                Err(e) => assert!(matches!(e, Error::Corruption { .. }), "{raw:?}: {e:?}"),
+            }
+        }
+        // A data block claiming 0xFFFF_FFFF restarts, with a valid crc: caught on read.
+        let mut bytes = good.clone();
+        let mut it_bytes = bytes.clone();
+        let table = open(&MemFile::from_bytes(good.clone()), 1 << 20).expect("open");
+        let mut idx = table.index.iter();
+        idx.seek_to_first().expect("index");
+        idx.move_next().expect("index");
+        let h = BlockHandle::decode_exact(idx.value()).expect("handle");
+        let (start, end) = (h.offset as usize, (h.offset + h.size) as usize);
+        bytes[end - 4..end].copy_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
+        let crc = crc32fast::hash(&bytes[start..end]);
+        bytes[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+        let t = open(&MemFile::from_bytes(bytes), 1 << 20).expect("first block intact");
+        assert!(matches!(t.verify(), Err(Error::Corruption { offset, .. }) if offset == h.offset));
+        // And a huge key length inside that block (valid crc).
+        it_bytes[start + 1] = 0xFF;
+        it_bytes[start + 2] = 0xFF;
+        let crc = crc32fast::hash(&it_bytes[start..end]);
+        it_bytes[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+        let t = open(&MemFile::from_bytes(it_bytes), 1 << 20).expect("first block intact");
+        assert!(matches!(t.verify(), Err(Error::Corruption { .. })));
+        let mut it = t
+            .iter(Direction::Forward, None)
+            .expect("first block intact");
+        let mut result = Ok(());
+        while it.valid() && result.is_ok() {
+            result = it.advance();
+        }
+        assert!(matches!(result, Err(Error::Corruption { .. })));
+        assert!(!it.valid());
+    }
+
+    #[test]
+    fn iterators_are_send_and_static() {
+        fn assert_send_static<T: Send + 'static>() {}
+        assert_send_static::<TableIter>();
+        assert_send_static::<Arc<Table>>();
+    }
+}
