@@ -16,10 +16,18 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod codec;
+pub mod engine;
 pub mod error;
+pub mod keyspace;
 pub mod lsm;
+pub mod mvcc;
 pub mod options;
 pub mod storage;
 
+pub use engine::{Engine, Op, ScanIter, Stats, WriteBatch};
 pub use error::{Error, Result};
+pub use lsm::ikey::SeqNo;
+pub use lsm::iter::Direction;
+pub use mvcc::transaction::{Snapshot, Transaction, TxnScan};
+pub use mvcc::IsolationLevel;
 pub use options::{Durability, Options};

@@ -4,3 +4,19 @@
 pub mod keycode;
 pub mod record;
 pub mod varint;
+
+/// Renders a key for messages: printable ASCII as is, other bytes as `\xNN`, cut at 64 bytes.
+pub fn display_key(key: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in key.iter().take(64) {
+        if b.is_ascii_graphic() || b == b' ' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    if key.len() > 64 {
+        out.push_str("...");
+    }
+    out
+}

@@ -60,7 +60,7 @@ pub fn encode(user_key: &[u8], seq: SeqNo, kind: Kind) -> Vec<u8> {
 /// The smallest internal key of `user_key` visible at snapshot `seq`: seeking forward to it lands
 /// on the newest version with seqno `<= seq`.
 pub fn seek_key(user_key: &[u8], seq: SeqNo) -> Vec<u8> {
-    encode(user_key, seq, Kind::Put)
+    encode(user_key, seq, Kind::Delete)
 }
 
 /// The largest possible internal key of `user_key` (its oldest version, seqno 0).
@@ -102,10 +102,15 @@ pub fn user_key(ikey: &[u8]) -> &[u8] {
 }
 
 /// Orders internal keys: user key ascending, then newest version first.
+///
+/// The kind byte does not take part: one seqno holds at most one version of a key, so when a
+/// batch writes a key twice (put then delete), the memtable keeps the last write, as the batch
+/// order says.
 pub fn compare(a: &[u8], b: &[u8]) -> Ordering {
     let (ua, ta) = a.split_at(a.len().saturating_sub(TRAILER_LEN));
     let (ub, tb) = b.split_at(b.len().saturating_sub(TRAILER_LEN));
-    ua.cmp(ub).then_with(|| ta.cmp(tb))
+    ua.cmp(ub)
+        .then_with(|| ta.get(..8).unwrap_or(ta).cmp(tb.get(..8).unwrap_or(tb)))
 }
 
 /// An owned internal key ordered by [`compare`] (the memtable's map key).
@@ -142,6 +147,10 @@ mod tests {
         // Bytewise, "a" ++ trailer(seq 0) > "a\x01" ++ ..., but "a" < "a\x01" as user keys.
         let a = encode(b"a", 0, Kind::Put);
         let b = encode(b"a\x01", u64::MAX, Kind::Put);
+        assert_eq!(
+            compare(&encode(b"a", 3, Kind::Put), &encode(b"a", 3, Kind::Delete)),
+            Ordering::Equal
+        );
         assert_eq!(compare(&a, &b), Ordering::Less);
         assert_eq!(compare(&last_key(b"a"), &b), Ordering::Less);
     }

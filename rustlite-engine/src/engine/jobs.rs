@@ -1,0 +1,402 @@
+//! Background work: memtable switches, flushes to L0, leveled compaction, and write stalls.
+//!
+//! All flushes and compactions run under the `jobs` mutex (which also owns the manifest), either
+//! on the background thread or inline when a caller forces them; every change of the live file set
+//! follows the same order so a crash at any point leaves a consistent database:
+//! 1. write and fsync the new tables, fsync the directory;
+//! 2. append and fsync the manifest edit (the commit point);
+//! 3. swap the in-memory state;
+//! 4. delete the files the edit made obsolete (WALs, input tables).
+
+use crate::engine::{Inner, JobState, State, WriteState};
+use crate::error::Result;
+use crate::lsm::compaction::{self, CompactionTask, TableSink, VersionFilter};
+use crate::lsm::iter::{Direction, InternalIterator};
+use crate::lsm::manifest::{sst_file_name, Edit, Manifest, VersionEdit};
+use crate::lsm::memtable::Memtable;
+use crate::lsm::merge::MergeIterator;
+use crate::lsm::sstable::TableOptions;
+use crate::lsm::version::{TableHandle, Version};
+use crate::lsm::wal::{wal_file_name, WalWriter};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Rewrite the manifest from a snapshot once its edit log passes this size.
+const MANIFEST_REWRITE_BYTES: u64 = 4 << 20;
+
+pub(crate) fn table_options(inner: &Inner) -> TableOptions {
+    TableOptions {
+        block_size: inner.opts.block_size,
+        restart_interval: inner.opts.block_restart_interval,
+        bloom_bits_per_key: inner.opts.bloom_bits_per_key,
+    }
+}
+
+/// Called by the commit leader before writing: switches a full memtable and stalls while
+/// flushes or L0 compaction fall behind.
+pub(crate) fn make_room_for_write(inner: &Inner, write: &mut WriteState) -> Result<()> {
+    let mut stalled_since: Option<Instant> = None;
+    loop {
+        inner.check_writable()?;
+        let state = inner.state.load();
+        let l0 = state.version.level_files(0);
+        let mem_full = state.mem.approximate_size() >= inner.opts.memtable_size;
+        let must_wait = l0 >= inner.opts.l0_stop_writes
+            || (mem_full && state.imm.len() >= inner.opts.max_immutable_memtables);
+        if must_wait {
+            drop(state);
+            if !inner.opts.background_compaction {
+                run_pending_jobs(inner)?;
+                continue;
+            }
+            if stalled_since.is_none() {
+                tracing::info!(l0_files = l0, "write stall: waiting for flush/compaction");
+                stalled_since = Some(Instant::now());
+            }
+            let mut bg = inner.bg.lock();
+            bg.wake = true;
+            inner.bg_work.notify_one();
+            inner.bg_done.wait_for(&mut bg, Duration::from_millis(50));
+            continue;
+        }
+        if let Some(since) = stalled_since {
+            tracing::info!(ms = since.elapsed().as_millis() as u64, "write stall over");
+        }
+        if mem_full {
+            switch_memtable(inner, write)?;
+            schedule(inner);
+        }
+        return Ok(());
+    }
+}
+
+/// Freezes the active memtable and starts a new one with a new WAL file.
+pub(crate) fn switch_memtable(inner: &Inner, write: &mut WriteState) -> Result<()> {
+    let number = inner.alloc_file_number();
+    let file = inner.storage.create(&wal_file_name(number))?;
+    inner.storage.sync_dir()?;
+    // The old WAL's records stay needed until its memtable is flushed; make them durable now so a
+    // power loss cannot tear an older log while a newer one survives.
+    write.wal.sync()?;
+    let _guard = inner.state_lock.lock();
+    let old = inner.state.load_full();
+    let mut imm = Vec::with_capacity(old.imm.len() + 1);
+    imm.push(Arc::clone(&old.mem));
+    imm.extend(old.imm.iter().cloned());
+    inner.state.store(Arc::new(State {
+        mem: Arc::new(Memtable::new(number)),
+        imm,
+        version: Arc::clone(&old.version),
+    }));
+    write.wal = WalWriter::new(file);
+    Ok(())
+}
+
+/// Asks for background work (or runs it inline without a background thread).
+pub(crate) fn schedule(inner: &Inner) {
+    if inner.opts.background_compaction {
+        let mut bg = inner.bg.lock();
+        bg.wake = true;
+        inner.bg_work.notify_one();
+    } else if let Err(e) = run_pending_jobs(inner) {
+        inner.poison(&e);
+    }
+}
+
+/// The background thread: flush and compact while there is work, sleep otherwise.
+pub(crate) fn background_loop(inner: &Arc<Inner>) {
+    loop {
+        {
+            let mut bg = inner.bg.lock();
+            while !bg.wake && !bg.shutdown {
+                inner.bg_work.wait(&mut bg);
+            }
+            if bg.shutdown {
+                return;
+            }
+            bg.wake = false;
+        }
+        if inner.poisoned.lock().is_some() {
+            continue;
+        }
+        if let Err(e) = run_pending_jobs(inner) {
+            inner.poison(&e);
+        }
+        inner.bg_done.notify_all();
+    }
+}
+
+/// Flushes every immutable memtable, then compacts until no level is over its target.
+pub(crate) fn run_pending_jobs(inner: &Inner) -> Result<()> {
+    loop {
+        if inner.bg.lock().shutdown {
+            return Ok(());
+        }
+        let mut jobs = inner.jobs.lock();
+        if flush_oldest(inner, &mut jobs)? {
+            drop(jobs);
+            inner.bg_done.notify_all();
+            continue;
+        }
+        let did = compact_once(inner, &mut jobs, false)?;
+        drop(jobs);
+        inner.bg_done.notify_all();
+        if !did {
+            return Ok(());
+        }
+    }
+}
+
+/// Switches the memtable (if it holds anything) and flushes every immutable memtable.
+pub(crate) fn force_flush(inner: &Inner) -> Result<()> {
+    inner.check_writable()?;
+    {
+        let mut write = inner.write.lock();
+        if !inner.state.load().mem.is_empty() {
+            switch_memtable(inner, &mut write)?;
+        }
+    }
+    let mut jobs = inner.jobs.lock();
+    while flush_oldest(inner, &mut jobs)? {}
+    drop(jobs);
+    inner.bg_done.notify_all();
+    Ok(())
+}
+
+/// Compacts until idle; with `full`, also pushes every level down to the last non-empty one.
+pub(crate) fn compact_until_idle(inner: &Inner, full: bool) -> Result<()> {
+    let mut jobs = inner.jobs.lock();
+    while compact_once(inner, &mut jobs, full)? {}
+    Ok(())
+}
+
+/// Writes the oldest immutable memtable to an L0 table. Returns whether there was one.
+fn flush_oldest(inner: &Inner, jobs: &mut JobState) -> Result<bool> {
+    let state = inner.state.load_full();
+    let Some(mem) = state.imm.last().cloned() else {
+        return Ok(false);
+    };
+    let span = tracing::info_span!("flush", wal = mem.wal_number(), entries = mem.len());
+    let _enter = span.enter();
+    let started = Instant::now();
+    let oldest = inner.snapshots.oldest();
+    let mut filter = VersionFilter::new(oldest, None);
+    let mut iter = mem.iter(Direction::Forward, None);
+    let next = || inner.alloc_file_number();
+    let sink = TableSink {
+        storage: inner.storage.as_ref(),
+        cache: &inner.cache,
+        table_opts: table_options(inner),
+        next_file_number: &next,
+        target_file_size: u64::MAX,
+    };
+    let outputs = compaction::write_tables(&mut iter, &mut filter, &sink)?;
+    inner.storage.sync_dir()?;
+
+    // WALs older than the oldest memtable still unflushed are obsolete after this edit.
+    let remaining_wal = state
+        .imm
+        .iter()
+        .rev()
+        .nth(1)
+        .map_or(state.mem.wal_number(), |m| m.wal_number());
+    let mut edit: Vec<Edit> = outputs
+        .iter()
+        .map(|t| Edit::AddFile {
+            level: 0,
+            meta: t.meta.clone(),
+        })
+        .collect();
+    edit.push(Edit::LogNumber(remaining_wal));
+    edit.push(Edit::LastSeq(inner.snapshots.visible()));
+    log_edit(inner, jobs, VersionEdit(edit))?;
+
+    let bytes: u64 = outputs.iter().map(|t| t.meta.size).sum();
+    {
+        let _guard = inner.state_lock.lock();
+        let cur = inner.state.load_full();
+        let mut version = (*cur.version).clone();
+        if let Some(l0) = version.levels.get_mut(0) {
+            for t in outputs.into_iter().rev() {
+                l0.insert(0, t);
+            }
+        }
+        let imm = cur
+            .imm
+            .iter()
+            .filter(|m| !Arc::ptr_eq(m, &mem))
+            .cloned()
+            .collect();
+        inner.state.store(Arc::new(State {
+            mem: Arc::clone(&cur.mem),
+            imm,
+            version: Arc::new(version),
+        }));
+    }
+    inner.storage.remove(&wal_file_name(mem.wal_number()))?;
+    tracing::info!(
+        bytes,
+        ms = started.elapsed().as_millis() as u64,
+        "flushed memtable to L0"
+    );
+    Ok(true)
+}
+
+/// Runs one compaction if the policy (or `full`) asks for one. Returns whether it did.
+fn compact_once(inner: &Inner, jobs: &mut JobState, full: bool) -> Result<bool> {
+    let state = inner.state.load_full();
+    let version = &state.version;
+    let task = match compaction::pick(version, &inner.opts, &jobs.cursors) {
+        Some(task) => task,
+        None if full => match full_compaction_task(version) {
+            Some(task) => task,
+            None => return Ok(false),
+        },
+        None => return Ok(false),
+    };
+    run_compaction(inner, jobs, version, task)?;
+    Ok(true)
+}
+
+/// For a full compaction: the shallowest non-empty level, whole, into the next one, until all
+/// data sits in one level below L0.
+fn full_compaction_task(version: &Version) -> Option<CompactionTask> {
+    let deepest = version.levels.iter().rposition(|files| !files.is_empty())?;
+    let level = version.levels.iter().position(|files| !files.is_empty())?;
+    if level == deepest && level > 0 {
+        return None;
+    }
+    let inputs = version.levels.get(level)?.clone();
+    let lo = inputs.iter().map(|f| f.meta.smallest_user()).min()?.to_vec();
+    let hi = inputs.iter().map(|f| f.meta.largest_user()).max()?.to_vec();
+    Some(CompactionTask {
+        level,
+        output_level: level + 1,
+        lower_inputs: version.overlapping(level + 1, &lo, &hi),
+        inputs,
+    })
+}
+
+fn run_compaction(
+    inner: &Inner,
+    jobs: &mut JobState,
+    version: &Version,
+    task: CompactionTask,
+) -> Result<()> {
+    let span = tracing::info_span!(
+        "compaction",
+        level = task.level,
+        output_level = task.output_level
+    );
+    let _enter = span.enter();
+    let started = Instant::now();
+    let bytes_in = task.input_bytes();
+    let mut edit = Vec::new();
+    for f in &task.inputs {
+        edit.push(Edit::DeleteFile {
+            level: task.level as u32,
+            number: f.meta.number,
+        });
+    }
+    for f in &task.lower_inputs {
+        edit.push(Edit::DeleteFile {
+            level: task.output_level as u32,
+            number: f.meta.number,
+        });
+    }
+    let outputs: Vec<TableHandle> = if task.is_trivial_move() {
+        task.inputs.clone()
+    } else {
+        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+        for f in task.inputs.iter().chain(&task.lower_inputs) {
+            children.push(Box::new(f.table.iter(Direction::Forward, None)?));
+        }
+        let mut merged = MergeIterator::new(children, Direction::Forward);
+        let deeper = version
+            .levels
+            .get(task.output_level + 1..)
+            .unwrap_or_default();
+        let mut filter = VersionFilter::new(inner.snapshots.oldest(), Some(deeper));
+        let next = || inner.alloc_file_number();
+        let sink = TableSink {
+            storage: inner.storage.as_ref(),
+            cache: &inner.cache,
+            table_opts: table_options(inner),
+            next_file_number: &next,
+            target_file_size: inner.opts.target_file_size,
+        };
+        let outputs = compaction::write_tables(&mut merged, &mut filter, &sink)?;
+        inner.storage.sync_dir()?;
+        outputs
+    };
+    for f in &outputs {
+        edit.push(Edit::AddFile {
+            level: task.output_level as u32,
+            meta: f.meta.clone(),
+        });
+    }
+    log_edit(inner, jobs, VersionEdit(edit))?;
+
+    let input_numbers: Vec<u64> = task
+        .inputs
+        .iter()
+        .chain(&task.lower_inputs)
+        .map(|f| f.meta.number)
+        .collect();
+    {
+        let _guard = inner.state_lock.lock();
+        let cur = inner.state.load_full();
+        let mut next = (*cur.version).clone();
+        for files in next.levels.iter_mut() {
+            files.retain(|f| !input_numbers.contains(&f.meta.number));
+        }
+        if let Some(level) = next.levels.get_mut(task.output_level) {
+            level.extend(outputs.iter().cloned());
+            level.sort_by(|a, b| crate::lsm::ikey::compare(&a.meta.smallest, &b.meta.smallest));
+        }
+        inner.state.store(Arc::new(State {
+            mem: Arc::clone(&cur.mem),
+            imm: cur.imm.clone(),
+            version: Arc::new(next),
+        }));
+    }
+    if let (Some(cursor), Some(last)) = (
+        jobs.cursors.get_mut(task.level),
+        task.inputs.iter().map(|f| f.meta.largest_user()).max(),
+    ) {
+        *cursor = last.to_vec();
+    }
+    if !task.is_trivial_move() {
+        for n in &input_numbers {
+            inner.storage.remove(&sst_file_name(*n))?;
+        }
+    }
+    tracing::info!(
+        bytes_in,
+        bytes_out = outputs.iter().map(|f| f.meta.size).sum::<u64>(),
+        files_in = input_numbers.len(),
+        files_out = outputs.len(),
+        trivial_move = task.is_trivial_move(),
+        ms = started.elapsed().as_millis() as u64,
+        "compaction done"
+    );
+    Ok(())
+}
+
+/// Appends `edit` to the manifest (plus the next file number), rewriting a large manifest.
+fn log_edit(inner: &Inner, jobs: &mut JobState, mut edit: VersionEdit) -> Result<()> {
+    // Reserve the number a manifest rewrite would use before recording the counter.
+    let rewrite = jobs.manifest.size() > MANIFEST_REWRITE_BYTES;
+    let manifest_number = rewrite.then(|| inner.alloc_file_number());
+    edit.0.push(Edit::NextFileNumber(
+        inner
+            .next_file_number
+            .load(std::sync::atomic::Ordering::Relaxed),
+    ));
+    jobs.manifest.log(&edit)?;
+    jobs.manifest_state.apply(&edit, inner.opts.num_levels)?;
+    if let Some(number) = manifest_number {
+        jobs.manifest = Manifest::create(inner.storage.as_ref(), number, &jobs.manifest_state)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! [`Engine`]: one LSM tree in one directory (or in memory), shared by many threads.
+//!
+//! ```text
+//!   commit ──► write.rs: group commit (validate, one WAL append + fsync per group, memtable insert,
+//!              publish seqno)
+//!   get/scan ─► read.rs: state snapshot (memtables + Version) at a seqno, merged cursors
+//!   jobs.rs ──► memtable switch, flush to L0, leveled compaction (background thread)
+//!   recovery.rs: lock, manifest, open tables, WAL replay, fresh manifest + WAL
+//! ```
+//! Shared state is split by who writes it, so readers never wait for writers:
+//! - `state` (`ArcSwap<State>`): active memtable, immutable memtables, current [`Version`];
+//!   readers load it without locking; the commit leader and the job runner replace it under
+//!   `state_lock`.
+//! - `write` (mutex): the WAL writer; held by the one commit leader at a time.
+//! - `jobs` (mutex): the manifest and compaction cursors; held by whoever flushes or compacts.
+
+mod batch;
+mod jobs;
+mod read;
+mod recovery;
+mod write;
+
+pub use batch::{Op, WriteBatch};
+pub use read::ScanIter;
+
+use crate::error::{Error, Result};
+use crate::lsm::ikey::SeqNo;
+use crate::lsm::manifest::{Manifest, ManifestState};
+use crate::lsm::memtable::Memtable;
+use crate::lsm::sstable::{BlockCache, CacheStats};
+use crate::lsm::version::Version;
+use crate::lsm::wal::WalWriter;
+use crate::mvcc::oracle::Oracle;
+use crate::mvcc::snapshot::{SnapshotGuard, SnapshotList};
+use crate::options::Options;
+use crate::storage::{DirLock, FsStorage, MemStorage, Storage};
+use arc_swap::ArcSwap;
+use parking_lot::{Condvar, Mutex};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// What readers see: the memtables and the live tables, swapped as a whole.
+pub(crate) struct State {
+    pub(crate) mem: Arc<Memtable>,
+    /// Immutable memtables waiting for flush, newest first.
+    pub(crate) imm: Vec<Arc<Memtable>>,
+    pub(crate) version: Arc<Version>,
+}
+
+pub(crate) struct WriteState {
+    pub(crate) wal: WalWriter,
+}
+
+pub(crate) struct JobState {
+    pub(crate) manifest: Manifest,
+    /// The live file set as the manifest records it (for rewriting the manifest).
+    pub(crate) manifest_state: ManifestState,
+    pub(crate) cursors: Vec<Vec<u8>>,
+}
+
+#[derive(Default)]
+pub(crate) struct BgState {
+    pub(crate) shutdown: bool,
+    pub(crate) wake: bool,
+}
+
+pub(crate) struct Inner {
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) opts: Options,
+    pub(crate) state: ArcSwap<State>,
+    pub(crate) state_lock: Mutex<()>,
+    pub(crate) write: Mutex<WriteState>,
+    pub(crate) commit_queue: write::CommitQueue,
+    pub(crate) jobs: Mutex<JobState>,
+    pub(crate) bg: Mutex<BgState>,
+    /// Wakes the background thread.
+    pub(crate) bg_work: Condvar,
+    /// Wakes writers stalled on flushes or L0.
+    pub(crate) bg_done: Condvar,
+    pub(crate) snapshots: Arc<SnapshotList>,
+    pub(crate) oracle: Mutex<Oracle>,
+    pub(crate) next_file_number: AtomicU64,
+    pub(crate) cache: Arc<BlockCache>,
+    pub(crate) poisoned: Mutex<Option<String>>,
+    pub(crate) closed: AtomicBool,
+    pub(crate) _lock: Box<dyn DirLock>,
+}
+
+impl Inner {
+    pub(crate) fn alloc_file_number(&self) -> u64 {
+        self.next_file_number.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Fails when the engine is closed or poisoned by an earlier I/O failure.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        if let Some(why) = self.poisoned.lock().as_ref() {
+            return Err(Error::Poisoned(why.clone()));
+        }
+        Ok(())
+    }
+
+    /// Records a fatal write-path failure: no write is accepted until reopen.
+    pub(crate) fn poison(&self, err: &Error) {
+        let mut p = self.poisoned.lock();
+        if p.is_none() {
+            tracing::error!(error = %err, "write path failed; refusing further writes");
+            *p = Some(err.to_string());
+        }
+        drop(p);
+        self.bg_done.notify_all();
+    }
+}
+
+/// Stops the background thread when the last [`Engine`] handle is dropped.
+struct Closer {
+    inner: Arc<Inner>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        self.inner.closed.store(true, Ordering::Release);
+        {
+            let mut bg = self.inner.bg.lock();
+            bg.shutdown = true;
+        }
+        self.inner.bg_work.notify_all();
+        self.inner.bg_done.notify_all();
+        if let Some(handle) = self.thread.lock().take() {
+            if handle.join().is_err() {
+                tracing::error!("background thread panicked");
+            }
+        }
+        // Make buffered commits durable on a clean close.
+        if self.inner.poisoned.lock().is_none() {
+            if let Err(e) = self.inner.write.lock().wal.sync() {
+                tracing::warn!(error = %e, "final WAL sync failed");
+            }
+        }
+    }
+}
+
+/// An open LSM tree. Cheap to clone; all clones share one database.
+///
+/// ```
+/// use rustlite_engine::{Engine, Options};
+/// let db = Engine::open_in_memory(Options::default())?;
+/// db.put(b"k", b"v")?;
+/// assert_eq!(db.get(b"k")?, Some(b"v".to_vec()));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+    _closer: Arc<Closer>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("location", &self.inner.storage.location())
+            .finish()
+    }
+}
+
+/// Counters and sizes describing an engine (`.stats` in the shell).
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Files and bytes per level.
+    pub levels: Vec<LevelStats>,
+    /// Bytes in the active memtable.
+    pub memtable_bytes: usize,
+    /// Immutable memtables waiting for flush.
+    pub immutable_memtables: usize,
+    /// Last published seqno.
+    pub last_seq: SeqNo,
+    /// Live snapshots and transactions.
+    pub live_snapshots: usize,
+    /// Block cache counters.
+    pub cache: CacheStats,
+    /// Bytes in the current WAL file.
+    pub wal_bytes: u64,
+}
+
+/// Files and bytes in one level.
+#[derive(Clone, Debug, Default)]
+pub struct LevelStats {
+    /// Number of SSTables.
+    pub files: usize,
+    /// Total bytes.
+    pub bytes: u64,
+}
+
+impl Engine {
+    /// Opens (creating if needed) the database in directory `path`.
+    pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Engine> {
+        let storage = FsStorage::open(path.as_ref())?;
+        Self::open_with_storage(Arc::new(storage), opts)
+    }
+
+    /// Opens a database that lives in memory only; it runs the same code as on disk.
+    pub fn open_in_memory(opts: Options) -> Result<Engine> {
+        Self::open_with_storage(Arc::new(MemStorage::new()), opts)
+    }
+
+    /// Opens a database on any [`Storage`] (fault-injection tests use this).
+    pub fn open_with_storage(storage: Arc<dyn Storage>, opts: Options) -> Result<Engine> {
+        let inner = Arc::new(recovery::open(storage, opts)?);
+        let thread = if inner.opts.background_compaction {
+            let bg_inner = Arc::clone(&inner);
+            let handle = std::thread::Builder::new()
+                .name("rustlite-compaction".into())
+                .spawn(move || jobs::background_loop(&bg_inner))?;
+            Some(handle)
+        } else {
+            None
+        };
+        jobs::schedule(&inner);
+        Ok(Engine {
+            _closer: Arc::new(Closer {
+                inner: Arc::clone(&inner),
+                thread: Mutex::new(thread),
+            }),
+            inner,
+        })
+    }
+
+    /// Makes every commit so far durable (fsyncs the WAL). Needed only with
+    /// [`Durability::Buffered`](crate::Durability::Buffered).
+    pub fn sync(&self) -> Result<()> {
+        self.inner.check_writable()?;
+        let mut w = self.inner.write.lock();
+        if let Err(e) = w.wal.sync() {
+            self.inner.poison(&e);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Writes the memtable out to an SSTable now and waits for it.
+    pub fn flush(&self) -> Result<()> {
+        jobs::force_flush(&self.inner)
+    }
+
+    /// Flushes, then compacts until every level is within its target and, when `full`, merges
+    /// everything into the last non-empty level (dropping deleted and shadowed versions).
+    pub fn compact(&self, full: bool) -> Result<()> {
+        jobs::force_flush(&self.inner)?;
+        jobs::compact_until_idle(&self.inner, full)
+    }
+
+    /// Registers a read-only snapshot at the latest committed state.
+    pub fn snapshot_guard(&self, transaction: bool) -> Arc<SnapshotGuard> {
+        Arc::new(self.inner.snapshots.acquire(transaction))
+    }
+
+    /// The last committed seqno.
+    pub fn last_seq(&self) -> SeqNo {
+        self.inner.snapshots.visible()
+    }
+
+    /// The options the engine was opened with.
+    pub fn options(&self) -> &Options {
+        &self.inner.opts
+    }
+
+    /// Where the database lives (a path, or `:memory:`).
+    pub fn location(&self) -> String {
+        self.inner.storage.location()
+    }
+
+    /// The storage the engine runs on.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.inner.storage
+    }
+
+    /// Sizes and counters.
+    pub fn stats(&self) -> Stats {
+        let state = self.inner.state.load();
+        Stats {
+            levels: state
+                .version
+                .levels
+                .iter()
+                .map(|files| LevelStats {
+                    files: files.len(),
+                    bytes: files.iter().map(|f| f.meta.size).sum(),
+                })
+                .collect(),
+            memtable_bytes: state.mem.approximate_size(),
+            immutable_memtables: state.imm.len(),
+            last_seq: self.inner.snapshots.visible(),
+            live_snapshots: self.inner.snapshots.live_count(),
+            cache: self.inner.cache.stats(),
+            wal_bytes: self.inner.write.lock().wal.len(),
+        }
+    }
+
+    /// Reads every live SSTable and checks every checksum and the key order; returns the number
+    /// of entries checked.
+    pub fn verify(&self) -> Result<u64> {
+        let state = self.inner.state.load_full();
+        let mut entries = 0;
+        for f in state.version.levels.iter().flatten() {
+            entries += f.table.verify()?;
+        }
+        Ok(entries)
+    }
+}
+
+/// Commits a batch through the group-commit pipeline (used by transactions).
+pub(crate) fn commit_batch(
+    engine: &Engine,
+    batch: WriteBatch,
+    validation: Option<crate::mvcc::oracle::Validation>,
+) -> Result<SeqNo> {
+    write::commit(&engine.inner, batch, validation)
+}
+
+impl Engine {
+    /// Applies `batch` atomically (one WAL record); returns its seqno.
+    pub fn write(&self, batch: WriteBatch) -> Result<SeqNo> {
+        write::commit(&self.inner, batch, None)
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<SeqNo> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        self.write(batch)
+    }
+
+    /// Deletes `key` (a no-op if it is absent).
+    pub fn delete(&self, key: &[u8]) -> Result<SeqNo> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key);
+        self.write(batch)
+    }
+}
+
+impl Engine {
+    /// Fails with [`Error::Closed`] or [`Error::Poisoned`] when the engine cannot accept writes.
+    pub fn check_writable(&self) -> Result<()> {
+        self.inner.check_writable()
+    }
+}

@@ -1,0 +1,242 @@
+//! The read path: point reads and range scans at a seqno.
+//!
+//! Sources are consulted newest first: active memtable, immutable memtables, then the
+//! [`Version`](crate::lsm::version::Version)'s tables; the first version found at or below the
+//! snapshot decides (a tombstone means "absent"). A plain `get` loads the state *before* it reads
+//! the visible seqno: the tables it then holds can no longer change, so it reads a consistent
+//! prefix without registering a snapshot. Scans and transactions register one instead.
+
+use crate::engine::{Engine, State};
+use crate::error::{Error, Result};
+use crate::lsm::ikey::{self, Kind, SeqNo};
+use crate::lsm::iter::{Direction, InternalIterator};
+use crate::lsm::merge::MergeIterator;
+use crate::mvcc::snapshot::SnapshotGuard;
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// The newest version of `key` at `seq` in `state`: `Some(value)`, or `None` if absent/deleted.
+pub(crate) fn get_in_state(state: &State, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
+    let found = match state.mem.get(key, seq) {
+        Some(v) => Some(v),
+        None => match state.imm.iter().find_map(|m| m.get(key, seq)) {
+            Some(v) => Some(v),
+            None => state.version.get(key, seq)?,
+        },
+    };
+    Ok(match found {
+        Some((_, Kind::Put, value)) => Some(value),
+        _ => None,
+    })
+}
+
+impl Engine {
+    /// Reads the latest committed value of `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let state = self.inner.state.load();
+        let seq = self.inner.snapshots.visible();
+        get_in_state(&state, key, seq)
+    }
+
+    /// Reads `key` as of `seq`. The caller must hold a snapshot registered at or below `seq`
+    /// (or accept that compaction may have reclaimed older versions).
+    pub fn get_at(&self, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
+        let state = self.inner.state.load();
+        get_in_state(&state, key, seq)
+    }
+
+    /// Scans the latest committed data in `[lower, upper]` in `dir` order.
+    pub fn scan(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        dir: Direction,
+    ) -> Result<ScanIter> {
+        let guard = self.snapshot_guard(false);
+        self.scan_at(lower, upper, dir, guard)
+    }
+
+    /// Scans the data visible at the snapshot `guard` holds.
+    pub fn scan_at(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        dir: Direction,
+        guard: Arc<SnapshotGuard>,
+    ) -> Result<ScanIter> {
+        let state = self.inner.state.load_full();
+        let start = match dir {
+            Direction::Forward => match lower {
+                Bound::Included(k) => Some(ikey::seek_key(k, ikey::MAX_SEQNO)),
+                Bound::Excluded(k) => Some(ikey::last_key(k)),
+                Bound::Unbounded => None,
+            },
+            Direction::Reverse => match upper {
+                Bound::Included(k) => Some(ikey::last_key(k)),
+                Bound::Excluded(k) => Some(ikey::seek_key(k, ikey::MAX_SEQNO)),
+                Bound::Unbounded => None,
+            },
+        };
+        let start = start.as_deref();
+        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+        children.push(Box::new(state.mem.iter(dir, start)));
+        for m in &state.imm {
+            children.push(Box::new(m.iter(dir, start)));
+        }
+        children.extend(state.version.iterators(dir, start)?);
+        Ok(ScanIter {
+            seq: guard.seq(),
+            _guard: guard,
+            merged: MergeIterator::new(children, dir),
+            dir,
+            lower: lower.map(<[u8]>::to_vec),
+            upper: upper.map(<[u8]>::to_vec),
+            current: Vec::new(),
+            has_current: false,
+            best: None,
+            done: false,
+        })
+    }
+}
+
+/// An iterator over the live `(key, value)` pairs of a range at one snapshot.
+pub struct ScanIter {
+    _guard: Arc<SnapshotGuard>,
+    merged: MergeIterator,
+    seq: SeqNo,
+    dir: Direction,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    /// Forward: the user key already decided. Reverse: the user key being collected.
+    current: Vec<u8>,
+    has_current: bool,
+    /// Reverse: the newest version `<= seq` seen so far for `current`.
+    best: Option<(Kind, Vec<u8>)>,
+    done: bool,
+}
+
+fn below(lower: &Bound<Vec<u8>>, key: &[u8]) -> bool {
+    match lower {
+        Bound::Included(l) => key < l.as_slice(),
+        Bound::Excluded(l) => key <= l.as_slice(),
+        Bound::Unbounded => false,
+    }
+}
+
+fn above(upper: &Bound<Vec<u8>>, key: &[u8]) -> bool {
+    match upper {
+        Bound::Included(u) => key > u.as_slice(),
+        Bound::Excluded(u) => key >= u.as_slice(),
+        Bound::Unbounded => false,
+    }
+}
+
+impl ScanIter {
+    /// The snapshot seqno this scan reads at.
+    pub fn seq(&self) -> SeqNo {
+        self.seq
+    }
+
+    fn corrupt(&self) -> Error {
+        Error::corruption("<merged scan>", 0, "malformed internal key")
+    }
+
+    fn next_forward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        while self.merged.valid() {
+            let Some(p) = ikey::parse(self.merged.key()) else {
+                return Err(self.corrupt());
+            };
+            if above(&self.upper, p.user_key) {
+                return Ok(None);
+            }
+            let skip = p.seq > self.seq
+                || below(&self.lower, p.user_key)
+                || (self.has_current && p.user_key == self.current.as_slice());
+            if skip {
+                self.merged.advance()?;
+                continue;
+            }
+            self.current.clear();
+            self.current.extend_from_slice(p.user_key);
+            self.has_current = true;
+            let out = (p.kind == Kind::Put)
+                .then(|| (p.user_key.to_vec(), self.merged.value().to_vec()));
+            self.merged.advance()?;
+            if out.is_some() {
+                return Ok(out);
+            }
+        }
+        Ok(None)
+    }
+
+    fn take_reverse(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
+        self.has_current = false;
+        match self.best.take() {
+            Some((Kind::Put, value)) => Some((std::mem::take(&mut self.current), value)),
+            _ => None,
+        }
+    }
+
+    fn next_reverse(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        loop {
+            if !self.merged.valid() {
+                return Ok(if self.has_current {
+                    self.take_reverse()
+                } else {
+                    None
+                });
+            }
+            let Some(p) = ikey::parse(self.merged.key()) else {
+                return Err(self.corrupt());
+            };
+            if self.has_current && p.user_key != self.current.as_slice() {
+                if let Some(out) = self.take_reverse() {
+                    return Ok(Some(out));
+                }
+                continue;
+            }
+            if below(&self.lower, p.user_key) {
+                return Ok(None);
+            }
+            if above(&self.upper, p.user_key) {
+                self.merged.advance()?;
+                continue;
+            }
+            if !self.has_current {
+                self.current.clear();
+                self.current.extend_from_slice(p.user_key);
+                self.has_current = true;
+                self.best = None;
+            }
+            if p.seq <= self.seq {
+                self.best = Some((p.kind, self.merged.value().to_vec()));
+            }
+            self.merged.advance()?;
+        }
+    }
+}
+
+impl Iterator for ScanIter {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = match self.dir {
+            Direction::Forward => self.next_forward(),
+            Direction::Reverse => self.next_reverse(),
+        };
+        match r {
+            Ok(Some(kv)) => Some(Ok(kv)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Multi-version concurrency control: snapshots, transactions and conflict detection.
+//!
+//! ## Versions
+//! Every committed batch gets the next seqno and every version in the LSM carries it. A snapshot
+//! is a seqno `s`: it reads, for each key, the newest version with seqno `<= s`.
+//!
+//! ```text
+//! key   seq 1   seq 2   seq 3   seq 4          snapshot 2 reads: a=x1, b=y2
+//! a     x1              x3                     snapshot 4 reads: a=x3, b deleted
+//! b             y2              (del)
+//! ```
+//!
+//! ## Isolation
+//! Transactions are optimistic: writes are buffered privately (so dirty reads never happen) and
+//! validated at commit by the [`oracle`], which remembers the keys every recent commit wrote.
+//!
+//! | level | reads see | commit fails with `Error::Conflict` when |
+//! |---|---|---|
+//! | ReadUncommitted | the latest committed data at each read (as ReadCommitted; writes are private, so no dirty reads) | a key this txn writes was committed by another txn after this txn wrote it |
+//! | ReadCommitted | the latest committed data at each read | same |
+//! | RepeatableRead (default) | one snapshot taken at begin: snapshot isolation | a key in the write set was committed by another txn after begin (first committer wins) |
+//! | Serializable | one snapshot | as RepeatableRead, plus any key read or range scanned was changed by a txn that committed after begin |
+//!
+//! ## Garbage collection
+//! Live snapshots and transactions register their seqno in the [`snapshot::SnapshotList`];
+//! compaction keeps every version the oldest of them may read, and the oracle forgets commits
+//! older than the oldest.
+
+pub mod oracle;
+pub mod snapshot;
+pub mod transaction;
+
+/// How much a transaction is shielded from concurrent ones. See the module docs for the table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum IsolationLevel {
+    /// Behaves as [`IsolationLevel::ReadCommitted`]: uncommitted writes are never visible to
+    /// others (as in PostgreSQL).
+    ReadUncommitted,
+    /// Each read sees the latest committed data; lost updates on written keys are refused.
+    ReadCommitted,
+    /// Snapshot isolation: all reads see the snapshot taken at begin; write-write conflicts are
+    /// refused (first committer wins). Write skew (G2-item) is possible.
+    #[default]
+    RepeatableRead,
+    /// Snapshot isolation plus validation of every key read and range scanned: the committed
+    /// history is serializable.
+    Serializable,
+}
+
+impl IsolationLevel {
+    /// Whether reads use one snapshot for the whole transaction.
+    pub fn uses_snapshot(self) -> bool {
+        matches!(
+            self,
+            IsolationLevel::RepeatableRead | IsolationLevel::Serializable
+        )
+    }
+}

@@ -1,0 +1,304 @@
+//! Optimistic transactions and read-only snapshots.
+//!
+//! A [`Transaction`] buffers its writes in an ordered map (so it reads its own writes, also in
+//! scans), reads committed data at its snapshot (RepeatableRead, Serializable) or at the latest
+//! commit (ReadCommitted, ReadUncommitted), and at `commit` hands its writes plus what the oracle
+//! must validate to the commit pipeline: one WAL record, all or nothing. Dropping an uncommitted
+//! transaction rolls it back (nothing was ever written).
+//!
+//! Memory is bounded by what the transaction touched: its writes, the keys it read (Serializable
+//! only) and one entry per scanned range, never per scanned key.
+
+use crate::engine::{Engine, Op, ScanIter, WriteBatch};
+use crate::error::{Error, Result};
+use crate::lsm::ikey::{Kind, SeqNo};
+use crate::lsm::iter::Direction;
+use crate::mvcc::oracle::Validation;
+use crate::mvcc::snapshot::SnapshotGuard;
+use crate::mvcc::IsolationLevel;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// A buffered write: the new value (`None` = delete) and the conflict floor for the key.
+#[derive(Debug, Clone)]
+struct Pending {
+    value: Option<Vec<u8>>,
+    floor: SeqNo,
+}
+
+/// An optimistic read-write transaction. See the module docs.
+///
+/// ```
+/// use rustlite_engine::{Engine, IsolationLevel, Options};
+/// let db = Engine::open_in_memory(Options::default())?;
+/// let mut tx = db.begin(IsolationLevel::Serializable);
+/// tx.put(b"a", b"1")?;
+/// assert_eq!(tx.get(b"a")?, Some(b"1".to_vec())); // reads its own writes
+/// tx.commit()?;
+/// assert_eq!(db.get(b"a")?, Some(b"1".to_vec()));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub struct Transaction {
+    engine: Engine,
+    isolation: IsolationLevel,
+    snapshot: Arc<SnapshotGuard>,
+    writes: BTreeMap<Vec<u8>, Pending>,
+    read_keys: BTreeSet<Vec<u8>>,
+    read_ranges: Vec<(Bound<Vec<u8>>, Bound<Vec<u8>>)>,
+    active: bool,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("isolation", &self.isolation)
+            .field("start_seq", &self.snapshot.seq())
+            .field("writes", &self.writes.len())
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Begins a transaction at `isolation`.
+    pub fn begin(&self, isolation: IsolationLevel) -> Transaction {
+        Transaction {
+            engine: self.clone(),
+            isolation,
+            snapshot: self.snapshot_guard(true),
+            writes: BTreeMap::new(),
+            read_keys: BTreeSet::new(),
+            read_ranges: Vec::new(),
+            active: true,
+        }
+    }
+
+    /// A read-only view of the latest committed state that never changes and never conflicts.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            engine: self.clone(),
+            guard: self.snapshot_guard(false),
+        }
+    }
+}
+
+impl Transaction {
+    /// The isolation level.
+    pub fn isolation(&self) -> IsolationLevel {
+        self.isolation
+    }
+
+    /// The seqno of the snapshot taken at begin.
+    pub fn start_seq(&self) -> SeqNo {
+        self.snapshot.seq()
+    }
+
+    /// Whether nothing has been written.
+    pub fn is_read_only(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    fn check_active(&self) -> Result<()> {
+        if self.active {
+            Ok(())
+        } else {
+            Err(Error::TransactionClosed)
+        }
+    }
+
+    /// Reads `key`: this transaction's own write if any, else committed data per the isolation
+    /// level.
+    pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.check_active()?;
+        if let Some(p) = self.writes.get(key) {
+            return Ok(p.value.clone());
+        }
+        if self.isolation == IsolationLevel::Serializable {
+            self.read_keys.insert(key.to_vec());
+        }
+        if self.isolation.uses_snapshot() {
+            self.engine.get_at(key, self.snapshot.seq())
+        } else {
+            self.engine.get(key)
+        }
+    }
+
+    /// Buffers a put of `key` → `value`.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.write(key, Some(value.to_vec()))
+    }
+
+    /// Buffers a delete of `key`.
+    pub fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.write(key, None)
+    }
+
+    fn write(&mut self, key: &[u8], value: Option<Vec<u8>>) -> Result<()> {
+        self.check_active()?;
+        let floor = if self.isolation.uses_snapshot() {
+            self.snapshot.seq()
+        } else {
+            self.engine.last_seq()
+        };
+        match self.writes.get_mut(key) {
+            // Keep the first floor: a conflict after the first write of the key still counts.
+            Some(p) => p.value = value,
+            None => {
+                self.writes.insert(key.to_vec(), Pending { value, floor });
+            }
+        }
+        Ok(())
+    }
+
+    /// Scans `[lower, upper]` in `dir` order, merging this transaction's own writes.
+    pub fn scan(
+        &mut self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        dir: Direction,
+    ) -> Result<TxnScan<'_>> {
+        self.check_active()?;
+        if self.isolation == IsolationLevel::Serializable {
+            self.read_ranges
+                .push((lower.map(<[u8]>::to_vec), upper.map(<[u8]>::to_vec)));
+        }
+        let committed = if self.isolation.uses_snapshot() {
+            self.engine
+                .scan_at(lower, upper, dir, Arc::clone(&self.snapshot))?
+        } else {
+            self.engine.scan(lower, upper, dir)?
+        };
+        let mut own: Vec<(&[u8], Option<&[u8]>)> = self
+            .writes
+            .range::<[u8], _>((lower, upper))
+            .map(|(k, p)| (k.as_slice(), p.value.as_deref()))
+            .collect();
+        if dir == Direction::Reverse {
+            own.reverse();
+        }
+        Ok(TxnScan {
+            committed,
+            pending_committed: None,
+            own: own.into_iter().peekable(),
+            dir,
+        })
+    }
+
+    /// Validates and commits atomically; returns the commit seqno.
+    ///
+    /// Fails with [`Error::Conflict`] (retry the transaction) when a concurrent commit broke this
+    /// transaction's isolation level; then nothing of it was written.
+    pub fn commit(mut self) -> Result<SeqNo> {
+        self.check_active()?;
+        self.active = false;
+        if self.writes.is_empty() {
+            // A read-only transaction read one consistent snapshot: nothing to validate.
+            return Ok(self.snapshot.seq());
+        }
+        let writes = std::mem::take(&mut self.writes);
+        let mut batch = WriteBatch::new();
+        let mut write_floors = Vec::with_capacity(writes.len());
+        for (key, p) in writes {
+            write_floors.push((key.clone(), p.floor));
+            batch.push(match p.value {
+                Some(value) => Op {
+                    kind: Kind::Put,
+                    key,
+                    value,
+                },
+                None => Op {
+                    kind: Kind::Delete,
+                    key,
+                    value: Vec::new(),
+                },
+            });
+        }
+        let validation = Validation {
+            isolation: self.isolation,
+            start_seq: self.snapshot.seq(),
+            write_floors,
+            read_keys: std::mem::take(&mut self.read_keys).into_iter().collect(),
+            read_ranges: std::mem::take(&mut self.read_ranges),
+        };
+        crate::engine::commit_batch(&self.engine, batch, Some(validation))
+    }
+
+    /// Discards every buffered write.
+    pub fn rollback(mut self) {
+        self.active = false;
+    }
+}
+
+/// A scan inside a transaction: committed data overlaid with the transaction's own writes.
+pub struct TxnScan<'a> {
+    committed: ScanIter,
+    pending_committed: Option<(Vec<u8>, Vec<u8>)>,
+    own: std::iter::Peekable<std::vec::IntoIter<(&'a [u8], Option<&'a [u8]>)>>,
+    dir: Direction,
+}
+
+impl Iterator for TxnScan<'_> {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.pending_committed.is_none() {
+                match self.committed.next() {
+                    Some(Ok(kv)) => self.pending_committed = Some(kv),
+                    Some(Err(e)) => return Some(Err(e)),
+                    None => {}
+                }
+            }
+            let order = match (&self.pending_committed, self.own.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some((ck, _)), Some((ok, _))) => {
+                    let o = ck.as_slice().cmp(ok);
+                    if self.dir == Direction::Reverse {
+                        o.reverse()
+                    } else {
+                        o
+                    }
+                }
+            };
+            match order {
+                std::cmp::Ordering::Less => return self.pending_committed.take().map(Ok),
+                std::cmp::Ordering::Equal | std::cmp::Ordering::Greater => {
+                    if order == std::cmp::Ordering::Equal {
+                        self.pending_committed = None;
+                    }
+                    if let Some((k, v)) = self.own.next() {
+                        if let Some(v) = v {
+                            return Some(Ok((k.to_vec(), v.to_vec())));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A read-only, never-conflicting view of the database at one seqno.
+pub struct Snapshot {
+    engine: Engine,
+    guard: Arc<SnapshotGuard>,
+}
+
+impl Snapshot {
+    /// The snapshot's seqno.
+    pub fn seq(&self) -> SeqNo {
+        self.guard.seq()
+    }
+
+    /// Reads `key` as of the snapshot.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.engine.get_at(key, self.guard.seq())
+    }
+
+    /// Scans `[lower, upper]` as of the snapshot.
+    pub fn scan(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>, dir: Direction) -> Result<ScanIter> {
+        self.engine
+            .scan_at(lower, upper, dir, Arc::clone(&self.guard))
+    }
+}

@@ -1,0 +1,75 @@
+//! Raw key-value access: keys live under the raw tag of the engine's key space, so they never
+//! collide with collections, indexes or the catalog.
+
+use rustlite_engine::keyspace::{self, RAW};
+use rustlite_engine::{Result, ScanIter, TxnScan};
+use std::ops::{Bound, RangeBounds};
+
+/// Engine key of raw key `key`.
+pub(crate) fn raw_key(key: &[u8]) -> Vec<u8> {
+    keyspace::tagged(RAW, key)
+}
+
+/// Engine bounds of a raw-key range.
+pub(crate) fn raw_bounds<K: AsRef<[u8]>>(range: &impl RangeBounds<K>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    keyspace::tagged_bounds(
+        RAW,
+        range.start_bound().map(|k| k.as_ref()),
+        range.end_bound().map(|k| k.as_ref()),
+    )
+}
+
+/// Engine bounds of every raw key starting with `prefix`.
+pub(crate) fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let lower = Bound::Included(raw_key(prefix));
+    let upper = match keyspace::prefix_end(&raw_key(prefix)) {
+        Some(end) => Bound::Excluded(end),
+        None => Bound::Unbounded,
+    };
+    (lower, upper)
+}
+
+pub(crate) fn as_slices(b: &(Bound<Vec<u8>>, Bound<Vec<u8>>)) -> (Bound<&[u8]>, Bound<&[u8]>) {
+    (b.0.as_ref().map(Vec::as_slice), b.1.as_ref().map(Vec::as_slice))
+}
+
+enum Inner<'a> {
+    Db(ScanIter),
+    Txn(TxnScan<'a>),
+}
+
+/// An iterator over raw `(key, value)` pairs, in key order (or reverse key order).
+///
+/// Each item is a `Result`: a corrupt block met halfway through a scan is reported, not skipped.
+pub struct KvIter<'a> {
+    inner: Inner<'a>,
+}
+
+impl KvIter<'static> {
+    pub(crate) fn from_db(it: ScanIter) -> Self {
+        KvIter { inner: Inner::Db(it) }
+    }
+}
+
+impl<'a> KvIter<'a> {
+    pub(crate) fn from_txn(it: TxnScan<'a>) -> Self {
+        KvIter {
+            inner: Inner::Txn(it),
+        }
+    }
+}
+
+impl Iterator for KvIter<'_> {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = match &mut self.inner {
+            Inner::Db(it) => it.next(),
+            Inner::Txn(it) => it.next(),
+        }?;
+        Some(item.map(|(mut k, v)| {
+            k.remove(0);
+            (k, v)
+        }))
+    }
+}

@@ -1,0 +1,172 @@
+//! End-to-end tests of the raw key-value API on real directories: persistence across reopen,
+//! flushes and compactions, scans in both directions, batches and sharing between threads.
+
+use rustlite::{Database, Durability, Options, WriteBatch};
+use rustlite_suite::key16;
+use std::collections::BTreeMap;
+
+/// Options that make flushes and compactions happen after a few hundred KiB.
+fn small() -> Options {
+    let mut o = Options::default();
+    o.memtable_size = 64 << 10;
+    o.l1_target_size = 256 << 10;
+    o.target_file_size = 64 << 10;
+    o.block_cache_size = 1 << 20;
+    o
+}
+
+fn value(i: u64, round: u64) -> Vec<u8> {
+    format!("value-{i}-{round}-{}", "x".repeat((i % 50) as usize)).into_bytes()
+}
+
+fn collect(it: rustlite::KvIter<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    it.collect::<Result<Vec<_>, _>>().expect("scan")
+}
+
+#[test]
+fn data_survives_reopen_flush_and_compaction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut model = BTreeMap::new();
+    {
+        let db = Database::open_with(dir.path(), small().durability(Durability::Buffered))
+            .expect("open");
+        for round in 0..3 {
+            let mut batch = WriteBatch::new();
+            for i in 0..4000u64 {
+                let k = key16(i).to_vec();
+                if (i + round) % 7 == 0 {
+                    batch.delete(&k);
+                    model.remove(&k);
+                } else {
+                    batch.put(&k, value(i, round));
+                    model.insert(k, value(i, round));
+                }
+                if batch.len() == 500 {
+                    db.write_batch(std::mem::take(&mut batch)).expect("batch");
+                }
+            }
+            db.write_batch(batch).expect("batch");
+        }
+        let stats = db.stats();
+        assert!(
+            stats.levels.iter().map(|l| l.files).sum::<usize>() > 1,
+            "workload should have flushed tables: {stats:?}"
+        );
+        assert_eq!(collect(db.scan::<&[u8]>(..).expect("scan")), model_vec(&model));
+    }
+    // Reopen: WAL replay plus tables.
+    let db = Database::open_with(dir.path(), small()).expect("reopen");
+    assert_eq!(collect(db.scan::<&[u8]>(..).expect("scan")), model_vec(&model));
+    for i in (0..4000u64).step_by(37) {
+        let k = key16(i).to_vec();
+        assert_eq!(db.get(&k).expect("get"), model.get(&k).cloned(), "key {i}");
+    }
+    // Full compaction drops deletes and old versions; everything still reads back after reopen.
+    db.compact().expect("compact");
+    let stats = db.stats();
+    assert_eq!(stats.levels[0].files, 0, "L0 empty after full compaction");
+    drop(db);
+    let db = Database::open_with(dir.path(), small()).expect("reopen after compaction");
+    assert_eq!(collect(db.scan::<&[u8]>(..).expect("scan")), model_vec(&model));
+    let deleted = key16(0).to_vec(); // (0 + 2) % 7 != 0, so check one that was deleted last round
+    let last_round_deleted = (0..4000u64).find(|i| (i + 2) % 7 == 0).expect("some");
+    assert_eq!(db.get(key16(last_round_deleted)).expect("get"), None);
+    assert_eq!(db.get(&deleted).expect("get"), model.get(&deleted).cloned());
+    assert!(db.verify().expect("verify") >= model.len() as u64);
+}
+
+fn model_vec(m: &BTreeMap<Vec<u8>, Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+#[test]
+fn scans_forward_reverse_ranges_and_prefixes() {
+    let db = Database::open_with(tempfile::tempdir().expect("dir").keep(), small()).expect("open");
+    for i in 0..300u32 {
+        db.put(format!("k{i:03}"), format!("v{i}")).expect("put");
+    }
+    db.flush().expect("flush");
+    for i in (0..300u32).step_by(3) {
+        db.delete(format!("k{i:03}")).expect("delete");
+    }
+    let live: Vec<u32> = (0..300).filter(|i| i % 3 != 0).collect();
+    let keys = |it| -> Vec<String> {
+        collect(it)
+            .into_iter()
+            .map(|(k, _)| String::from_utf8(k).expect("utf8"))
+            .collect()
+    };
+    let want: Vec<String> = live.iter().map(|i| format!("k{i:03}")).collect();
+    assert_eq!(keys(db.scan::<&[u8]>(..).expect("scan")), want);
+    let mut rev = want.clone();
+    rev.reverse();
+    assert_eq!(keys(db.scan_rev::<&[u8]>(..).expect("scan")), rev);
+    let want_range: Vec<String> = want
+        .iter()
+        .filter(|k| k.as_str() >= "k100" && k.as_str() < "k120")
+        .cloned()
+        .collect();
+    assert_eq!(keys(db.scan("k100".."k120").expect("scan")), want_range);
+    let mut want_rev_range = want_range.clone();
+    want_rev_range.reverse();
+    assert_eq!(keys(db.scan_rev("k100".."k120").expect("scan")), want_rev_range);
+    let inclusive: Vec<String> = want
+        .iter()
+        .filter(|k| k.as_str() >= "k101" && k.as_str() <= "k104")
+        .cloned()
+        .collect();
+    assert_eq!(keys(db.scan("k101"..="k104").expect("scan")), inclusive);
+    let prefix: Vec<String> = want.iter().filter(|k| k.starts_with("k25")).cloned().collect();
+    assert_eq!(keys(db.scan_prefix("k25").expect("scan")), prefix);
+    let mut prefix_rev = prefix.clone();
+    prefix_rev.reverse();
+    assert_eq!(keys(db.scan_prefix_rev("k25").expect("scan")), prefix_rev);
+    assert!(keys(db.scan_prefix("zz").expect("scan")).is_empty());
+}
+
+#[test]
+fn raw_keys_are_isolated_from_each_other_including_empty_and_binary_keys() {
+    let db = Database::in_memory().expect("open");
+    db.put(b"", b"empty").expect("put");
+    db.put([0xFFu8, 0xFF], b"ff").expect("put");
+    db.put([0u8], b"zero").expect("put");
+    assert_eq!(db.get(b"").expect("get"), Some(b"empty".to_vec()));
+    let all = collect(db.scan::<&[u8]>(..).expect("scan"));
+    assert_eq!(
+        all.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        vec![vec![], vec![0u8], vec![0xFF, 0xFF]]
+    );
+    assert_eq!(collect(db.scan_prefix([0xFFu8]).expect("scan")).len(), 1);
+}
+
+#[test]
+fn write_batch_is_atomic_and_ordered() {
+    let db = Database::in_memory().expect("open");
+    let mut batch = WriteBatch::new();
+    batch.put("a", "1").put("a", "2").put("b", "1").delete("b");
+    db.write_batch(batch).expect("batch");
+    assert_eq!(db.get("a").expect("get"), Some(b"2".to_vec()));
+    assert_eq!(db.get("b").expect("get"), None);
+}
+
+#[test]
+fn many_threads_share_one_handle() {
+    fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+    assert_send_sync_clone::<Database>();
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Database::open_with(dir.path(), small()).expect("open");
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let db = db.clone();
+            s.spawn(move || {
+                for i in 0..300u64 {
+                    db.put(key16(t * 1000 + i), value(i, t)).expect("put");
+                    assert_eq!(db.get(key16(t * 1000 + i)).expect("get"), Some(value(i, t)));
+                }
+            });
+        }
+    });
+    drop(db);
+    let db = Database::open(dir.path()).expect("reopen");
+    assert_eq!(collect(db.scan::<&[u8]>(..).expect("scan")).len(), 1200);
+}
