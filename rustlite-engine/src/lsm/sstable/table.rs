@@ -937,6 +937,87 @@ mod tests {
         assert!(!it.valid());
     }
 
+    /// User keys with shared prefixes and an empty key, so prefix compression and the
+    /// user-key/trailer boundary of `ikey::compare` are exercised.
+    fn model_user_key(k: u8) -> Vec<u8> {
+        match k {
+            0 => Vec::new(),
+            1 => vec![0],
+            2 => vec![0xFF; 3],
+            _ => format!("u{}", k).into_bytes(),
+        }
+    }
+
+    fn check_model(ops: &[(u8, u64, bool, Vec<u8>)], opts: TableOptions, probes: &[(u8, u64)]) {
+        use std::collections::BTreeMap;
+        let mut map: BTreeMap<ikey::InternalKey, Vec<u8>> = BTreeMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for (k, seq, put, v) in ops {
+            // One version per (user key, seq), as the engine guarantees.
+            if !seen.insert((*k, *seq)) {
+                continue;
+            }
+            let kind = if *put { Kind::Put } else { Kind::Delete };
+            let v = if *put { v.clone() } else { Vec::new() };
+            map.insert(
+                ikey::InternalKey(ikey::encode(&model_user_key(*k), *seq, kind)),
+                v,
+            );
+        }
+        let entries: Entries = map.iter().map(|(k, v)| (k.0.clone(), v.clone())).collect();
+        let (file, info) = build(&entries, opts);
+        assert_eq!(info.entries, entries.len() as u64);
+        let table = open(&file, 4096).expect("open");
+        assert_eq!(table.verify().expect("verify"), entries.len() as u64);
+        let mut it = table.iter(Direction::Forward, None).expect("iter");
+        assert_eq!(collect(&mut it, usize::MAX).expect("scan"), entries);
+        let mut it = table.iter(Direction::Reverse, None).expect("iter");
+        let rev: Entries = entries.iter().rev().cloned().collect();
+        assert_eq!(collect(&mut it, usize::MAX).expect("scan"), rev);
+        for (k, snap) in probes {
+            let uk = model_user_key(*k);
+            let want = map
+                .range(ikey::InternalKey(ikey::encode(&uk, *snap, Kind::Delete))..)
+                .next()
+                .and_then(|(ik, v)| {
+                    let p = ikey::parse(&ik.0)?;
+                    (p.user_key == uk.as_slice()).then(|| (p.seq, p.kind, v.clone()))
+                });
+            assert_eq!(
+                table.get(&uk, *snap).expect("get"),
+                want,
+                "get {uk:?}@{snap}"
+            );
+            for kind in [Kind::Delete, Kind::Put] {
+                let start = ikey::encode(&uk, *snap, kind);
+                for dir in [Direction::Forward, Direction::Reverse] {
+                    let mut it = table.iter(dir, Some(&start)).expect("iter");
+                    let got = collect(&mut it, 4).expect("scan");
+                    let want = model_iter(&entries, dir, Some(&start));
+                    assert_eq!(got[..], want[..want.len().min(4)], "{dir:?} from {start:?}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        #[test]
+        fn matches_a_btreemap_model(
+            ops in proptest::collection::vec(
+                (0u8..40, 0u64..30, proptest::bool::ANY, proptest::collection::vec(0u8..=255, 0..24)),
+                0..300,
+            ),
+            block_size in 32usize..700,
+            restart_interval in 1usize..9,
+            bloom_bits_per_key in 0usize..14,
+            probes in proptest::collection::vec((0u8..44, 0u64..32), 1..30),
+        ) {
+            let opts = TableOptions { block_size, restart_interval, bloom_bits_per_key };
+            check_model(&ops, opts, &probes);
+        }
+    }
+
     #[test]
     fn iterators_are_send_and_static() {
         fn assert_send_static<T: Send + 'static>() {}
