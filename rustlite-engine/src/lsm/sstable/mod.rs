@@ -62,6 +62,8 @@ pub mod cache;
 pub mod table;
 
 #[cfg(test)]
+mod corruption_tests;
+#[cfg(test)]
 mod testutil;
 
 pub use block::{Block, BlockHandle};

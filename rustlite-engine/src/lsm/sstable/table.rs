@@ -326,6 +326,12 @@ impl Table {
         Ok(count)
     }
 
+    /// The in-memory index block (tests inspect handles through it).
+    #[cfg(test)]
+    pub(crate) fn index_block(&self) -> &Arc<Block> {
+        &self.index
+    }
+
     /// The table's file number.
     pub fn file_number(&self) -> u64 {
         self.number
@@ -483,52 +489,11 @@ impl InternalIterator for TableIter {
 mod tests {
     use super::*;
     use crate::lsm::ikey::MAX_SEQNO;
-    use crate::lsm::sstable::testutil::{build, open, to_entries, versions, MemFile, Version};
+    use crate::lsm::sstable::testutil::{
+        build, collect, model_get, model_iter, open, small_blocks, to_entries, versions, Entries,
+        Version,
+    };
     use crate::lsm::sstable::TableOptions;
-
-    type Entries = Vec<(Vec<u8>, Vec<u8>)>;
-
-    fn small_blocks() -> TableOptions {
-        TableOptions {
-            block_size: 256,
-            restart_interval: 4,
-            bloom_bits_per_key: 10,
-        }
-    }
-
-    /// The newest version of `key` with seq <= `snap` in `vs`.
-    fn model_get(vs: &[Version], key: &[u8], snap: SeqNo) -> Option<(SeqNo, Kind, Vec<u8>)> {
-        vs.iter()
-            .filter(|(k, s, _, _)| k == key && *s <= snap)
-            .max_by_key(|(_, s, _, _)| *s)
-            .map(|(_, s, kind, v)| (*s, *kind, v.clone()))
-    }
-
-    fn collect(it: &mut TableIter, limit: usize) -> Result<Entries> {
-        let mut out = Vec::new();
-        while it.valid() && out.len() < limit {
-            out.push((it.key().to_vec(), it.value().to_vec()));
-            it.advance()?;
-        }
-        Ok(out)
-    }
-
-    /// Expected entries of a cursor from `start` in `dir`.
-    fn model_iter(entries: &Entries, dir: Direction, start: Option<&[u8]>) -> Entries {
-        match dir {
-            Direction::Forward => entries
-                .iter()
-                .filter(|(k, _)| start.is_none_or(|s| ikey::compare(k, s) != Ordering::Less))
-                .cloned()
-                .collect(),
-            Direction::Reverse => entries
-                .iter()
-                .rev()
-                .filter(|(k, _)| start.is_none_or(|s| ikey::compare(k, s) != Ordering::Greater))
-                .cloned()
-                .collect(),
-        }
-    }
 
     #[test]
     fn round_trip_ten_thousand_entries_over_many_blocks() -> Result<()> {
@@ -708,233 +673,85 @@ mod tests {
         Ok(())
     }
 
-    /// Runs every read operation on `bytes`; each must give the right answer or Corruption.
-    /// Returns whether any operation reported Corruption.
-    fn check_damaged(bytes: Vec<u8>, vs: &[Version], entries: &Entries) -> bool {
-        let is_corruption =
-            |e: &Error| matches!(e, Error::Corruption { file, .. } if file == "test.sst");
-        let file = MemFile::from_bytes(bytes);
-        let table = match open(&file, 1 << 20) {
-            Ok(t) => t,
-            Err(e) => {
-                assert!(is_corruption(&e), "open: {e:?}");
-                return true;
-            }
-        };
-        let mut detected = false;
-        let mut keys: Vec<&Vec<u8>> = vs.iter().map(|v| &v.0).collect();
-        keys.dedup();
-        for key in keys {
-            for snap in [MAX_SEQNO, 20, 0] {
-                match table.get(key, snap) {
-                    Ok(got) => assert_eq!(got, model_get(vs, key, snap), "wrong value"),
-                    Err(e) => {
-                        assert!(is_corruption(&e), "get: {e:?}");
-                        detected = true;
-                    }
-                }
-            }
-        }
-        for dir in [Direction::Forward, Direction::Reverse] {
-            let want = model_iter(entries, dir, None);
-            let mut got = Vec::new();
-            match table.iter(dir, None) {
-                Ok(mut it) => {
-                    while it.valid() {
-                        got.push((it.key().to_vec(), it.value().to_vec()));
-                        if let Err(e) = it.advance() {
-                            assert!(is_corruption(&e), "advance: {e:?}");
-                            detected = true;
-                            break;
-                        }
-                    }
-                    assert_eq!(got[..], want[..got.len()], "wrong entries");
-                }
-                Err(e) => {
-                    assert!(is_corruption(&e), "iter: {e:?}");
-                    detected = true;
-                }
-            }
-        }
-        match table.verify() {
-            Ok(n) => assert_eq!(n, entries.len() as u64),
-            Err(e) => {
-                assert!(is_corruption(&e), "verify: {e:?}");
-                detected = true;
-            }
-        }
-        detected
-    }
-
-    #[test]
-    fn every_byte_flipped_is_detected_never_misread() {
-        let vs = versions(24);
-        let entries = to_entries(&vs);
-        let opts = TableOptions {
-            block_size: 128,
-            restart_interval: 3,
-            bloom_bits_per_key: 10,
-        };
-        let (file, _) = build(&entries, opts);
-        let good = file.bytes();
-        assert!(!check_damaged(good.clone(), &vs, &entries));
-        for i in 0..good.len() {
-            for mask in [0x01u8, 0xFF] {
-                let mut bad = good.clone();
-                bad[i] ^= mask;
-                // Every byte is under a checksum, so verify (at least) must notice.
-                assert!(
-                    check_damaged(bad, &vs, &entries),
-                    "flip at {i} went unnoticed"
-                );
-            }
+    /// User keys with shared prefixes and an empty key, so prefix compression and the
+    /// user-key/trailer boundary of `ikey::compare` are exercised.
+    fn model_user_key(k: u8) -> Vec<u8> {
+        match k {
+            0 => Vec::new(),
+            1 => vec![0],
+            2 => vec![0xFF; 3],
+            _ => format!("u{}", k).into_bytes(),
         }
     }
 
-    #[test]
-    fn large_table_sampled_flips() {
-        let vs = versions(400);
-        let entries = to_entries(&vs);
-        let (file, _) = build(&entries, small_blocks());
-        let good = file.bytes();
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        for _ in 0..150 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let i = (x % good.len() as u64) as usize;
-            let mut bad = good.clone();
-            bad[i] ^= 1 << (x % 8);
-            assert!(
-                check_damaged(bad, &vs, &entries),
-                "flip at {i} went unnoticed"
+    fn check_model(ops: &[(u8, u64, bool, Vec<u8>)], opts: TableOptions, probes: &[(u8, u64)]) {
+        use std::collections::BTreeMap;
+        let mut map: BTreeMap<ikey::InternalKey, Vec<u8>> = BTreeMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for (k, seq, put, v) in ops {
+            // One version per (user key, seq), as the engine guarantees.
+            if !seen.insert((*k, *seq)) {
+                continue;
+            }
+            let kind = if *put { Kind::Put } else { Kind::Delete };
+            let v = if *put { v.clone() } else { Vec::new() };
+            map.insert(
+                ikey::InternalKey(ikey::encode(&model_user_key(*k), *seq, kind)),
+                v,
             );
         }
-    }
-
-    #[test]
-    fn truncated_files_are_corruption() {
-        let vs = versions(30);
-        let (file, _) = build(&to_entries(&vs), small_blocks());
-        let good = file.bytes();
-        for n in 0..good.len() {
-            let r = open(&MemFile::from_bytes(good[..n].to_vec()), 1 << 20);
-            assert!(
-                matches!(r, Err(Error::Corruption { .. })),
-                "truncated to {n}: {r:?}"
+        let entries: Entries = map.iter().map(|(k, v)| (k.0.clone(), v.clone())).collect();
+        let (file, info) = build(&entries, opts);
+        assert_eq!(info.entries, entries.len() as u64);
+        let table = open(&file, 4096).expect("open");
+        assert_eq!(table.verify().expect("verify"), entries.len() as u64);
+        let mut it = table.iter(Direction::Forward, None).expect("iter");
+        assert_eq!(collect(&mut it, usize::MAX).expect("scan"), entries);
+        let mut it = table.iter(Direction::Reverse, None).expect("iter");
+        let rev: Entries = entries.iter().rev().cloned().collect();
+        assert_eq!(collect(&mut it, usize::MAX).expect("scan"), rev);
+        for (k, snap) in probes {
+            let uk = model_user_key(*k);
+            let want = map
+                .range(ikey::InternalKey(ikey::encode(&uk, *snap, Kind::Delete))..)
+                .next()
+                .and_then(|(ik, v)| {
+                    let p = ikey::parse(&ik.0)?;
+                    (p.user_key == uk.as_slice()).then(|| (p.seq, p.kind, v.clone()))
+                });
+            assert_eq!(
+                table.get(&uk, *snap).expect("get"),
+                want,
+                "get {uk:?}@{snap}"
             );
+            for kind in [Kind::Delete, Kind::Put] {
+                let start = ikey::encode(&uk, *snap, kind);
+                for dir in [Direction::Forward, Direction::Reverse] {
+                    let mut it = table.iter(dir, Some(&start)).expect("iter");
+                    let got = collect(&mut it, 4).expect("scan");
+                    let want = model_iter(&entries, dir, Some(&start));
+                    assert_eq!(got[..], want[..want.len().min(4)], "{dir:?} from {start:?}");
+                }
+            }
         }
     }
 
-    /// Rewrites the footer of `bytes` with `handles` (raw bytes) and `version`, and a valid crc.
-    fn reseal(bytes: &mut Vec<u8>, handles: &[u8], version: u32) {
-        let at = bytes.len() - FOOTER_LEN;
-        let mut footer = handles.to_vec();
-        footer.resize(FOOTER_HANDLES_LEN, 0);
-        footer.extend_from_slice(&version.to_le_bytes());
-        let crc = crc32fast::hash(&footer);
-        footer.extend_from_slice(&crc.to_le_bytes());
-        footer.extend_from_slice(&TABLE_MAGIC.to_le_bytes());
-        bytes.splice(at.., footer);
-    }
-
-    fn footer_handles(bytes: &[u8]) -> (BlockHandle, BlockHandle, u64) {
-        let at = bytes.len() - FOOTER_LEN;
-        let mut r = Reader::new(&bytes[at..]);
-        let f = BlockHandle::decode_from(&mut r).expect("filter");
-        let i = BlockHandle::decode_from(&mut r).expect("index");
-        (f, i, r.u64().expect("entries"))
-    }
-
-    #[test]
-    fn unknown_version_is_reported() {
-        let (file, _) = build(&to_entries(&versions(10)), TableOptions::default());
-        let mut bytes = file.bytes();
-        let at = bytes.len() - FOOTER_LEN;
-        let handles = bytes[at..at + FOOTER_HANDLES_LEN].to_vec();
-        reseal(&mut bytes, &handles, 2);
-        let r = open(&MemFile::from_bytes(bytes), 1 << 20);
-        assert!(
-            matches!(
-                r,
-                Err(Error::UnsupportedVersion {
-                    found: 2,
-                    supported: 1,
-                    ..
-                })
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        #[test]
+        fn matches_a_btreemap_model(
+            ops in proptest::collection::vec(
+                (0u8..40, 0u64..30, proptest::bool::ANY, proptest::collection::vec(0u8..=255, 0..24)),
+                0..300,
             ),
-            "{r:?}"
-        );
-    }
-
-    #[test]
-    fn huge_lengths_are_errors_not_aborts() {
-        let (file, _) = build(&to_entries(&versions(50)), small_blocks());
-        let good = file.bytes();
-        let (f, i, entries) = footer_handles(&good);
-        let huge = [
-            u64::MAX,
-            u64::MAX - 3,
-            0xFFFF_FFFF,
-            1 << 40,
-            good.len() as u64,
-        ];
-        let mut cases = Vec::new();
-        for &h in &huge {
-            for which in 0..5 {
-                let mut fields = [f.offset, f.size, i.offset, i.size, entries];
-                fields[which] = h;
-                let mut raw = Vec::new();
-                for v in fields {
-                    crate::codec::varint::put_u64(&mut raw, v);
-                }
-                cases.push(raw);
-            }
+            block_size in 32usize..700,
+            restart_interval in 1usize..9,
+            bloom_bits_per_key in 0usize..14,
+            probes in proptest::collection::vec((0u8..44, 0u64..32), 1..30),
+        ) {
+            let opts = TableOptions { block_size, restart_interval, bloom_bits_per_key };
+            check_model(&ops, opts, &probes);
         }
-        // Over-long varints in the footer.
-        cases.push(vec![0xFF; FOOTER_HANDLES_LEN]);
-        for raw in cases {
-            let mut bytes = good.clone();
-            reseal(&mut bytes, &raw, FORMAT_VERSION);
-            match open(&MemFile::from_bytes(bytes), 1 << 20) {
-                // A plausible but wrong entry count is only caught by verify.
-                Ok(t) => assert!(
-                    matches!(t.verify(), Err(Error::Corruption { .. })),
-                    "{raw:?}"
-                ),
-                Err(e) => assert!(matches!(e, Error::Corruption { .. }), "{raw:?}: {e:?}"),
-            }
-        }
-        // A data block claiming 0xFFFF_FFFF restarts, with a valid crc: caught on read.
-        let mut bytes = good.clone();
-        let mut it_bytes = bytes.clone();
-        let table = open(&MemFile::from_bytes(good.clone()), 1 << 20).expect("open");
-        let mut idx = table.index.iter();
-        idx.seek_to_first().expect("index");
-        idx.move_next().expect("index");
-        let h = BlockHandle::decode_exact(idx.value()).expect("handle");
-        let (start, end) = (h.offset as usize, (h.offset + h.size) as usize);
-        bytes[end - 4..end].copy_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
-        let crc = crc32fast::hash(&bytes[start..end]);
-        bytes[end..end + 4].copy_from_slice(&crc.to_le_bytes());
-        let t = open(&MemFile::from_bytes(bytes), 1 << 20).expect("first block intact");
-        assert!(matches!(t.verify(), Err(Error::Corruption { offset, .. }) if offset == h.offset));
-        // And a huge key length inside that block (valid crc).
-        it_bytes[start + 1] = 0xFF;
-        it_bytes[start + 2] = 0xFF;
-        let crc = crc32fast::hash(&it_bytes[start..end]);
-        it_bytes[end..end + 4].copy_from_slice(&crc.to_le_bytes());
-        let t = open(&MemFile::from_bytes(it_bytes), 1 << 20).expect("first block intact");
-        assert!(matches!(t.verify(), Err(Error::Corruption { .. })));
-        let mut it = t
-            .iter(Direction::Forward, None)
-            .expect("first block intact");
-        let mut result = Ok(());
-        while it.valid() && result.is_ok() {
-            result = it.advance();
-        }
-        assert!(matches!(result, Err(Error::Corruption { .. })));
-        assert!(!it.valid());
     }
 
     #[test]

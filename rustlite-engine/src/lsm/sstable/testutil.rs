@@ -9,7 +9,8 @@ use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{BlockCache, Table, TableBuilder, TableInfo, TableOptions};
+use super::{BlockCache, Table, TableBuilder, TableInfo, TableIter, TableOptions};
+use crate::lsm::iter::{Direction, InternalIterator};
 
 /// Bytes shared between a writer and readers.
 #[derive(Clone, Default)]
@@ -128,4 +129,51 @@ pub fn versions(keys: usize) -> Vec<Version> {
         }
     }
     out
+}
+
+/// (internal key, value) pairs in table order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+pub fn small_blocks() -> TableOptions {
+    TableOptions {
+        block_size: 256,
+        restart_interval: 4,
+        bloom_bits_per_key: 10,
+    }
+}
+
+/// The newest version of `key` with seq <= `snap` in `vs`.
+pub fn model_get(vs: &[Version], key: &[u8], snap: SeqNo) -> Option<(SeqNo, Kind, Vec<u8>)> {
+    vs.iter()
+        .filter(|(k, s, _, _)| k == key && *s <= snap)
+        .max_by_key(|(_, s, _, _)| *s)
+        .map(|(_, s, kind, v)| (*s, *kind, v.clone()))
+}
+
+pub fn collect(it: &mut TableIter, limit: usize) -> Result<Entries> {
+    let mut out = Vec::new();
+    while it.valid() && out.len() < limit {
+        out.push((it.key().to_vec(), it.value().to_vec()));
+        it.advance()?;
+    }
+    Ok(out)
+}
+
+/// Expected entries of a cursor from `start` in `dir`.
+pub fn model_iter(entries: &Entries, dir: Direction, start: Option<&[u8]>) -> Entries {
+    match dir {
+        Direction::Forward => entries
+            .iter()
+            .filter(|(k, _)| start.is_none_or(|s| ikey::compare(k, s) != std::cmp::Ordering::Less))
+            .cloned()
+            .collect(),
+        Direction::Reverse => entries
+            .iter()
+            .rev()
+            .filter(|(k, _)| {
+                start.is_none_or(|s| ikey::compare(k, s) != std::cmp::Ordering::Greater)
+            })
+            .cloned()
+            .collect(),
+    }
 }

@@ -1,0 +1,284 @@
+//! Corruption tests for the table format: every byte flipped, truncations, huge length fields
+//! and unknown versions. Each must end in `Error::Corruption` (or `UnsupportedVersion`) or in
+//! correct data: never a panic, an abort on a huge allocation, or a wrong value.
+
+use super::block::BlockHandle;
+use super::testutil::{build, model_get, model_iter, open, small_blocks, to_entries, versions};
+use super::testutil::{Entries, MemFile, Version};
+use super::{TableOptions, FOOTER_HANDLES_LEN, FOOTER_LEN, FORMAT_VERSION, TABLE_MAGIC};
+use crate::codec::varint::Reader;
+use crate::error::Error;
+use crate::lsm::ikey::MAX_SEQNO;
+use crate::lsm::iter::{Direction, InternalIterator};
+
+/// Runs every read operation on `bytes`; each must give the right answer or Corruption.
+/// Returns whether any operation reported Corruption.
+fn check_damaged(bytes: Vec<u8>, vs: &[Version], entries: &Entries) -> bool {
+    let is_corruption =
+        |e: &Error| matches!(e, Error::Corruption { file, .. } if file == "test.sst");
+    let file = MemFile::from_bytes(bytes);
+    let table = match open(&file, 1 << 20) {
+        Ok(t) => t,
+        Err(e) => {
+            assert!(is_corruption(&e), "open: {e:?}");
+            return true;
+        }
+    };
+    let mut detected = false;
+    let mut keys: Vec<&Vec<u8>> = vs.iter().map(|v| &v.0).collect();
+    keys.dedup();
+    for key in keys {
+        for snap in [MAX_SEQNO, 20, 0] {
+            match table.get(key, snap) {
+                Ok(got) => assert_eq!(got, model_get(vs, key, snap), "wrong value"),
+                Err(e) => {
+                    assert!(is_corruption(&e), "get: {e:?}");
+                    detected = true;
+                }
+            }
+        }
+    }
+    for dir in [Direction::Forward, Direction::Reverse] {
+        let want = model_iter(entries, dir, None);
+        let mut got = Vec::new();
+        match table.iter(dir, None) {
+            Ok(mut it) => {
+                while it.valid() {
+                    got.push((it.key().to_vec(), it.value().to_vec()));
+                    if let Err(e) = it.advance() {
+                        assert!(is_corruption(&e), "advance: {e:?}");
+                        detected = true;
+                        break;
+                    }
+                }
+                assert_eq!(got[..], want[..got.len()], "wrong entries");
+            }
+            Err(e) => {
+                assert!(is_corruption(&e), "iter: {e:?}");
+                detected = true;
+            }
+        }
+    }
+    match table.verify() {
+        Ok(n) => assert_eq!(n, entries.len() as u64),
+        Err(e) => {
+            assert!(is_corruption(&e), "verify: {e:?}");
+            detected = true;
+        }
+    }
+    detected
+}
+
+#[test]
+fn every_byte_flipped_is_detected_never_misread() {
+    let vs = versions(24);
+    let entries = to_entries(&vs);
+    let opts = TableOptions {
+        block_size: 128,
+        restart_interval: 3,
+        bloom_bits_per_key: 10,
+    };
+    let (file, _) = build(&entries, opts);
+    let good = file.bytes();
+    assert!(!check_damaged(good.clone(), &vs, &entries));
+    for i in 0..good.len() {
+        for mask in [0x01u8, 0xFF] {
+            let mut bad = good.clone();
+            bad[i] ^= mask;
+            // Every byte is under a checksum, so verify (at least) must notice.
+            assert!(
+                check_damaged(bad, &vs, &entries),
+                "flip at {i} went unnoticed"
+            );
+        }
+    }
+}
+
+#[test]
+fn large_table_sampled_flips() {
+    let vs = versions(400);
+    let entries = to_entries(&vs);
+    let (file, _) = build(&entries, small_blocks());
+    let good = file.bytes();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..150 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let i = (x % good.len() as u64) as usize;
+        let mut bad = good.clone();
+        bad[i] ^= 1 << (x % 8);
+        assert!(
+            check_damaged(bad, &vs, &entries),
+            "flip at {i} went unnoticed"
+        );
+    }
+}
+
+#[test]
+fn truncated_files_are_corruption() {
+    let vs = versions(30);
+    let (file, _) = build(&to_entries(&vs), small_blocks());
+    let good = file.bytes();
+    for n in 0..good.len() {
+        let r = open(&MemFile::from_bytes(good[..n].to_vec()), 1 << 20);
+        assert!(
+            matches!(r, Err(Error::Corruption { .. })),
+            "truncated to {n}: {r:?}"
+        );
+    }
+}
+
+/// Rewrites the footer of `bytes` with `handles` (raw bytes) and `version`, and a valid crc.
+fn reseal(bytes: &mut Vec<u8>, handles: &[u8], version: u32) {
+    let at = bytes.len() - FOOTER_LEN;
+    let mut footer = handles.to_vec();
+    footer.resize(FOOTER_HANDLES_LEN, 0);
+    footer.extend_from_slice(&version.to_le_bytes());
+    let crc = crc32fast::hash(&footer);
+    footer.extend_from_slice(&crc.to_le_bytes());
+    footer.extend_from_slice(&TABLE_MAGIC.to_le_bytes());
+    bytes.splice(at.., footer);
+}
+
+fn footer_handles(bytes: &[u8]) -> (BlockHandle, BlockHandle, u64) {
+    let at = bytes.len() - FOOTER_LEN;
+    let mut r = Reader::new(&bytes[at..]);
+    let f = BlockHandle::decode_from(&mut r).expect("filter");
+    let i = BlockHandle::decode_from(&mut r).expect("index");
+    (f, i, r.u64().expect("entries"))
+}
+
+#[test]
+fn unknown_version_is_reported() {
+    let (file, _) = build(&to_entries(&versions(10)), TableOptions::default());
+    let mut bytes = file.bytes();
+    let at = bytes.len() - FOOTER_LEN;
+    let handles = bytes[at..at + FOOTER_HANDLES_LEN].to_vec();
+    reseal(&mut bytes, &handles, 2);
+    let r = open(&MemFile::from_bytes(bytes), 1 << 20);
+    assert!(
+        matches!(
+            r,
+            Err(Error::UnsupportedVersion {
+                found: 2,
+                supported: 1,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn huge_lengths_are_errors_not_aborts() {
+    let (file, _) = build(&to_entries(&versions(50)), small_blocks());
+    let good = file.bytes();
+    let (f, i, entries) = footer_handles(&good);
+    let huge = [
+        u64::MAX,
+        u64::MAX - 3,
+        0xFFFF_FFFF,
+        1 << 40,
+        good.len() as u64,
+    ];
+    let mut cases = Vec::new();
+    for &h in &huge {
+        for which in 0..5 {
+            let mut fields = [f.offset, f.size, i.offset, i.size, entries];
+            fields[which] = h;
+            let mut raw = Vec::new();
+            for v in fields {
+                crate::codec::varint::put_u64(&mut raw, v);
+            }
+            cases.push(raw);
+        }
+    }
+    // Over-long varints in the footer.
+    cases.push(vec![0xFF; FOOTER_HANDLES_LEN]);
+    for raw in cases {
+        let mut bytes = good.clone();
+        reseal(&mut bytes, &raw, FORMAT_VERSION);
+        match open(&MemFile::from_bytes(bytes), 1 << 20) {
+            // A plausible but wrong entry count is only caught by verify.
+            Ok(t) => assert!(
+                matches!(t.verify(), Err(Error::Corruption { .. })),
+                "{raw:?}"
+            ),
+            Err(e) => assert!(matches!(e, Error::Corruption { .. }), "{raw:?}: {e:?}"),
+        }
+    }
+    // A data block claiming 0xFFFF_FFFF restarts, with a valid crc: caught on read.
+    let mut bytes = good.clone();
+    let mut it_bytes = bytes.clone();
+    let table = open(&MemFile::from_bytes(good.clone()), 1 << 20).expect("open");
+    let mut idx = table.index_block().iter();
+    idx.seek_to_first().expect("index");
+    idx.move_next().expect("index");
+    let h = BlockHandle::decode_exact(idx.value()).expect("handle");
+    let (start, end) = (h.offset as usize, (h.offset + h.size) as usize);
+    bytes[end - 4..end].copy_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[start..end]);
+    bytes[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+    let t = open(&MemFile::from_bytes(bytes), 1 << 20).expect("first block intact");
+    assert!(matches!(t.verify(), Err(Error::Corruption { offset, .. }) if offset == h.offset));
+    // And a huge key length inside that block (valid crc).
+    it_bytes[start + 1] = 0xFF;
+    it_bytes[start + 2] = 0xFF;
+    let crc = crc32fast::hash(&it_bytes[start..end]);
+    it_bytes[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+    let t = open(&MemFile::from_bytes(it_bytes), 1 << 20).expect("first block intact");
+    assert!(matches!(t.verify(), Err(Error::Corruption { .. })));
+    let mut it = t
+        .iter(Direction::Forward, None)
+        .expect("first block intact");
+    let mut result = Ok(());
+    while it.valid() && result.is_ok() {
+        result = it.advance();
+    }
+    assert!(matches!(result, Err(Error::Corruption { .. })));
+    assert!(!it.valid());
+}
+
+/// Format v1 pinned byte for byte: a table of `("a", seq 2, Put, "x")` and `("b", seq 1,
+/// Delete)` at 10 bloom bits per key. A change here is a format change: bump
+/// `FORMAT_VERSION`, keep this fixture opening, and update docs/FORMAT.md.
+const GOLDEN_V1: &str = concat!(
+    "000a0161fffffffffffffffd0178000a0062fffffffffffffffe000000000001",
+    "0000009134d170024c20a24010018c07f645de2d000a0262fffffffffffffffe",
+    "0000230000000001000000cc1303712709341702000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000001",
+    "0000000d2a9d3d524c697465535354",
+);
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn golden_entries() -> Vec<Version> {
+    use crate::lsm::ikey::Kind;
+    vec![
+        (b"a".to_vec(), 2, Kind::Put, b"x".to_vec()),
+        (b"b".to_vec(), 1, Kind::Delete, Vec::new()),
+    ]
+}
+
+#[test]
+fn format_v1_golden_bytes() {
+    let (file, _) = build(&to_entries(&golden_entries()), TableOptions::default());
+    assert_eq!(hex(&file.bytes()), GOLDEN_V1);
+}
+
+#[test]
+fn format_v1_fixture_still_opens() -> crate::Result<()> {
+    let bytes: Vec<u8> = (0..GOLDEN_V1.len() / 2)
+        .map(|i| u8::from_str_radix(&GOLDEN_V1[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    let table = open(&MemFile::from_bytes(bytes), 1 << 20)?;
+    let vs = golden_entries();
+    for (k, _, _, _) in &vs {
+        assert_eq!(table.get(k, MAX_SEQNO)?, model_get(&vs, k, MAX_SEQNO));
+    }
+    assert_eq!(table.verify()?, 2);
+    Ok(())
+}
