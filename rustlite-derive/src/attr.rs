@@ -4,6 +4,7 @@
 //! the option; every malformed attribute is recorded, not only the first.
 
 use proc_macro2::Span;
+use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{Attribute, LitStr, Meta};
 
@@ -46,8 +47,8 @@ pub enum IndexKind {
 
 /// A parsed `#[index(..)]`.
 pub struct IndexAttr {
-    /// The attribute, for diagnostics.
-    pub span: Span,
+    /// The attribute's tokens, for diagnostics spanning all of it.
+    pub tokens: proc_macro2::TokenStream,
     /// B-Tree or hash.
     pub kind: IndexKind,
     /// `unique`.
@@ -131,7 +132,7 @@ pub fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
 
 fn index(attr: &Attribute, errors: &mut Errors) -> Option<IndexAttr> {
     let mut index = IndexAttr {
-        span: attr.span(),
+        tokens: attr.to_token_stream(),
         kind: IndexKind::BTree,
         unique: false,
     };

@@ -122,17 +122,17 @@ pub fn check(input: &Input, errors: &mut Errors) {
         }
         if attrs.key.is_some() {
             if let Some(index) = &attrs.index {
-                errors.push(syn::Error::new(
-                    index.span,
+                errors.push(syn::Error::new_spanned(
+                    &index.tokens,
                     "a `#[key]` field cannot also have an `#[index]`: the primary key is already indexed",
                 ));
             }
             if let Some(why) = type_error(field.ty, Role::Key) {
-                errors.push(syn::Error::new(ast::span_of(field.ty), why));
+                errors.push(syn::Error::new_spanned(field.ty, why));
             }
         } else if attrs.index.is_some() {
             if let Some(why) = type_error(field.ty, Role::Index) {
-                errors.push(syn::Error::new(ast::span_of(field.ty), why));
+                errors.push(syn::Error::new_spanned(field.ty, why));
             }
         }
         let handle = ast::upper_snake_case(&field.name);
