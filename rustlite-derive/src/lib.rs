@@ -30,9 +30,12 @@
 //!   and indexed fields; other skipped fields are left out of the schema.
 //! - Collection names match `[A-Za-z_][A-Za-z0-9_]*` (index names are `"{collection}.{field}"`).
 //!
-//! The crate is laid out like `serde_derive`: [`ast`] parses the input into a model (with
-//! [`attr`] for the attributes), [`check`] validates it, [`expand`] emits the code, which refers
-//! to everything through `::rustlite::__private`.
+//! A field called `name` gets the handle `User::NAME`, which then shadows the trait constant in
+//! that path: the collection name stays reachable as `<User as Collection>::NAME`.
+//!
+//! The crate is laid out like `serde_derive`: `ast` parses the input into a model (with `attr`
+//! for the attributes), `check` validates it, `expand` emits the code, which refers to
+//! everything through `::rustlite::__private`.
 
 #![deny(missing_docs)]
 

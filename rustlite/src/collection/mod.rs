@@ -68,6 +68,10 @@ pub use schema::{FieldDef, FieldType, IndexDef, IndexKind, Schema};
 /// assert_eq!(User::EMAIL.index, Some(0));
 /// assert_eq!(ada.index_values().unwrap().len(), 2);
 /// ```
+///
+/// The derive also adds one typed handle per field (`User::EMAIL: Field<User, String>`, see
+/// [`Field`]). A field called `name` makes `User::NAME` its handle; the collection name is
+/// then reached as `<User as Collection>::NAME`.
 pub trait Collection: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Collection name (catalog and SQL table name).
     const NAME: &'static str;
