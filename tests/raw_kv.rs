@@ -52,11 +52,17 @@ fn data_survives_reopen_flush_and_compaction() {
             stats.levels.iter().map(|l| l.files).sum::<usize>() > 1,
             "workload should have flushed tables: {stats:?}"
         );
-        assert_eq!(collect(db.scan::<&[u8]>(..).expect("scan")), model_vec(&model));
+        assert_eq!(
+            collect(db.scan::<&[u8]>(..).expect("scan")),
+            model_vec(&model)
+        );
     }
     // Reopen: WAL replay plus tables.
     let db = Database::open_with(dir.path(), small()).expect("reopen");
-    assert_eq!(collect(db.scan::<&[u8]>(..).expect("scan")), model_vec(&model));
+    assert_eq!(
+        collect(db.scan::<&[u8]>(..).expect("scan")),
+        model_vec(&model)
+    );
     for i in (0..4000u64).step_by(37) {
         let k = key16(i).to_vec();
         assert_eq!(db.get(&k).expect("get"), model.get(&k).cloned(), "key {i}");
@@ -67,7 +73,10 @@ fn data_survives_reopen_flush_and_compaction() {
     assert_eq!(stats.levels[0].files, 0, "L0 empty after full compaction");
     drop(db);
     let db = Database::open_with(dir.path(), small()).expect("reopen after compaction");
-    assert_eq!(collect(db.scan::<&[u8]>(..).expect("scan")), model_vec(&model));
+    assert_eq!(
+        collect(db.scan::<&[u8]>(..).expect("scan")),
+        model_vec(&model)
+    );
     let deleted = key16(0).to_vec(); // (0 + 2) % 7 != 0, so check one that was deleted last round
     let last_round_deleted = (0..4000u64).find(|i| (i + 2) % 7 == 0).expect("some");
     assert_eq!(db.get(key16(last_round_deleted)).expect("get"), None);
@@ -109,14 +118,21 @@ fn scans_forward_reverse_ranges_and_prefixes() {
     assert_eq!(keys(db.scan("k100".."k120").expect("scan")), want_range);
     let mut want_rev_range = want_range.clone();
     want_rev_range.reverse();
-    assert_eq!(keys(db.scan_rev("k100".."k120").expect("scan")), want_rev_range);
+    assert_eq!(
+        keys(db.scan_rev("k100".."k120").expect("scan")),
+        want_rev_range
+    );
     let inclusive: Vec<String> = want
         .iter()
         .filter(|k| k.as_str() >= "k101" && k.as_str() <= "k104")
         .cloned()
         .collect();
     assert_eq!(keys(db.scan("k101"..="k104").expect("scan")), inclusive);
-    let prefix: Vec<String> = want.iter().filter(|k| k.starts_with("k25")).cloned().collect();
+    let prefix: Vec<String> = want
+        .iter()
+        .filter(|k| k.starts_with("k25"))
+        .cloned()
+        .collect();
     assert_eq!(keys(db.scan_prefix("k25").expect("scan")), prefix);
     let mut prefix_rev = prefix.clone();
     prefix_rev.reverse();

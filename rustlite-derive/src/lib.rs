@@ -1,1 +1,56 @@
-//! `#[derive(Collection)]` for RustLite (in progress).
+//! `#[derive(Collection)]`: implements `rustlite::Collection` for a struct with named fields.
+//!
+//! ```ignore
+//! #[derive(serde::Serialize, serde::Deserialize, rustlite::Collection)]
+//! #[collection(name = "users")]         // default: the struct name in snake_case ("user")
+//! struct User {
+//!     #[key] id: u64,                   // several #[key] fields = composite key, a tuple in order
+//!     #[index(unique)] email: String,   // B-Tree index refusing duplicate values
+//!     #[index] age: u32,                // B-Tree index: equality and ranges
+//!     #[index(hash)] country: String,   // hash index: equality only (`hash, unique` also works)
+//!     name: String,
+//!     nick: Option<String>,
+//! }
+//! ```
+//!
+//! Besides the trait impl, the derive adds one typed handle per field, named after the field
+//! in UPPER_SNAKE_CASE, with the struct's visibility: `User::EMAIL: rustlite::Field<User, String>`.
+//!
+//! # Rules (each broken rule is a spanned compile error; all are reported at once)
+//! - Only non-generic structs with named fields; at least one `#[key]` field.
+//! - **Key types**: integers, `bool`, `char`, `String`, `Vec<u8>`, tuples and arrays of those,
+//!   and user types that implement `Ord` (checked by the compiler). Refused: `f32`/`f64` (NaN
+//!   and `-0.0` make equality unreliable), `Option` (keys are never null), references, maps,
+//!   sets and `Vec<T>` other than `Vec<u8>`.
+//! - **Index types**: everything a key accepts, plus floats (ordered by IEEE total order, all
+//!   NaNs equal and last) and `Option<T>` of those (`None` is not indexed). A key field is not
+//!   also `#[index]`ed: the primary key is its own index.
+//! - `#[serde(rename)]`, `#[serde(rename_all)]` and `#[serde(flatten)]` are refused: the Rust
+//!   field name is the stored field name and SQL column. `#[serde(skip..)]` is refused on key
+//!   and indexed fields; other skipped fields are left out of the schema.
+//! - Collection names match `[A-Za-z_][A-Za-z0-9_]*` (index names are `"{collection}.{field}"`).
+//!
+//! A field called `name` gets the handle `User::NAME`, which then shadows the trait constant in
+//! that path: the collection name stays reachable as `<User as Collection>::NAME`.
+//!
+//! The crate is laid out like `serde_derive`: `ast` parses the input into a model (with `attr`
+//! for the attributes), `check` validates it, `expand` emits the code, which refers to
+//! everything through `::rustlite::__private`.
+
+#![deny(missing_docs)]
+
+mod ast;
+mod attr;
+mod check;
+mod expand;
+
+use proc_macro::TokenStream;
+
+/// Derives `rustlite::Collection`; see the [crate documentation](crate) for the attributes.
+#[proc_macro_derive(Collection, attributes(collection, key, index))]
+pub fn derive_collection(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    expand::derive(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

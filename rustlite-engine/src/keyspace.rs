@@ -81,7 +81,9 @@ mod tests {
             let key = tagged(tag, b"\xff\xff\xff");
             assert!(matches!(&lo, Bound::Included(l) if l.as_slice() <= key.as_slice()));
             assert!(matches!(&hi, Bound::Excluded(h) if key.as_slice() < h.as_slice()));
-            assert!(matches!(&hi, Bound::Excluded(h) if h.as_slice() <= tagged(tag + 1, b"").as_slice()));
+            assert!(
+                matches!(&hi, Bound::Excluded(h) if h.as_slice() <= tagged(tag + 1, b"").as_slice())
+            );
         }
     }
 }

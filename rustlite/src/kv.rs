@@ -11,7 +11,9 @@ pub(crate) fn raw_key(key: &[u8]) -> Vec<u8> {
 }
 
 /// Engine bounds of a raw-key range.
-pub(crate) fn raw_bounds<K: AsRef<[u8]>>(range: &impl RangeBounds<K>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+pub(crate) fn raw_bounds<K: AsRef<[u8]>>(
+    range: &impl RangeBounds<K>,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
     keyspace::tagged_bounds(
         RAW,
         range.start_bound().map(|k| k.as_ref()),
@@ -30,7 +32,10 @@ pub(crate) fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 }
 
 pub(crate) fn as_slices(b: &(Bound<Vec<u8>>, Bound<Vec<u8>>)) -> (Bound<&[u8]>, Bound<&[u8]>) {
-    (b.0.as_ref().map(Vec::as_slice), b.1.as_ref().map(Vec::as_slice))
+    (
+        b.0.as_ref().map(Vec::as_slice),
+        b.1.as_ref().map(Vec::as_slice),
+    )
 }
 
 enum Inner<'a> {
@@ -47,7 +52,9 @@ pub struct KvIter<'a> {
 
 impl KvIter<'static> {
     pub(crate) fn from_db(it: ScanIter) -> Self {
-        KvIter { inner: Inner::Db(it) }
+        KvIter {
+            inner: Inner::Db(it),
+        }
     }
 }
 

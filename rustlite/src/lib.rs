@@ -19,9 +19,11 @@
 //! |---|---|
 //! | [`Database`] | open/close, raw key-value access, transactions, snapshots |
 //! | [`Transaction`] | optimistic transactions at four isolation levels |
+//! | [`collection`] | `#[derive(Collection)]`: typed documents, keys and indexes |
 
 #![deny(missing_docs)]
 
+pub mod collection;
 mod database;
 mod kv;
 mod transaction;
@@ -32,3 +34,28 @@ pub use rustlite_engine::{
     Direction, Durability, Error, IsolationLevel, Options, Result, SeqNo, Stats, WriteBatch,
 };
 pub use transaction::{Snapshot, Transaction};
+
+
+pub use collection::{
+    encode_key, Collection, Field, FieldDef, FieldType, IndexDef, IndexKind, Schema,
+};
+pub use rustlite_derive::Collection;
+
+/// What `#[derive(Collection)]` expands to refers to, by absolute path. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::collection::{
+        encode_key, Collection, Field, FieldDef, FieldType, IndexDef, IndexKind, Schema,
+    };
+    pub use crate::{Error, Result};
+    pub use rustlite_engine::codec::keycode;
+    pub use serde;
+    pub use std::clone::Clone;
+    pub use std::option::Option::{self, None, Some};
+    pub use std::result::Result::Ok;
+    pub use std::string::String;
+    pub use std::vec::Vec;
+
+    /// Compile-time check emitted for each key field type: keys must be totally ordered.
+    pub const fn assert_key<T: ?Sized + std::cmp::Ord>() {}
+}

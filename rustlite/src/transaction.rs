@@ -102,13 +102,21 @@ impl Snapshot {
     pub fn scan<K: AsRef<[u8]>>(&self, range: impl RangeBounds<K>) -> Result<KvIter<'static>> {
         let bounds = raw_bounds(&range);
         let (lo, hi) = as_slices(&bounds);
-        Ok(KvIter::from_db(self.inner.scan(lo, hi, Direction::Forward)?))
+        Ok(KvIter::from_db(self.inner.scan(
+            lo,
+            hi,
+            Direction::Forward,
+        )?))
     }
 
     /// Scans every key starting with `prefix` as of the snapshot.
     pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<KvIter<'static>> {
         let bounds = prefix_bounds(prefix.as_ref());
         let (lo, hi) = as_slices(&bounds);
-        Ok(KvIter::from_db(self.inner.scan(lo, hi, Direction::Forward)?))
+        Ok(KvIter::from_db(self.inner.scan(
+            lo,
+            hi,
+            Direction::Forward,
+        )?))
     }
 }

@@ -267,7 +267,11 @@ fn full_compaction_task(version: &Version) -> Option<CompactionTask> {
         return None;
     }
     let inputs = version.levels.get(level)?.clone();
-    let lo = inputs.iter().map(|f| f.meta.smallest_user()).min()?.to_vec();
+    let lo = inputs
+        .iter()
+        .map(|f| f.meta.smallest_user())
+        .min()?
+        .to_vec();
     let hi = inputs.iter().map(|f| f.meta.largest_user()).max()?.to_vec();
     Some(CompactionTask {
         level,

@@ -159,8 +159,8 @@ impl ScanIter {
             self.current.clear();
             self.current.extend_from_slice(p.user_key);
             self.has_current = true;
-            let out = (p.kind == Kind::Put)
-                .then(|| (p.user_key.to_vec(), self.merged.value().to_vec()));
+            let out =
+                (p.kind == Kind::Put).then(|| (p.user_key.to_vec(), self.merged.value().to_vec()));
             self.merged.advance()?;
             if out.is_some() {
                 return Ok(out);

@@ -40,14 +40,17 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
     let mut state = match loaded {
         Some((state, _number)) => state,
         None => {
-            if files.iter().any(|f| matches!(parse_file_name(f), Some(FileName::Sst(_)))) {
+            if files
+                .iter()
+                .any(|f| matches!(parse_file_name(f), Some(FileName::Sst(_))))
+            {
                 return Err(Error::corruption(
                     "CURRENT",
                     0,
                     "missing CURRENT in a directory that holds tables",
                 ));
             }
-ManifestState::new(num_levels)
+            ManifestState::new(num_levels)
         }
     };
     let max_seen = files
@@ -204,10 +207,7 @@ ManifestState::new(num_levels)
         poisoned: Mutex::new(None),
         closed: AtomicBool::new(false),
         _lock: lock,
-        opts: Options {
-            num_levels,
-            ..opts
-        },
+        opts: Options { num_levels, ..opts },
         storage,
     })
 }

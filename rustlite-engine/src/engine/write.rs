@@ -102,7 +102,10 @@ pub(crate) fn commit(
 }
 
 fn lead_group(inner: &Inner, group: &[Arc<Slot>]) {
-    let requests: Vec<Request> = group.iter().filter_map(|s| s.request.lock().take()).collect();
+    let requests: Vec<Request> = group
+        .iter()
+        .filter_map(|s| s.request.lock().take())
+        .collect();
     let results = match apply_group(inner, &requests) {
         Ok(results) => results,
         Err(e) => {

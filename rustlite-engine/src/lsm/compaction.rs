@@ -97,7 +97,11 @@ pub fn pick(version: &Version, opts: &Options, cursors: &[Vec<u8>]) -> Option<Co
             .or_else(|| files.first())?;
         vec![chosen.clone()]
     };
-    let lo = inputs.iter().map(|f| f.meta.smallest_user()).min()?.to_vec();
+    let lo = inputs
+        .iter()
+        .map(|f| f.meta.smallest_user())
+        .min()?
+        .to_vec();
     let hi = inputs.iter().map(|f| f.meta.largest_user()).max()?.to_vec();
     Some(CompactionTask {
         level,
@@ -159,7 +163,9 @@ impl<'a> VersionFilter<'a> {
 fn deeper_may_hold(levels: &[Vec<TableHandle>], key: &[u8]) -> bool {
     levels.iter().any(|files| {
         let idx = files.partition_point(|f| f.meta.largest_user() < key);
-        files.get(idx).is_some_and(|f| f.meta.smallest_user() <= key)
+        files
+            .get(idx)
+            .is_some_and(|f| f.meta.smallest_user() <= key)
     })
 }
 
@@ -204,7 +210,10 @@ pub fn write_tables(
                 let number = (sink.next_file_number)();
                 let name = sst_file_name(number);
                 let file = sink.storage.create(&name)?;
-                current = Some((number, TableBuilder::new(file, name, sink.table_opts.clone())));
+                current = Some((
+                    number,
+                    TableBuilder::new(file, name, sink.table_opts.clone()),
+                ));
             }
             if let Some((_, builder)) = current.as_mut() {
                 builder.add(key, input.value())?;

@@ -200,8 +200,14 @@ mod tests {
         assert!(rev.windows(2).all(|w| w[0].1 > w[1].1));
         let start = ikey::seek_key(&500u32.to_be_bytes(), u64::MAX);
         let from = collect(m.iter(Direction::Forward, Some(&start)));
-        assert_eq!(from.first().map(|e| e.1.clone()), Some(500u32.to_be_bytes().to_vec()));
+        assert_eq!(
+            from.first().map(|e| e.1.clone()),
+            Some(500u32.to_be_bytes().to_vec())
+        );
         let back = collect(m.iter(Direction::Reverse, Some(&start)));
-        assert_eq!(back.first().map(|e| e.1.clone()), Some(499u32.to_be_bytes().to_vec()));
+        assert_eq!(
+            back.first().map(|e| e.1.clone()),
+            Some(499u32.to_be_bytes().to_vec())
+        );
     }
 }

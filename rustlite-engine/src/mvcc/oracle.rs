@@ -168,12 +168,17 @@ mod tests {
         let mut o = Oracle::new();
         o.record(7, vec![b"m".to_vec()]);
         let mut v = txn(IsolationLevel::Serializable, 6);
-        v.read_ranges
-            .push((Bound::Included(b"a".to_vec()), Bound::Excluded(b"z".to_vec())));
+        v.read_ranges.push((
+            Bound::Included(b"a".to_vec()),
+            Bound::Excluded(b"z".to_vec()),
+        ));
         assert!(o.check(&v).unwrap_err().contains("phantom"));
         v.read_ranges[0] = (Bound::Included(b"n".to_vec()), Bound::Unbounded);
         assert!(o.check(&v).is_ok());
-        v.read_ranges[0] = (Bound::Included(b"z".to_vec()), Bound::Excluded(b"a".to_vec()));
+        v.read_ranges[0] = (
+            Bound::Included(b"z".to_vec()),
+            Bound::Excluded(b"a".to_vec()),
+        );
         assert!(o.check(&v).is_ok());
         v.read_keys.push(b"m".to_vec());
         assert!(o.check(&v).is_err());

@@ -297,7 +297,12 @@ impl Snapshot {
     }
 
     /// Scans `[lower, upper]` as of the snapshot.
-    pub fn scan(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>, dir: Direction) -> Result<ScanIter> {
+    pub fn scan(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        dir: Direction,
+    ) -> Result<ScanIter> {
         self.engine
             .scan_at(lower, upper, dir, Arc::clone(&self.guard))
     }

@@ -1,0 +1,177 @@
+//! Code generation. Everything the expansion names goes through `::rustlite::__private`, so it
+//! works whatever the user has in scope, and lives in a `const _: () = { .. };` block:
+//!
+//! ```text
+//! const _: () = {
+//!     impl Collection for User { NAME, Key, key(), schema(), index_values() }
+//!     impl User { pub const ID: Field<User, u64> = Field::new("id", None); .. }   // one per field
+//!     const _: () = assert_key::<u64>();                                          // keys are Ord
+//! };
+//! ```
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::{DeriveInput, Type};
+
+use crate::ast::{self, Input};
+use crate::attr::IndexKind;
+use crate::check::{self, Errors};
+
+/// Parses, checks and expands the derive input.
+pub fn derive(node: &DeriveInput) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let input = Input::from_syn(node, &mut errors)?;
+    check::check(&input, &mut errors);
+    errors.finish()?;
+    Ok(expand(&input))
+}
+
+fn expand(input: &Input) -> TokenStream {
+    let p = quote!(::rustlite::__private);
+    let ident = input.ident;
+    let vis = input.vis;
+    let name = input.name();
+
+    let keys: Vec<_> = input.key_fields().collect();
+    let key_idents: Vec<_> = keys.iter().map(|f| f.ident).collect();
+    let key_types: Vec<_> = keys.iter().map(|f| f.ty).collect();
+    let key_names: Vec<_> = keys.iter().map(|f| &f.name).collect();
+    let (key_type, key_expr) = match (key_idents.as_slice(), key_types.as_slice()) {
+        ([one], [ty]) => (quote!(#ty), quote!(#p::Clone::clone(&self.#one))),
+        _ => (
+            quote!((#(#key_types,)*)),
+            quote!((#(#p::Clone::clone(&self.#key_idents),)*)),
+        ),
+    };
+    let key_asserts = key_types
+        .iter()
+        .map(|ty| quote_spanned!(ast::span_of(ty)=> const _: () = #p::assert_key::<#ty>();));
+
+    let field_defs = input
+        .fields
+        .iter()
+        .filter(|f| !f.attrs.not_serialized)
+        .map(|f| {
+            let (ty, nullable) = field_type(f.ty);
+            let field_name = &f.name;
+            quote!(#p::FieldDef::new(#field_name, #p::FieldType::#ty, #nullable))
+        });
+
+    let indexed: Vec<_> = input.indexed_fields().collect();
+    let index_defs = indexed.iter().filter_map(|f| {
+        let index = f.attrs.index.as_ref()?;
+        let kind = match index.kind {
+            IndexKind::BTree => quote!(BTree),
+            IndexKind::Hash => quote!(Hash),
+        };
+        let unique = index.unique;
+        let field_name = &f.name;
+        Some(quote!(#p::IndexDef::new(#name, #field_name, #p::IndexKind::#kind, #unique)))
+    });
+    let index_values = indexed.iter().map(|f| {
+        let field = f.ident;
+        match ast::option_inner(f.ty) {
+            Some(_) => quote! {
+                match &self.#field {
+                    #p::None => #p::None,
+                    #p::Some(_) => #p::Some(#p::encode_key(&self.#field)?),
+                }
+            },
+            None => quote!(#p::Some(#p::encode_key(&self.#field)?)),
+        }
+    });
+
+    let handles = input.fields.iter().map(|f| {
+        let const_name = format_ident!("{}", ast::upper_snake_case(&f.name), span = f.ident.span());
+        let ty = f.ty;
+        let field_name = &f.name;
+        let index = match indexed.iter().position(|i| i.ident == f.ident) {
+            Some(i) => quote!(#p::Some(#i)),
+            None => quote!(#p::None),
+        };
+        let doc = format!("Typed handle on the `{}` field.", f.name);
+        quote! {
+            #[doc = #doc]
+            #vis const #const_name: #p::Field<#ident, #ty> = #p::Field::new(#field_name, #index);
+        }
+    });
+
+    quote! {
+        #[allow(non_upper_case_globals, clippy::all)]
+        const _: () = {
+            #[automatically_derived]
+            impl #p::Collection for #ident {
+                const NAME: &'static str = #name;
+                type Key = #key_type;
+
+                fn key(&self) -> Self::Key {
+                    #key_expr
+                }
+
+                fn schema() -> #p::Schema {
+                    #p::Schema {
+                        name: #p::String::from(#name),
+                        fields: #p::Vec::from([#(#field_defs),*]),
+                        key_fields: #p::Vec::from([#(#p::String::from(#key_names)),*]),
+                        indexes: #p::Vec::from([#(#index_defs),*]),
+                    }
+                }
+
+                fn index_values(&self) -> #p::Result<#p::Vec<#p::Option<#p::Vec<u8>>>> {
+                    #p::Ok(#p::Vec::from([#(#index_values),*]))
+                }
+            }
+
+            #[automatically_derived]
+            impl #ident {
+                #(#handles)*
+            }
+
+            #(#key_asserts)*
+        };
+    }
+}
+
+/// The `FieldType` variant and nullability of a field type (see `rustlite::FieldType`).
+fn field_type(ty: &Type) -> (proc_macro2::Ident, bool) {
+    let (ty, nullable) = match ast::option_inner(ty) {
+        Some(inner) => (inner, true),
+        None => (ty, false),
+    };
+    let ty = strip_option(ty);
+    let variant = match ty {
+        Type::Reference(r) => match ast::last_segment(&r.elem) {
+            Some((ident, _)) if ident == "str" => "Text",
+            _ => "Document",
+        },
+        _ => match ast::last_segment(ty) {
+            Some((ident, args)) => match ident.to_string().as_str() {
+                "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
+                    "Int"
+                }
+                "f32" | "f64" => "Float",
+                "bool" => "Bool",
+                "String" | "str" | "char" => "Text",
+                "Vec"
+                    if args
+                        .first()
+                        .and_then(|t| ast::last_segment(t))
+                        .is_some_and(|(i, _)| i == "u8") =>
+                {
+                    "Bytes"
+                }
+                _ => "Document",
+            },
+            None => "Document",
+        },
+    };
+    (format_ident!("{}", variant), nullable)
+}
+
+/// `Option<Option<T>>` → `T`: nested options are one nullable value.
+fn strip_option(ty: &Type) -> &Type {
+    match ast::option_inner(ty) {
+        Some(inner) => strip_option(inner),
+        None => ty,
+    }
+}
