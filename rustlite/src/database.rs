@@ -2,6 +2,7 @@
 
 use crate::kv::{as_slices, prefix_bounds, raw_bounds, raw_key, KvIter};
 use crate::transaction::{Snapshot, Transaction};
+use rustlite_engine::engine::BackupInfo;
 use rustlite_engine::{
     Direction, Engine, Error, IsolationLevel, Options, Result, SeqNo, Stats, WriteBatch,
 };
@@ -224,6 +225,32 @@ impl Database {
     /// overwritten data no snapshot needs.
     pub fn compact(&self) -> Result<()> {
         self.engine.compact(true)
+    }
+
+    /// Writes a consistent point-in-time copy of the live database into `dir` (created if
+    /// missing, refused if not empty) while other threads keep reading and writing; writers wait
+    /// only for a memtable switch. Tables are hard-linked where the file system allows. The
+    /// backup is itself a database directory that [`Database::open`] opens.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("k", "v")?;
+    /// let dir = tempfile::tempdir()?;
+    /// let backup = dir.path().join("backup");
+    /// db.backup_to(&backup)?;
+    /// let copy = rustlite::Database::open(&backup)?;
+    /// assert_eq!(copy.get("k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn backup_to(&self, dir: impl AsRef<Path>) -> Result<BackupInfo> {
+        self.engine.backup_to(dir)
+    }
+
+    /// Copies the backup in `backup` into `target` (refused if `target` is not empty) after
+    /// verifying every file's name, size and checksum; a tampered backup gives
+    /// [`Error::Corruption`]. Then `Database::open(target)` opens it.
+    pub fn restore(backup: impl AsRef<Path>, target: impl AsRef<Path>) -> Result<()> {
+        rustlite_engine::engine::restore(backup, target)
     }
 
     /// Sizes and counters (levels, files, memtable, cache, WAL).

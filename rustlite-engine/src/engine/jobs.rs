@@ -157,9 +157,15 @@ pub(crate) fn force_flush(inner: &Inner) -> Result<()> {
         }
     }
     let mut jobs = inner.jobs.lock();
-    while flush_oldest(inner, &mut jobs)? {}
+    flush_all(inner, &mut jobs)?;
     drop(jobs);
     inner.bg_done.notify_all();
+    Ok(())
+}
+
+/// Flushes every immutable memtable (the caller holds the job lock).
+pub(crate) fn flush_all(inner: &Inner, jobs: &mut JobState) -> Result<()> {
+    while flush_oldest(inner, jobs)? {}
     Ok(())
 }
 
@@ -208,7 +214,10 @@ fn flush_oldest(inner: &Inner, jobs: &mut JobState) -> Result<bool> {
         })
         .collect();
     edit.push(Edit::LogNumber(remaining_wal));
-    edit.push(Edit::LastSeq(inner.snapshots.visible()));
+    // Exactly the last commit now in the tables (later ones are still in WALs).
+    edit.push(Edit::LastSeq(
+        jobs.manifest_state.last_seq.max(mem.max_seq()),
+    ));
     log_edit(inner, jobs, VersionEdit(edit))?;
 
     let bytes: u64 = outputs.iter().map(|t| t.meta.size).sum();
@@ -373,6 +382,7 @@ fn run_compaction(
     if !task.is_trivial_move() {
         for n in &input_numbers {
             inner.storage.remove(&sst_file_name(*n))?;
+            inner.cache.remove_file(*n);
         }
     }
     tracing::info!(

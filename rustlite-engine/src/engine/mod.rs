@@ -14,12 +14,14 @@
 //! - `write` (mutex): the WAL writer; held by the one commit leader at a time.
 //! - `jobs` (mutex): the manifest and compaction cursors; held by whoever flushes or compacts.
 
+mod backup;
 mod batch;
 mod jobs;
 mod read;
 mod recovery;
 mod write;
 
+pub use backup::{restore, BackupInfo, BACKUP_FILE};
 pub use batch::{Op, WriteBatch};
 pub use read::ScanIter;
 

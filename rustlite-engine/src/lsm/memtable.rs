@@ -14,7 +14,7 @@ use crate::lsm::ikey::{self, InternalKey, Kind, SeqNo};
 use crate::lsm::iter::{Direction, InternalIterator};
 use crossbeam_skiplist::SkipMap;
 use std::ops::Bound;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Bytes of bookkeeping counted per entry on top of key and value (skiplist node, trailer).
@@ -25,6 +25,7 @@ const ENTRY_OVERHEAD: usize = 64;
 pub struct Memtable {
     map: SkipMap<InternalKey, Vec<u8>>,
     size: AtomicUsize,
+    max_seq: AtomicU64,
     wal_number: u64,
 }
 
@@ -34,6 +35,7 @@ impl Memtable {
         Memtable {
             map: SkipMap::new(),
             size: AtomicUsize::new(0),
+            max_seq: AtomicU64::new(0),
             wal_number,
         }
     }
@@ -53,6 +55,12 @@ impl Memtable {
         self.size
             .fetch_add(ikey.len() + value.len() + ENTRY_OVERHEAD, Ordering::Relaxed);
         self.map.insert(InternalKey(ikey), value);
+        self.max_seq.fetch_max(seq, Ordering::Relaxed);
+    }
+
+    /// The highest seqno inserted (0 when empty).
+    pub fn max_seq(&self) -> SeqNo {
+        self.max_seq.load(Ordering::Relaxed)
     }
 
     /// Approximate memory used, in bytes.

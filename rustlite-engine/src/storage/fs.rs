@@ -196,6 +196,18 @@ impl Storage for FsStorage {
         }
     }
 
+    fn export(&self, name: &str, dest: &Path) -> Result<bool> {
+        let src = self.path(name)?;
+        match std::fs::hard_link(&src, dest.join(name)) {
+            Ok(()) => Ok(true),
+            Err(_) => {
+                let data = std::fs::read(&src)?;
+                super::write_file_synced(&dest.join(name), &data)?;
+                Ok(false)
+            }
+        }
+    }
+
     fn location(&self) -> String {
         self.dir.display().to_string()
     }

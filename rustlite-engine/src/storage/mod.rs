@@ -86,4 +86,23 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn lock(&self) -> Result<Box<dyn DirLock>>;
     /// A human-readable location for messages (`/path/to/db` or `:memory:`).
     fn location(&self) -> String;
+    /// Puts an immutable file `name` into the real directory `dest` (for backups): a hard link
+    /// where the storage allows it, else a copy; the copy is fsynced. Returns whether it linked.
+    fn export(&self, name: &str, dest: &std::path::Path) -> Result<bool> {
+        let data = self.read_all(name)?;
+        write_file_synced(&dest.join(name), &data)?;
+        Ok(false)
+    }
+}
+
+/// Writes `data` to a new file at `path` and fsyncs it.
+pub fn write_file_synced(path: &std::path::Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    Ok(())
 }

@@ -1,0 +1,177 @@
+//! Online backups: consistency under a concurrent write load, restore round trips, and a
+//! backup that was tampered with is refused.
+
+use rustlite::{Database, Error, IsolationLevel, Options};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+const ACCOUNTS: u64 = 50;
+const INITIAL: u64 = 1_000;
+
+fn account(i: u64) -> String {
+    format!("acct:{i:03}")
+}
+
+fn balance(v: Option<Vec<u8>>) -> u64 {
+    v.and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+fn total(db: &Database) -> u64 {
+    db.scan_prefix("acct:")
+        .expect("scan")
+        .map(|e| balance(Some(e.expect("entry").1)))
+        .sum()
+}
+
+fn small() -> Options {
+    Options {
+        memtable_size: 32 << 10,
+        l1_target_size: 128 << 10,
+        target_file_size: 32 << 10,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn backup_during_concurrent_transfers_is_consistent() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Database::open_with(dir.path().join("db"), small()).expect("open");
+    for i in 0..ACCOUNTS {
+        db.put(account(i), INITIAL.to_be_bytes()).expect("seed");
+    }
+    let stop = AtomicBool::new(false);
+    let backups: Vec<_> = (0..3)
+        .map(|i| dir.path().join(format!("backup{i}")))
+        .collect();
+    std::thread::scope(|s| {
+        for t in 0..8u64 {
+            let db = db.clone();
+            let stop = &stop;
+            s.spawn(move || {
+                let mut i = t;
+                while !stop.load(Ordering::Relaxed) {
+                    i = i
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let (from, to) = ((i >> 20) % ACCOUNTS, (i >> 40) % ACCOUNTS);
+                    if from == to {
+                        continue;
+                    }
+                    let result = db.transaction_with(IsolationLevel::RepeatableRead, |tx| {
+                        let a = balance(tx.get(account(from))?);
+                        let b = balance(tx.get(account(to))?);
+                        let amount = (i % 7).min(a);
+                        tx.put(account(from), (a - amount).to_be_bytes())?;
+                        tx.put(account(to), (b + amount).to_be_bytes())
+                    });
+                    match result {
+                        Ok(()) | Err(Error::Conflict(_)) => {}
+                        Err(e) => panic!("transfer failed: {e}"),
+                    }
+                }
+            });
+        }
+        for b in &backups {
+            std::thread::sleep(std::time::Duration::from_millis(60));
+            let info = db.backup_to(b).expect("backup");
+            assert!(info.files >= 2, "{info:?}");
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(total(&db), ACCOUNTS * INITIAL);
+    for b in &backups {
+        let copy = Database::open(b).expect("open backup");
+        assert_eq!(
+            total(&copy),
+            ACCOUNTS * INITIAL,
+            "backup {} is not at one commit",
+            b.display()
+        );
+        assert!(copy.verify().expect("verify") > 0);
+    }
+}
+
+#[test]
+fn restore_round_trip_and_refusals() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Database::open_with(dir.path().join("db"), small()).expect("open");
+    for i in 0..2000u32 {
+        db.put(format!("k{i:05}"), vec![b'x'; 64]).expect("put");
+    }
+    let backup = dir.path().join("backup");
+    db.backup_to(&backup).expect("backup");
+    db.put("after", "not in backup").expect("put");
+
+    // A backup into a non-empty directory is refused.
+    assert!(matches!(
+        db.backup_to(&backup),
+        Err(Error::InvalidArgument(_))
+    ));
+
+    let target = dir.path().join("restored");
+    Database::restore(&backup, &target).expect("restore");
+    let restored = Database::open(&target).expect("open restored");
+    assert_eq!(restored.scan_prefix("k").expect("scan").count(), 2000);
+    assert_eq!(restored.get("after").expect("get"), None);
+    drop(restored);
+
+    // Restoring over a non-empty target is refused.
+    assert!(matches!(
+        Database::restore(&backup, &target),
+        Err(Error::InvalidArgument(_))
+    ));
+
+    // A tampered table is refused before anything is copied.
+    let sst = rustlite_suite::files_with_suffix(&backup, ".sst").expect("list");
+    let victim = sst.first().expect("backup has a table");
+    // Break the hard link first so the live database's file is untouched.
+    let bytes = std::fs::read(victim).expect("read");
+    std::fs::remove_file(victim).expect("unlink");
+    std::fs::write(victim, &bytes).expect("rewrite");
+    rustlite_suite::flip_bit(victim, 100, 3).expect("flip");
+    let target2 = dir.path().join("restored2");
+    assert!(matches!(
+        Database::restore(&backup, &target2),
+        Err(Error::Corruption { .. })
+    ));
+    assert!(!target2.exists() || std::fs::read_dir(&target2).expect("dir").next().is_none());
+
+    // A listing that names a path outside the backup is refused.
+    let listing = backup.join("BACKUP");
+    let text = std::fs::read_to_string(&listing).expect("listing");
+    std::fs::write(&listing, format!("{text}../../etc/passwd 10 00000000\n")).expect("write");
+    assert!(matches!(
+        Database::restore(&backup, dir.path().join("restored3")),
+        Err(Error::Corruption { .. })
+    ));
+}
+
+#[test]
+fn symlinked_backup_files_are_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Database::open(dir.path().join("db")).expect("open");
+    db.put("a", "1").expect("put");
+    let backup = dir.path().join("backup");
+    db.backup_to(&backup).expect("backup");
+    let current = backup.join("CURRENT");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::rename(&current, &elsewhere).expect("move");
+    std::os::unix::fs::symlink(&elsewhere, &current).expect("symlink");
+    assert!(matches!(
+        Database::restore(&backup, dir.path().join("restored")),
+        Err(Error::Corruption { .. })
+    ));
+}
+
+#[test]
+fn in_memory_database_backs_up_to_disk() {
+    let db = Database::in_memory().expect("open");
+    for i in 0..100u32 {
+        db.put(i.to_be_bytes(), i.to_le_bytes()).expect("put");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let info = db.backup_to(dir.path().join("b")).expect("backup");
+    assert_eq!(info.linked, 0);
+    let copy = Database::open(dir.path().join("b")).expect("open");
+    assert_eq!(copy.scan::<&[u8]>(..).expect("scan").count(), 100);
+}
