@@ -456,15 +456,17 @@ fn manifest_and_current_damage_is_corruption() {
 
 #[test]
 fn crash_images_between_operations_hold_every_acknowledged_commit() {
-    let mut opts = Options::default();
-    opts.memtable_size = 16 << 10;
-    opts.l0_compaction_trigger = 2;
-    opts.l1_target_size = 48 << 10;
-    opts.target_file_size = 16 << 10;
-    opts.block_size = 1024;
     // Inline jobs: between two calls nothing is in flight, so a file-by-file copy is a state a
     // real crash could leave.
-    opts.background_compaction = false;
+    let opts = Options {
+        memtable_size: 16 << 10,
+        l0_compaction_trigger: 2,
+        l1_target_size: 48 << 10,
+        target_file_size: 16 << 10,
+        block_size: 1024,
+        background_compaction: false,
+        ..Options::default()
+    };
     for durability in [Durability::Immediate, Durability::Buffered] {
         let live = tempfile::tempdir().expect("tempdir");
         let db =
