@@ -32,3 +32,66 @@ pub fn key16(i: u64) -> [u8; 16] {
     out[8..].copy_from_slice(&i.to_be_bytes());
     out
 }
+
+/// Copies every regular file of database directory `from` into `to` (created if needed), except
+/// `LOCK`: a "crash image" of a database that is still open.
+///
+/// Take it between operations (no commit, flush or compaction in flight): each file is copied
+/// on its own, so a copy taken while the engine writes could mix states no real crash produces.
+/// With `Durability::Immediate` every acknowledged commit is in the WAL on disk at that point.
+pub fn copy_crash_image(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_file() || entry.file_name() == "LOCK" {
+            continue;
+        }
+        std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+    }
+    Ok(())
+}
+
+/// Whether the long (soak) mode of the randomized and crash tests is on: `RUSTLITE_LONG=1`.
+pub fn long_mode() -> bool {
+    std::env::var("RUSTLITE_LONG").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Number of cases for a randomized test: `PROPTEST_CASES` if set, else `long` in the long mode
+/// (`RUSTLITE_LONG=1`), else `short`.
+pub fn cases(short: u32, long: u32) -> u32 {
+    if let Some(n) = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return n;
+    }
+    if long_mode() {
+        long
+    } else {
+        short
+    }
+}
+
+/// A deterministic pseudo-random generator for tests (splitmix64): reproducible from its seed.
+#[derive(Clone, Debug)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+}

@@ -38,7 +38,24 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
 
     let loaded = Manifest::load(storage.as_ref(), num_levels)?;
     let mut state = match loaded {
-        Some((state, _number)) => state,
+        Some((state, number)) => {
+            // Every manifest edit names a WAL that exists while the edit is the last one (the
+            // WAL is created, and the directory synced, before the edit; it is removed only
+            // after a later edit supersedes it). A missing one means later edits were lost,
+            // e.g. a damaged last edit read as a torn tail: the tables it added and the WAL it
+            // retired would be silently dropped.
+            if number > 0 && !files.contains(&wal_file_name(state.log_number)) {
+                return Err(Error::corruption(
+                    crate::lsm::manifest::manifest_file_name(number),
+                    0,
+                    format!(
+                        "names {} as the live WAL, but it is missing: edits were lost",
+                        wal_file_name(state.log_number)
+                    ),
+                ));
+            }
+            state
+        }
         None => {
             if files
                 .iter()
