@@ -276,13 +276,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: cases(12, 500), ..ProptestConfig::default() })]
 
     #[test]
-    #[ignore = "finds an open engine bug: after flushes, compactions and reopens a full scan returns keys out of order (see tests/model.proptest-regressions); run with `cargo test --test model -- --ignored`"]
     fn model_on_disk_immediate(ops in proptest::collection::vec(op(), 1..120)) {
         run(&on_disk(tiny(Durability::Immediate, true)), &ops);
     }
 
     #[test]
-    #[ignore = "finds an open engine bug: after flushes, compactions and reopens a full scan returns keys out of order (see tests/model.proptest-regressions); run with `cargo test --test model -- --ignored`"]
     fn model_on_disk_buffered_inline_compaction(ops in proptest::collection::vec(op(), 1..160)) {
         run(&on_disk(tiny(Durability::Buffered, false)), &ops);
     }

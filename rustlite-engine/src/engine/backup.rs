@@ -10,6 +10,7 @@
 //! ```text
 //! BACKUP:  rustlite-backup 1
 //!          000012.sst 4096123 9f3a01c2
+//!          000016.wal 0 00000000
 //!          MANIFEST-000015 211 0c44aa10
 //!          CURRENT 16 1d2e3f40
 //! ```
@@ -21,6 +22,7 @@ use crate::engine::{jobs, Engine};
 use crate::error::{Error, Result};
 use crate::lsm::ikey::SeqNo;
 use crate::lsm::manifest::{parse_file_name, sst_file_name, FileName, Manifest, ManifestState};
+use crate::lsm::wal::wal_file_name;
 use crate::storage::{write_file_synced, FsStorage, Storage};
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -102,15 +104,18 @@ impl Engine {
             }
         }
         drop(jobs_guard);
-        let next = inner.next_file_number.fetch_add(1, Ordering::Relaxed);
+        let manifest_number = inner.next_file_number.fetch_add(2, Ordering::Relaxed);
+        let wal_number = manifest_number + 1;
         let manifest_state = ManifestState {
             levels,
-            next_file_number: next + 1,
+            next_file_number: wal_number + 1,
             last_seq,
-            log_number: next + 1,
+            log_number: wal_number,
         };
         let dest_storage = FsStorage::open(dest)?;
-        Manifest::create(&dest_storage, next, &manifest_state)?;
+        // An empty live WAL, as every database directory has one.
+        dest_storage.create(&wal_file_name(wal_number))?.sync()?;
+        Manifest::create(&dest_storage, manifest_number, &manifest_state)?;
         for name in dest_storage.list()? {
             let (size, crc) = crc_of(&dest.join(&name))?;
             listing.push(format!("{name} {size} {crc:08x}"));
@@ -156,7 +161,7 @@ fn parse_listing(text: &str) -> Result<Vec<Entry>> {
         };
         let allowed = matches!(
             parse_file_name(name),
-            Some(FileName::Sst(_) | FileName::Manifest(_) | FileName::Current)
+            Some(FileName::Sst(_) | FileName::Wal(_) | FileName::Manifest(_) | FileName::Current)
         );
         if !allowed || name.contains('/') || name.contains("..") {
             return Err(bad(i + 1, &format!("refusing file name {name:?}")));

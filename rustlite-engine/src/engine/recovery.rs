@@ -85,12 +85,15 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
     for (level, metas) in state.levels.iter().enumerate() {
         for meta in metas {
             let name = sst_file_name(meta.number);
-            let table = Table::open(
-                storage.open_read(&name)?,
-                meta.number,
-                name,
-                Arc::clone(&cache),
-            )?;
+            let file = storage.open_read(&name).map_err(|e| match e {
+                Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => Error::corruption(
+                    &name,
+                    0,
+                    "the manifest names this table but the file is missing",
+                ),
+                other => other,
+            })?;
+            let table = Table::open(file, meta.number, name, Arc::clone(&cache))?;
             if let Some(files) = version.levels.get_mut(level) {
                 files.push(TableHandle {
                     meta: meta.clone(),
@@ -99,8 +102,14 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
             }
         }
     }
-    if let Some(l0) = version.levels.get_mut(0) {
-        l0.sort_by_key(|f| std::cmp::Reverse(f.meta.number));
+    // The manifest lists files in the order they were added; readers need L0 newest first and
+    // deeper levels sorted by key range.
+    for (level, files) in version.levels.iter_mut().enumerate() {
+        if level == 0 {
+            files.sort_by_key(|f| std::cmp::Reverse(f.meta.number));
+        } else {
+            files.sort_by(|a, b| crate::lsm::ikey::compare(&a.meta.smallest, &b.meta.smallest));
+        }
     }
 
     // Replay WALs.

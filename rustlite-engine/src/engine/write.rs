@@ -125,7 +125,13 @@ fn lead_group(inner: &Inner, group: &[Arc<Slot>]) {
 fn apply_group(inner: &Inner, requests: &[Request]) -> Result<Vec<Result<SeqNo>>> {
     let mut write = inner.write.lock();
     inner.check_writable()?;
-    jobs::make_room_for_write(inner, &mut write)?;
+    if let Err(e) = jobs::make_room_for_write(inner, &mut write) {
+        // A failed WAL switch is a write-path I/O failure like a failed fsync: refuse writes.
+        if !matches!(e, Error::Closed | Error::Poisoned(_)) {
+            inner.poison(&e);
+        }
+        return Err(e);
+    }
 
     let mut results = Vec::with_capacity(requests.len());
     let mut accepted: Vec<(SeqNo, &WriteBatch)> = Vec::with_capacity(requests.len());
