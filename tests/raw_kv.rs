@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 
 /// Options that make flushes and compactions happen after a few hundred KiB.
 fn small() -> Options {
-    let mut o = Options::default();
-    o.memtable_size = 64 << 10;
-    o.l1_target_size = 256 << 10;
-    o.target_file_size = 64 << 10;
-    o.block_cache_size = 1 << 20;
-    o
+    Options {
+        memtable_size: 64 << 10,
+        l1_target_size: 256 << 10,
+        target_file_size: 64 << 10,
+        block_cache_size: 1 << 20,
+        ..Options::default()
+    }
 }
 
 fn value(i: u64, round: u64) -> Vec<u8> {

@@ -59,6 +59,42 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
+    /// A row with this primary key already exists (`insert`); use `upsert` or `update`.
+    #[error("{collection}: a row with key {key} already exists")]
+    AlreadyExists {
+        /// Collection (table) name.
+        collection: String,
+        /// The key, rendered for humans.
+        key: String,
+    },
+
+    /// The row, table, index or other named object does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+
+    /// A unique index already maps this value to another row; nothing of the write was applied.
+    #[error("unique index {index} already holds value {value}")]
+    UniqueViolation {
+        /// Index name.
+        index: String,
+        /// The duplicated value, rendered for humans.
+        value: String,
+    },
+
+    /// A schema problem: a collection opened with a different key type, a type mismatch on a
+    /// column, a constraint (`NOT NULL`) violated.
+    #[error("schema error: {0}")]
+    Schema(String),
+
+    /// A SQL statement could not be parsed, planned or executed; the message names the token,
+    /// column or constraint at fault. A failed statement leaves no partial write.
+    #[error("SQL error: {0}")]
+    Sql(String),
+
+    /// A value could not be encoded or decoded (a document that does not match its type).
+    #[error("serialization error: {0}")]
+    Serialization(String),
+
     /// A file was written by an unknown version of the on-disk format.
     #[error("unsupported format version {found} in {file} (this build reads {supported})")]
     UnsupportedVersion {

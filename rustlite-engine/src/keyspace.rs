@@ -10,6 +10,9 @@
 
 use std::ops::Bound;
 
+/// An owned range of engine keys.
+pub type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
 /// Tag of raw key-value entries (`db.put/get/scan`).
 pub const RAW: u8 = 0x00;
 /// Tag of collection rows.

@@ -23,6 +23,7 @@ pub mod lsm;
 pub mod mvcc;
 pub mod options;
 pub mod storage;
+pub mod value;
 
 pub use engine::{Engine, Op, ScanIter, Stats, WriteBatch};
 pub use error::{Error, Result};
@@ -31,3 +32,4 @@ pub use lsm::iter::Direction;
 pub use mvcc::transaction::{Snapshot, Transaction, TxnScan};
 pub use mvcc::IsolationLevel;
 pub use options::{Durability, Options};
+pub use value::Value;

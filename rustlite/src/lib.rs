@@ -35,7 +35,6 @@ pub use rustlite_engine::{
 };
 pub use transaction::{Snapshot, Transaction};
 
-
 pub use collection::{
     encode_key, Collection, Field, FieldDef, FieldType, IndexDef, IndexKind, Schema,
 };

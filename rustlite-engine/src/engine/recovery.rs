@@ -83,7 +83,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         }
     }
     if let Some(l0) = version.levels.get_mut(0) {
-        l0.sort_by(|a, b| b.meta.number.cmp(&a.meta.number));
+        l0.sort_by_key(|f| std::cmp::Reverse(f.meta.number));
     }
 
     // Replay WALs.

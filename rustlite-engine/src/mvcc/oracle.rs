@@ -9,6 +9,7 @@
 //! Memory is bounded by the commits since the oldest live snapshot: [`Oracle::prune`] forgets
 //! every commit at or below it, since no live transaction can conflict with those.
 
+use crate::keyspace::KeyRange;
 use crate::lsm::ikey::SeqNo;
 use crate::mvcc::IsolationLevel;
 use std::collections::{BTreeMap, VecDeque};
@@ -27,7 +28,7 @@ pub struct Validation {
     /// Keys read (Serializable only).
     pub read_keys: Vec<Vec<u8>>,
     /// Ranges scanned (Serializable only).
-    pub read_ranges: Vec<(Bound<Vec<u8>>, Bound<Vec<u8>>)>,
+    pub read_ranges: Vec<KeyRange>,
 }
 
 /// Recent commits' written keys. See the module docs.
@@ -172,7 +173,7 @@ mod tests {
             Bound::Included(b"a".to_vec()),
             Bound::Excluded(b"z".to_vec()),
         ));
-        assert!(o.check(&v).unwrap_err().contains("phantom"));
+        assert!(o.check(&v).is_err_and(|e| e.contains("phantom")));
         v.read_ranges[0] = (Bound::Included(b"n".to_vec()), Bound::Unbounded);
         assert!(o.check(&v).is_ok());
         v.read_ranges[0] = (

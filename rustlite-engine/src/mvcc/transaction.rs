@@ -11,6 +11,7 @@
 
 use crate::engine::{Engine, Op, ScanIter, WriteBatch};
 use crate::error::{Error, Result};
+use crate::keyspace::KeyRange;
 use crate::lsm::ikey::{Kind, SeqNo};
 use crate::lsm::iter::Direction;
 use crate::mvcc::oracle::Validation;
@@ -45,7 +46,7 @@ pub struct Transaction {
     snapshot: Arc<SnapshotGuard>,
     writes: BTreeMap<Vec<u8>, Pending>,
     read_keys: BTreeSet<Vec<u8>>,
-    read_ranges: Vec<(Bound<Vec<u8>>, Bound<Vec<u8>>)>,
+    read_ranges: Vec<KeyRange>,
     active: bool,
 }
 
@@ -168,7 +169,7 @@ impl Transaction {
         } else {
             self.engine.scan(lower, upper, dir)?
         };
-        let mut own: Vec<(&[u8], Option<&[u8]>)> = self
+        let mut own: Vec<OwnWrite<'_>> = self
             .writes
             .range::<[u8], _>((lower, upper))
             .map(|(k, p)| (k.as_slice(), p.value.as_deref()))
@@ -229,11 +230,14 @@ impl Transaction {
     }
 }
 
+/// One of the transaction's own writes seen by a scan: key and value (`None` = deleted).
+type OwnWrite<'a> = (&'a [u8], Option<&'a [u8]>);
+
 /// A scan inside a transaction: committed data overlaid with the transaction's own writes.
 pub struct TxnScan<'a> {
     committed: ScanIter,
     pending_committed: Option<(Vec<u8>, Vec<u8>)>,
-    own: std::iter::Peekable<std::vec::IntoIter<(&'a [u8], Option<&'a [u8]>)>>,
+    own: std::iter::Peekable<std::vec::IntoIter<OwnWrite<'a>>>,
     dir: Direction,
 }
 
@@ -268,10 +272,8 @@ impl Iterator for TxnScan<'_> {
                     if order == std::cmp::Ordering::Equal {
                         self.pending_committed = None;
                     }
-                    if let Some((k, v)) = self.own.next() {
-                        if let Some(v) = v {
-                            return Some(Ok((k.to_vec(), v.to_vec())));
-                        }
+                    if let Some((k, Some(v))) = self.own.next() {
+                        return Some(Ok((k.to_vec(), v.to_vec())));
                     }
                 }
             }

@@ -1,0 +1,518 @@
+//! [`Value`]: the dynamic value of a document field, an SQL expression or a key component.
+//!
+//! The typed layer stores documents as named-field MessagePack; the engine (indexes, SQL, the
+//! shell) reads them as `Value` trees through the serde impls below. Primary keys and index values
+//! are stored with the order-preserving key encoding of [`Value::append_key`], computed from the
+//! `Value` in one place, so a key written by the typed layer and one written by SQL are the same
+//! bytes.
+//!
+//! ```text
+//! key encoding   tag   payload
+//! Null           0x01
+//! Bool           0x02  00 | 01
+//! Int (i64)      0x03  8 bytes big-endian, sign bit flipped
+//! Float (f64)    0x04  8 bytes in total order (NaN canonical, last)
+//! Text           0x05  bytes with 00 escaped as 00 ff, terminated by 00 00
+//! Bytes          0x06  same escaping as Text
+//! Array          0x07  each element's encoding, then 00
+//! Map            (not orderable: an error)
+//! ```
+//! Tags are increasing in the order SQL sorts mixed types (NULL first). Every encoding is
+//! self-delimiting, so composite keys are concatenations and a prefix of the components is a
+//! byte prefix of the key.
+
+use crate::codec::keycode;
+use crate::error::{Error, Result};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// A dynamically typed value. Integers are `i64`; unsigned values above `i64::MAX` do not fit
+/// and are refused when a document is read into a `Value`.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Value {
+    /// SQL NULL / `Option::None` / a missing field.
+    #[default]
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A signed 64-bit integer.
+    Int(i64),
+    /// A 64-bit float.
+    Float(f64),
+    /// UTF-8 text.
+    Text(String),
+    /// Raw bytes.
+    Bytes(Vec<u8>),
+    /// A sequence (e.g. `Vec<String>`, a tuple, a composite key).
+    Array(Vec<Value>),
+    /// A nested document: named fields in order.
+    Map(Vec<(String, Value)>),
+}
+
+const TAG_NULL: u8 = 0x01;
+const TAG_BOOL: u8 = 0x02;
+const TAG_INT: u8 = 0x03;
+const TAG_FLOAT: u8 = 0x04;
+const TAG_TEXT: u8 = 0x05;
+const TAG_BYTES: u8 = 0x06;
+const TAG_ARRAY: u8 = 0x07;
+const ARRAY_END: u8 = 0x00;
+
+impl Value {
+    /// The value of field `name` of a document (`Null` when absent or not a document).
+    pub fn field(&self, name: &str) -> &Value {
+        match self {
+            Value::Map(fields) => fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or(&Value::Null, |(_, v)| v),
+            _ => &Value::Null,
+        }
+    }
+
+    /// The value at a dotted path (`"address.city"`).
+    pub fn path(&self, path: &str) -> &Value {
+        path.split('.').fold(self, |v, part| v.field(part))
+    }
+
+    /// Whether this is `Null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// A short name of the value's type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Bool(_) => "BOOLEAN",
+            Value::Int(_) => "INTEGER",
+            Value::Float(_) => "REAL",
+            Value::Text(_) => "TEXT",
+            Value::Bytes(_) => "BLOB",
+            Value::Array(_) => "ARRAY",
+            Value::Map(_) => "DOCUMENT",
+        }
+    }
+
+    /// Appends the order-preserving key encoding (see the module docs).
+    pub fn append_key(&self, out: &mut Vec<u8>) -> Result<()> {
+        match self {
+            Value::Null => out.push(TAG_NULL),
+            Value::Bool(b) => {
+                out.push(TAG_BOOL);
+                out.push(u8::from(*b));
+            }
+            Value::Int(i) => {
+                out.push(TAG_INT);
+                keycode::append(out, i)?;
+            }
+            Value::Float(f) => {
+                out.push(TAG_FLOAT);
+                keycode::append(out, f)?;
+            }
+            Value::Text(s) => {
+                out.push(TAG_TEXT);
+                keycode::append(out, s.as_str())?;
+            }
+            Value::Bytes(b) => {
+                out.push(TAG_BYTES);
+                keycode::append(out, &Bytes(b))?;
+            }
+            Value::Array(items) => {
+                out.push(TAG_ARRAY);
+                for item in items {
+                    item.append_key(out)?;
+                }
+                out.push(ARRAY_END);
+            }
+            Value::Map(_) => {
+                return Err(Error::InvalidArgument(
+                    "a document cannot be used as a key or index value".into(),
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// The key encoding of this value alone.
+    pub fn to_key(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.append_key(&mut out)?;
+        Ok(out)
+    }
+
+    /// Decodes one key-encoded value from the front of `bytes`; returns it and the rest.
+    pub fn decode_key(bytes: &[u8]) -> Result<(Value, &[u8])> {
+        let bad = |what: &str| Error::InvalidArgument(format!("invalid key encoding: {what}"));
+        let (&tag, rest) = bytes.split_first().ok_or_else(|| bad("empty"))?;
+        Ok(match tag {
+            TAG_NULL => (Value::Null, rest),
+            TAG_BOOL => match rest.split_first() {
+                Some((0, r)) => (Value::Bool(false), r),
+                Some((1, r)) => (Value::Bool(true), r),
+                _ => return Err(bad("bool")),
+            },
+            TAG_INT => {
+                let (v, r) = keycode::deserialize_prefix::<i64>(rest)?;
+                (Value::Int(v), r)
+            }
+            TAG_FLOAT => {
+                let (v, r) = keycode::deserialize_prefix::<f64>(rest)?;
+                (Value::Float(v), r)
+            }
+            TAG_TEXT => {
+                let (v, r) = keycode::deserialize_prefix::<String>(rest)?;
+                (Value::Text(v), r)
+            }
+            TAG_BYTES => {
+                let (v, r) = keycode::deserialize_prefix::<ByteBuf>(rest)?;
+                (Value::Bytes(v.0), r)
+            }
+            TAG_ARRAY => {
+                let mut items = Vec::new();
+                let mut r = rest;
+                loop {
+                    match r.split_first() {
+                        Some((&ARRAY_END, after)) => {
+                            r = after;
+                            break;
+                        }
+                        Some(_) => {
+                            let (item, after) = Value::decode_key(r)?;
+                            items.push(item);
+                            r = after;
+                        }
+                        None => return Err(bad("unterminated array")),
+                    }
+                }
+                (Value::Array(items), r)
+            }
+            other => return Err(bad(&format!("unknown tag {other:#04x}"))),
+        })
+    }
+
+    /// Reads a document (named-field MessagePack) into a `Value`.
+    pub fn from_msgpack(bytes: &[u8]) -> Result<Value> {
+        rmp_serde::from_slice(bytes)
+            .map_err(|e| Error::InvalidArgument(format!("cannot decode document: {e}")))
+    }
+
+    /// Writes this value as named-field MessagePack.
+    pub fn to_msgpack(&self) -> Result<Vec<u8>> {
+        rmp_serde::to_vec_named(self)
+            .map_err(|e| Error::InvalidArgument(format!("cannot encode document: {e}")))
+    }
+
+    /// Converts any serializable value (e.g. a user struct) into a `Value`.
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Value> {
+        let bytes = rmp_serde::to_vec_named(value)
+            .map_err(|e| Error::InvalidArgument(format!("cannot encode value: {e}")))?;
+        Value::from_msgpack(&bytes)
+    }
+
+    /// Converts this value into any deserializable type (e.g. a user struct, by field name).
+    pub fn deserialize_into<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        let bytes = self.to_msgpack()?;
+        rmp_serde::from_slice(&bytes)
+            .map_err(|e| Error::InvalidArgument(format!("cannot convert value: {e}")))
+    }
+}
+
+/// Serializes a byte slice as serde bytes (not as a sequence).
+struct Bytes<'a>(&'a [u8]);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
+/// Deserializes serde bytes into an owned buffer.
+struct ByteBuf(Vec<u8>);
+
+impl<'de> Deserialize<'de> for ByteBuf {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ByteBuf;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> std::result::Result<ByteBuf, E> {
+                Ok(ByteBuf(v.to_vec()))
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> std::result::Result<ByteBuf, E> {
+                Ok(ByteBuf(v))
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Value::Null => s.serialize_none(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Float(f) => s.serialize_f64(*f),
+            Value::Text(t) => s.serialize_str(t),
+            Value::Bytes(b) => s.serialize_bytes(b),
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Map(fields) => {
+                let mut map = s.serialize_map(Some(fields.len()))?;
+                for (k, v) in fields {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Value, E> {
+        i64::try_from(v)
+            .map(Value::Int)
+            .map_err(|_| E::custom(format!("integer {v} exceeds the i64 range")))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::Text(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::Text(v))
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> std::result::Result<Value, E> {
+        Ok(Value::Bytes(v.to_vec()))
+    }
+    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> std::result::Result<Value, E> {
+        Ok(Value::Bytes(v))
+    }
+    fn visit_none<E: de::Error>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+    fn visit_newtype_struct<D: Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
+        while let Some((k, v)) = map.next_entry::<MapKey, Value>()? {
+            fields.push((k.0, v));
+        }
+        Ok(Value::Map(fields))
+    }
+}
+
+/// A map key: text as is, other scalars rendered as text (MessagePack allows any key type).
+struct MapKey(String);
+
+impl<'de> Deserialize<'de> for MapKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Ok(MapKey(match v {
+            Value::Text(s) => s,
+            other => other.to_string(),
+        }))
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x}"),
+            Value::Text(s) => f.write_str(s),
+            Value::Bytes(b) => {
+                f.write_str("x'")?;
+                for byte in b {
+                    write!(f, "{byte:02x}")?;
+                }
+                f.write_str("'")
+            }
+            Value::Array(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Map(fields) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {v}")?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Doc {
+        id: u64,
+        name: String,
+        score: f64,
+        tags: Vec<String>,
+        nick: Option<String>,
+        inner: Inner,
+    }
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Inner {
+        city: String,
+    }
+
+    #[test]
+    fn documents_round_trip_through_value() {
+        let doc = Doc {
+            id: 7,
+            name: "ada".into(),
+            score: 1.5,
+            tags: vec!["a".into()],
+            nick: None,
+            inner: Inner {
+                city: "Oslo".into(),
+            },
+        };
+        let v = Value::from_serialize(&doc).expect("to value");
+        assert_eq!(v.field("id"), &Value::Int(7));
+        assert_eq!(v.field("nick"), &Value::Null);
+        assert_eq!(v.path("inner.city"), &Value::Text("Oslo".into()));
+        assert_eq!(v.field("missing"), &Value::Null);
+        let back: Doc = v.deserialize_into().expect("from value");
+        assert_eq!(back, doc);
+    }
+
+    #[test]
+    fn huge_unsigned_is_refused() {
+        assert!(Value::from_serialize(&u64::MAX).is_err());
+    }
+
+    #[test]
+    fn key_golden_bytes() {
+        let hex = |v: &Value| {
+            v.to_key()
+                .expect("key")
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        assert_eq!(hex(&Value::Null), "01");
+        assert_eq!(hex(&Value::Bool(true)), "0201");
+        assert_eq!(hex(&Value::Int(-1)), "037fffffffffffffff");
+        assert_eq!(hex(&Value::Int(1)), "038000000000000001");
+        assert_eq!(hex(&Value::Text(String::new())), "050000");
+        assert_eq!(hex(&Value::Text("a\0".into())), "056100ff0000");
+        assert_eq!(
+            hex(&Value::Array(vec![Value::Int(0), Value::Text("x".into())])),
+            "070380000000000000000578000000"
+        );
+        assert!(Value::Map(vec![]).to_key().is_err());
+    }
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::Int),
+            any::<f64>()
+                .prop_filter("NaN", |f| !f.is_nan())
+                .prop_map(Value::Float),
+            ".{0,8}".prop_map(Value::Text),
+            proptest::collection::vec(any::<u8>(), 0..8).prop_map(Value::Bytes),
+        ]
+    }
+
+    fn same_type_cmp(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+        match (a, b) {
+            (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+            (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
+            (Value::Float(x), Value::Float(y)) => Some(x.total_cmp(y)),
+            (Value::Text(x), Value::Text(y)) => Some(x.cmp(y)),
+            (Value::Bytes(x), Value::Bytes(y)) => Some(x.cmp(y)),
+            _ => None,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn key_encoding_preserves_order_and_round_trips(a in scalar(), b in scalar()) {
+            let ka = a.to_key().expect("key");
+            let kb = b.to_key().expect("key");
+            if let Some(ord) = same_type_cmp(&a, &b) {
+                prop_assert_eq!(ord, ka.cmp(&kb));
+            }
+            let (back, rest) = Value::decode_key(&ka).expect("decode");
+            prop_assert!(rest.is_empty());
+            prop_assert_eq!(back.to_key().expect("key"), ka.clone());
+            // Composite keys: the encoding of a prefix is a byte prefix.
+            let mut both = ka.clone();
+            b.append_key(&mut both).expect("key");
+            prop_assert!(both.starts_with(&ka));
+        }
+
+        #[test]
+        fn decode_key_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..32)) {
+            let _ = Value::decode_key(&bytes);
+        }
+    }
+}
