@@ -25,12 +25,14 @@ fn long() -> bool {
 
 /// Options that make flushes and compactions happen every few hundred transactions.
 fn small() -> Options {
-    let mut o = Options::default().durability(Durability::Buffered);
-    o.memtable_size = 16 << 10;
-    o.l1_target_size = 64 << 10;
-    o.target_file_size = 16 << 10;
-    o.block_cache_size = 256 << 10;
-    o
+    Options {
+        durability: Durability::Buffered,
+        memtable_size: 16 << 10,
+        l1_target_size: 64 << 10,
+        target_file_size: 16 << 10,
+        block_cache_size: 256 << 10,
+        ..Options::default()
+    }
 }
 
 fn account(i: u64) -> String {
