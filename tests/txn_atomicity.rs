@@ -216,6 +216,22 @@ fn cut_last_record(seeded: usize, ops: &[Op], step: usize) -> usize {
             "WAL cut at {cut} (record {start}..{end}): expected the state {} the transaction",
             if cut == end { "after" } else { "before" }
         );
+        if cut == start + 1 || cut == end - 1 || cut == end {
+            // The recovered database accepts new commits, and they survive another reopen
+            // (the torn tail must not swallow or corrupt them).
+            let more: Vec<Op> = vec![
+                (b"k/0002".to_vec(), Some(b"later".to_vec())),
+                (b"z/later".to_vec(), Some(b"z".to_vec())),
+            ];
+            run(&db, &more).commit().expect("commit after recovery");
+            drop(db);
+            let db = Database::open(copy.path()).expect("reopen after recovery");
+            assert_eq!(
+                contents(&db),
+                apply(expected, &more),
+                "cut at {cut}, reopened"
+            );
+        }
     }
     eprintln!("record of {} bytes: {checked} cuts checked", end - start);
     end - start
