@@ -17,7 +17,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`schema`] | [`Schema`], [`FieldDef`], [`FieldType`], [`IndexDef`], [`IndexKind`]: what the catalog persists |
+//! | schema (re-exported from `rustlite_engine::catalog`) | [`Schema`], [`FieldDef`], [`FieldType`], [`IndexDef`], [`IndexKind`]: what the catalog persists |
 //! | [`field`] | [`Field`]: typed handles on a collection's fields |
 //!
 //! # Index values
@@ -29,7 +29,6 @@
 //! returns documents whose field is `None`).
 
 pub mod field;
-pub mod schema;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -37,7 +36,7 @@ use serde::Serialize;
 use crate::Result;
 
 pub use field::Field;
-pub use schema::{FieldDef, FieldType, IndexDef, IndexKind, Schema};
+pub use rustlite_engine::catalog::{FieldDef, FieldType, IndexDef, IndexKind, Schema};
 
 /// A Rust type stored as a collection of documents. Implement it with `#[derive(Collection)]`.
 ///
