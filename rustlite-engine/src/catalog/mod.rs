@@ -295,6 +295,29 @@ impl Catalog {
         Ok(Arc::new(t))
     }
 
+    /// Replaces the field list of table `table` (a field added or removed; the key fields must
+    /// stay). Existing documents are not rewritten: a document lacking a new field reads it as
+    /// null. [`Error::Schema`] when a key field would be lost.
+    pub fn set_fields(
+        tx: &mut Transaction,
+        table: &str,
+        fields: Vec<FieldDef>,
+    ) -> Result<Arc<TableSchema>> {
+        let mut t = (*Self::require(tx, table)?).clone();
+        t.schema.fields = fields;
+        t.schema.validate()?;
+        for ix in &t.indexes {
+            if t.schema.field(&ix.def.field).is_none() {
+                return Err(Error::Schema(format!(
+                    "table {table}: field {} is still indexed by {}",
+                    ix.def.field, ix.def.name
+                )));
+            }
+        }
+        tx.put(&CatalogKey::Table(table).encode(), &encode_entry(&t)?)?;
+        Ok(Arc::new(t))
+    }
+
     /// Creates a standalone index (not attached to a table; the seed's `create_index`).
     /// [`Error::AlreadyExists`] when the name is taken.
     ///
