@@ -377,6 +377,23 @@ impl Catalog {
         Ok(id)
     }
 
+    /// Checks, inside `tx`, that `table` is the table's current schema as `tx` sees it, and
+    /// guards its catalog entry so that a concurrent DDL commit on it makes `tx` fail with
+    /// [`Error::Conflict`] (retry, and the retry reads the new schema). The table layer calls
+    /// this before every write; a stale `table` is [`Error::Conflict`] too.
+    pub fn check_current(tx: &mut Transaction, table: &TableSchema) -> Result<()> {
+        let key = CatalogKey::Table(table.name()).encode();
+        tx.guard(&key);
+        match tx.get(&key)? {
+            Some(stored) if stored == encode_entry(table)? => Ok(()),
+            Some(_) => Err(Error::Conflict(format!(
+                "table {} changed since its schema was read",
+                table.name()
+            ))),
+            None => Err(Error::NotFound(format!("table {}", table.name()))),
+        }
+    }
+
     fn require(tx: &mut Transaction, name: &str) -> Result<Arc<TableSchema>> {
         Self::table(tx, name)?.ok_or_else(|| Error::NotFound(format!("table {name}")))
     }

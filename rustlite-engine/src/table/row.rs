@@ -11,6 +11,11 @@
 //! ```
 //! Nothing is written before steps 1–4 have passed their checks, so an error leaves the
 //! caller's transaction as it was.
+//!
+//! Step 0 of every write and delete is `Catalog::check_current`: the schema the caller passed
+//! must be the table's catalog entry as the transaction sees it, and that entry is guarded, so a
+//! DDL statement committed concurrently (say, an index added and backfilled) makes this write
+//! fail with `Error::Conflict` instead of writing a row without the new index's entry.
 
 use std::borrow::Cow;
 use std::ops::Bound;
@@ -182,6 +187,7 @@ fn write_row(
     mode: WriteMode,
     at: Option<&[Value]>,
 ) -> Result<Vec<Value>> {
+    Catalog::check_current(tx, table)?;
     let doc = check_document(table, doc)?;
     let bytes = match doc {
         Cow::Borrowed(_) => bytes,
@@ -269,6 +275,7 @@ fn write_row(
 /// # Ok::<(), rustlite_engine::Error>(())
 /// ```
 pub fn delete(tx: &mut Transaction, table: &TableSchema, pk: &[Value]) -> Result<bool> {
+    Catalog::check_current(tx, table)?;
     let pk_bytes = encode_pk(pk)?;
     let key = [row_prefix(table.id).as_slice(), &pk_bytes].concat();
     let Some(old) = tx.get(&key)? else {

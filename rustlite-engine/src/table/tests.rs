@@ -244,3 +244,25 @@ fn create_index_backfills_and_checks_uniqueness() -> Result<()> {
     tx.commit()?;
     Ok(())
 }
+
+#[test]
+fn writes_racing_a_migration_conflict_instead_of_missing_index_entries() -> Result<()> {
+    let (engine, tx, t) = setup()?;
+    tx.commit()?;
+    let mut writer = engine.begin(IsolationLevel::default());
+    insert(&mut writer, &t, &doc(1, Some("a"), 7))?;
+    let mut ddl = engine.begin(IsolationLevel::default());
+    let def = IndexDef::named("age_hash", "age", IndexKind::Hash, false);
+    let t2 = Catalog::create_index(&mut ddl, "users", &def)?;
+    ddl.commit()?;
+    assert!(matches!(writer.commit(), Err(Error::Conflict(_))));
+    // A writer holding the old schema after the migration is refused as well.
+    let mut late = engine.begin(IsolationLevel::default());
+    assert!(matches!(
+        insert(&mut late, &t, &doc(2, None, 7)),
+        Err(Error::Conflict(_))
+    ));
+    insert(&mut late, &t2, &doc(2, None, 7))?;
+    late.commit()?;
+    Ok(())
+}

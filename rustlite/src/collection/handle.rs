@@ -83,10 +83,20 @@ impl<T: Collection> CollectionHandle<T> {
         })
     }
 
+    /// Runs `f` in an auto-committed transaction with the table's current schema (fetched
+    /// inside the transaction, so a retry after a concurrent migration sees the new schema).
+    fn in_tx<R>(
+        &self,
+        mut f: impl FnMut(&mut rustlite_engine::Transaction, &TableSchema) -> Result<R>,
+    ) -> Result<R> {
+        self.db.transaction(|tx| {
+            let table = self.table()?;
+            f(tx.engine_tx(), &table)
+        })
+    }
+
     fn write(&self, doc: &T, mode: WriteMode) -> Result<()> {
-        let table = self.table()?;
-        self.db
-            .transaction(|tx| ops::write(tx.engine_tx(), &table, doc, mode))
+        self.in_tx(|tx, table| ops::write(tx, table, doc, mode))
     }
 
     /// Inserts `doc`: [`Error::AlreadyExists`] when its key is taken,
@@ -109,9 +119,7 @@ impl<T: Collection> CollectionHandle<T> {
 
     /// Deletes the document with key `key`; returns whether it existed.
     pub fn delete(&self, key: &T::Key) -> Result<bool> {
-        let table = self.table()?;
-        self.db
-            .transaction(|tx| ops::delete::<T>(tx.engine_tx(), &table, key))
+        self.in_tx(|tx, table| ops::delete::<T>(tx, table, key))
     }
 
     /// The document with key `key`.
