@@ -11,10 +11,14 @@
 //! | [`lsm`] | WAL, memtable, SSTables, manifest, compaction, block cache |
 //! | [`mvcc`] | snapshots, transactions, isolation levels, the commit pipeline |
 //! | [`engine`] | [`Engine`]: open/recover, read/write paths, background work |
+//! | [`catalog`] | persisted table schemas, index definitions, id counters |
+//! | [`table`] | rows and secondary-index maintenance (shared by typed collections and SQL) |
+//! | [`value`] | [`Value`]: dynamic documents and the one order-preserving key encoding |
 
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used)]
 
+pub mod catalog;
 pub mod codec;
 pub mod engine;
 pub mod error;
@@ -23,6 +27,7 @@ pub mod lsm;
 pub mod mvcc;
 pub mod options;
 pub mod storage;
+pub mod table;
 pub mod value;
 
 pub use engine::{Engine, Op, ScanIter, Stats, WriteBatch};
