@@ -64,3 +64,8 @@ pub mod __private {
     /// Compile-time check emitted for each key field type: keys must be totally ordered.
     pub const fn assert_key<T: ?Sized + std::cmp::Ord>() {}
 }
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
