@@ -11,6 +11,7 @@
 //! | [`lsm`] | WAL, memtable, SSTables, manifest, compaction, block cache |
 //! | [`mvcc`] | snapshots, transactions, isolation levels, the commit pipeline |
 //! | [`engine`] | [`Engine`]: open/recover, read/write paths, background work |
+//! | [`sql`] | SQL: parser translation, planner, executor |
 
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used)]
@@ -22,6 +23,7 @@ pub mod keyspace;
 pub mod lsm;
 pub mod mvcc;
 pub mod options;
+pub mod sql;
 pub mod storage;
 pub mod value;
 
