@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! const _: () = {
-//!     impl Collection for User { NAME, Key, key(), schema(), index_values() }
+//!     impl Collection for User { NAME, Key, key(), schema() }
 //!     impl User { pub const ID: Field<User, u64> = Field::new("id", None); .. }   // one per field
 //!     const _: () = assert_key::<u64>();                                          // keys are Ord
 //! };
@@ -68,19 +68,6 @@ fn expand(input: &Input) -> TokenStream {
         let field_name = &f.name;
         Some(quote!(#p::IndexDef::new(#name, #field_name, #p::IndexKind::#kind, #unique)))
     });
-    let index_values = indexed.iter().map(|f| {
-        let field = f.ident;
-        match ast::option_inner(f.ty) {
-            Some(_) => quote! {
-                match &self.#field {
-                    #p::None => #p::None,
-                    #p::Some(_) => #p::Some(#p::encode_key(&self.#field)?),
-                }
-            },
-            None => quote!(#p::Some(#p::encode_key(&self.#field)?)),
-        }
-    });
-
     let handles = input.fields.iter().map(|f| {
         let const_name = format_ident!("{}", ast::upper_snake_case(&f.name), span = f.ident.span());
         let ty = f.ty;
@@ -115,10 +102,6 @@ fn expand(input: &Input) -> TokenStream {
                         key_fields: #p::Vec::from([#(#p::String::from(#key_names)),*]),
                         indexes: #p::Vec::from([#(#index_defs),*]),
                     }
-                }
-
-                fn index_values(&self) -> #p::Result<#p::Vec<#p::Option<#p::Vec<u8>>>> {
-                    #p::Ok(#p::Vec::from([#(#index_values),*]))
                 }
             }
 

@@ -11,11 +11,15 @@
 //! | [`lsm`] | WAL, memtable, SSTables, manifest, compaction, block cache |
 //! | [`mvcc`] | snapshots, transactions, isolation levels, the commit pipeline |
 //! | [`engine`] | [`Engine`]: open/recover, read/write paths, background work |
+//! | [`catalog`] | persisted table schemas, index definitions, id counters |
+//! | [`table`] | rows and secondary-index maintenance (shared by typed collections and SQL) |
+//! | [`value`] | [`Value`]: dynamic documents and the one order-preserving key encoding |
 //! | [`sql`] | SQL: parser translation, planner, executor |
 
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used)]
 
+pub mod catalog;
 pub mod codec;
 pub mod engine;
 pub mod error;
@@ -25,6 +29,7 @@ pub mod mvcc;
 pub mod options;
 pub mod sql;
 pub mod storage;
+pub mod table;
 pub mod value;
 
 pub use engine::{Engine, Op, ScanIter, Stats, WriteBatch};

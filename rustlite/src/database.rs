@@ -1,5 +1,6 @@
 //! [`Database`]: the handle an application opens and shares between threads.
 
+use crate::collection::{Collection, CollectionHandle};
 use crate::kv::{as_slices, prefix_bounds, raw_bounds, raw_key, KvIter};
 use crate::transaction::{Snapshot, Transaction};
 use rustlite_engine::{
@@ -66,6 +67,23 @@ impl Database {
         Ok(Database {
             engine: Engine::open_in_memory(options)?,
         })
+    }
+
+    /// The collection of documents of type `T`, registered in the catalog on first open and
+    /// migrated on later opens when `T`'s declared indexes or fields changed (indexes built or
+    /// dropped in one transaction). A changed key is refused with [`Error::Schema`].
+    ///
+    /// ```
+    /// # #[derive(serde::Serialize, serde::Deserialize, rustlite::Collection)]
+    /// # struct Item { #[key] id: u32, #[index] tag: String }
+    /// let db = rustlite::Database::in_memory()?;
+    /// let items = db.collection::<Item>()?;
+    /// items.insert(&Item { id: 1, tag: "a".into() })?;
+    /// assert_eq!(items.find(Item::TAG, "a")?.len(), 1);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
+    pub fn collection<T: Collection>(&self) -> Result<CollectionHandle<T>> {
+        CollectionHandle::open(self)
     }
 
     /// The storage engine underneath (for tools and tests).

@@ -19,12 +19,14 @@
 //! |---|---|
 //! | [`Database`] | open/close, raw key-value access, transactions, snapshots |
 //! | [`Transaction`] | optimistic transactions at four isolation levels |
-//! | [`collection`] | `#[derive(Collection)]`: typed documents, keys and indexes |
+//! | [`collection`] | `#[derive(Collection)]`: typed documents, keys and indexes; [`CollectionHandle`] |
+//! | `index` | the seed's manual indexes: [`Database::create_index`], `index_insert`, `index_find`, `index_range` |
 
 #![deny(missing_docs)]
 
 pub mod collection;
 mod database;
+mod index;
 mod kv;
 mod transaction;
 
@@ -36,9 +38,12 @@ pub use rustlite_engine::{
 pub use transaction::{Snapshot, Transaction};
 
 pub use collection::{
-    encode_key, Collection, Field, FieldDef, FieldType, IndexDef, IndexKind, Schema,
+    encode_key, Collection, CollectionHandle, Field, FieldDef, FieldType, IndexDef, IndexKind,
+    Iter, Schema, TxCollection,
 };
+pub use index::IndexType;
 pub use rustlite_derive::Collection;
+pub use rustlite_engine::Value;
 
 /// What `#[derive(Collection)]` expands to refers to, by absolute path. Not public API.
 #[doc(hidden)]

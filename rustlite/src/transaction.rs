@@ -1,5 +1,6 @@
 //! [`Transaction`] and [`Snapshot`] over raw keys.
 
+use crate::collection::{Collection, TxCollection};
 use crate::kv::{as_slices, prefix_bounds, raw_bounds, raw_key, KvIter};
 use rustlite_engine::{Direction, IsolationLevel, Result, SeqNo};
 use std::ops::RangeBounds;
@@ -30,6 +31,28 @@ impl Transaction {
     /// The isolation level.
     pub fn isolation(&self) -> IsolationLevel {
         self.inner.isolation()
+    }
+
+    /// The engine transaction underneath (the table layer and SQL work on it).
+    pub(crate) fn engine_tx(&mut self) -> &mut rustlite_engine::Transaction {
+        &mut self.inner
+    }
+
+    /// The collection of `T` inside this transaction, registered or migrated (inside this
+    /// transaction) on first use. See [`TxCollection`].
+    ///
+    /// ```
+    /// # #[derive(serde::Serialize, serde::Deserialize, rustlite::Collection)]
+    /// # struct Item { #[key] id: u32 }
+    /// let db = rustlite::Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// tx.collection::<Item>()?.insert(&Item { id: 1 })?;
+    /// tx.commit()?;
+    /// assert!(db.collection::<Item>()?.get(&1)?.is_some());
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
+    pub fn collection<T: Collection>(&mut self) -> Result<TxCollection<'_, T>> {
+        TxCollection::open(&mut self.inner)
     }
 
     /// Reads `key` (this transaction's own writes first).

@@ -98,14 +98,9 @@ fn explicit_and_default_names() {
 fn single_and_composite_keys() {
     let key: u64 = ada().key();
     assert_eq!(key, 7);
-    assert_eq!(ada().encoded_key().unwrap(), encode_key(&7u64).unwrap());
 
     let key: (u64, u16) = line().key();
     assert_eq!(key, (3, 2));
-    assert_eq!(
-        line().encoded_key().unwrap(),
-        encode_key(&(3u64, 2u16)).unwrap()
-    );
     assert_eq!(OrderLine::schema().key_fields, ["order", "line"]);
     // Composite keys sort by their fields in declaration order.
     assert!(encode_key(&(3u64, 2u16)).unwrap() < encode_key(&(3u64, 10u16)).unwrap());
@@ -120,10 +115,7 @@ fn single_and_composite_keys() {
         <nested::HTTPLog as Collection>::schema().key_fields,
         ["type"]
     );
-    assert_eq!(
-        log.index_values().unwrap(),
-        vec![Some(encode_key(&nested::Kind::B(1)).unwrap())]
-    );
+    assert_eq!(log.at, nested::Kind::B(1));
 }
 
 #[test]
@@ -188,34 +180,24 @@ fn schema_fields_and_indexes() {
 }
 
 #[test]
-fn index_values_follow_schema_order() {
-    let values = ada().index_values().unwrap();
-    assert_eq!(
-        values,
-        vec![
-            Some(encode_key("ada@example.com").unwrap()),
-            Some(encode_key(&36u32).unwrap()),
-            Some(encode_key("UK").unwrap()),
-        ]
-    );
-    assert_eq!(values.len(), User::schema().indexes.len());
-}
-
-#[test]
-fn option_none_is_not_indexed() {
-    let mut line = line();
+fn field_encoding_is_the_value_key_encoding() {
+    // Index entries hold the key encoding of the document field's Value; query values encode
+    // the same way, `Some(x)` as `x`.
+    let line = line();
     assert_eq!(line.cached, 9);
-    let values = line.index_values().unwrap();
-    assert_eq!(values, vec![None, Some(encode_key(&-2.5f64).unwrap())]);
-
-    line.sku = Some("X-1".into());
-    let values = line.index_values().unwrap();
-    // A Some is encoded as the declared Option, the way `Field::encode` encodes query values.
-    assert_eq!(values[0], Some(encode_key(&Some("X-1")).unwrap()));
     assert_eq!(
-        values[0],
-        Some(OrderLine::SKU.encode(&Some("X-1".into())).unwrap())
+        OrderLine::SKU.encode(&Some("X-1".into())).unwrap(),
+        rustlite::Value::Text("X-1".into()).to_key().unwrap()
     );
+    assert_eq!(
+        User::AGE.encode(&36).unwrap(),
+        rustlite::Value::Int(36).to_key().unwrap()
+    );
+    assert_eq!(
+        encode_key("UK").unwrap(),
+        User::COUNTRY.encode(&"UK".into()).unwrap()
+    );
+    assert!(encode_key(&-2.5f64).unwrap() < encode_key(&-1.0f64).unwrap());
 }
 
 #[test]

@@ -85,6 +85,8 @@ pub(crate) struct Inner {
     pub(crate) cache: Arc<BlockCache>,
     pub(crate) poisoned: Mutex<Option<String>>,
     pub(crate) closed: AtomicBool,
+    /// The cached catalog (see [`crate::catalog`]).
+    pub(crate) catalog: crate::catalog::CatalogCache,
     pub(crate) _lock: Box<dyn DirLock>,
 }
 
@@ -319,13 +321,18 @@ pub(crate) fn commit_batch(
     batch: WriteBatch,
     validation: Option<crate::mvcc::oracle::Validation>,
 ) -> Result<SeqNo> {
-    write::commit(&engine.inner, batch, validation)
+    let ddl = crate::catalog::touches_catalog(batch.ops().iter().map(|op| op.key.as_slice()));
+    let seq = write::commit(&engine.inner, batch, validation)?;
+    if ddl {
+        engine.inner.catalog.invalidate();
+    }
+    Ok(seq)
 }
 
 impl Engine {
     /// Applies `batch` atomically (one WAL record); returns its seqno.
     pub fn write(&self, batch: WriteBatch) -> Result<SeqNo> {
-        write::commit(&self.inner, batch, None)
+        commit_batch(self, batch, None)
     }
 
     /// Sets `key` to `value`.

@@ -27,8 +27,11 @@
 //! older than the oldest.
 
 pub mod oracle;
+pub mod reader;
 pub mod snapshot;
 pub mod transaction;
+
+pub use reader::Reader;
 
 /// How much a transaction is shielded from concurrent ones. See the module docs for the table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

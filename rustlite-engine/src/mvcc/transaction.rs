@@ -47,6 +47,8 @@ pub struct Transaction {
     writes: BTreeMap<Vec<u8>, Pending>,
     read_keys: BTreeSet<Vec<u8>>,
     read_ranges: Vec<KeyRange>,
+    /// Keys this transaction depends on without writing them, with their conflict floors.
+    guards: BTreeMap<Vec<u8>, SeqNo>,
     active: bool,
 }
 
@@ -70,6 +72,7 @@ impl Engine {
             writes: BTreeMap::new(),
             read_keys: BTreeSet::new(),
             read_ranges: Vec::new(),
+            guards: BTreeMap::new(),
             active: true,
         }
     }
@@ -151,6 +154,31 @@ impl Transaction {
         Ok(())
     }
 
+    /// Makes the commit fail with [`Error::Conflict`] if another transaction commits `key`
+    /// after this transaction's snapshot (RepeatableRead, Serializable) or after this call
+    /// (ReadCommitted, ReadUncommitted), as if this transaction wrote it, but without writing
+    /// it. The table layer guards a table's catalog entry this way, so rows are never written
+    /// under a schema that a concurrent DDL statement replaced.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, Error, IsolationLevel, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let mut tx = db.begin(IsolationLevel::default());
+    /// tx.guard(b"schema");
+    /// tx.put(b"row", b"1")?;
+    /// db.put(b"schema", b"v2")?;
+    /// assert!(matches!(tx.commit(), Err(Error::Conflict(_))));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn guard(&mut self, key: &[u8]) {
+        let floor = if self.isolation.uses_snapshot() {
+            self.snapshot.seq()
+        } else {
+            self.engine.last_seq()
+        };
+        self.guards.entry(key.to_vec()).or_insert(floor);
+    }
+
     /// Scans `[lower, upper]` in `dir` order, merging this transaction's own writes.
     pub fn scan(
         &mut self,
@@ -214,6 +242,7 @@ impl Transaction {
                 },
             });
         }
+        write_floors.extend(std::mem::take(&mut self.guards));
         let validation = Validation {
             isolation: self.isolation,
             start_seq: self.snapshot.seq(),

@@ -21,7 +21,7 @@ use crate::Result;
 /// const AGE: Field<User, u32> = Field::new("age", Some(1));
 /// assert_eq!(AGE.name, "age");
 /// assert_eq!(AGE.index, Some(1));
-/// assert_eq!(AGE.encode(&18).unwrap(), [0, 0, 0, 18]);
+/// assert_eq!(AGE.encode(&18).unwrap(), rustlite::encode_key(&18i64).unwrap());
 /// ```
 pub struct Field<C, V> {
     /// The field's name (its document key and SQL column).
@@ -59,12 +59,12 @@ impl<C, V> Field<C, V> {
 }
 
 impl<C, V: Serialize> Field<C, V> {
-    /// Encodes a value of this field exactly as
-    /// [`Collection::index_values`](crate::Collection::index_values) does, for index lookups.
+    /// Encodes a value of this field as its index entries hold it (the key encoding of its
+    /// [`Value`](rustlite_engine::Value); `Some(x)` encodes as `x`).
     ///
     /// ```
     /// let f: rustlite::Field<(), Option<u8>> = rustlite::Field::new("n", Some(0));
-    /// assert_eq!(f.encode(&Some(5)).unwrap(), [1, 5]);
+    /// assert_eq!(f.encode(&Some(5)).unwrap(), rustlite::encode_key(&5u8).unwrap());
     /// ```
     ///
     /// # Errors

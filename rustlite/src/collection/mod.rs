@@ -8,28 +8,40 @@
 //! ```text
 //!  #[derive(Serialize, Deserialize, Collection)]      what the database does with it
 //!  struct User {                                      ──────────────────────────────────────────
-//!      #[key] id: u64,                  ──key()──▶    row   [0x01][coll id][keycode(id)] → msgpack(User)
-//!      #[index(unique)] email: String,  ──index_values()▶ index [0x02][index id][keycode(email)][keycode(id)]
+//!      #[key] id: u64,                  ──key()──▶    row   [0x01][table id][key(id)] → msgpack(User)
+//!      #[index(unique)] email: String,  ──(document)▶ index [0x02][index id][key(email)] → key(id)
 //!      name: String,                    ──schema()──▶ catalog: fields, key fields, index definitions
 //!  }
 //!  User::EMAIL: Field<User, String>     ──▶ users.find(User::EMAIL, ..) checked by the compiler
 //! ```
+//! Index entries are computed by the engine's table layer from the stored document's
+//! [`Value`](rustlite_engine::Value)s (`rustlite_engine::table`), the same code SQL writes
+//! through, so the derive generates no index code and typed and SQL writes agree byte for byte.
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`schema`] | [`Schema`], [`FieldDef`], [`FieldType`], [`IndexDef`], [`IndexKind`]: what the catalog persists |
+//! | schema (re-exported from `rustlite_engine::catalog`) | [`Schema`], [`FieldDef`], [`FieldType`], [`IndexDef`], [`IndexKind`]: what the catalog persists |
 //! | [`field`] | [`Field`]: typed handles on a collection's fields |
+//! | [`handle`] | [`CollectionHandle`]: a collection of a [`Database`](crate::Database), one transaction per call |
+//! | [`tx`] | [`TxCollection`]: the same operations inside a [`Transaction`](crate::Transaction) |
+//! | `open` | registration in the catalog and migrations when the declaration changed |
+//!
+//! # Naming
+//! The trait a type implements is [`Collection`] (what `#[derive(Collection)]` generates); the
+//! handle `db.collection::<T>()` returns is a [`CollectionHandle<T>`], and inside a
+//! transaction a [`TxCollection<T>`].
 //!
 //! # Index values
-//! The value stored for an index is the [keycode](rustlite_engine::codec::keycode) encoding of
-//! the field's value *as declared*: for a field of type `Option<T>`, the encoding of the whole
-//! `Some(..)`, so that a query value of the field's type (`Field<C, Option<T>>`) encodes the same
-//! way. **`None` is not indexed**: a document whose indexed `Option` field is `None` has no entry
-//! in that index (so a unique index accepts any number of `None`s, and an index lookup never
-//! returns documents whose field is `None`).
+//! An index holds the key encoding of the field's [`Value`](rustlite_engine::Value): for a field
+//! of type `Option<T>`, `Some(x)` is indexed as `x`. **`None` is not indexed**: a document whose
+//! indexed `Option` field is `None` has no entry in that index (so a unique index accepts any
+//! number of `None`s, and an index lookup never returns documents whose field is `None`).
 
 pub mod field;
-pub mod schema;
+pub mod handle;
+mod open;
+mod ops;
+pub mod tx;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -37,7 +49,10 @@ use serde::Serialize;
 use crate::Result;
 
 pub use field::Field;
-pub use schema::{FieldDef, FieldType, IndexDef, IndexKind, Schema};
+pub use handle::CollectionHandle;
+pub use ops::Iter;
+pub use rustlite_engine::catalog::{FieldDef, FieldType, IndexDef, IndexKind, Schema};
+pub use tx::TxCollection;
 
 /// A Rust type stored as a collection of documents. Implement it with `#[derive(Collection)]`.
 ///
@@ -66,7 +81,6 @@ pub use schema::{FieldDef, FieldType, IndexDef, IndexKind, Schema};
 /// assert_eq!(schema.fields[3].ty, FieldType::Text);
 /// assert!(schema.fields[3].nullable);
 /// assert_eq!(User::EMAIL.index, Some(0));
-/// assert_eq!(ada.index_values().unwrap().len(), 2);
 /// ```
 ///
 /// The derive also adds one typed handle per field (`User::EMAIL: Field<User, String>`, see
@@ -85,57 +99,27 @@ pub trait Collection: Serialize + DeserializeOwned + Send + Sync + 'static {
 
     /// Fields, key and index definitions, as persisted in the catalog.
     fn schema() -> Schema;
-
-    /// For each index, in `schema().indexes` order: the keycode-encoded indexed value, or
-    /// `None` when the field is an `Option` that is `None` (`None` values are not indexed).
-    ///
-    /// # Errors
-    /// [`crate::Error::InvalidArgument`] when a value cannot be keycode-encoded (a
-    /// `Serialize` implementation that fails or writes a map).
-    fn index_values(&self) -> Result<Vec<Option<Vec<u8>>>>;
-
-    /// The keycode encoding of [`Collection::key`], as stored in row keys.
-    ///
-    /// # Errors
-    /// As [`encode_key`].
-    fn encoded_key(&self) -> Result<Vec<u8>> {
-        encode_key(&self.key())
-    }
 }
 
-/// Encodes a primary key or an index value with the order-preserving
-/// [keycode](rustlite_engine::codec::keycode) encoding.
+/// Encodes a primary-key component or an index value with the one order-preserving key
+/// encoding ([`Value::append_key`](rustlite_engine::Value::append_key)) of its
+/// [`Value`](rustlite_engine::Value).
 ///
 /// ```
 /// let a = rustlite::encode_key(&(1u32, "a")).unwrap();
 /// let b = rustlite::encode_key(&(1u32, "b")).unwrap();
 /// assert!(a < b);
+/// assert_eq!(rustlite::encode_key(&Some(5u8)).unwrap(), rustlite::encode_key(&5u8).unwrap());
 /// ```
 ///
 /// # Errors
-/// [`crate::Error::InvalidArgument`] when the value contains a map or its `Serialize`
+/// [`crate::Error::InvalidArgument`] when the value contains a map (a struct) or its `Serialize`
 /// implementation fails.
 pub fn encode_key<K: Serialize + ?Sized>(key: &K) -> Result<Vec<u8>> {
-    rustlite_engine::codec::keycode::serialize(key)
+    rustlite_engine::Value::from_serialize(key)?.to_key()
 }
 
-/// Appends the keycode encoding of `key` to `out` (keys are built by concatenation); `out` is
-/// unchanged on error.
-///
-/// ```
-/// let mut key = vec![0x01, 3];
-/// rustlite::collection::append_key(&mut key, &7u16).unwrap();
-/// assert_eq!(key, [0x01, 3, 0, 7]);
-/// ```
-///
-/// # Errors
-/// As [`encode_key`].
-pub fn append_key<K: Serialize + ?Sized>(out: &mut Vec<u8>, key: &K) -> Result<()> {
-    rustlite_engine::codec::keycode::append(out, key)
-}
-
-/// Decodes a primary key or index value written by [`encode_key`]; the whole input must be
-/// consumed.
+/// Decodes a value written by [`encode_key`]; the whole input must be consumed.
 ///
 /// ```
 /// let bytes = rustlite::encode_key(&(1u32, "a")).unwrap();
@@ -146,5 +130,10 @@ pub fn append_key<K: Serialize + ?Sized>(out: &mut Vec<u8>, key: &K) -> Result<(
 /// # Errors
 /// [`crate::Error::InvalidArgument`] when the bytes are not a valid encoding of a `K`.
 pub fn decode_key<K: DeserializeOwned>(bytes: &[u8]) -> Result<K> {
-    rustlite_engine::codec::keycode::deserialize(bytes)
+    match rustlite_engine::Value::decode_key(bytes)? {
+        (value, []) => value.deserialize_into(),
+        _ => Err(crate::Error::InvalidArgument(
+            "trailing bytes after a key".into(),
+        )),
+    }
 }

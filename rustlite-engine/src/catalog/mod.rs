@@ -1,0 +1,559 @@
+//! The catalog: persisted table schemas (typed collections and SQL tables are the same thing),
+//! their indexes, and the counters that hand out ids.
+//!
+//! # Layout (under the `0x03` tag of the key space)
+//! ```text
+//! [0x03][0x01][table name]        -> [format 0x01] ++ msgpack(TableSchema)
+//! [0x03][0x02][index name]        -> [format 0x01] ++ msgpack(TableIndex)   standalone index (seed API)
+//! [0x03][0x10]                    -> next id, u32 BE (tables and indexes share one id space)
+//! [0x03][0x11][table id u32 BE]   -> next row id, u64 BE (tables without a declared key)
+//! ```
+//!
+//! # Transactions
+//! Every DDL function takes the caller's engine [`Transaction`]: reads go through it (so a
+//! transaction sees the tables it created) and writes are buffered in it, so DDL commits or
+//! rolls back with everything else. Two concurrent DDL statements both write the id counter, so
+//! the second committer gets [`Error::Conflict`].
+//!
+//! # Cache
+//! [`Engine::catalog`] returns an immutable [`Catalog`] snapshot of the committed catalog, cached
+//! and reloaded after any commit that wrote a catalog key (a generation counter bumped by the
+//! commit path). Code running inside a transaction that may itself have done DDL reads through
+//! [`Catalog::table`] instead.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`schema`] | [`Schema`], [`TableSchema`], [`FieldDef`], [`FieldType`], [`IndexDef`], [`IndexKind`], [`TableIndex`] |
+
+pub mod schema;
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::keyspace::{self, CATALOG};
+use crate::lsm::iter::Direction;
+use crate::mvcc::transaction::Transaction;
+use crate::mvcc::Reader;
+use crate::table;
+
+pub use schema::{
+    FieldDef, FieldType, IndexDef, IndexKind, Schema, TableIndex, TableSchema, ROWID,
+};
+
+const KIND_TABLE: u8 = 0x01;
+const KIND_INDEX: u8 = 0x02;
+const KIND_NEXT_ID: u8 = 0x10;
+const KIND_ROWID: u8 = 0x11;
+const FORMAT: u8 = 0x01;
+
+/// A key of the catalog; see the module docs for the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CatalogKey<'a> {
+    Table(&'a str),
+    Index(&'a str),
+    NextId,
+    RowId(u32),
+}
+
+impl CatalogKey<'_> {
+    fn encode(self) -> Vec<u8> {
+        let mut out = vec![CATALOG];
+        match self {
+            CatalogKey::Table(name) => {
+                out.push(KIND_TABLE);
+                out.extend_from_slice(name.as_bytes());
+            }
+            CatalogKey::Index(name) => {
+                out.push(KIND_INDEX);
+                out.extend_from_slice(name.as_bytes());
+            }
+            CatalogKey::NextId => out.push(KIND_NEXT_ID),
+            CatalogKey::RowId(id) => {
+                out.push(KIND_ROWID);
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+        }
+        out
+    }
+
+    /// Bounds of every key of one kind (`[0x03][kind]..`).
+    fn kind_bounds(kind: u8) -> (Vec<u8>, Vec<u8>) {
+        (vec![CATALOG, kind], vec![CATALOG, kind + 1])
+    }
+}
+
+fn encode_entry<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    let mut out = vec![FORMAT];
+    rmp_serde::encode::write_named(&mut out, value)
+        .map_err(|e| Error::Serialization(format!("cannot encode catalog entry: {e}")))?;
+    Ok(out)
+}
+
+fn decode_entry<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
+    let what = String::from_utf8_lossy(key.get(2..).unwrap_or_default()).into_owned();
+    match bytes.split_first() {
+        Some((&FORMAT, body)) => rmp_serde::from_slice(body)
+            .map_err(|e| Error::corruption("catalog", 0, format!("catalog entry {what}: {e}"))),
+        Some((&v, _)) => Err(Error::UnsupportedVersion {
+            file: format!("catalog entry {what}"),
+            found: u32::from(v),
+            supported: u32::from(FORMAT),
+        }),
+        None => Err(Error::corruption(
+            "catalog",
+            0,
+            format!("empty entry {what}"),
+        )),
+    }
+}
+
+fn read_all<R: Reader, T: DeserializeOwned>(r: &mut R, kind: u8) -> Result<Vec<T>> {
+    let (lo, hi) = CatalogKey::kind_bounds(kind);
+    let scan = r.scan_range(
+        Bound::Included(&lo),
+        Bound::Excluded(&hi),
+        Direction::Forward,
+    )?;
+    scan.map(|kv| kv.and_then(|(k, v)| decode_entry(&k, &v)))
+        .collect()
+}
+
+/// The committed catalog at one moment: every table and standalone index, by name.
+///
+/// ```
+/// use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+/// use rustlite_engine::{Engine, IsolationLevel, Options};
+/// let engine = Engine::open_in_memory(Options::default())?;
+/// let mut tx = engine.begin(IsolationLevel::default());
+/// let schema = Schema { name: "users".into(), fields: vec![FieldDef::new("id", FieldType::Int, false)],
+///                       key_fields: vec!["id".into()], indexes: vec![] };
+/// let users = Catalog::create_table(&mut tx, &schema)?;
+/// assert!(engine.catalog()?.get("users").is_none()); // not committed yet
+/// tx.commit()?;
+/// assert_eq!(engine.catalog()?.get("users").map(|t| t.id), Some(users.id));
+/// assert_eq!(Catalog::load(&engine)?.list().count(), 1);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Catalog {
+    tables: BTreeMap<String, Arc<TableSchema>>,
+    indexes: BTreeMap<String, Arc<TableIndex>>,
+}
+
+impl Catalog {
+    /// Reads the committed catalog (use [`Engine::catalog`] for the cached copy).
+    pub fn load(engine: &Engine) -> Result<Catalog> {
+        let mut snap = engine.snapshot();
+        let tables: Vec<TableSchema> = read_all(&mut snap, KIND_TABLE)?;
+        let indexes: Vec<TableIndex> = read_all(&mut snap, KIND_INDEX)?;
+        Ok(Catalog {
+            tables: tables
+                .into_iter()
+                .map(|t| (t.schema.name.clone(), Arc::new(t)))
+                .collect(),
+            indexes: indexes
+                .into_iter()
+                .map(|i| (i.def.name.clone(), Arc::new(i)))
+                .collect(),
+        })
+    }
+
+    /// The table called `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<TableSchema>> {
+        self.tables.get(name).cloned()
+    }
+
+    /// Every table, by name.
+    pub fn list(&self) -> impl Iterator<Item = &Arc<TableSchema>> {
+        self.tables.values()
+    }
+
+    /// The standalone index (seed API) called `name`.
+    pub fn standalone_index(&self, name: &str) -> Option<Arc<TableIndex>> {
+        self.indexes.get(name).cloned()
+    }
+
+    /// The table called `name` as transaction `tx` sees it (including its own DDL).
+    ///
+    /// ```
+    /// # use rustlite_engine::{catalog::Catalog, Engine, IsolationLevel, Options};
+    /// let engine = Engine::open_in_memory(Options::default())?;
+    /// let mut tx = engine.begin(IsolationLevel::default());
+    /// assert!(Catalog::table(&mut tx, "nope")?.is_none());
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn table<R: Reader>(r: &mut R, name: &str) -> Result<Option<Arc<TableSchema>>> {
+        let key = CatalogKey::Table(name).encode();
+        match r.read(&key)? {
+            Some(bytes) => Ok(Some(Arc::new(decode_entry(&key, &bytes)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Every table as `r` sees it, by name.
+    ///
+    /// ```
+    /// # use rustlite_engine::{catalog::Catalog, Engine, Options};
+    /// let engine = Engine::open_in_memory(Options::default())?;
+    /// assert!(Catalog::tables(&mut engine.snapshot())?.is_empty());
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn tables<R: Reader>(r: &mut R) -> Result<Vec<Arc<TableSchema>>> {
+        Ok(read_all::<R, TableSchema>(r, KIND_TABLE)?
+            .into_iter()
+            .map(Arc::new)
+            .collect())
+    }
+
+    /// Creates table `schema.name` with ids from the persisted counter. [`Error::AlreadyExists`]
+    /// when the name is taken, [`Error::Schema`] when the declaration is invalid.
+    pub fn create_table(tx: &mut Transaction, schema: &Schema) -> Result<Arc<TableSchema>> {
+        schema.validate()?;
+        let key = CatalogKey::Table(&schema.name).encode();
+        if tx.get(&key)?.is_some() {
+            return Err(Error::AlreadyExists {
+                collection: schema.name.clone(),
+                key: "(table)".into(),
+            });
+        }
+        let id = next_id(tx)?;
+        let mut indexes = Vec::with_capacity(schema.indexes.len());
+        for def in &schema.indexes {
+            indexes.push(TableIndex::new(next_id(tx)?, def.clone()));
+        }
+        let table = TableSchema {
+            id,
+            schema: schema.clone(),
+            indexes,
+        };
+        tx.put(&key, &encode_entry(&table)?)?;
+        Ok(Arc::new(table))
+    }
+
+    /// Drops table `name` with every row and index entry. [`Error::NotFound`] when absent.
+    pub fn drop_table(tx: &mut Transaction, name: &str) -> Result<()> {
+        let table = Self::require(tx, name)?;
+        for ix in &table.indexes {
+            table::index::drop_entries(tx, ix)?;
+        }
+        table::row::drop_rows(tx, &table)?;
+        tx.delete(&CatalogKey::RowId(table.id).encode())?;
+        tx.delete(&CatalogKey::Table(name).encode())
+    }
+
+    /// Adds index `def` to table `table`, backfilling it from the existing rows. Fails with
+    /// [`Error::UniqueViolation`] when a unique index meets a duplicate (nothing is applied to
+    /// the transaction's view beyond what it already holds: the caller should roll back),
+    /// [`Error::AlreadyExists`] when the table has an index of that name.
+    pub fn create_index(
+        tx: &mut Transaction,
+        table: &str,
+        def: &IndexDef,
+    ) -> Result<Arc<TableSchema>> {
+        let mut t = (*Self::require(tx, table)?).clone();
+        if t.schema.field(&def.field).is_none() {
+            return Err(Error::Schema(format!(
+                "index {}: table {table} has no field {}",
+                def.name, def.field
+            )));
+        }
+        if t.index(&def.name).is_some() {
+            return Err(Error::AlreadyExists {
+                collection: table.to_owned(),
+                key: format!("index {}", def.name),
+            });
+        }
+        let ix = TableIndex::new(next_id(tx)?, def.clone());
+        table::index::backfill(tx, &t, &ix)?;
+        t.schema.indexes.push(def.clone());
+        t.indexes.push(ix);
+        tx.put(&CatalogKey::Table(table).encode(), &encode_entry(&t)?)?;
+        Ok(Arc::new(t))
+    }
+
+    /// Removes index `index` from table `table` with all its entries. [`Error::NotFound`] when
+    /// either is absent.
+    pub fn drop_index(tx: &mut Transaction, table: &str, index: &str) -> Result<Arc<TableSchema>> {
+        let mut t = (*Self::require(tx, table)?).clone();
+        let pos = t
+            .indexes
+            .iter()
+            .position(|i| i.def.name == index)
+            .ok_or_else(|| Error::NotFound(format!("index {index} of table {table}")))?;
+        let ix = t.indexes.remove(pos);
+        table::index::drop_entries(tx, &ix)?;
+        t.schema.indexes.retain(|d| d.name != index);
+        tx.put(&CatalogKey::Table(table).encode(), &encode_entry(&t)?)?;
+        Ok(Arc::new(t))
+    }
+
+    /// Replaces the field list of table `table` (a field added or removed; the key fields must
+    /// stay). Existing documents are not rewritten: a document lacking a new field reads it as
+    /// null. [`Error::Schema`] when a key field would be lost.
+    pub fn set_fields(
+        tx: &mut Transaction,
+        table: &str,
+        fields: Vec<FieldDef>,
+    ) -> Result<Arc<TableSchema>> {
+        let mut t = (*Self::require(tx, table)?).clone();
+        t.schema.fields = fields;
+        t.schema.validate()?;
+        for ix in &t.indexes {
+            if t.schema.field(&ix.def.field).is_none() {
+                return Err(Error::Schema(format!(
+                    "table {table}: field {} is still indexed by {}",
+                    ix.def.field, ix.def.name
+                )));
+            }
+        }
+        tx.put(&CatalogKey::Table(table).encode(), &encode_entry(&t)?)?;
+        Ok(Arc::new(t))
+    }
+
+    /// Creates a standalone index (not attached to a table; the seed's `create_index`).
+    /// [`Error::AlreadyExists`] when the name is taken.
+    ///
+    /// ```
+    /// # use rustlite_engine::{catalog::{Catalog, IndexKind}, Engine, IsolationLevel, Options};
+    /// let engine = Engine::open_in_memory(Options::default())?;
+    /// let mut tx = engine.begin(IsolationLevel::default());
+    /// let ix = Catalog::create_standalone_index(&mut tx, "names", IndexKind::Hash)?;
+    /// assert_eq!(Catalog::standalone_index_in(&mut tx, "names")?, Some(ix));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn create_standalone_index(
+        tx: &mut Transaction,
+        name: &str,
+        kind: IndexKind,
+    ) -> Result<Arc<TableIndex>> {
+        let key = CatalogKey::Index(name).encode();
+        if tx.get(&key)?.is_some() {
+            return Err(Error::AlreadyExists {
+                collection: name.to_owned(),
+                key: "(index)".into(),
+            });
+        }
+        let ix = TableIndex::new(next_id(tx)?, IndexDef::named(name, "", kind, false));
+        tx.put(&key, &encode_entry(&ix)?)?;
+        Ok(Arc::new(ix))
+    }
+
+    /// The standalone index called `name` as `r` sees it.
+    pub fn standalone_index_in<R: Reader>(
+        r: &mut R,
+        name: &str,
+    ) -> Result<Option<Arc<TableIndex>>> {
+        let key = CatalogKey::Index(name).encode();
+        match r.read(&key)? {
+            Some(bytes) => Ok(Some(Arc::new(decode_entry(&key, &bytes)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Allocates the next hidden row id of table `table_id` (starting at 1).
+    ///
+    /// ```
+    /// # use rustlite_engine::{catalog::Catalog, Engine, IsolationLevel, Options};
+    /// let engine = Engine::open_in_memory(Options::default())?;
+    /// let mut tx = engine.begin(IsolationLevel::default());
+    /// assert_eq!(Catalog::next_rowid(&mut tx, 5)?, 1);
+    /// assert_eq!(Catalog::next_rowid(&mut tx, 5)?, 2);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn next_rowid(tx: &mut Transaction, table_id: u32) -> Result<i64> {
+        let key = CatalogKey::RowId(table_id).encode();
+        let next = read_counter(tx, &key)?.max(1);
+        let id =
+            i64::try_from(next).map_err(|_| Error::InvalidArgument("row ids exhausted".into()))?;
+        tx.put(&key, &(next + 1).to_be_bytes())?;
+        Ok(id)
+    }
+
+    /// Checks, inside `tx`, that `table` is the table's current schema as `tx` sees it, and
+    /// guards its catalog entry so that a concurrent DDL commit on it makes `tx` fail with
+    /// [`Error::Conflict`] (retry, and the retry reads the new schema). The table layer calls
+    /// this before every write; a stale `table` is [`Error::Conflict`] too.
+    pub fn check_current(tx: &mut Transaction, table: &TableSchema) -> Result<()> {
+        let key = CatalogKey::Table(table.name()).encode();
+        tx.guard(&key);
+        match tx.get(&key)? {
+            Some(stored) if stored == encode_entry(table)? => Ok(()),
+            Some(_) => Err(Error::Conflict(format!(
+                "table {} changed since its schema was read",
+                table.name()
+            ))),
+            None => Err(Error::NotFound(format!("table {}", table.name()))),
+        }
+    }
+
+    fn require(tx: &mut Transaction, name: &str) -> Result<Arc<TableSchema>> {
+        Self::table(tx, name)?.ok_or_else(|| Error::NotFound(format!("table {name}")))
+    }
+}
+
+fn read_counter(tx: &mut Transaction, key: &[u8]) -> Result<u64> {
+    match tx.get(key)? {
+        None => Ok(0),
+        Some(bytes) => {
+            let arr: [u8; 8] = bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::corruption("catalog", 0, "counter is not 8 bytes"))?;
+            Ok(u64::from_be_bytes(arr))
+        }
+    }
+}
+
+/// Allocates the next table or index id (ids start at 1).
+fn next_id(tx: &mut Transaction) -> Result<u32> {
+    let key = CatalogKey::NextId.encode();
+    let next = read_counter(tx, &key)?.max(1);
+    let id =
+        u32::try_from(next).map_err(|_| Error::InvalidArgument("table ids exhausted".into()))?;
+    tx.put(&key, &(next + 1).to_be_bytes())?;
+    Ok(id)
+}
+
+/// The engine's cached [`Catalog`], reloaded after commits that wrote a catalog key.
+#[derive(Default)]
+pub(crate) struct CatalogCache {
+    generation: AtomicU64,
+    cached: Mutex<Option<(u64, Arc<Catalog>)>>,
+}
+
+impl CatalogCache {
+    /// Marks the cache stale (called after a commit that wrote a `0x03` key).
+    pub(crate) fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Whether a batch of engine keys touches the catalog.
+pub(crate) fn touches_catalog<'a>(mut keys: impl Iterator<Item = &'a [u8]>) -> bool {
+    keys.any(|k| k.first() == Some(&CATALOG))
+}
+
+impl Engine {
+    /// The committed catalog (cached; reloaded after a commit that changed it).
+    ///
+    /// ```
+    /// let engine = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// assert_eq!(engine.catalog()?.list().count(), 0);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn catalog(&self) -> Result<Arc<Catalog>> {
+        let cache = &self.inner.catalog;
+        let generation = cache.generation.load(Ordering::Acquire);
+        if let Some((g, c)) = cache.cached.lock().as_ref() {
+            if *g == generation {
+                return Ok(Arc::clone(c));
+            }
+        }
+        let fresh = Arc::new(Catalog::load(self)?);
+        *cache.cached.lock() = Some((generation, Arc::clone(&fresh)));
+        Ok(fresh)
+    }
+}
+
+/// Engine-key bounds of every catalog entry (for tools).
+pub fn catalog_bounds() -> keyspace::KeyRange {
+    keyspace::tagged_bounds(CATALOG, Bound::Unbounded, Bound::Unbounded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{IsolationLevel, Options};
+
+    fn users() -> Schema {
+        Schema {
+            name: "users".into(),
+            fields: vec![
+                FieldDef::new("id", FieldType::Int, false),
+                FieldDef::new("email", FieldType::Text, false),
+            ],
+            key_fields: vec!["id".into()],
+            indexes: vec![IndexDef::new("users", "email", IndexKind::BTree, true)],
+        }
+    }
+
+    #[test]
+    fn catalog_keys_stay_under_their_kind_prefix() {
+        for kind in [KIND_TABLE, KIND_INDEX] {
+            let (lo, hi) = CatalogKey::kind_bounds(kind);
+            let key = match kind {
+                KIND_TABLE => CatalogKey::Table("\u{ff}zz").encode(),
+                _ => CatalogKey::Index("").encode(),
+            };
+            assert!(lo <= key && key < hi);
+        }
+        assert_eq!(CatalogKey::RowId(1).encode(), [0x03, 0x11, 0, 0, 0, 1]);
+        assert_eq!(CatalogKey::Table("t").encode(), [0x03, 0x01, b't']);
+    }
+
+    #[test]
+    fn ddl_is_transactional_and_ids_are_distinct() -> Result<()> {
+        let engine = Engine::open_in_memory(Options::default())?;
+        let mut tx = engine.begin(IsolationLevel::default());
+        let t = Catalog::create_table(&mut tx, &users())?;
+        assert_ne!(t.id, t.indexes[0].id);
+        tx.rollback();
+        assert!(engine.catalog()?.get("users").is_none());
+
+        let mut tx = engine.begin(IsolationLevel::default());
+        let t = Catalog::create_table(&mut tx, &users())?;
+        assert!(matches!(
+            Catalog::create_table(&mut tx, &users()),
+            Err(Error::AlreadyExists { .. })
+        ));
+        tx.commit()?;
+        assert_eq!(engine.catalog()?.get("users"), Some(t.clone()));
+
+        let mut tx = engine.begin(IsolationLevel::default());
+        let t2 = Catalog::drop_index(&mut tx, "users", "users.email")?;
+        assert!(t2.indexes.is_empty() && t2.schema.indexes.is_empty());
+        let def = IndexDef::named("by_mail", "email", IndexKind::Hash, false);
+        let t3 = Catalog::create_index(&mut tx, "users", &def)?;
+        assert!(t3.indexes[0].id > t.indexes[0].id);
+        tx.commit()?;
+        assert_eq!(Catalog::load(&engine)?.get("users"), Some(t3));
+
+        let mut tx = engine.begin(IsolationLevel::default());
+        Catalog::drop_table(&mut tx, "users")?;
+        assert!(matches!(
+            Catalog::drop_table(&mut tx, "users"),
+            Err(Error::NotFound(_))
+        ));
+        tx.commit()?;
+        assert_eq!(engine.catalog()?.list().count(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn invalid_declarations_are_refused() -> Result<()> {
+        let engine = Engine::open_in_memory(Options::default())?;
+        let mut tx = engine.begin(IsolationLevel::default());
+        let mut bad = users();
+        bad.key_fields = vec!["nope".into()];
+        assert!(matches!(
+            Catalog::create_table(&mut tx, &bad),
+            Err(Error::Schema(_))
+        ));
+        let mut tx2 = engine.begin(IsolationLevel::default());
+        Catalog::create_table(&mut tx2, &users())?;
+        let def = IndexDef::named("x", "missing", IndexKind::BTree, false);
+        assert!(matches!(
+            Catalog::create_index(&mut tx2, "users", &def),
+            Err(Error::Schema(_))
+        ));
+        Ok(())
+    }
+}

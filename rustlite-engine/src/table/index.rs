@@ -1,0 +1,429 @@
+//! Secondary-index entries: maintenance on writes, uniqueness, lookups, backfill and drop, and
+//! the seed's standalone indexes (`create_index` / `index_insert` / `index_find`) on the same
+//! entries.
+//!
+//! ```text
+//! [0x02][index id u32 BE] ( [xxh3_64(value) u64 BE] if hash ) [value] ( [pk] unless unique )
+//!                                                               -> pk if unique, else empty
+//! ```
+//! The value is `Value::append_key` of the indexed column (self-delimiting, so entries of one
+//! value are exactly the keys starting with `prefix ++ value`, and a B-Tree range on values is
+//! a range on keys). A hash index spreads values by their hash and answers equality only.
+//! Null is not indexed (see the [table](super) docs).
+
+use std::ops::Bound;
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::catalog::{FieldType, IndexKind, TableIndex, TableSchema};
+use crate::error::{Error, Result};
+use crate::keyspace::{KeyRange, INDEX};
+use crate::lsm::iter::Direction;
+use crate::mvcc::transaction::Transaction;
+use crate::mvcc::Reader;
+use crate::value::Value;
+
+use super::{as_slices, row_prefix, successor, RawRow};
+
+/// `[0x02][index id u32 BE]`.
+fn index_prefix(ix: &TableIndex) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32);
+    out.push(INDEX);
+    out.extend_from_slice(&ix.id.to_be_bytes());
+    out
+}
+
+/// The key prefix shared by every entry of value `vkey`.
+fn value_prefix(ix: &TableIndex, vkey: &[u8]) -> Vec<u8> {
+    let mut out = index_prefix(ix);
+    if ix.def.kind == IndexKind::Hash {
+        out.extend_from_slice(&xxh3_64(vkey).to_be_bytes());
+    }
+    out.extend_from_slice(vkey);
+    out
+}
+
+/// The engine key and value of the entry mapping `vkey` to `pk`.
+fn entry(ix: &TableIndex, vkey: &[u8], pk: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut key = value_prefix(ix, vkey);
+    if ix.def.unique {
+        (key, pk.to_vec())
+    } else {
+        key.extend_from_slice(pk);
+        (key, Vec::new())
+    }
+}
+
+/// The pk an entry points to; `value_start` is where the value begins in `key`.
+fn entry_pk(ix: &TableIndex, key: &[u8], value: Vec<u8>, value_start: usize) -> Result<Vec<u8>> {
+    if ix.def.unique {
+        return Ok(value);
+    }
+    let rest = key
+        .get(value_start..)
+        .ok_or_else(|| Error::corruption("index", 0, "index entry shorter than its prefix"))?;
+    let (_, pk) = Value::decode_key(rest)?;
+    Ok(pk.to_vec())
+}
+
+/// The key encoding of an index value, or `None` for null (not indexed). Integers are compared
+/// as floats in a `Float` column, as the row layer stores them.
+pub fn value_key(ix: &TableIndex, ty: Option<FieldType>, value: &Value) -> Result<Option<Vec<u8>>> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Map(_) => Err(Error::Schema(format!(
+            "index {}: a nested document cannot be indexed",
+            ix.def.name
+        ))),
+        #[expect(clippy::cast_precision_loss, reason = "SQL semantics of INT -> REAL")]
+        Value::Int(i) if ty == Some(FieldType::Float) => {
+            Ok(Some(Value::Float(*i as f64).to_key()?))
+        }
+        v => Ok(Some(v.to_key()?)),
+    }
+}
+
+fn column_type(table: &TableSchema, ix: &TableIndex) -> Option<FieldType> {
+    table.field(&ix.def.field).map(|f| f.ty)
+}
+
+/// One index's change for a write: entry to remove, entry to add.
+struct Change {
+    remove: Option<Vec<u8>>,
+    add: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Moves every index of `table` from the entries of `old` (pk, document) to those of `new`.
+/// Every unique check runs before any write, so an error leaves `tx` untouched.
+pub(crate) fn apply(
+    tx: &mut Transaction,
+    table: &TableSchema,
+    old: Option<(&[u8], &Value)>,
+    new: Option<(&[u8], &Value)>,
+) -> Result<()> {
+    let mut changes = Vec::with_capacity(table.indexes.len());
+    for ix in &table.indexes {
+        let ty = column_type(table, ix);
+        let old_v = match old {
+            Some((pk, doc)) => value_key(ix, ty, doc.field(&ix.def.field))?.map(|v| (pk, v)),
+            None => None,
+        };
+        let new_v = match new {
+            Some((pk, doc)) => value_key(ix, ty, doc.field(&ix.def.field))?.map(|v| (pk, v)),
+            None => None,
+        };
+        if old_v == new_v {
+            continue;
+        }
+        if let (true, Some((pk, vkey))) = (ix.def.unique, &new_v) {
+            let (key, _) = entry(ix, vkey, pk);
+            if let Some(owner) = tx.get(&key)? {
+                let own = owner == *pk || old.is_some_and(|(opk, _)| owner == opk);
+                if !own {
+                    let value = new.map(|(_, d)| d.field(&ix.def.field).to_string());
+                    return Err(Error::UniqueViolation {
+                        index: ix.def.name.clone(),
+                        value: value.unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        changes.push(Change {
+            remove: old_v.map(|(pk, v)| entry(ix, &v, pk).0),
+            add: new_v.map(|(pk, v)| entry(ix, &v, pk)),
+        });
+    }
+    for c in changes {
+        if let Some(key) = c.remove {
+            tx.delete(&key)?;
+        }
+        if let Some((key, value)) = c.add {
+            tx.put(&key, &value)?;
+        }
+    }
+    Ok(())
+}
+
+/// `(pk)` of every entry whose value is within `[lo, hi]` (value-key bytes), in `dir` order.
+fn scan_pks<R: Reader>(
+    r: &mut R,
+    ix: &TableIndex,
+    lo: Bound<Vec<u8>>,
+    hi: Bound<Vec<u8>>,
+    dir: Direction,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let prefix = index_prefix(ix);
+    let value_start = prefix.len() + if ix.def.kind == IndexKind::Hash { 8 } else { 0 };
+    let bounds = (lo, hi);
+    let (l, h) = as_slices(&bounds);
+    let mut out = Vec::new();
+    for kv in r.scan_range(l, h, dir)? {
+        let (key, value) = kv?;
+        let pk = entry_pk(ix, &key, value, value_start)?;
+        let vkey = key.get(value_start..).unwrap_or_default();
+        let vlen = vkey.len() - if ix.def.unique { 0 } else { pk.len() };
+        out.push((vkey.get(..vlen).unwrap_or_default().to_vec(), pk));
+    }
+    Ok(out)
+}
+
+/// The pks of the entries of value key `vkey`.
+fn eq_pks<R: Reader>(r: &mut R, ix: &TableIndex, vkey: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let prefix = value_prefix(ix, vkey);
+    if ix.def.unique {
+        return Ok(r.read(&prefix)?.into_iter().collect());
+    }
+    let hi = successor(&prefix)?;
+    Ok(scan_pks(
+        r,
+        ix,
+        Bound::Included(prefix),
+        Bound::Excluded(hi),
+        Direction::Forward,
+    )?
+    .into_iter()
+    .map(|(_, pk)| pk)
+    .collect())
+}
+
+fn fetch<R: Reader>(r: &mut R, table: &TableSchema, pks: Vec<Vec<u8>>) -> Result<Vec<RawRow>> {
+    let prefix = row_prefix(table.id);
+    let mut rows = Vec::with_capacity(pks.len());
+    for pk in pks {
+        match r.read(&[prefix.as_slice(), &pk].concat())? {
+            Some(doc) => rows.push(RawRow { pk, doc }),
+            None => {
+                return Err(Error::corruption(
+                    "index",
+                    0,
+                    format!(
+                        "table {}: index entry points to a missing row",
+                        table.name()
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Rows whose indexed column equals `value` (none for null), in primary-key order.
+///
+/// ```
+/// use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
+/// use rustlite_engine::{table, Engine, IsolationLevel, Options, Value};
+/// let engine = Engine::open_in_memory(Options::default())?;
+/// let mut tx = engine.begin(IsolationLevel::default());
+/// let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(),
+///     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("c", FieldType::Text, true)],
+///     key_fields: vec!["id".into()], indexes: vec![IndexDef::new("t", "c", IndexKind::Hash, false)] })?;
+/// for (id, c) in [(1, "x"), (2, "y"), (3, "x")] {
+///     table::insert(&mut tx, &t, &Value::Map(vec![("id".into(), Value::Int(id)), ("c".into(), Value::Text(c.into()))]))?;
+/// }
+/// let hits = table::index_eq(&mut tx, &t, &t.indexes[0], &Value::Text("x".into()))?;
+/// assert_eq!(hits.map(|r| r.pk_values()).collect::<Result<Vec<_>, _>>()?, [vec![Value::Int(1)], vec![Value::Int(3)]]);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn index_eq<R: Reader>(
+    r: &mut R,
+    table: &TableSchema,
+    ix: &TableIndex,
+    value: &Value,
+) -> Result<std::vec::IntoIter<RawRow>> {
+    let Some(vkey) = value_key(ix, column_type(table, ix), value)? else {
+        return Ok(Vec::new().into_iter());
+    };
+    let pks = eq_pks(r, ix, &vkey)?;
+    Ok(fetch(r, table, pks)?.into_iter())
+}
+
+/// Rows whose indexed column is within `[lower, upper]`, in value order (then pk order), or the
+/// reverse. B-Tree indexes only: a hash index refuses with [`Error::InvalidArgument`]. Values are
+/// compared in the key encoding's order (within one type: the natural order; nulls are never
+/// returned).
+pub fn index_range<R: Reader>(
+    r: &mut R,
+    table: &TableSchema,
+    ix: &TableIndex,
+    lower: Bound<&Value>,
+    upper: Bound<&Value>,
+    dir: Direction,
+) -> Result<std::vec::IntoIter<RawRow>> {
+    let ty = column_type(table, ix);
+    let (lo, hi) = value_bounds(ix, ty, lower, upper)?;
+    let pks = scan_pks(r, ix, lo, hi, dir)?
+        .into_iter()
+        .map(|(_, pk)| pk)
+        .collect();
+    Ok(fetch(r, table, pks)?.into_iter())
+}
+
+fn value_bounds(
+    ix: &TableIndex,
+    ty: Option<FieldType>,
+    lower: Bound<&Value>,
+    upper: Bound<&Value>,
+) -> Result<KeyRange> {
+    if ix.def.kind == IndexKind::Hash {
+        return Err(Error::InvalidArgument(format!(
+            "index {} is a hash index: it answers equality only, not ranges",
+            ix.def.name
+        )));
+    }
+    let prefix = index_prefix(ix);
+    // A null bound is below every indexed value.
+    let vk = |v: &Value| -> Result<Vec<u8>> {
+        let mut k = prefix.clone();
+        k.extend(value_key(ix, ty, v)?.unwrap_or_default());
+        Ok(k)
+    };
+    let lo = match lower {
+        Bound::Included(v) => Bound::Included(vk(v)?),
+        Bound::Excluded(v) if v.is_null() => Bound::Included(prefix.clone()),
+        Bound::Excluded(v) => Bound::Included(successor(&vk(v)?)?),
+        Bound::Unbounded => Bound::Included(prefix.clone()),
+    };
+    let hi = match upper {
+        Bound::Included(v) if v.is_null() => Bound::Excluded(prefix.clone()),
+        Bound::Included(v) => Bound::Excluded(successor(&vk(v)?)?),
+        Bound::Excluded(v) => Bound::Excluded(vk(v)?),
+        Bound::Unbounded => Bound::Excluded(successor(&prefix)?),
+    };
+    Ok((lo, hi))
+}
+
+/// Writes the entries of index `ix` for every existing row of `table`, checking uniqueness.
+pub(crate) fn backfill(tx: &mut Transaction, table: &TableSchema, ix: &TableIndex) -> Result<()> {
+    let rows: Vec<RawRow> = super::row::scan(
+        tx,
+        table,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        Direction::Forward,
+    )?
+    .collect::<Result<_>>()?;
+    let ty = column_type(table, ix);
+    for row in rows {
+        let doc = row.document()?;
+        let value = doc.field(&ix.def.field);
+        let Some(vkey) = value_key(ix, ty, value)? else {
+            continue;
+        };
+        let (key, v) = entry(ix, &vkey, &row.pk);
+        if ix.def.unique && tx.get(&key)?.is_some() {
+            return Err(Error::UniqueViolation {
+                index: ix.def.name.clone(),
+                value: value.to_string(),
+            });
+        }
+        tx.put(&key, &v)?;
+    }
+    Ok(())
+}
+
+/// Deletes every entry of index `ix`.
+pub(crate) fn drop_entries(tx: &mut Transaction, ix: &TableIndex) -> Result<()> {
+    let prefix = index_prefix(ix);
+    let hi = successor(&prefix)?;
+    let keys: Vec<Vec<u8>> = tx
+        .scan(
+            Bound::Included(&prefix),
+            Bound::Excluded(&hi),
+            Direction::Forward,
+        )?
+        .map(|kv| kv.map(|(k, _)| k))
+        .collect::<Result<_>>()?;
+    for k in keys {
+        tx.delete(&k)?;
+    }
+    Ok(())
+}
+
+/// Seed API: maps `key` to row id `id` in standalone index `ix` (idempotent).
+///
+/// ```
+/// use rustlite_engine::catalog::{Catalog, IndexKind};
+/// use rustlite_engine::table::index;
+/// use rustlite_engine::{Engine, IsolationLevel, Options};
+/// let engine = Engine::open_in_memory(Options::default())?;
+/// let mut tx = engine.begin(IsolationLevel::default());
+/// let ix = Catalog::create_standalone_index(&mut tx, "names", IndexKind::BTree)?;
+/// index::standalone_insert(&mut tx, &ix, b"bob", 2)?;
+/// index::standalone_insert(&mut tx, &ix, b"ann", 1)?;
+/// index::standalone_insert(&mut tx, &ix, b"ann", 3)?;
+/// assert_eq!(index::standalone_find(&mut tx, &ix, b"ann")?, [1, 3]);
+/// let all = index::standalone_range(&mut tx, &ix, std::ops::Bound::Included(&b"a"[..]), std::ops::Bound::Excluded(&b"b"[..]))?;
+/// assert_eq!(all, [(b"ann".to_vec(), 1), (b"ann".to_vec(), 3)]);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn standalone_insert(tx: &mut Transaction, ix: &TableIndex, key: &[u8], id: u64) -> Result<()> {
+    let (k, v) = standalone_entry(ix, key, id)?;
+    tx.put(&k, &v)
+}
+
+/// Seed API: removes the mapping of `key` to `id`.
+pub fn standalone_remove(tx: &mut Transaction, ix: &TableIndex, key: &[u8], id: u64) -> Result<()> {
+    let (k, _) = standalone_entry(ix, key, id)?;
+    tx.delete(&k)
+}
+
+fn standalone_entry(ix: &TableIndex, key: &[u8], id: u64) -> Result<(Vec<u8>, Vec<u8>)> {
+    let vkey = Value::Bytes(key.to_vec()).to_key()?;
+    Ok(entry(ix, &vkey, &id_key(id)?))
+}
+
+fn id_key(id: u64) -> Result<Vec<u8>> {
+    let id = i64::try_from(id)
+        .map_err(|_| Error::InvalidArgument(format!("index row id {id} exceeds i64::MAX")))?;
+    Value::Int(id).to_key()
+}
+
+fn decode_id(pk: &[u8]) -> Result<u64> {
+    match Value::decode_key(pk)? {
+        (Value::Int(i), []) => u64::try_from(i)
+            .map_err(|_| Error::corruption("index", 0, "negative row id in a standalone index")),
+        _ => Err(Error::corruption(
+            "index",
+            0,
+            "standalone index entry without a row id",
+        )),
+    }
+}
+
+/// Seed API: the ids mapped to `key`, ascending.
+pub fn standalone_find<R: Reader>(r: &mut R, ix: &TableIndex, key: &[u8]) -> Result<Vec<u64>> {
+    let vkey = Value::Bytes(key.to_vec()).to_key()?;
+    eq_pks(r, ix, &vkey)?
+        .iter()
+        .map(|pk| decode_id(pk))
+        .collect()
+}
+
+/// Seed API: `(key, id)` of every entry with a key in `[lower, upper]`, in key order. B-Tree
+/// indexes only.
+pub fn standalone_range<R: Reader>(
+    r: &mut R,
+    ix: &TableIndex,
+    lower: Bound<&[u8]>,
+    upper: Bound<&[u8]>,
+) -> Result<Vec<(Vec<u8>, u64)>> {
+    let lower = lower.map(|k| Value::Bytes(k.to_vec()));
+    let upper = upper.map(|k| Value::Bytes(k.to_vec()));
+    let (lo, hi) = value_bounds(ix, None, lower.as_ref(), upper.as_ref())?;
+    scan_pks(r, ix, lo, hi, Direction::Forward)?
+        .into_iter()
+        .map(|(vkey, pk)| {
+            let key = match Value::decode_key(&vkey)? {
+                (Value::Bytes(b), []) => b,
+                _ => {
+                    return Err(Error::corruption(
+                        "index",
+                        0,
+                        "standalone index value is not bytes",
+                    ))
+                }
+            };
+            Ok((key, decode_id(&pk)?))
+        })
+        .collect()
+}

@@ -1,0 +1,268 @@
+//! Tables: rows and secondary indexes, the ONE implementation of row and index maintenance that
+//! typed collections (`rustlite::CollectionHandle`) and SQL both call.
+//!
+//! # Key layout
+//! ```text
+//! row                  [0x01][table id u32 BE][pk]                            -> msgpack(document)
+//! btree index          [0x02][index id u32 BE][value][pk]                     -> (empty)
+//! btree index, unique  [0x02][index id u32 BE][value]                         -> pk
+//! hash index           [0x02][index id u32 BE][xxh3_64(value) u64 BE][value][pk] -> (empty)
+//! hash index, unique   [0x02][index id u32 BE][xxh3_64(value) u64 BE][value]     -> pk
+//!
+//! pk    = key encoding of each primary-key column's Value, concatenated (Value::append_key)
+//! value = key encoding of the indexed column's Value (Value::append_key)
+//! ```
+//! Both are computed from the document's [`Value`]s, never from a second encoding, so a row
+//! written by the typed layer and one written by SQL have the same bytes.
+//!
+//! A **unique** index keeps one entry per value whose engine value is the owner's pk: the
+//! uniqueness check is a point read, and two concurrent transactions inserting the same value
+//! write the same engine key, so the second committer gets `Error::Conflict` instead of both
+//! succeeding (which an entry-per-pk layout would allow under snapshot isolation).
+//!
+//! **Null is not indexed**: a row whose indexed column is null (missing, `None`) has no entry in
+//! that index, so a unique index accepts any number of nulls and a lookup never returns them.
+//!
+//! # Writes
+//! Every write runs inside the caller's engine [`Transaction`](crate::Transaction): the document
+//! is type-checked against the schema ([`Error::Schema`](crate::Error::Schema) names the column;
+//! integers stored in `Float` columns become floats), unique indexes are checked *before*
+//! anything is written (so a [`UniqueViolation`](crate::Error::UniqueViolation) leaves the
+//! transaction as it was), then the row and its index entries are written. An update removes the
+//! old entries of every index whose value changed and adds the new ones.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`row`] | documents: checks, insert / upsert / update / delete / get / scan / count |
+//! | [`index`] | index entries: maintenance, uniqueness, equality and range lookups, backfill, the seed's standalone indexes |
+
+pub mod index;
+pub mod row;
+
+use std::ops::Bound;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::keyspace::{self, KeyRange, ROW};
+use crate::value::Value;
+
+pub use index::{index_eq, index_range};
+pub use row::{
+    count, delete, get, get_encoded, insert, scan, update, update_at, upsert, write, write_msgpack,
+    WriteMode,
+};
+
+/// `[0x01][table id u32 BE]`: the prefix of every row key of a table.
+///
+/// ```
+/// assert_eq!(rustlite_engine::table::row_prefix(7), [0x01, 0, 0, 0, 7]);
+/// ```
+pub fn row_prefix(table_id: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32);
+    out.push(ROW);
+    out.extend_from_slice(&table_id.to_be_bytes());
+    out
+}
+
+/// The key encoding of a primary key: each component's [`Value::append_key`], concatenated.
+///
+/// ```
+/// use rustlite_engine::{table, Value};
+/// let pk = table::encode_pk(&[Value::Int(1), Value::Text("a".into())])?;
+/// assert_eq!(table::decode_pk(&pk)?, [Value::Int(1), Value::Text("a".into())]);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn encode_pk(pk: &[Value]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(16);
+    for v in pk {
+        v.append_key(&mut out)?;
+    }
+    Ok(out)
+}
+
+/// Decodes a primary key written by [`encode_pk`].
+///
+/// ```
+/// # use rustlite_engine::{table, Value};
+/// assert!(table::decode_pk(&[0xEE]).is_err());
+/// ```
+pub fn decode_pk(mut bytes: &[u8]) -> Result<Vec<Value>> {
+    let mut out = Vec::with_capacity(1);
+    while !bytes.is_empty() {
+        let (v, rest) = Value::decode_key(bytes)?;
+        out.push(v);
+        bytes = rest;
+    }
+    Ok(out)
+}
+
+/// The engine key of the row with primary key `pk` of table `table_id`.
+///
+/// ```
+/// # use rustlite_engine::{table, Value};
+/// assert_eq!(table::row_key(1, &[Value::Null])?, [0x01, 0, 0, 0, 1, 0x01]);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn row_key(table_id: u32, pk: &[Value]) -> Result<Vec<u8>> {
+    let mut key = row_prefix(table_id);
+    for v in pk {
+        v.append_key(&mut key)?;
+    }
+    Ok(key)
+}
+
+/// A primary key rendered for messages: `1`, or `(1, a)` for a composite key.
+///
+/// ```
+/// # use rustlite_engine::{table, Value};
+/// assert_eq!(table::render_pk(&[Value::Int(1), Value::Text("a".into())]), "(1, a)");
+/// ```
+pub fn render_pk(pk: &[Value]) -> String {
+    match pk {
+        [one] => one.to_string(),
+        many => {
+            let parts: Vec<String> = many.iter().map(Value::to_string).collect();
+            format!("({})", parts.join(", "))
+        }
+    }
+}
+
+/// The smallest key above every key starting with `prefix` (which never is all `0xFF` here:
+/// every engine key starts with a tag below `0xFF`).
+pub(crate) fn successor(prefix: &[u8]) -> Result<Vec<u8>> {
+    keyspace::prefix_end(prefix)
+        .ok_or_else(|| Error::InvalidArgument("key prefix has no successor".into()))
+}
+
+/// A row as stored: its encoded primary key and its MessagePack document, decoded on demand.
+///
+/// ```
+/// use rustlite_engine::{table::RawRow, Value};
+/// let row = RawRow { pk: Value::Int(1).to_key()?, doc: Value::Map(vec![("a".into(), Value::Int(2))]).to_msgpack()? };
+/// assert_eq!(row.pk_values()?, [Value::Int(1)]);
+/// assert_eq!(row.document()?.field("a"), &Value::Int(2));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRow {
+    /// The primary key's key encoding ([`encode_pk`]).
+    pub pk: Vec<u8>,
+    /// The document, named-field MessagePack.
+    pub doc: Vec<u8>,
+}
+
+impl RawRow {
+    /// The primary key's values.
+    pub fn pk_values(&self) -> Result<Vec<Value>> {
+        decode_pk(&self.pk)
+    }
+
+    /// The document as a [`Value::Map`].
+    pub fn document(&self) -> Result<Value> {
+        Value::from_msgpack(&self.doc).map_err(|e| Error::Serialization(e.to_string()))
+    }
+
+    /// The document decoded straight into `T` (by field name).
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
+        decode_document(&self.doc)
+    }
+
+    /// `(pk values, document)`.
+    pub fn into_pair(self) -> Result<(Vec<Value>, Value)> {
+        Ok((self.pk_values()?, self.document()?))
+    }
+}
+
+/// Decodes a stored document into `T`; a mismatch is [`Error::Serialization`].
+///
+/// ```
+/// # use rustlite_engine::{table, Value};
+/// let bytes = Value::Map(vec![("a".into(), Value::Int(2))]).to_msgpack()?;
+/// let m: std::collections::BTreeMap<String, i64> = table::decode_document(&bytes)?;
+/// assert_eq!(m["a"], 2);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn decode_document<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    rmp_serde::from_slice(bytes)
+        .map_err(|e| Error::Serialization(format!("cannot decode document: {e}")))
+}
+
+/// Rows of a table scan, in key order (or reverse key order).
+pub struct RawRows<I> {
+    inner: I,
+    prefix_len: usize,
+}
+
+impl<I> RawRows<I> {
+    pub(crate) fn new(inner: I, prefix_len: usize) -> Self {
+        RawRows { inner, prefix_len }
+    }
+
+    /// The rows as `(pk values, document)` pairs.
+    pub fn decoded(self) -> impl Iterator<Item = Result<(Vec<Value>, Value)>>
+    where
+        I: Iterator<Item = Result<(Vec<u8>, Vec<u8>)>>,
+    {
+        self.map(|row| row.and_then(RawRow::into_pair))
+    }
+}
+
+impl<I: Iterator<Item = Result<(Vec<u8>, Vec<u8>)>>> Iterator for RawRows<I> {
+    type Item = Result<RawRow>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (key, doc) = match self.inner.next()? {
+            Ok(kv) => kv,
+            Err(e) => return Some(Err(e)),
+        };
+        let pk = match key.get(self.prefix_len..) {
+            Some(pk) => pk.to_vec(),
+            None => {
+                return Some(Err(Error::corruption(
+                    "table",
+                    0,
+                    "row key shorter than its prefix",
+                )))
+            }
+        };
+        Some(Ok(RawRow { pk, doc }))
+    }
+}
+
+/// Maps bounds over primary keys (full keys or leading components of a composite key) to
+/// bounds over engine keys under `prefix`.
+pub(crate) fn pk_bounds(
+    prefix: &[u8],
+    lower: Bound<&[Value]>,
+    upper: Bound<&[Value]>,
+) -> Result<KeyRange> {
+    let with = |pk: &[Value]| -> Result<Vec<u8>> {
+        let mut k = prefix.to_vec();
+        for v in pk {
+            v.append_key(&mut k)?;
+        }
+        Ok(k)
+    };
+    let lo = match lower {
+        Bound::Included(pk) => Bound::Included(with(pk)?),
+        Bound::Excluded(pk) => Bound::Included(successor(&with(pk)?)?),
+        Bound::Unbounded => Bound::Included(prefix.to_vec()),
+    };
+    let hi = match upper {
+        Bound::Included(pk) => Bound::Excluded(successor(&with(pk)?)?),
+        Bound::Excluded(pk) => Bound::Excluded(with(pk)?),
+        Bound::Unbounded => Bound::Excluded(successor(prefix)?),
+    };
+    Ok((lo, hi))
+}
+
+pub(crate) fn as_slices(b: &KeyRange) -> (Bound<&[u8]>, Bound<&[u8]>) {
+    (
+        b.0.as_ref().map(Vec::as_slice),
+        b.1.as_ref().map(Vec::as_slice),
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,268 @@
+//! Unit tests of the table layer: row and index maintenance through engine transactions.
+
+use std::ops::Bound;
+
+use super::*;
+use crate::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema, TableSchema};
+use crate::{Direction, Engine, IsolationLevel, Options, Transaction};
+
+fn doc(id: i64, email: Option<&str>, age: i64) -> Value {
+    Value::Map(vec![
+        ("id".into(), Value::Int(id)),
+        (
+            "email".into(),
+            email.map_or(Value::Null, |e| Value::Text(e.into())),
+        ),
+        ("age".into(), Value::Int(age)),
+    ])
+}
+
+fn setup() -> Result<(Engine, Transaction, std::sync::Arc<TableSchema>)> {
+    let engine = Engine::open_in_memory(Options::default())?;
+    let mut tx = engine.begin(IsolationLevel::default());
+    let t = Catalog::create_table(
+        &mut tx,
+        &Schema {
+            name: "users".into(),
+            fields: vec![
+                FieldDef::new("id", FieldType::Int, false),
+                FieldDef::new("email", FieldType::Text, true),
+                FieldDef::new("age", FieldType::Int, false),
+            ],
+            key_fields: vec!["id".into()],
+            indexes: vec![
+                IndexDef::new("users", "email", IndexKind::BTree, true),
+                IndexDef::new("users", "age", IndexKind::BTree, false),
+            ],
+        },
+    )?;
+    Ok((engine, tx, t))
+}
+
+fn ids(rows: impl Iterator<Item = RawRow>) -> Vec<i64> {
+    rows.map(|r| match r.pk_values().ok().as_deref() {
+        Some([Value::Int(i)]) => *i,
+        _ => -1,
+    })
+    .collect()
+}
+
+fn entries(tx: &mut Transaction) -> usize {
+    tx.scan(
+        Bound::Included(&[crate::keyspace::INDEX][..]),
+        Bound::Excluded(&[crate::keyspace::CATALOG][..]),
+        Direction::Forward,
+    )
+    .map(|s| s.count())
+    .unwrap_or(0)
+}
+
+#[test]
+fn unique_violation_applies_nothing_and_nulls_are_not_indexed() -> Result<()> {
+    let (_e, mut tx, t) = setup()?;
+    insert(&mut tx, &t, &doc(1, Some("a@x"), 30))?;
+    let before = entries(&mut tx);
+    let err = insert(&mut tx, &t, &doc(2, Some("a@x"), 40));
+    assert!(matches!(err, Err(Error::UniqueViolation { ref index, .. }) if index == "users.email"));
+    assert_eq!(get(&mut tx, &t, &[Value::Int(2)])?, None);
+    assert_eq!(entries(&mut tx), before);
+    insert(&mut tx, &t, &doc(3, None, 40))?;
+    insert(&mut tx, &t, &doc(4, None, 40))?;
+    assert_eq!(
+        ids(index_eq(&mut tx, &t, &t.indexes[0], &Value::Null)?),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        ids(index_eq(&mut tx, &t, &t.indexes[1], &Value::Int(40))?),
+        [3, 4]
+    );
+    Ok(())
+}
+
+#[test]
+fn updates_move_index_entries_and_deletes_remove_them() -> Result<()> {
+    let (_e, mut tx, t) = setup()?;
+    insert(&mut tx, &t, &doc(1, Some("a@x"), 30))?;
+    insert(&mut tx, &t, &doc(2, Some("b@x"), 31))?;
+    update(&mut tx, &t, &doc(1, Some("c@x"), 50))?;
+    let email = &t.indexes[0];
+    assert!(ids(index_eq(&mut tx, &t, email, &Value::Text("a@x".into()))?).is_empty());
+    assert_eq!(
+        ids(index_eq(&mut tx, &t, email, &Value::Text("c@x".into()))?),
+        [1]
+    );
+    // The freed value can be taken by another row.
+    update(&mut tx, &t, &doc(2, Some("a@x"), 31))?;
+    let age = &t.indexes[1];
+    let lo = Value::Int(31);
+    let r = index_range(
+        &mut tx,
+        &t,
+        age,
+        Bound::Included(&lo),
+        Bound::Unbounded,
+        Direction::Reverse,
+    )?;
+    assert_eq!(ids(r), [1, 2]);
+    assert!(matches!(
+        update(&mut tx, &t, &doc(9, None, 1)),
+        Err(Error::NotFound(_))
+    ));
+    assert!(delete(&mut tx, &t, &[Value::Int(1)])?);
+    assert!(ids(index_eq(&mut tx, &t, email, &Value::Text("c@x".into()))?).is_empty());
+    assert_eq!(entries(&mut tx), 2);
+    assert_eq!(count(&mut tx, &t)?, 1);
+    Ok(())
+}
+
+#[test]
+fn type_checks_name_the_column() -> Result<()> {
+    let (_e, mut tx, t) = setup()?;
+    let bad = Value::Map(vec![
+        ("id".into(), Value::Int(1)),
+        ("age".into(), Value::Text("old".into())),
+    ]);
+    assert!(matches!(insert(&mut tx, &t, &bad), Err(Error::Schema(m)) if m.contains("age")));
+    let missing = Value::Map(vec![("id".into(), Value::Int(1))]);
+    assert!(
+        matches!(insert(&mut tx, &t, &missing), Err(Error::Schema(m)) if m.contains("NOT NULL"))
+    );
+    assert!(matches!(
+        insert(&mut tx, &t, &Value::Int(1)),
+        Err(Error::Schema(_))
+    ));
+    Ok(())
+}
+
+#[test]
+fn hash_indexes_and_composite_keys() -> Result<()> {
+    let engine = Engine::open_in_memory(Options::default())?;
+    let mut tx = engine.begin(IsolationLevel::default());
+    let t = Catalog::create_table(
+        &mut tx,
+        &Schema {
+            name: "lines".into(),
+            fields: vec![
+                FieldDef::new("order", FieldType::Int, false),
+                FieldDef::new("line", FieldType::Int, false),
+                FieldDef::new("sku", FieldType::Text, false),
+                FieldDef::new("price", FieldType::Float, false),
+            ],
+            key_fields: vec!["order".into(), "line".into()],
+            indexes: vec![
+                IndexDef::new("lines", "sku", IndexKind::Hash, true),
+                IndexDef::new("lines", "price", IndexKind::BTree, false),
+            ],
+        },
+    )?;
+    for (o, l) in [(2, 1), (1, 10), (1, 2), (3, 0)] {
+        let d = Value::Map(vec![
+            ("order".into(), Value::Int(o)),
+            ("line".into(), Value::Int(l)),
+            ("sku".into(), Value::Text(format!("s{o}-{l}"))),
+            ("price".into(), Value::Int(o * 10 + l)),
+        ]);
+        insert(&mut tx, &t, &d)?;
+    }
+    let one = [Value::Int(1)];
+    let keys: Vec<Vec<Value>> = scan(
+        &mut tx,
+        &t,
+        Bound::Included(&one[..]),
+        Bound::Included(&one[..]),
+        Direction::Forward,
+    )?
+    .decoded()
+    .map(|r| r.map(|(pk, _)| pk))
+    .collect::<Result<_>>()?;
+    assert_eq!(
+        keys,
+        [
+            vec![Value::Int(1), Value::Int(2)],
+            vec![Value::Int(1), Value::Int(10)]
+        ]
+    );
+    let hit = index_eq(&mut tx, &t, &t.indexes[0], &Value::Text("s3-0".into()))?.next();
+    assert_eq!(
+        hit.map(|r| r.pk_values()).transpose()?,
+        Some(vec![Value::Int(3), Value::Int(0)])
+    );
+    let v = Value::Int(1);
+    assert!(matches!(
+        index_range(
+            &mut tx,
+            &t,
+            &t.indexes[0],
+            Bound::Included(&v),
+            Bound::Unbounded,
+            Direction::Forward
+        ),
+        Err(Error::InvalidArgument(_))
+    ));
+    // Ints in a Float column are stored and looked up as floats.
+    let twelve = Value::Int(12);
+    assert_eq!(index_eq(&mut tx, &t, &t.indexes[1], &twelve)?.count(), 1);
+    Ok(())
+}
+
+#[test]
+fn concurrent_unique_inserts_conflict() -> Result<()> {
+    let (engine, tx, t) = setup()?;
+    tx.commit()?;
+    let mut a = engine.begin(IsolationLevel::default());
+    let mut b = engine.begin(IsolationLevel::default());
+    insert(&mut a, &t, &doc(1, Some("same"), 1))?;
+    insert(&mut b, &t, &doc(2, Some("same"), 1))?;
+    a.commit()?;
+    assert!(matches!(b.commit(), Err(Error::Conflict(_))));
+    Ok(())
+}
+
+#[test]
+fn create_index_backfills_and_checks_uniqueness() -> Result<()> {
+    let (engine, mut tx, t) = setup()?;
+    insert(&mut tx, &t, &doc(1, Some("a"), 7))?;
+    insert(&mut tx, &t, &doc(2, Some("b"), 7))?;
+    tx.commit()?;
+    let mut tx = engine.begin(IsolationLevel::default());
+    let def = IndexDef::named("age_unique", "age", IndexKind::Hash, true);
+    assert!(matches!(
+        Catalog::create_index(&mut tx, "users", &def),
+        Err(Error::UniqueViolation { .. })
+    ));
+    tx.rollback();
+    let mut tx = engine.begin(IsolationLevel::default());
+    let def = IndexDef::named("age_hash", "age", IndexKind::Hash, false);
+    let t2 = Catalog::create_index(&mut tx, "users", &def)?;
+    let ix = t2
+        .index("age_hash")
+        .cloned()
+        .ok_or_else(|| Error::NotFound("ix".into()))?;
+    assert_eq!(ids(index_eq(&mut tx, &t2, &ix, &Value::Int(7))?), [1, 2]);
+    Catalog::drop_table(&mut tx, "users")?;
+    assert_eq!(entries(&mut tx), 0);
+    tx.commit()?;
+    Ok(())
+}
+
+#[test]
+fn writes_racing_a_migration_conflict_instead_of_missing_index_entries() -> Result<()> {
+    let (engine, tx, t) = setup()?;
+    tx.commit()?;
+    let mut writer = engine.begin(IsolationLevel::default());
+    insert(&mut writer, &t, &doc(1, Some("a"), 7))?;
+    let mut ddl = engine.begin(IsolationLevel::default());
+    let def = IndexDef::named("age_hash", "age", IndexKind::Hash, false);
+    let t2 = Catalog::create_index(&mut ddl, "users", &def)?;
+    ddl.commit()?;
+    assert!(matches!(writer.commit(), Err(Error::Conflict(_))));
+    // A writer holding the old schema after the migration is refused as well.
+    let mut late = engine.begin(IsolationLevel::default());
+    assert!(matches!(
+        insert(&mut late, &t, &doc(2, None, 7)),
+        Err(Error::Conflict(_))
+    ));
+    insert(&mut late, &t2, &doc(2, None, 7))?;
+    late.commit()?;
+    Ok(())
+}

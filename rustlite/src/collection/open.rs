@@ -1,0 +1,86 @@
+//! Opening a collection: registration in the catalog on first open, migration on later opens.
+//!
+//! ```text
+//! declared = T::schema()          stored = catalog entry of T::NAME
+//!   no entry            -> create the table (ids from the catalog counter)
+//!   key fields or types differ -> Error::Schema (a changed key would orphan every row)
+//!   index declared, not stored -> create it, backfilling from the existing documents
+//!   index stored, not declared -> drop it and its entries
+//!   index of that name with another field/kind/uniqueness -> drop, then create
+//!   other fields differ -> store the new field list (old documents are not rewritten; a field
+//!                          added with #[serde(default)] reads as its default)
+//! ```
+//! All of it runs in one transaction: a failed backfill (say, a new unique index meeting a
+//! duplicate) leaves the catalog as it was.
+
+use std::sync::Arc;
+
+use rustlite_engine::catalog::{Catalog, Schema, TableSchema};
+use rustlite_engine::{Error, Result, Transaction};
+
+use super::Collection;
+
+/// Whether the stored table matches the declaration (index order aside).
+pub(crate) fn up_to_date(stored: &TableSchema, declared: &Schema) -> bool {
+    stored.schema.fields == declared.fields
+        && stored.schema.key_fields == declared.key_fields
+        && stored.indexes.len() == declared.indexes.len()
+        && declared
+            .indexes
+            .iter()
+            .all(|d| stored.index(&d.name).is_some_and(|s| s.def == *d))
+}
+
+/// Registers or migrates `T`'s table inside `tx`; returns the table as `tx` now sees it.
+pub(crate) fn ensure_table<T: Collection>(tx: &mut Transaction) -> Result<Arc<TableSchema>> {
+    let declared = T::schema();
+    let Some(stored) = Catalog::table(tx, T::NAME)? else {
+        return Catalog::create_table(tx, &declared);
+    };
+    if up_to_date(&stored, &declared) {
+        return Ok(stored);
+    }
+    check_key(&stored, &declared)?;
+    let name = T::NAME;
+    for ix in &stored.indexes {
+        let keep = declared.indexes.contains(&ix.def);
+        if !keep {
+            tracing::info!(collection = name, index = %ix.def.name, "dropping index");
+            Catalog::drop_index(tx, name, &ix.def.name)?;
+        }
+    }
+    if stored.schema.fields != declared.fields {
+        Catalog::set_fields(tx, name, declared.fields.clone())?;
+    }
+    for def in &declared.indexes {
+        if !stored.indexes.iter().any(|ix| ix.def == *def) {
+            tracing::info!(collection = name, index = %def.name, "building index");
+            Catalog::create_index(tx, name, def)?;
+        }
+    }
+    Catalog::table(tx, name)?.ok_or_else(|| Error::NotFound(format!("collection {name}")))
+}
+
+/// Refuses a declaration whose primary key differs from the stored one.
+fn check_key(stored: &TableSchema, declared: &Schema) -> Result<()> {
+    let describe = |s: &Schema| -> String {
+        let parts: Vec<String> = s
+            .key_fields
+            .iter()
+            .map(|k| match s.field(k) {
+                Some(f) => format!("{k}: {}", f.ty.sql_name()),
+                None => k.clone(),
+            })
+            .collect();
+        format!("({})", parts.join(", "))
+    };
+    let (was, now) = (describe(&stored.schema), describe(declared));
+    if was != now {
+        return Err(Error::Schema(format!(
+            "collection {}: the stored key is {was} but the type declares {now}; \
+             a key cannot change in place (copy the documents into a new collection)",
+            declared.name
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! The typed operations, written once over the engine's table layer and shared by
+//! [`CollectionHandle`](super::CollectionHandle) (one transaction per call) and
+//! [`TxCollection`](super::TxCollection) (inside the caller's transaction).
+//!
+//! Typed values cross into the table layer in two ways only: a document is serialized once with
+//! `rmp_serde::to_vec_named` and handed over as MessagePack (the table layer reads its
+//! [`Value`]s for checks and index entries and stores the bytes as given); keys and query values
+//! become [`Value`]s with [`Value::from_serialize`]. Reads decode the stored MessagePack straight
+//! into `T`.
+
+use std::borrow::Borrow;
+use std::ops::{Bound, RangeBounds};
+
+use rustlite_engine::catalog::{IndexKind, TableSchema};
+use rustlite_engine::mvcc::Reader;
+use rustlite_engine::table::{self, RawRow, RawRows, WriteMode};
+use rustlite_engine::{Direction, Error, Result, ScanIter, Value};
+use serde::Serialize;
+
+use super::{Collection, Field};
+
+/// The primary key's column values of key `key` of a `T` (a tuple key of a composite key is
+/// split into its components).
+pub(crate) fn pk_values<T: Collection>(table: &TableSchema, key: &T::Key) -> Result<Vec<Value>> {
+    let value = Value::from_serialize(key)?;
+    let n = table.schema.key_fields.len();
+    if n <= 1 {
+        return Ok(vec![value]);
+    }
+    match value {
+        Value::Array(parts) if parts.len() == n => Ok(parts),
+        other => Err(Error::Schema(format!(
+            "{}: a key of {n} fields expected, got {other}",
+            table.name()
+        ))),
+    }
+}
+
+/// Serializes `doc` (named MessagePack) and writes it per `mode`.
+pub(crate) fn write<T: Collection>(
+    tx: &mut rustlite_engine::Transaction,
+    table: &TableSchema,
+    doc: &T,
+    mode: WriteMode,
+) -> Result<()> {
+    let bytes = rmp_serde::to_vec_named(doc)
+        .map_err(|e| Error::Serialization(format!("cannot encode {}: {e}", T::NAME)))?;
+    table::write_msgpack(tx, table, bytes, mode)?;
+    Ok(())
+}
+
+/// Deletes the document with key `key`; whether it existed.
+pub(crate) fn delete<T: Collection>(
+    tx: &mut rustlite_engine::Transaction,
+    table: &TableSchema,
+    key: &T::Key,
+) -> Result<bool> {
+    table::delete(tx, table, &pk_values::<T>(table, key)?)
+}
+
+/// The document with key `key`.
+pub(crate) fn get<T: Collection, R: Reader>(
+    r: &mut R,
+    table: &TableSchema,
+    key: &T::Key,
+) -> Result<Option<T>> {
+    match table::get_encoded(r, table, &pk_values::<T>(table, key)?)? {
+        Some(bytes) => Ok(Some(table::decode_document(&bytes)?)),
+        None => Ok(None),
+    }
+}
+
+/// A query value of field `name` as a [`Value`].
+fn query_value<Q: Serialize + ?Sized>(value: &Q) -> Result<Value> {
+    Value::from_serialize(value)
+}
+
+/// Documents whose `field` equals `value`, in key order: through the field's index, or by a
+/// scan of the collection when the field is not indexed.
+pub(crate) fn find<T, V, Q, R>(
+    r: &mut R,
+    table: &TableSchema,
+    field: Field<T, V>,
+    value: &Q,
+) -> Result<Vec<T>>
+where
+    T: Collection,
+    V: Borrow<Q>,
+    Q: Serialize + ?Sized,
+    R: Reader,
+{
+    let value = query_value(value)?;
+    if let Some(ix) = table.index_on(field.name) {
+        return table::index_eq(r, table, ix, &value)?
+            .map(|row| row.decode())
+            .collect();
+    }
+    let mut out = Vec::new();
+    for row in table::scan(
+        r,
+        table,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        Direction::Forward,
+    )? {
+        let row = row?;
+        let doc = row.document()?;
+        if !value.is_null() && same_value(doc.field(field.name), &value) {
+            out.push(row.decode()?);
+        }
+    }
+    Ok(out)
+}
+
+/// Equality as indexes see it: equal key encodings (so `Int(2)` equals `Float(2.0)` only in a
+/// `Float` column, where the table layer stores floats).
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a.to_key(), b.to_key()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Documents whose `field` is in `range`, in field order, through the field's B-Tree index.
+pub(crate) fn range<T, V, Q, R>(
+    r: &mut R,
+    table: &TableSchema,
+    field: Field<T, V>,
+    range: impl RangeBounds<Q>,
+) -> Result<Iter<T>>
+where
+    T: Collection,
+    V: Borrow<Q>,
+    Q: Serialize + ?Sized,
+    R: Reader,
+{
+    let ix = table
+        .index_on(field.name)
+        .filter(|ix| ix.def.kind == IndexKind::BTree)
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{}: range queries on field {} need a B-Tree index (#[index])",
+                T::NAME,
+                field.name
+            ))
+        })?;
+    let lo = bound_value(range.start_bound())?;
+    let hi = bound_value(range.end_bound())?;
+    let rows = table::index_range(r, table, ix, lo.as_ref(), hi.as_ref(), Direction::Forward)?;
+    Ok(Iter::from_rows(rows.collect()))
+}
+
+fn bound_value<Q: Serialize + ?Sized>(b: Bound<&Q>) -> Result<Bound<Value>> {
+    Ok(match b {
+        Bound::Included(v) => Bound::Included(query_value(v)?),
+        Bound::Excluded(v) => Bound::Excluded(query_value(v)?),
+        Bound::Unbounded => Bound::Unbounded,
+    })
+}
+
+/// Documents whose key is in `range`, in key order.
+pub(crate) fn range_keys<'r, T: Collection, R: Reader>(
+    r: &'r mut R,
+    table: &TableSchema,
+    range: &impl RangeBounds<T::Key>,
+) -> Result<RawRows<R::Scan<'r>>> {
+    let to_pk = |b: Bound<&T::Key>| -> Result<Bound<Vec<Value>>> {
+        Ok(match b {
+            Bound::Included(k) => Bound::Included(pk_values::<T>(table, k)?),
+            Bound::Excluded(k) => Bound::Excluded(pk_values::<T>(table, k)?),
+            Bound::Unbounded => Bound::Unbounded,
+        })
+    };
+    let lo = to_pk(range.start_bound())?;
+    let hi = to_pk(range.end_bound())?;
+    table::scan(
+        r,
+        table,
+        lo.as_ref().map(Vec::as_slice),
+        hi.as_ref().map(Vec::as_slice),
+        Direction::Forward,
+    )
+}
+
+enum Source {
+    Scan(RawRows<ScanIter>),
+    Rows(std::vec::IntoIter<RawRow>),
+}
+
+/// Documents of a collection, decoded as they are iterated. Each item is a `Result`: a document
+/// that no longer matches `T` or a failed read is reported, not skipped.
+///
+/// ```
+/// # #[derive(serde::Serialize, serde::Deserialize, rustlite::Collection)]
+/// # struct Item { #[key] id: u32 }
+/// let db = rustlite::Database::in_memory()?;
+/// let items = db.collection::<Item>()?;
+/// items.insert(&Item { id: 2 })?;
+/// items.insert(&Item { id: 1 })?;
+/// let ids: Vec<u32> = items.iter()?.map(|i| i.map(|i| i.id)).collect::<Result<_, _>>()?;
+/// assert_eq!(ids, [1, 2]);
+/// # Ok::<(), rustlite::Error>(())
+/// ```
+pub struct Iter<T> {
+    source: Source,
+    _marker: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Iter<T> {
+    pub(crate) fn from_scan(rows: RawRows<ScanIter>) -> Self {
+        Iter {
+            source: Source::Scan(rows),
+            _marker: std::marker::PhantomData,
+        }
+    }
+
+    pub(crate) fn from_rows(rows: Vec<RawRow>) -> Self {
+        Iter {
+            source: Source::Rows(rows.into_iter()),
+            _marker: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Collection> Iterator for Iter<T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        let row = match &mut self.source {
+            Source::Scan(rows) => rows.next()?,
+            Source::Rows(rows) => Ok(rows.next()?),
+        };
+        Some(row.and_then(|r| r.decode()))
+    }
+}
