@@ -41,12 +41,15 @@ pub mod ast;
 pub mod eval;
 pub mod execution;
 pub mod memory;
+pub mod params;
 pub mod planner;
 pub mod storage;
+pub mod table_storage;
 pub mod translate;
 
 pub use memory::MemoryStorage;
 pub use storage::Storage;
+pub use table_storage::TableStorage;
 
 use crate::error::Result;
 use crate::value::Value;
@@ -69,6 +72,33 @@ pub fn execute_on(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Res
     let statement = translate::parse(sql)?;
     let plan = planner::Planner::new(storage, params).plan(statement)?;
     execution::execute(plan, storage)
+}
+
+/// Parses, plans and executes one statement inside the engine transaction `tx`, reading the
+/// catalog and rows at its snapshot and writing through the table layer.
+///
+/// The statement's writes land in `tx`; commit it to make them durable. Run each statement
+/// in its own transaction (as `rustlite::Database::execute` does) for per-statement
+/// atomicity: a failed statement may leave some of its writes in `tx`.
+///
+/// ```
+/// use rustlite_engine::{sql, Engine, IsolationLevel, Options, Value};
+/// let engine = Engine::open_in_memory(Options::default())?;
+/// let mut tx = engine.begin(IsolationLevel::default());
+/// sql::execute(&mut tx, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)", &[])?;
+/// sql::execute(&mut tx, "INSERT INTO t VALUES (1, 'ada'), (2, ?)", &[Value::Text("bob".into())])?;
+/// let r = sql::execute(&mut tx, "SELECT name FROM t WHERE id = $1", &[Value::Int(2)])?;
+/// assert_eq!(r.rows, vec![vec![Value::Text("bob".into())]]);
+/// tx.commit()?;
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn execute(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Result<QueryResult> {
+    execute_on(&mut TableStorage::new(tx), sql, params)
+}
+
+/// The physical plan of a statement (`EXPLAIN` optional) as text, planned in `tx`.
+pub fn explain(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Result<String> {
+    explain_on(&mut TableStorage::new(tx), sql, params)
 }
 
 /// The physical plan of a statement as text, without running it.
