@@ -279,10 +279,18 @@ impl Planner<'_> {
             });
         }
         let hidden = exprs.len() > visible;
-        node = Node::Project {
-            source: Box::new(node),
-            exprs,
-        };
+        let identity = !grouped
+            && exprs.len() == scope.columns.len()
+            && exprs
+                .iter()
+                .enumerate()
+                .all(|(i, e)| matches!(e, Expr::Column { index, .. } if *index == i));
+        if !identity {
+            node = Node::Project {
+                source: Box::new(node),
+                exprs,
+            };
+        }
         if q.distinct {
             if hidden {
                 return Err(Error::Sql(
