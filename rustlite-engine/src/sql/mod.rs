@@ -8,7 +8,9 @@
 //! | [`translate`] | text → `sqlparser` AST → our [`ast`] (unsupported syntax named in an error) |
 //! | [`planner`] | names resolved, parameters bound, filters pushed down, access paths chosen |
 //! | [`execution`] | the plan run against a [`Storage`] |
-//! | [`storage`] | the trait between SQL and the rows; [`memory`] is an in-memory implementation |
+//! | [`storage`] | the trait between SQL and the rows |
+//! | [`table_storage`] | that trait over the catalog and the table layer, in a transaction |
+//! | [`params`] | conversions of Rust values into parameters |
 //! | [`eval`] | expression evaluation, three-valued logic, the ORDER BY total order |
 //!
 //! ## A SELECT, from the client down to the LSM
@@ -40,14 +42,12 @@
 pub mod ast;
 pub mod eval;
 pub mod execution;
-pub mod memory;
 pub mod params;
 pub mod planner;
 pub mod storage;
 pub mod table_storage;
 pub mod translate;
 
-pub use memory::MemoryStorage;
 pub use storage::Storage;
 pub use table_storage::TableStorage;
 
