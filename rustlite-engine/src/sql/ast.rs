@@ -70,22 +70,9 @@ pub enum InsertSource {
     Query(Box<Query>),
 }
 
-/// A column type as declared in `CREATE TABLE`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ColumnType {
-    /// `BOOLEAN`
-    Bool,
-    /// `INTEGER` (64-bit)
-    Int,
-    /// `REAL` (64-bit float)
-    Float,
-    /// `TEXT`
-    Text,
-    /// `BLOB`
-    Bytes,
-    /// A nested document (created by the typed layer; no SQL spelling).
-    Document,
-}
+/// A column type: the catalog's field type (`INTEGER` = `Int`, `REAL` = `Float`, `TEXT`,
+/// `BLOB` = `Bytes`, `BOOLEAN` = `Bool`; `Document` for nested documents of typed collections).
+pub use crate::catalog::FieldType as ColumnType;
 
 /// `CREATE TABLE`.
 #[derive(Clone, Debug, PartialEq)]

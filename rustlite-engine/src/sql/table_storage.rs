@@ -12,9 +12,9 @@
 //! Table names resolve exactly, then ASCII case-insensitively. Schemas read in a statement are
 //! cached for the statement; DDL clears the cache.
 
-use super::ast::{ColumnType, CreateIndex, CreateTable};
+use super::ast::{CreateIndex, CreateTable};
 use super::storage::{ColumnInfo, IndexInfo, IndexLookup, KeyedRow, Row, Storage, TableInfo};
-use crate::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema, TableSchema};
+use crate::catalog::{Catalog, FieldDef, IndexDef, IndexKind, Schema, TableSchema};
 use crate::error::{Error, Result};
 use crate::lsm::iter::Direction;
 use crate::mvcc::transaction::Transaction;
@@ -100,14 +100,7 @@ pub fn table_info(t: &TableSchema) -> TableInfo {
             .iter()
             .map(|f| ColumnInfo {
                 name: f.name.clone(),
-                ty: match f.ty {
-                    FieldType::Bool => ColumnType::Bool,
-                    FieldType::Int => ColumnType::Int,
-                    FieldType::Float => ColumnType::Float,
-                    FieldType::Text => ColumnType::Text,
-                    FieldType::Bytes => ColumnType::Bytes,
-                    FieldType::Document => ColumnType::Document,
-                },
+                ty: f.ty,
                 nullable: f.nullable,
             })
             .collect(),
@@ -129,17 +122,6 @@ pub fn table_info(t: &TableSchema) -> TableInfo {
                 })
             })
             .collect(),
-    }
-}
-
-fn field_type(ty: ColumnType) -> FieldType {
-    match ty {
-        ColumnType::Bool => FieldType::Bool,
-        ColumnType::Int => FieldType::Int,
-        ColumnType::Float => FieldType::Float,
-        ColumnType::Text => FieldType::Text,
-        ColumnType::Bytes => FieldType::Bytes,
-        ColumnType::Document => FieldType::Document,
     }
 }
 
@@ -218,7 +200,7 @@ impl Storage for TableStorage<'_> {
             fields: def
                 .columns
                 .iter()
-                .map(|c| FieldDef::new(c.name.clone(), field_type(c.ty), c.nullable))
+                .map(|c| FieldDef::new(c.name.clone(), c.ty, c.nullable))
                 .collect(),
             key_fields: def.primary_key.clone(),
             indexes: def

@@ -34,35 +34,18 @@ pub fn run(node: &Node, storage: &mut dyn Storage) -> Result<Vec<Row>> {
                     table.entry(k).or_default().push(i);
                 }
             }
-            let empty = Vec::new();
-            let mut out = Vec::new();
-            let mut right_matched = vec![false; r.len()];
-            for lrow in &l {
-                let candidates = match key(left_keys, lrow)? {
-                    Some(k) => table.get(&k).unwrap_or(&empty),
-                    None => &empty,
-                };
-                let mut matched = false;
-                for &i in candidates {
-                    let Some(rrow) = r.get(i) else { continue };
-                    let joined = concat(lrow, rrow);
-                    if residual
-                        .as_ref()
-                        .map_or(Ok(true), |p| eval_predicate(p, &joined))?
-                    {
-                        matched = true;
-                        if let Some(m) = right_matched.get_mut(i) {
-                            *m = true;
-                        }
-                        out.push(joined);
-                    }
-                }
-                if !matched && matches!(kind, JoinKind::Left | JoinKind::Full) {
-                    out.push(concat(lrow, &vec![Value::Null; *right_width]));
-                }
-            }
-            pad_right_unmatched(&mut out, *kind, &r, &right_matched, *left_width);
-            Ok(out)
+            let shape = Shape {
+                kind: *kind,
+                condition: residual.as_ref(),
+                left_width: *left_width,
+                right_width: *right_width,
+            };
+            join_rows(&l, &r, &shape, |lrow| {
+                Ok(match key(left_keys, lrow)? {
+                    Some(k) => table.get(&k).cloned().unwrap_or_default(),
+                    None => vec![],
+                })
+            })
         }
         Node::NestedLoopJoin {
             left,
@@ -74,32 +57,59 @@ pub fn run(node: &Node, storage: &mut dyn Storage) -> Result<Vec<Row>> {
         } => {
             let l = super::run(left, storage)?;
             let r = super::run(right, storage)?;
-            let mut out = Vec::new();
-            let mut right_matched = vec![false; r.len()];
-            for lrow in &l {
-                let mut matched = false;
-                for (i, rrow) in r.iter().enumerate() {
-                    let joined = concat(lrow, rrow);
-                    if predicate
-                        .as_ref()
-                        .map_or(Ok(true), |p| eval_predicate(p, &joined))?
-                    {
-                        matched = true;
-                        if let Some(m) = right_matched.get_mut(i) {
-                            *m = true;
-                        }
-                        out.push(joined);
-                    }
-                }
-                if !matched && matches!(kind, JoinKind::Left | JoinKind::Full) {
-                    out.push(concat(lrow, &vec![Value::Null; *right_width]));
-                }
-            }
-            pad_right_unmatched(&mut out, *kind, &r, &right_matched, *left_width);
-            Ok(out)
+            let all: Vec<usize> = (0..r.len()).collect();
+            let shape = Shape {
+                kind: *kind,
+                condition: predicate.as_ref(),
+                left_width: *left_width,
+                right_width: *right_width,
+            };
+            join_rows(&l, &r, &shape, |_| Ok(all.clone()))
         }
         other => super::run(other, storage),
     }
+}
+
+/// What a join produces, whatever finds the candidate pairs.
+struct Shape<'a> {
+    kind: JoinKind,
+    condition: Option<&'a Expr>,
+    left_width: usize,
+    right_width: usize,
+}
+
+/// Joins each left row with those of its `candidates` (right-row positions) for which the
+/// condition holds, then pads unmatched rows as the join kind requires.
+fn join_rows(
+    l: &[Row],
+    r: &[Row],
+    shape: &Shape<'_>,
+    mut candidates: impl FnMut(&Row) -> Result<Vec<usize>>,
+) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    let mut right_matched = vec![false; r.len()];
+    for lrow in l {
+        let mut matched = false;
+        for i in candidates(lrow)? {
+            let Some(rrow) = r.get(i) else { continue };
+            let joined = concat(lrow, rrow);
+            if shape
+                .condition
+                .map_or(Ok(true), |p| eval_predicate(p, &joined))?
+            {
+                matched = true;
+                if let Some(m) = right_matched.get_mut(i) {
+                    *m = true;
+                }
+                out.push(joined);
+            }
+        }
+        if !matched && matches!(shape.kind, JoinKind::Left | JoinKind::Full) {
+            out.push(concat(lrow, &vec![Value::Null; shape.right_width]));
+        }
+    }
+    pad_right_unmatched(&mut out, shape.kind, r, &right_matched, shape.left_width);
+    Ok(out)
 }
 
 fn pad_right_unmatched(
