@@ -82,6 +82,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(e) => println!("refused order 13: {e}"),
         Ok(()) => println!("unexpected: order for a missing user accepted"),
     }
+
+    // The same collections through SQL: a hash join with GROUP BY/HAVING.
+    let totals = db.query(
+        "SELECT u.email, count(*) AS n, sum(o.cents) AS cents \
+         FROM users u JOIN orders o ON o.user_id = u.id \
+         GROUP BY u.email HAVING count(*) >= 1 ORDER BY cents DESC",
+        rustlite::params![],
+    )?;
+    for row in &totals.rows {
+        println!(
+            "SQL: {}",
+            row.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+    }
     for u in users.iter()? {
         let u = u?;
         let theirs = orders.find(Order::USER_ID, &u.id)?;

@@ -14,6 +14,7 @@
 //! | [`catalog`] | persisted table schemas, index definitions, id counters |
 //! | [`table`] | rows and secondary-index maintenance (shared by typed collections and SQL) |
 //! | [`value`] | [`Value`]: dynamic documents and the one order-preserving key encoding |
+//! | [`sql`] | SQL: parser translation, planner, executor |
 
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used)]
@@ -26,6 +27,7 @@ pub mod keyspace;
 pub mod lsm;
 pub mod mvcc;
 pub mod options;
+pub mod sql;
 pub mod storage;
 pub mod table;
 pub mod value;

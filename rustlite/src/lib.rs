@@ -28,10 +28,12 @@ pub mod collection;
 mod database;
 mod index;
 mod kv;
+mod query;
 mod transaction;
 
 pub use database::Database;
 pub use kv::KvIter;
+pub use query::QueryResult;
 pub use rustlite_engine::engine::BackupInfo;
 pub use rustlite_engine::{
     Direction, Durability, Error, IsolationLevel, Options, Result, SeqNo, Stats, WriteBatch,

@@ -1,0 +1,568 @@
+//! Expression evaluation over a row, with SQL's three-valued logic.
+//!
+//! - NULL propagates through arithmetic, comparison, LIKE and functions (except `COALESCE`).
+//! - `AND`/`OR`/`NOT` follow the SQL truth tables: `NULL AND false = false`,
+//!   `NULL OR true = true`, otherwise NULL. `x IN (…, NULL)` is NULL when nothing matched.
+//! - Integers and floats compare and combine numerically (`1 = 1.0`); integer arithmetic is
+//!   checked (overflow is an error), `/` on integers truncates like SQLite; division by zero is
+//!   an error. Comparing values of unrelated types (TEXT with INTEGER) is a type-mismatch error.
+//! - [`sort_cmp`] is the total order used by ORDER BY, MIN/MAX, DISTINCT and GROUP BY:
+//!   NULL < BOOLEAN < numbers < TEXT < BLOB < ARRAY < DOCUMENT.
+
+use crate::error::{Error, Result};
+use crate::sql::ast::{BinaryOp, ColumnType, Expr, ScalarFn, UnaryOp};
+use crate::value::Value;
+use std::cmp::Ordering;
+
+/// Evaluates a resolved expression against `row`.
+#[recursive::recursive]
+pub fn eval(expr: &Expr, row: &[Value]) -> Result<Value> {
+    Ok(match expr {
+        Expr::Literal(v) => v.clone(),
+        Expr::Column { index, label } => row
+            .get(*index)
+            .cloned()
+            .ok_or_else(|| Error::Sql(format!("column {label} is not available here")))?,
+        Expr::Field(e, path) => {
+            let v = eval(e, row)?;
+            path.iter().fold(v, |v, p| v.field(p).clone())
+        }
+        Expr::Unary(op, e) => unary(*op, eval(e, row)?)?,
+        Expr::Binary(BinaryOp::And, l, r) => {
+            let l = truth(&eval(l, row)?, "AND")?;
+            if l == Some(false) {
+                return Ok(Value::Bool(false));
+            }
+            let r = truth(&eval(r, row)?, "AND")?;
+            match (l, r) {
+                (_, Some(false)) => Value::Bool(false),
+                (Some(true), Some(true)) => Value::Bool(true),
+                _ => Value::Null,
+            }
+        }
+        Expr::Binary(BinaryOp::Or, l, r) => {
+            let l = truth(&eval(l, row)?, "OR")?;
+            if l == Some(true) {
+                return Ok(Value::Bool(true));
+            }
+            let r = truth(&eval(r, row)?, "OR")?;
+            match (l, r) {
+                (_, Some(true)) => Value::Bool(true),
+                (Some(false), Some(false)) => Value::Bool(false),
+                _ => Value::Null,
+            }
+        }
+        Expr::Binary(op, l, r) => binary(*op, &eval(l, row)?, &eval(r, row)?)?,
+        Expr::IsNull { expr, negated } => Value::Bool(eval(expr, row)?.is_null() != *negated),
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => {
+            let v = eval(expr, row)?;
+            if v.is_null() {
+                return Ok(Value::Null);
+            }
+            let mut saw_null = false;
+            for item in list {
+                match compare(&v, &eval(item, row)?)? {
+                    Some(Ordering::Equal) => return Ok(Value::Bool(!negated)),
+                    None => saw_null = true,
+                    Some(_) => {}
+                }
+            }
+            if saw_null {
+                Value::Null
+            } else {
+                Value::Bool(*negated)
+            }
+        }
+        Expr::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => {
+            let v = eval(expr, row)?;
+            let ge = binary(BinaryOp::GtEq, &v, &eval(low, row)?)?;
+            let le = binary(BinaryOp::LtEq, &v, &eval(high, row)?)?;
+            let both = match (truth(&ge, "BETWEEN")?, truth(&le, "BETWEEN")?) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            };
+            match both {
+                Some(b) => Value::Bool(b != *negated),
+                None => Value::Null,
+            }
+        }
+        Expr::Like {
+            expr,
+            pattern,
+            negated,
+        } => match (eval(expr, row)?, eval(pattern, row)?) {
+            (Value::Null, _) | (_, Value::Null) => Value::Null,
+            (Value::Text(s), Value::Text(p)) => Value::Bool(like(&s, &p) != *negated),
+            (a, b) => {
+                return Err(Error::Sql(format!(
+                    "type mismatch: {} LIKE {} (LIKE needs TEXT)",
+                    a.type_name(),
+                    b.type_name()
+                )))
+            }
+        },
+        Expr::Case {
+            operand,
+            whens,
+            otherwise,
+        } => {
+            let operand = operand.as_ref().map(|o| eval(o, row)).transpose()?;
+            for (when, then) in whens {
+                let w = eval(when, row)?;
+                let hit = match &operand {
+                    Some(o) => compare(o, &w)? == Some(Ordering::Equal),
+                    None => truth(&w, "CASE WHEN")? == Some(true),
+                };
+                if hit {
+                    return eval(then, row);
+                }
+            }
+            match otherwise {
+                Some(o) => eval(o, row)?,
+                None => Value::Null,
+            }
+        }
+        Expr::Cast(e, ty) => cast(eval(e, row)?, *ty)?,
+        Expr::Function(f, args) => {
+            let args = args
+                .iter()
+                .map(|a| eval(a, row))
+                .collect::<Result<Vec<_>>>()?;
+            function(*f, args)?
+        }
+        Expr::Aggregate { func, .. } => {
+            return Err(Error::Sql(format!(
+                "aggregate {}() is not allowed here",
+                func.name()
+            )))
+        }
+        Expr::Param(n) => return Err(Error::Sql(format!("parameter ${} is not bound", n + 1))),
+        Expr::Name(path) => {
+            return Err(Error::Sql(format!("unresolved column {}", path.join("."))))
+        }
+    })
+}
+
+/// Evaluates a predicate: true only when the result is TRUE (NULL and FALSE reject).
+pub fn eval_predicate(expr: &Expr, row: &[Value]) -> Result<bool> {
+    Ok(truth(&eval(expr, row)?, "WHERE")? == Some(true))
+}
+
+/// A value as a SQL truth value (`None` = UNKNOWN).
+pub fn truth(v: &Value, context: &str) -> Result<Option<bool>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        other => Err(Error::Sql(format!(
+            "type mismatch: {context} expects BOOLEAN, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn unary(op: UnaryOp, v: Value) -> Result<Value> {
+    Ok(match (op, v) {
+        (_, Value::Null) => Value::Null,
+        (UnaryOp::Not, Value::Bool(b)) => Value::Bool(!b),
+        (UnaryOp::Neg, Value::Int(i)) => Value::Int(
+            i.checked_neg()
+                .ok_or_else(|| Error::Sql("integer overflow in -".into()))?,
+        ),
+        (UnaryOp::Neg, Value::Float(f)) => Value::Float(-f),
+        (UnaryOp::Plus, v @ (Value::Int(_) | Value::Float(_))) => v,
+        (op, v) => {
+            let sym = match op {
+                UnaryOp::Not => "NOT",
+                UnaryOp::Neg => "-",
+                UnaryOp::Plus => "+",
+            };
+            return Err(Error::Sql(format!(
+                "type mismatch: {sym} {}",
+                v.type_name()
+            )));
+        }
+    })
+}
+
+/// Applies a non-logical binary operator.
+pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
+    if l.is_null() || r.is_null() {
+        return Ok(Value::Null);
+    }
+    let mismatch = || {
+        Error::Sql(format!(
+            "type mismatch: {} {} {}",
+            l.type_name(),
+            op.symbol(),
+            r.type_name()
+        ))
+    };
+    let overflow = || Error::Sql(format!("integer overflow in {}", op.symbol()));
+    Ok(match op {
+        BinaryOp::Eq
+        | BinaryOp::NotEq
+        | BinaryOp::Lt
+        | BinaryOp::LtEq
+        | BinaryOp::Gt
+        | BinaryOp::GtEq => {
+            let Some(ord) = compare(l, r)? else {
+                return Ok(Value::Null);
+            };
+            Value::Bool(match op {
+                BinaryOp::Eq => ord == Ordering::Equal,
+                BinaryOp::NotEq => ord != Ordering::Equal,
+                BinaryOp::Lt => ord == Ordering::Less,
+                BinaryOp::LtEq => ord != Ordering::Greater,
+                BinaryOp::Gt => ord == Ordering::Greater,
+                _ => ord != Ordering::Less,
+            })
+        }
+        BinaryOp::Concat => match (l, r) {
+            (Value::Text(a), Value::Text(b)) => Value::Text(format!("{a}{b}")),
+            (Value::Bytes(a), Value::Bytes(b)) => Value::Bytes([a.as_slice(), b].concat()),
+            (a, b) => Value::Text(format!("{}{}", text_of(a).ok_or_else(mismatch)?, {
+                text_of(b).ok_or_else(mismatch)?
+            })),
+        },
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
+            match (l, r) {
+                (Value::Int(a), Value::Int(b)) => {
+                    let (a, b) = (*a, *b);
+                    if matches!(op, BinaryOp::Div | BinaryOp::Mod) && b == 0 {
+                        return Err(Error::Sql("division by zero".into()));
+                    }
+                    Value::Int(
+                        match op {
+                            BinaryOp::Add => a.checked_add(b),
+                            BinaryOp::Sub => a.checked_sub(b),
+                            BinaryOp::Mul => a.checked_mul(b),
+                            BinaryOp::Div => a.checked_div(b),
+                            _ => a.checked_rem(b),
+                        }
+                        .ok_or_else(overflow)?,
+                    )
+                }
+                (a, b) => {
+                    let (Some(a), Some(b)) = (as_f64(a), as_f64(b)) else {
+                        return Err(mismatch());
+                    };
+                    if matches!(op, BinaryOp::Div | BinaryOp::Mod) && b == 0.0 {
+                        return Err(Error::Sql("division by zero".into()));
+                    }
+                    Value::Float(match op {
+                        BinaryOp::Add => a + b,
+                        BinaryOp::Sub => a - b,
+                        BinaryOp::Mul => a * b,
+                        BinaryOp::Div => a / b,
+                        _ => a % b,
+                    })
+                }
+            }
+        }
+        BinaryOp::And | BinaryOp::Or => {
+            let l = truth(l, op.symbol())?;
+            let r = truth(r, op.symbol())?;
+            match (op, l, r) {
+                (BinaryOp::And, Some(a), Some(b)) => Value::Bool(a && b),
+                (_, Some(a), Some(b)) => Value::Bool(a || b),
+                _ => Value::Null,
+            }
+        }
+    })
+}
+
+/// A number as `f64` (None for non-numbers).
+pub fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+/// Text rendering for `||` and `CAST(… AS TEXT)`.
+fn text_of(v: &Value) -> Option<String> {
+    Some(match v {
+        Value::Text(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => float_text(*f),
+        Value::Bool(b) => b.to_string(),
+        _ => return None,
+    })
+}
+
+/// Renders a float the way SQLite does for whole numbers (`2.0`, not `2`).
+pub fn float_text(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{f:.1}")
+    } else {
+        f.to_string()
+    }
+}
+
+/// SQL comparison: `None` when either side is NULL, an error when the types are unrelated.
+pub fn compare(l: &Value, r: &Value) -> Result<Option<Ordering>> {
+    Ok(Some(match (l, r) {
+        (Value::Null, _) | (_, Value::Null) => return Ok(None),
+        (Value::Int(a), Value::Int(b)) => a.cmp(b),
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => num_cmp(l, r),
+        (Value::Text(a), Value::Text(b)) => a.cmp(b),
+        (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+        (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
+        (Value::Array(_), Value::Array(_)) | (Value::Map(_), Value::Map(_)) => sort_cmp(l, r),
+        _ => {
+            return Err(Error::Sql(format!(
+                "type mismatch: cannot compare {} with {}",
+                l.type_name(),
+                r.type_name()
+            )))
+        }
+    }))
+}
+
+fn num_cmp(l: &Value, r: &Value) -> Ordering {
+    match (l, r) {
+        (Value::Int(a), Value::Int(b)) => a.cmp(b),
+        _ => {
+            let (a, b) = (as_f64(l).unwrap_or(0.0), as_f64(r).unwrap_or(0.0));
+            a.partial_cmp(&b).unwrap_or_else(|| a.total_cmp(&b))
+        }
+    }
+}
+
+fn type_rank(v: &Value) -> u8 {
+    match v {
+        Value::Null => 0,
+        Value::Bool(_) => 1,
+        Value::Int(_) | Value::Float(_) => 2,
+        Value::Text(_) => 3,
+        Value::Bytes(_) => 4,
+        Value::Array(_) => 5,
+        Value::Map(_) => 6,
+    }
+}
+
+/// The total order of ORDER BY (see the module docs).
+pub fn sort_cmp(l: &Value, r: &Value) -> Ordering {
+    match (l, r) {
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => num_cmp(l, r),
+        (Value::Text(a), Value::Text(b)) => a.cmp(b),
+        (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+        (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
+        (Value::Array(a), Value::Array(b)) => a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| sort_cmp(x, y))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| a.len().cmp(&b.len())),
+        (Value::Map(a), Value::Map(b)) => a
+            .iter()
+            .zip(b)
+            .map(|((ka, va), (kb, vb))| ka.cmp(kb).then_with(|| sort_cmp(va, vb)))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| a.len().cmp(&b.len())),
+        _ => type_rank(l).cmp(&type_rank(r)),
+    }
+}
+
+/// A byte string equal for values that are equal under GROUP BY / DISTINCT / hash join
+/// (`1` and `1.0` map to the same key; NULLs map to one key).
+pub fn group_key(v: &Value, out: &mut Vec<u8>) {
+    let normalized;
+    let v = match v {
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => {
+            normalized = Value::Int(*f as i64);
+            &normalized
+        }
+        other => other,
+    };
+    if v.append_key(out).is_err() {
+        // Documents are not key-encodable: fall back to their rendering.
+        out.push(0xFF);
+        out.extend_from_slice(v.to_string().as_bytes());
+        out.push(0);
+    }
+}
+
+/// `LIKE` matching: `%` matches any run of characters, `_` exactly one; case-sensitive.
+pub fn like(s: &str, p: &str) -> bool {
+    let s: Vec<char> = s.chars().collect();
+    let p: Vec<char> = p.chars().collect();
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        match p.get(j) {
+            Some('%') => {
+                star = Some((j, i));
+                j += 1;
+            }
+            Some(&c) if c == '_' || Some(&c) == s.get(i) => {
+                i += 1;
+                j += 1;
+            }
+            _ => match star {
+                Some((sj, si)) => {
+                    j = sj + 1;
+                    i = si + 1;
+                    star = Some((sj, si + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(j..)
+        .is_some_and(|rest| rest.iter().all(|&c| c == '%'))
+}
+
+/// `CAST(v AS ty)`.
+pub fn cast(v: Value, ty: ColumnType) -> Result<Value> {
+    let fail = |v: &Value| {
+        Error::Sql(format!(
+            "cannot cast {} {v} to {}",
+            v.type_name(),
+            type_name(ty)
+        ))
+    };
+    Ok(match (ty, v) {
+        (_, Value::Null) => Value::Null,
+        (ColumnType::Int, Value::Int(i)) => Value::Int(i),
+        (ColumnType::Int, Value::Float(f)) if f.is_finite() && f.abs() < 9.2e18 => {
+            Value::Int(f.trunc() as i64)
+        }
+        (ColumnType::Int, Value::Bool(b)) => Value::Int(i64::from(b)),
+        (ColumnType::Int, Value::Text(s)) => match s.trim().parse::<i64>() {
+            Ok(i) => Value::Int(i),
+            Err(_) => return Err(fail(&Value::Text(s))),
+        },
+        (ColumnType::Float, Value::Float(f)) => Value::Float(f),
+        (ColumnType::Float, Value::Int(i)) => Value::Float(i as f64),
+        (ColumnType::Float, Value::Text(s)) => match s.trim().parse::<f64>() {
+            Ok(f) => Value::Float(f),
+            Err(_) => return Err(fail(&Value::Text(s))),
+        },
+        (ColumnType::Text, Value::Bytes(b)) => match String::from_utf8(b) {
+            Ok(s) => Value::Text(s),
+            Err(e) => return Err(fail(&Value::Bytes(e.into_bytes()))),
+        },
+        (ColumnType::Text, v) => text_of(&v).map(Value::Text).ok_or_else(|| fail(&v))?,
+        (ColumnType::Bool, Value::Bool(b)) => Value::Bool(b),
+        (ColumnType::Bool, Value::Int(i)) => Value::Bool(i != 0),
+        (ColumnType::Bool, Value::Text(s)) => match s.to_ascii_lowercase().as_str() {
+            "true" | "1" => Value::Bool(true),
+            "false" | "0" => Value::Bool(false),
+            _ => return Err(fail(&Value::Text(s))),
+        },
+        (ColumnType::Bytes, Value::Bytes(b)) => Value::Bytes(b),
+        (ColumnType::Bytes, Value::Text(s)) => Value::Bytes(s.into_bytes()),
+        (ColumnType::Document, v @ Value::Map(_)) => v,
+        (_, v) => return Err(fail(&v)),
+    })
+}
+
+/// The SQL name of a column type.
+pub fn type_name(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Bool => "BOOLEAN",
+        ColumnType::Int => "INTEGER",
+        ColumnType::Float => "REAL",
+        ColumnType::Text => "TEXT",
+        ColumnType::Bytes => "BLOB",
+        ColumnType::Document => "DOCUMENT",
+    }
+}
+
+fn function(f: ScalarFn, args: Vec<Value>) -> Result<Value> {
+    if f == ScalarFn::Coalesce {
+        return Ok(args
+            .into_iter()
+            .find(|v| !v.is_null())
+            .unwrap_or(Value::Null));
+    }
+    let arg = args.into_iter().next().unwrap_or(Value::Null);
+    Ok(match (f, arg) {
+        (_, Value::Null) => Value::Null,
+        (ScalarFn::Abs, Value::Int(i)) => Value::Int(
+            i.checked_abs()
+                .ok_or_else(|| Error::Sql("integer overflow in abs()".into()))?,
+        ),
+        (ScalarFn::Abs, Value::Float(x)) => Value::Float(x.abs()),
+        (ScalarFn::Lower, Value::Text(s)) => Value::Text(s.to_lowercase()),
+        (ScalarFn::Upper, Value::Text(s)) => Value::Text(s.to_uppercase()),
+        (ScalarFn::Length, Value::Text(s)) => Value::Int(s.chars().count() as i64),
+        (ScalarFn::Length, Value::Bytes(b)) => Value::Int(b.len() as i64),
+        (f, v) => {
+            return Err(Error::Sql(format!(
+                "type mismatch: {}({})",
+                f.name(),
+                v.type_name()
+            )))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns() {
+        assert!(like("hello", "h%o"));
+        assert!(like("hello", "h_llo"));
+        assert!(like("hello", "%"));
+        assert!(like("", "%"));
+        assert!(!like("hello", "h_lo"));
+        assert!(like("a%b", "a%b"));
+        assert!(like("abcabc", "%abc"));
+        assert!(!like("abc", "abcd"));
+        assert!(like("mississippi", "m%ss%pi"));
+    }
+
+    #[test]
+    fn three_valued_logic() {
+        let t = Expr::Literal(Value::Bool(true));
+        let f = Expr::Literal(Value::Bool(false));
+        let n = Expr::Literal(Value::Null);
+        let and =
+            |a: &Expr, b: &Expr| eval(&Expr::binary(BinaryOp::And, a.clone(), b.clone()), &[]);
+        let or = |a: &Expr, b: &Expr| eval(&Expr::binary(BinaryOp::Or, a.clone(), b.clone()), &[]);
+        assert_eq!(and(&n, &f).ok(), Some(Value::Bool(false)));
+        assert_eq!(and(&n, &t).ok(), Some(Value::Null));
+        assert_eq!(or(&n, &t).ok(), Some(Value::Bool(true)));
+        assert_eq!(or(&n, &f).ok(), Some(Value::Null));
+        let in_list = Expr::InList {
+            expr: Box::new(Expr::Literal(Value::Int(1))),
+            list: vec![Expr::Literal(Value::Int(2)), n.clone()],
+            negated: false,
+        };
+        assert_eq!(eval(&in_list, &[]).ok(), Some(Value::Null));
+    }
+
+    #[test]
+    fn arithmetic_and_errors() {
+        assert_eq!(
+            binary(BinaryOp::Div, &Value::Int(7), &Value::Int(2)).ok(),
+            Some(Value::Int(3))
+        );
+        assert_eq!(
+            binary(BinaryOp::Add, &Value::Int(1), &Value::Float(0.5)).ok(),
+            Some(Value::Float(1.5))
+        );
+        assert!(binary(BinaryOp::Add, &Value::Int(i64::MAX), &Value::Int(1)).is_err());
+        assert!(binary(BinaryOp::Div, &Value::Int(1), &Value::Int(0)).is_err());
+        assert!(binary(BinaryOp::Lt, &Value::Int(1), &Value::Text("a".into())).is_err());
+        assert_eq!(
+            binary(BinaryOp::Eq, &Value::Int(1), &Value::Float(1.0)).ok(),
+            Some(Value::Bool(true))
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! GROUP BY and aggregate functions.
+//!
+//! Rows are grouped by the [`group_key`] of their group values (so `1` and `1.0` fall in one
+//! group and NULLs form one group), groups come out in order of first appearance, and each
+//! group's output row is its group values followed by its aggregate results. Without GROUP BY
+//! there is exactly one group, even over no rows (`COUNT(*)` = 0, the others NULL).
+//!
+//! | function | over no non-NULL input | result type |
+//! |---|---|---|
+//! | `COUNT(*)`, `COUNT(x)` | 0 | INTEGER |
+//! | `SUM(x)` | NULL | INTEGER if every input is (overflow is an error), else REAL |
+//! | `AVG(x)` | NULL | REAL |
+//! | `MIN(x)`, `MAX(x)` | NULL | the input's, by the ORDER BY total order |
+
+use crate::error::{Error, Result};
+use crate::sql::ast::{AggregateFn, Expr};
+use crate::sql::eval::{eval, group_key, sort_cmp};
+use crate::sql::planner::plan::AggregateCall;
+use crate::sql::storage::Row;
+use crate::value::Value;
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+
+/// Running state of one aggregate in one group.
+#[derive(Clone, Debug)]
+struct Accumulator {
+    count: i64,
+    sum: Option<Value>,
+    float_sum: f64,
+    best: Option<Value>,
+    seen: Option<HashSet<Vec<u8>>>,
+}
+
+impl Accumulator {
+    fn new(call: &AggregateCall) -> Self {
+        Accumulator {
+            count: 0,
+            sum: None,
+            float_sum: 0.0,
+            best: None,
+            seen: call.distinct.then(HashSet::new),
+        }
+    }
+
+    fn add(&mut self, call: &AggregateCall, row: &[Value]) -> Result<()> {
+        let Some(arg) = &call.arg else {
+            self.count += 1;
+            return Ok(());
+        };
+        let v = eval(arg, row)?;
+        if v.is_null() {
+            return Ok(());
+        }
+        if let Some(seen) = &mut self.seen {
+            let mut k = Vec::new();
+            group_key(&v, &mut k);
+            if !seen.insert(k) {
+                return Ok(());
+            }
+        }
+        self.count += 1;
+        match call.func {
+            AggregateFn::CountStar | AggregateFn::Count => {}
+            AggregateFn::Sum | AggregateFn::Avg => {
+                let mismatch = || {
+                    Error::Sql(format!(
+                        "type mismatch: {}() of {}",
+                        call.func.name(),
+                        v.type_name()
+                    ))
+                };
+                let x = match &v {
+                    Value::Int(i) => *i as f64,
+                    Value::Float(f) => *f,
+                    _ => return Err(mismatch()),
+                };
+                self.float_sum += x;
+                self.sum = Some(match (self.sum.take(), &v) {
+                    (None, v) => v.clone(),
+                    (Some(Value::Int(a)), Value::Int(b)) => match a.checked_add(*b) {
+                        Some(s) => Value::Int(s),
+                        None if call.func == AggregateFn::Avg => Value::Float(a as f64 + *b as f64),
+                        None => return Err(Error::Sql("integer overflow in sum()".into())),
+                    },
+                    (Some(a), b) => Value::Float(
+                        crate::sql::eval::as_f64(&a).unwrap_or(0.0)
+                            + crate::sql::eval::as_f64(b).unwrap_or(0.0),
+                    ),
+                });
+            }
+            AggregateFn::Min | AggregateFn::Max => {
+                let replace = match &self.best {
+                    None => true,
+                    Some(b) => {
+                        let o = sort_cmp(&v, b);
+                        if call.func == AggregateFn::Min {
+                            o == Ordering::Less
+                        } else {
+                            o == Ordering::Greater
+                        }
+                    }
+                };
+                if replace {
+                    self.best = Some(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, call: &AggregateCall) -> Value {
+        match call.func {
+            AggregateFn::CountStar | AggregateFn::Count => Value::Int(self.count),
+            AggregateFn::Sum => self.sum.unwrap_or(Value::Null),
+            AggregateFn::Avg => {
+                if self.count == 0 {
+                    Value::Null
+                } else {
+                    Value::Float(self.float_sum / self.count as f64)
+                }
+            }
+            AggregateFn::Min | AggregateFn::Max => self.best.unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// Groups `rows` and computes the aggregates (see the module docs).
+pub fn run(rows: Vec<Row>, group_by: &[Expr], aggregates: &[AggregateCall]) -> Result<Vec<Row>> {
+    let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut groups: Vec<(Vec<Value>, Vec<Accumulator>)> = Vec::new();
+    let fresh = || aggregates.iter().map(Accumulator::new).collect::<Vec<_>>();
+    if group_by.is_empty() {
+        groups.push((vec![], fresh()));
+        index.insert(vec![], 0);
+    }
+    for row in rows {
+        let values = group_by
+            .iter()
+            .map(|g| eval(g, &row))
+            .collect::<Result<Vec<_>>>()?;
+        let mut key = Vec::new();
+        values.iter().for_each(|v| group_key(v, &mut key));
+        let slot = match index.get(&key) {
+            Some(&i) => i,
+            None => {
+                groups.push((values, fresh()));
+                index.insert(key, groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        if let Some((_, accs)) = groups.get_mut(slot) {
+            for (acc, call) in accs.iter_mut().zip(aggregates) {
+                acc.add(call, &row)?;
+            }
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(mut values, accs)| {
+            values.extend(accs.into_iter().zip(aggregates).map(|(a, c)| a.finish(c)));
+            values
+        })
+        .collect())
+}

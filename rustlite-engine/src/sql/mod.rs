@@ -1,0 +1,112 @@
+//! SQL over collections.
+//!
+//! A statement travels through four stages, each its own module, and only the first knows the
+//! `sqlparser` crate:
+//!
+//! | module | stage |
+//! |---|---|
+//! | [`translate`] | text → `sqlparser` AST → our [`ast`] (unsupported syntax named in an error) |
+//! | [`planner`] | names resolved, parameters bound, filters pushed down, access paths chosen |
+//! | [`execution`] | the plan run against a [`Storage`] |
+//! | [`storage`] | the trait between SQL and the rows |
+//! | [`table_storage`] | that trait over the catalog and the table layer, in a transaction |
+//! | [`params`] | conversions of Rust values into parameters |
+//! | [`eval`] | expression evaluation, three-valued logic, the ORDER BY total order |
+//!
+//! ## A SELECT, from the client down to the LSM
+//!
+//! `SELECT name, count(*) FROM users u JOIN orders o ON o.user_id = u.id WHERE u.age > ?
+//! GROUP BY name`, with parameter `30`:
+//!
+//! 1. The client calls `db.query(sql, params![30])`; the facade opens a transaction at the
+//!    current snapshot (or uses the caller's) and calls [`execute_on`] with a [`Storage`]
+//!    over it.
+//! 2. [`translate::parse`] checks the size limits, tokenizes, parses with a recursion limit,
+//!    and translates the `sqlparser` AST into [`ast::Statement`]; `?` becomes parameter 0.
+//! 3. [`planner::Planner`] looks up `users` and `orders` in the catalog, resolves `name`,
+//!    `u.age`, `o.user_id` to positions in the joined row, and binds `?` to `30` by value.
+//! 4. The WHERE conjunct `u.age > 30` reads only `users`, so it is pushed into that scan; the
+//!    access-path chooser ([`planner::access`]) finds a B-Tree index on `age` and turns the scan
+//!    into an index range scan `(30, +inf)`.
+//! 5. `o.user_id = u.id` relates the two sides of the join: it becomes the key of a hash join.
+//! 6. The aggregate `count(*)` is collected into an Aggregate node grouping by `name`; the
+//!    select list is rewritten to read the aggregate's output.
+//! 7. [`execution`] runs the plan bottom-up: the index scan reads index entries
+//!    `[0x02][index id][age][pk]` and fetches each row `[0x01][table id][pk]` through the
+//!    transaction, which merges its own writes with the memtable and SSTables at its snapshot;
+//!    the orders scan does the same over the whole table; the hash join builds on orders and
+//!    probes with users; the aggregate groups; the projection produces the output rows.
+//! 8. The [`QueryResult`] (column names and rows of [`Value`]s) returns to the client; for a
+//!    write statement the facade commits the transaction, so the statement is atomic.
+
+pub mod ast;
+pub mod eval;
+pub mod execution;
+pub mod params;
+pub mod planner;
+pub mod storage;
+pub mod table_storage;
+pub mod translate;
+
+pub use storage::Storage;
+pub use table_storage::TableStorage;
+
+use crate::error::Result;
+use crate::value::Value;
+
+/// The result of one statement.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueryResult {
+    /// Output column names (empty for writes and DDL).
+    pub columns: Vec<String>,
+    /// Output rows, one value per column.
+    pub rows: Vec<Vec<Value>>,
+    /// Rows inserted, updated or deleted by a write statement.
+    pub rows_affected: u64,
+}
+
+/// Parses, plans and executes one statement against `storage`.
+///
+/// The caller provides atomicity (runs this inside a transaction it commits on success).
+pub fn execute_on(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Result<QueryResult> {
+    let statement = translate::parse(sql)?;
+    let plan = planner::Planner::new(storage, params).plan(statement)?;
+    execution::execute(plan, storage)
+}
+
+/// Parses, plans and executes one statement inside the engine transaction `tx`, reading the
+/// catalog and rows at its snapshot and writing through the table layer.
+///
+/// The statement's writes land in `tx`; commit it to make them durable. Run each statement
+/// in its own transaction (as `rustlite::Database::execute` does) for per-statement
+/// atomicity: a failed statement may leave some of its writes in `tx`.
+///
+/// ```
+/// use rustlite_engine::{sql, Engine, IsolationLevel, Options, Value};
+/// let engine = Engine::open_in_memory(Options::default())?;
+/// let mut tx = engine.begin(IsolationLevel::default());
+/// sql::execute(&mut tx, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)", &[])?;
+/// sql::execute(&mut tx, "INSERT INTO t VALUES (1, 'ada'), (2, ?)", &[Value::Text("bob".into())])?;
+/// let r = sql::execute(&mut tx, "SELECT name FROM t WHERE id = $1", &[Value::Int(2)])?;
+/// assert_eq!(r.rows, vec![vec![Value::Text("bob".into())]]);
+/// tx.commit()?;
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn execute(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Result<QueryResult> {
+    execute_on(&mut TableStorage::new(tx), sql, params)
+}
+
+/// The physical plan of a statement (`EXPLAIN` optional) as text, planned in `tx`.
+pub fn explain(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Result<String> {
+    explain_on(&mut TableStorage::new(tx), sql, params)
+}
+
+/// The physical plan of a statement as text, without running it.
+pub fn explain_on(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Result<String> {
+    let statement = match translate::parse(sql)? {
+        ast::Statement::Explain(inner) => *inner,
+        other => other,
+    };
+    let plan = planner::Planner::new(storage, params).plan(statement)?;
+    Ok(plan.explain())
+}

@@ -1,0 +1,369 @@
+//! Access-path selection: a pure function from a table's description and the conjuncts that
+//! filter it to the cheapest [`Access`] and the conjuncts still to check per row.
+//!
+//! Preference, best first:
+//!
+//! | predicate shape                                   | access                     |
+//! |---------------------------------------------------|----------------------------|
+//! | `pk = c` on every key column                      | `KeyLookup`                |
+//! | `col = c` on a unique index                       | `IndexScan col = c`        |
+//! | `pk IN (c1, c2, …)` (single-column key)           | `KeyLookup` of each        |
+//! | `col = c` on any index (B-Tree or Hash)           | `IndexScan col = c`        |
+//! | `pk` prefix equalities and/or a range on the next | `KeyRange`                 |
+//! | `col <, <=, >, >=, BETWEEN` on a B-Tree index     | `IndexScan col [lo, hi)`   |
+//! | anything else                                     | full `Scan`                |
+//!
+//! `c` is any expression without column references (parameters are already bound), coerced to
+//! the column's type; a constant that cannot be coerced exactly (`int_col = 1.5`) leaves the
+//! predicate to the residual filter. Equality conjuncts consumed by a lookup are dropped; range
+//! conjuncts stay in the filter as well (cheap, and exact whatever the value types).
+
+use super::plan::Access;
+use crate::sql::ast::{BinaryOp, ColumnType, Expr};
+use crate::sql::eval::eval;
+use crate::sql::storage::{IndexLookup, TableInfo};
+use crate::value::Value;
+use std::ops::Bound;
+
+/// A conjunct recognised as a constraint on one column.
+#[derive(Debug)]
+enum Constraint {
+    Eq(Value),
+    In(Vec<Value>),
+    Lower(Bound<Value>),
+    Upper(Bound<Value>),
+    Between(Value, Value),
+}
+
+/// Chooses the access path for `table` given conjuncts over its columns.
+pub fn choose_access(table: &TableInfo, conjuncts: Vec<Expr>) -> (Access, Vec<Expr>) {
+    let analysed: Vec<Option<(usize, Constraint)>> =
+        conjuncts.iter().map(|c| analyse(table, c)).collect();
+    let eq_on = |col: usize| {
+        analysed.iter().enumerate().find_map(|(i, a)| match a {
+            Some((c, Constraint::Eq(v))) if *c == col => Some((i, v.clone())),
+            _ => None,
+        })
+    };
+    let drop = |used: &[usize], conjuncts: Vec<Expr>| -> Vec<Expr> {
+        conjuncts
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !used.contains(i))
+            .map(|(_, c)| c)
+            .collect()
+    };
+
+    // Equality prefix of the primary key.
+    let mut prefix = Vec::new();
+    let mut used = Vec::new();
+    for &col in &table.primary_key {
+        match eq_on(col) {
+            Some((i, v)) => {
+                prefix.push(v);
+                used.push(i);
+            }
+            None => break,
+        }
+    }
+    if !table.primary_key.is_empty() && prefix.len() == table.primary_key.len() {
+        return (Access::KeyLookup(vec![prefix]), drop(&used, conjuncts));
+    }
+    // Unique index equality.
+    for index in table.indexes.iter().filter(|i| i.unique) {
+        if let Some((i, v)) = eq_on(index.column) {
+            let access = Access::Index {
+                index: index.clone(),
+                lookup: IndexLookup::Eq(v),
+            };
+            return (access, drop(&[i], conjuncts));
+        }
+    }
+    // IN list on a single-column key.
+    if let [pk] = table.primary_key.as_slice() {
+        let found = analysed.iter().enumerate().find_map(|(i, a)| match a {
+            Some((c, Constraint::In(vs))) if c == pk => Some((i, vs.clone())),
+            _ => None,
+        });
+        if let Some((i, mut values)) = found {
+            values.sort_by(crate::sql::eval::sort_cmp);
+            values.dedup();
+            let keys = values.into_iter().map(|v| vec![v]).collect();
+            return (Access::KeyLookup(keys), drop(&[i], conjuncts));
+        }
+    }
+    // Any index equality.
+    for index in &table.indexes {
+        if let Some((i, v)) = eq_on(index.column) {
+            let access = Access::Index {
+                index: index.clone(),
+                lookup: IndexLookup::Eq(v),
+            };
+            return (access, drop(&[i], conjuncts));
+        }
+    }
+    // Key prefix and/or range on the next key column.
+    if let Some(&next) = table.primary_key.get(prefix.len()) {
+        let (lower, upper) = range_on(&analysed, next);
+        if !prefix.is_empty() || lower.is_some() || upper.is_some() {
+            let extend = |b: Option<Bound<Value>>| -> Bound<Vec<Value>> {
+                let with = |v: Value| {
+                    let mut k = prefix.clone();
+                    k.push(v);
+                    k
+                };
+                match b {
+                    Some(Bound::Included(v)) => Bound::Included(with(v)),
+                    Some(Bound::Excluded(v)) => Bound::Excluded(with(v)),
+                    _ if prefix.is_empty() => Bound::Unbounded,
+                    _ => Bound::Included(prefix.clone()),
+                }
+            };
+            let access = Access::KeyRange(extend(lower), extend(upper));
+            return (access, drop(&used, conjuncts));
+        }
+    }
+    // B-Tree index range.
+    for index in table.indexes.iter().filter(|i| !i.hash) {
+        let (lower, upper) = range_on(&analysed, index.column);
+        if lower.is_some() || upper.is_some() {
+            let access = Access::Index {
+                index: index.clone(),
+                lookup: IndexLookup::Range(
+                    lower.unwrap_or(Bound::Excluded(Value::Null)),
+                    upper.unwrap_or(Bound::Unbounded),
+                ),
+            };
+            return (access, conjuncts);
+        }
+    }
+    (Access::Full, conjuncts)
+}
+
+/// The first lower and upper bound constraining `col`.
+fn range_on(
+    analysed: &[Option<(usize, Constraint)>],
+    col: usize,
+) -> (Option<Bound<Value>>, Option<Bound<Value>>) {
+    let mut lower = None;
+    let mut upper = None;
+    for (c, constraint) in analysed.iter().flatten() {
+        if *c != col {
+            continue;
+        }
+        match constraint {
+            Constraint::Lower(b) if lower.is_none() => lower = Some(b.clone()),
+            Constraint::Upper(b) if upper.is_none() => upper = Some(b.clone()),
+            Constraint::Between(lo, hi) => {
+                lower.get_or_insert_with(|| Bound::Included(lo.clone()));
+                upper.get_or_insert_with(|| Bound::Included(hi.clone()));
+            }
+            _ => {}
+        }
+    }
+    (lower, upper)
+}
+
+/// Recognises `col op const`, `const op col`, `col BETWEEN c AND c`, `col IN (c, …)`.
+fn analyse(table: &TableInfo, conjunct: &Expr) -> Option<(usize, Constraint)> {
+    let column = |e: &Expr| match e {
+        Expr::Column { index, .. } => Some(*index),
+        _ => None,
+    };
+    let ty = |col: usize| table.columns.get(col).map(|c| c.ty);
+    match conjunct {
+        Expr::Binary(op, l, r) => {
+            let (col, op, value) = match (column(l), column(r)) {
+                (Some(c), None) => (c, *op, constant(r)?),
+                (None, Some(c)) => (c, op.flip()?, constant(l)?),
+                _ => return None,
+            };
+            let v = coerce(ty(col)?, value)?;
+            let constraint = match op {
+                BinaryOp::Eq => Constraint::Eq(v),
+                BinaryOp::Gt => Constraint::Lower(Bound::Excluded(v)),
+                BinaryOp::GtEq => Constraint::Lower(Bound::Included(v)),
+                BinaryOp::Lt => Constraint::Upper(Bound::Excluded(v)),
+                BinaryOp::LtEq => Constraint::Upper(Bound::Included(v)),
+                _ => return None,
+            };
+            Some((col, constraint))
+        }
+        Expr::Between {
+            expr,
+            low,
+            high,
+            negated: false,
+        } => {
+            let col = column(expr)?;
+            let t = ty(col)?;
+            let lo = coerce(t, constant(low)?)?;
+            let hi = coerce(t, constant(high)?)?;
+            Some((col, Constraint::Between(lo, hi)))
+        }
+        Expr::InList {
+            expr,
+            list,
+            negated: false,
+        } => {
+            let col = column(expr)?;
+            let t = ty(col)?;
+            let values = list
+                .iter()
+                .map(|e| constant(e).and_then(|v| coerce(t, v)))
+                .collect::<Option<Vec<_>>>()?;
+            Some((col, Constraint::In(values)))
+        }
+        _ => None,
+    }
+}
+
+/// The value of an expression that reads no column (None if it does, or fails).
+fn constant(e: &Expr) -> Option<Value> {
+    if e.any(&mut |x| {
+        matches!(
+            x,
+            Expr::Column { .. } | Expr::Aggregate { .. } | Expr::Name(_)
+        )
+    }) {
+        return None;
+    }
+    eval(e, &[]).ok()
+}
+
+/// `v` as a value of type `ty` whose key encoding equals that of the stored value, if exact.
+fn coerce(ty: ColumnType, v: Value) -> Option<Value> {
+    match (ty, v) {
+        (_, Value::Null) => None,
+        (ColumnType::Int, Value::Int(i)) => Some(Value::Int(i)),
+        (ColumnType::Int, Value::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e18 => {
+            Some(Value::Int(f as i64))
+        }
+        (ColumnType::Float, Value::Float(f)) if !f.is_nan() => Some(Value::Float(f)),
+        (ColumnType::Float, Value::Int(i)) => Some(Value::Float(i as f64)),
+        (ColumnType::Text, v @ Value::Text(_))
+        | (ColumnType::Bytes, v @ Value::Bytes(_))
+        | (ColumnType::Bool, v @ Value::Bool(_)) => Some(v),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::storage::{ColumnInfo, IndexInfo};
+
+    fn table() -> TableInfo {
+        let col = |name: &str, ty| ColumnInfo {
+            name: name.into(),
+            ty,
+            nullable: true,
+        };
+        TableInfo {
+            name: "users".into(),
+            columns: vec![
+                col("id", ColumnType::Int),
+                col("email", ColumnType::Text),
+                col("age", ColumnType::Int),
+                col("city", ColumnType::Text),
+            ],
+            primary_key: vec![0],
+            indexes: vec![
+                IndexInfo {
+                    name: "users_email".into(),
+                    column: 1,
+                    hash: false,
+                    unique: true,
+                },
+                IndexInfo {
+                    name: "users_age".into(),
+                    column: 2,
+                    hash: false,
+                    unique: false,
+                },
+                IndexInfo {
+                    name: "users_city".into(),
+                    column: 3,
+                    hash: true,
+                    unique: false,
+                },
+            ],
+        }
+    }
+
+    fn col(index: usize) -> Expr {
+        Expr::Column {
+            index,
+            label: format!("c{index}"),
+        }
+    }
+
+    fn lit(v: impl Into<Value>) -> Expr {
+        Expr::Literal(v.into())
+    }
+
+    #[test]
+    fn key_equality_is_a_lookup() {
+        let (access, rest) = choose_access(
+            &table(),
+            vec![Expr::binary(BinaryOp::Eq, col(0), lit(Value::Int(7)))],
+        );
+        assert_eq!(access, Access::KeyLookup(vec![vec![Value::Int(7)]]));
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn flipped_range_and_float_coercion() {
+        let (access, rest) = choose_access(
+            &table(),
+            vec![Expr::binary(BinaryOp::Lt, lit(Value::Float(10.0)), col(0))],
+        );
+        assert_eq!(
+            access,
+            Access::KeyRange(Bound::Excluded(vec![Value::Int(10)]), Bound::Unbounded)
+        );
+        assert_eq!(rest.len(), 1);
+        let (access, _) = choose_access(
+            &table(),
+            vec![Expr::binary(BinaryOp::Eq, col(0), lit(Value::Float(1.5)))],
+        );
+        assert_eq!(access, Access::Full);
+    }
+
+    #[test]
+    fn hash_index_serves_equality_only() {
+        let eq = Expr::binary(BinaryOp::Eq, col(3), lit(Value::Text("Oslo".into())));
+        let (access, _) = choose_access(&table(), vec![eq]);
+        assert!(matches!(access, Access::Index { ref index, .. } if index.name == "users_city"));
+        let gt = Expr::binary(BinaryOp::Gt, col(3), lit(Value::Text("Oslo".into())));
+        assert_eq!(choose_access(&table(), vec![gt]).0, Access::Full);
+    }
+
+    #[test]
+    fn unique_index_beats_range() {
+        let (access, _) = choose_access(
+            &table(),
+            vec![
+                Expr::binary(BinaryOp::Gt, col(0), lit(Value::Int(3))),
+                Expr::binary(BinaryOp::Eq, col(1), lit(Value::Text("a@x".into()))),
+            ],
+        );
+        assert!(matches!(access, Access::Index { ref index, .. } if index.name == "users_email"));
+    }
+
+    #[test]
+    fn non_sargable_is_full_scan() {
+        let or = Expr::binary(
+            BinaryOp::Or,
+            Expr::binary(BinaryOp::Eq, col(0), lit(Value::Int(1))),
+            Expr::binary(BinaryOp::Eq, col(0), lit(Value::Int(2))),
+        );
+        assert_eq!(choose_access(&table(), vec![or]).0, Access::Full);
+        let expr_col = Expr::binary(
+            BinaryOp::Eq,
+            Expr::binary(BinaryOp::Add, col(0), lit(Value::Int(1))),
+            lit(Value::Int(2)),
+        );
+        assert_eq!(choose_access(&table(), vec![expr_col]).0, Access::Full);
+    }
+}

@@ -1,0 +1,174 @@
+//! The seam between SQL and the rows it reads and writes: the [`Storage`] trait, the table
+//! descriptions the planner needs ([`TableInfo`]), and key-range helpers shared by the
+//! implementations.
+//!
+//! The planner and executor know tables only through this trait, so index and key selection are
+//! pure functions over a [`TableInfo`] and the executor can run against any implementation.
+//! Every write goes through it: the implementation owns index maintenance and unique checks, the
+//! SQL layer owns type coercion and `NOT NULL`.
+//!
+//! Keys: a row's key is the list of its primary-key values (`[rowid]` for a table without a
+//! declared key). Range bounds are over key *prefixes*: `Included([10])` as an upper bound admits
+//! every key whose first component is ≤ 10, whatever follows.
+
+use crate::error::Result;
+use crate::keyspace::prefix_end;
+use crate::sql::ast::{ColumnType, CreateIndex, CreateTable};
+use crate::value::Value;
+use std::ops::Bound;
+
+/// A row: one value per declared column, in declaration order.
+pub type Row = Vec<Value>;
+
+/// A row with its primary key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyedRow {
+    /// Primary-key values (or `[rowid]`).
+    pub key: Vec<Value>,
+    /// Column values.
+    pub row: Row,
+}
+
+/// A table as the planner sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableInfo {
+    /// Table name.
+    pub name: String,
+    /// Columns in declaration order.
+    pub columns: Vec<ColumnInfo>,
+    /// Positions of the primary-key columns, in key order (empty: hidden row id).
+    pub primary_key: Vec<usize>,
+    /// Secondary indexes.
+    pub indexes: Vec<IndexInfo>,
+}
+
+impl TableInfo {
+    /// Position of the column called `name` (ASCII case-insensitive).
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .or_else(|| {
+                self.columns
+                    .iter()
+                    .position(|c| c.name.eq_ignore_ascii_case(name))
+            })
+    }
+}
+
+/// One column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnInfo {
+    /// Column name.
+    pub name: String,
+    /// Column type.
+    pub ty: ColumnType,
+    /// Whether NULL is allowed.
+    pub nullable: bool,
+}
+
+/// One secondary index (over one column).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexInfo {
+    /// Index name.
+    pub name: String,
+    /// Position of the indexed column.
+    pub column: usize,
+    /// Hash index (equality only) rather than B-Tree (equality and ranges).
+    pub hash: bool,
+    /// Whether the index refuses a second row with the same non-NULL value.
+    pub unique: bool,
+}
+
+/// A lookup in a secondary index.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IndexLookup {
+    /// Rows whose indexed value equals this one.
+    Eq(Value),
+    /// Rows whose indexed value is within the bounds (B-Tree only). NULLs never match.
+    Range(Bound<Value>, Bound<Value>),
+}
+
+/// Where SQL reads and writes rows. See the module docs.
+pub trait Storage {
+    /// The table called `name`, if any.
+    fn table(&mut self, name: &str) -> Result<Option<TableInfo>>;
+    /// Rows whose keys are within the prefix bounds, in key order.
+    fn scan(
+        &mut self,
+        table: &TableInfo,
+        lower: Bound<&[Value]>,
+        upper: Bound<&[Value]>,
+    ) -> Result<Vec<KeyedRow>>;
+    /// The row with exactly this key.
+    fn get(&mut self, table: &TableInfo, key: &[Value]) -> Result<Option<KeyedRow>>;
+    /// Rows found through a secondary index.
+    fn index_scan(
+        &mut self,
+        table: &TableInfo,
+        index: &IndexInfo,
+        lookup: &IndexLookup,
+    ) -> Result<Vec<KeyedRow>>;
+    /// Inserts a new row (fails on a duplicate key or a unique-index violation).
+    fn insert(&mut self, table: &TableInfo, row: Row) -> Result<()>;
+    /// Replaces the row stored under `key` (the new row's key may differ).
+    fn update(&mut self, table: &TableInfo, key: &[Value], row: Row) -> Result<()>;
+    /// Deletes the row stored under `key`.
+    fn delete(&mut self, table: &TableInfo, key: &[Value]) -> Result<()>;
+    /// Creates a table (with a unique index per `UNIQUE` column).
+    fn create_table(&mut self, def: &CreateTable) -> Result<()>;
+    /// Drops a table, its rows and its indexes.
+    fn drop_table(&mut self, name: &str) -> Result<()>;
+    /// Creates an index and fills it from the existing rows.
+    fn create_index(&mut self, def: &CreateIndex) -> Result<()>;
+    /// Drops an index.
+    fn drop_index(&mut self, name: &str) -> Result<()>;
+}
+
+/// Bounds over encoded keys.
+pub type ByteRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// Encodes a key (or key prefix) with the order-preserving value encoding.
+pub fn encode_key(values: &[Value]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for v in values {
+        v.append_key(&mut out)?;
+    }
+    Ok(out)
+}
+
+/// Maps prefix bounds over key values to bounds over encoded keys (see the module docs).
+pub fn key_bounds(lower: Bound<&[Value]>, upper: Bound<&[Value]>) -> Result<ByteRange> {
+    let lower = match lower {
+        Bound::Unbounded => Bound::Unbounded,
+        Bound::Included(p) => Bound::Included(encode_key(p)?),
+        Bound::Excluded(p) => match prefix_end(&encode_key(p)?) {
+            Some(end) => Bound::Included(end),
+            None => Bound::Unbounded,
+        },
+    };
+    let upper = match upper {
+        Bound::Unbounded => Bound::Unbounded,
+        Bound::Excluded(p) => Bound::Excluded(encode_key(p)?),
+        Bound::Included(p) => match prefix_end(&encode_key(p)?) {
+            Some(end) => Bound::Excluded(end),
+            None => Bound::Unbounded,
+        },
+    };
+    Ok((lower, upper))
+}
+
+/// Whether `key` lies within byte bounds.
+pub fn within(key: &[u8], bounds: &ByteRange) -> bool {
+    let lower_ok = match &bounds.0 {
+        Bound::Unbounded => true,
+        Bound::Included(l) => key >= l.as_slice(),
+        Bound::Excluded(l) => key > l.as_slice(),
+    };
+    let upper_ok = match &bounds.1 {
+        Bound::Unbounded => true,
+        Bound::Included(u) => key <= u.as_slice(),
+        Bound::Excluded(u) => key < u.as_slice(),
+    };
+    lower_ok && upper_ok
+}

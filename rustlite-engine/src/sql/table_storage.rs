@@ -1,0 +1,267 @@
+//! [`TableStorage`]: the [`Storage`] of the real engine, over an engine [`Transaction`], the
+//! persisted [`Catalog`] and the [`table`] layer.
+//!
+//! Every read and write of SQL goes through the same functions typed collections use
+//! (`table::insert/update_at/delete/get/scan/index_eq/index_range`), so index maintenance and
+//! unique checks have one implementation. This adapter only translates shapes:
+//!
+//! ```text
+//! SQL row  [v0, v1, …] (declared column order)  <->  document {col0: v0, col1: v1, …}
+//! TableInfo (positions)                         <->  TableSchema (names, ids)
+//! ```
+//! Table names resolve exactly, then ASCII case-insensitively. Schemas read in a statement are
+//! cached for the statement; DDL clears the cache.
+
+use super::ast::{CreateIndex, CreateTable};
+use super::storage::{ColumnInfo, IndexInfo, IndexLookup, KeyedRow, Row, Storage, TableInfo};
+use crate::catalog::{Catalog, FieldDef, IndexDef, IndexKind, Schema, TableSchema};
+use crate::error::{Error, Result};
+use crate::lsm::iter::Direction;
+use crate::mvcc::transaction::Transaction;
+use crate::table;
+use crate::value::Value;
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// See the module docs.
+pub struct TableStorage<'a> {
+    tx: &'a mut Transaction,
+    schemas: HashMap<String, Arc<TableSchema>>,
+}
+
+impl<'a> TableStorage<'a> {
+    /// A storage reading and writing through `tx`.
+    pub fn new(tx: &'a mut Transaction) -> Self {
+        TableStorage {
+            tx,
+            schemas: HashMap::new(),
+        }
+    }
+
+    fn schema(&mut self, name: &str) -> Result<Arc<TableSchema>> {
+        if let Some(s) = self.schemas.get(name) {
+            return Ok(Arc::clone(s));
+        }
+        let found = match Catalog::table(self.tx, name)? {
+            Some(t) => Some(t),
+            None => Catalog::tables(self.tx)?
+                .into_iter()
+                .find(|t| t.name().eq_ignore_ascii_case(name)),
+        };
+        let t = found.ok_or_else(|| Error::Sql(format!("unknown table {name}")))?;
+        self.schemas.insert(name.to_string(), Arc::clone(&t));
+        Ok(t)
+    }
+
+    fn row_of(schema: &TableSchema, doc: &Value) -> Row {
+        schema
+            .schema
+            .fields
+            .iter()
+            .map(|f| doc.field(&f.name).clone())
+            .collect()
+    }
+
+    fn doc_of(schema: &TableSchema, row: Row) -> Value {
+        Value::Map(
+            schema
+                .schema
+                .fields
+                .iter()
+                .zip(row)
+                .map(|(f, v)| (f.name.clone(), v))
+                .collect(),
+        )
+    }
+
+    fn keyed(
+        schema: &TableSchema,
+        rows: impl Iterator<Item = Result<table::RawRow>>,
+    ) -> Result<Vec<KeyedRow>> {
+        rows.map(|r| {
+            let (key, doc) = r?.into_pair()?;
+            Ok(KeyedRow {
+                key,
+                row: Self::row_of(schema, &doc),
+            })
+        })
+        .collect()
+    }
+}
+
+/// The planner's view of a catalog table.
+pub fn table_info(t: &TableSchema) -> TableInfo {
+    let fields = &t.schema.fields;
+    let position = |name: &str| fields.iter().position(|f| f.name == name);
+    TableInfo {
+        name: t.name().to_string(),
+        columns: fields
+            .iter()
+            .map(|f| ColumnInfo {
+                name: f.name.clone(),
+                ty: f.ty,
+                nullable: f.nullable,
+            })
+            .collect(),
+        primary_key: t
+            .schema
+            .key_fields
+            .iter()
+            .filter_map(|k| position(k))
+            .collect(),
+        indexes: t
+            .indexes
+            .iter()
+            .filter_map(|ix| {
+                position(&ix.def.field).map(|column| IndexInfo {
+                    name: ix.def.name.clone(),
+                    column,
+                    hash: ix.def.kind == IndexKind::Hash,
+                    unique: ix.def.unique,
+                })
+            })
+            .collect(),
+    }
+}
+
+impl Storage for TableStorage<'_> {
+    fn table(&mut self, name: &str) -> Result<Option<TableInfo>> {
+        match self.schema(name) {
+            Ok(t) => Ok(Some(table_info(&t))),
+            Err(Error::Sql(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn scan(
+        &mut self,
+        t: &TableInfo,
+        lower: Bound<&[Value]>,
+        upper: Bound<&[Value]>,
+    ) -> Result<Vec<KeyedRow>> {
+        let schema = self.schema(&t.name)?;
+        let rows = table::scan(self.tx, &schema, lower, upper, Direction::Forward)?;
+        Self::keyed(&schema, rows)
+    }
+
+    fn get(&mut self, t: &TableInfo, key: &[Value]) -> Result<Option<KeyedRow>> {
+        let schema = self.schema(&t.name)?;
+        Ok(table::get(self.tx, &schema, key)?.map(|doc| KeyedRow {
+            key: key.to_vec(),
+            row: Self::row_of(&schema, &doc),
+        }))
+    }
+
+    fn index_scan(
+        &mut self,
+        t: &TableInfo,
+        index: &IndexInfo,
+        lookup: &IndexLookup,
+    ) -> Result<Vec<KeyedRow>> {
+        let schema = self.schema(&t.name)?;
+        let ix = schema
+            .index(&index.name)
+            .ok_or_else(|| Error::Sql(format!("unknown index {}", index.name)))?
+            .clone();
+        let rows = match lookup {
+            IndexLookup::Eq(v) => table::index_eq(self.tx, &schema, &ix, v)?,
+            IndexLookup::Range(lo, hi) => table::index_range(
+                self.tx,
+                &schema,
+                &ix,
+                lo.as_ref(),
+                hi.as_ref(),
+                Direction::Forward,
+            )?,
+        };
+        Self::keyed(&schema, rows.map(Ok))
+    }
+
+    fn insert(&mut self, t: &TableInfo, row: Row) -> Result<()> {
+        let schema = self.schema(&t.name)?;
+        table::insert(self.tx, &schema, &Self::doc_of(&schema, row)).map(drop)
+    }
+
+    fn update(&mut self, t: &TableInfo, key: &[Value], row: Row) -> Result<()> {
+        let schema = self.schema(&t.name)?;
+        table::update_at(self.tx, &schema, key, &Self::doc_of(&schema, row)).map(drop)
+    }
+
+    fn delete(&mut self, t: &TableInfo, key: &[Value]) -> Result<()> {
+        let schema = self.schema(&t.name)?;
+        table::delete(self.tx, &schema, key).map(drop)
+    }
+
+    fn create_table(&mut self, def: &CreateTable) -> Result<()> {
+        self.schemas.clear();
+        let schema = Schema {
+            name: def.name.clone(),
+            fields: def
+                .columns
+                .iter()
+                .map(|c| FieldDef::new(c.name.clone(), c.ty, c.nullable))
+                .collect(),
+            key_fields: def.primary_key.clone(),
+            indexes: def
+                .unique
+                .iter()
+                .map(|c| IndexDef::new(&def.name, c, IndexKind::BTree, true))
+                .collect(),
+        };
+        Catalog::create_table(self.tx, &schema).map(drop)
+    }
+
+    fn drop_table(&mut self, name: &str) -> Result<()> {
+        let t = self.schema(name)?;
+        self.schemas.clear();
+        Catalog::drop_table(self.tx, t.name())
+    }
+
+    fn create_index(&mut self, def: &CreateIndex) -> Result<()> {
+        let t = self.schema(&def.table)?;
+        self.schemas.clear();
+        if Catalog::tables(self.tx)?
+            .iter()
+            .any(|t| t.index(&def.name).is_some())
+        {
+            return Err(Error::AlreadyExists {
+                collection: def.table.clone(),
+                key: format!("index {}", def.name),
+            });
+        }
+        let column = t
+            .schema
+            .fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(&def.column))
+            .map(|f| f.name.clone())
+            .ok_or_else(|| Error::Sql(format!("unknown column {}", def.column)))?;
+        let kind = if def.hash {
+            IndexKind::Hash
+        } else {
+            IndexKind::BTree
+        };
+        let ix = IndexDef::named(def.name.clone(), &column, kind, def.unique);
+        Catalog::create_index(self.tx, t.name(), &ix).map(drop)
+    }
+
+    fn drop_index(&mut self, name: &str) -> Result<()> {
+        self.schemas.clear();
+        let owner = Catalog::tables(self.tx)?.into_iter().find(|t| {
+            t.indexes
+                .iter()
+                .any(|i| i.def.name.eq_ignore_ascii_case(name))
+        });
+        let Some(t) = owner else {
+            return Err(Error::NotFound(format!("index {name}")));
+        };
+        let exact = t
+            .indexes
+            .iter()
+            .find(|i| i.def.name.eq_ignore_ascii_case(name))
+            .map(|i| i.def.name.clone())
+            .unwrap_or_else(|| name.to_string());
+        Catalog::drop_index(self.tx, t.name(), &exact).map(drop)
+    }
+}

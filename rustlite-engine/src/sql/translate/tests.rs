@@ -1,0 +1,107 @@
+//! Translation tests: supported shapes, named refusals, and the size/depth limits.
+
+use super::*;
+use crate::sql::ast::{Expr, Statement};
+
+fn err(sql: &str) -> String {
+    match parse(sql) {
+        Err(Error::Sql(m)) => m,
+        other => panic!("expected an SQL error for {sql:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn parameters_are_numbered() {
+    let Ok(Statement::Select(q)) = parse("SELECT ? + $3, ?") else {
+        panic!("parse failed")
+    };
+    let names: Vec<String> = q
+        .items
+        .iter()
+        .map(|i| match i {
+            crate::sql::ast::SelectItem::Expr { expr, .. } => format!("{expr:?}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert!(names[0].contains("Param(0)") && names[0].contains("Param(2)"));
+    assert!(names[1].contains("Param(1)"));
+}
+
+#[test]
+fn unsupported_syntax_is_named() {
+    assert!(err("WITH x AS (SELECT 1) SELECT * FROM x").contains("WITH"));
+    assert!(err("SELECT 1 UNION SELECT 2").contains("UNION"));
+    assert!(err("SELECT ntile(4) FROM t").contains("ntile"));
+    assert!(err("SELECT * FROM a JOIN b USING (id)").contains("USING"));
+    assert!(err("CREATE TABLE t (a INTEGER DEFAULT 3)").contains("DEFAULT"));
+    assert!(err("SELECT 1; SELECT 2").contains("one statement"));
+    assert!(err("SELEC 1").contains("syntax error"));
+}
+
+#[test]
+fn negative_literal_min() {
+    let Ok(Statement::Select(q)) = parse("SELECT -9223372036854775808") else {
+        panic!("parse failed")
+    };
+    assert!(matches!(
+        &q.items[0],
+        crate::sql::ast::SelectItem::Expr {
+            expr: Expr::Literal(crate::Value::Int(i64::MIN)),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn limit_parentheses() {
+    let deep = format!("SELECT {}1{}", "(".repeat(10_000), ")".repeat(10_000));
+    assert!(parse(&deep).is_err());
+}
+
+#[test]
+fn limit_operator_count() {
+    let long_chain = format!("SELECT 1{}", "+1".repeat(100_000));
+    assert!(err(&long_chain).contains("operators"));
+}
+
+#[test]
+fn limit_statement_size() {
+    let huge = format!("SELECT '{}'", "x".repeat(MAX_STATEMENT_BYTES));
+    assert!(err(&huge).contains("limit"));
+}
+
+#[test]
+fn limit_prefix_operators() {
+    let nots = format!("SELECT {}true", "NOT ".repeat(10_000));
+    assert!(parse(&nots).is_err());
+}
+
+#[test]
+fn limit_expression_depth() {
+    let chain = format!("SELECT 1{}", "+1".repeat(MAX_OPERATORS - 1));
+    assert!(err(&chain).contains("nested too deeply"));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+    #[test]
+    fn random_token_soup_never_panics(tokens in proptest::collection::vec(
+        proptest::sample::select(vec![
+            "SELECT", "FROM", "WHERE", "t", "a", "b.c", "(", ")", ",", "*", "+", "-", "/", "=",
+            "<", "AND", "OR", "NOT", "NULL", "1", "2.5", "'x'", "?", "$1", "JOIN", "LEFT", "ON",
+            "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "OFFSET", "CASE", "WHEN", "THEN", "END",
+            "IN", "BETWEEN", "LIKE", "IS", "count", "sum", "DISTINCT", "INSERT", "INTO",
+            "VALUES", "UPDATE", "SET", "DELETE", "CREATE", "TABLE", "INDEX", "INTEGER", "TEXT",
+            "PRIMARY", "KEY", "EXPLAIN", "AS", "CAST", "UNIQUE", "DROP",
+        ]),
+        0..40,
+    )) {
+        let sql = tokens.join(" ");
+        let _ = parse(&sql);
+        let engine = crate::Engine::open_in_memory(crate::Options::default())?;
+        let mut tx = engine.begin(crate::IsolationLevel::default());
+        crate::sql::execute(&mut tx, "CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)", &[])?;
+        crate::sql::execute(&mut tx, "INSERT INTO t VALUES (1, 'x'), (2, NULL)", &[])?;
+        let _ = crate::sql::execute(&mut tx, &sql, &[crate::Value::Int(1)]);
+    }
+}

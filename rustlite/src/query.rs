@@ -1,0 +1,150 @@
+//! SQL on a [`Database`] or inside a [`Transaction`]: `query`, `execute`, `query_as::<T>`,
+//! `explain`, and the [`params!`](crate::params) macro.
+//!
+//! Tables are the collections of the catalog, so a table created with `CREATE TABLE` opens as a
+//! typed collection whose struct fields match its columns, and a typed collection is queryable
+//! and writable from SQL. `Database::query`/`execute` run each statement in a transaction of
+//! its own (committed on success, rolled back on error: a failed statement leaves nothing);
+//! `Transaction::query` runs at the transaction's snapshot and its writes commit with it.
+
+use crate::{Database, Error, Result, Transaction, Value};
+use rustlite_engine::sql;
+use serde::de::DeserializeOwned;
+
+pub use rustlite_engine::sql::QueryResult;
+
+/// Builds a `&[Value]` of SQL parameters from anything convertible into [`Value`]
+/// (integers, floats, bools, strings, byte vectors, `Option`s of those).
+///
+/// ```
+/// use rustlite::{params, Value};
+/// let p = params![1, "ada", 2.5, None::<i64>];
+/// assert_eq!(p, [Value::Int(1), Value::Text("ada".into()), Value::Float(2.5), Value::Null]);
+/// ```
+#[macro_export]
+macro_rules! params {
+    () => { [] as [$crate::Value; 0] };
+    ($($p:expr),+ $(,)?) => { [$($crate::Value::from($p)),+] };
+}
+
+/// Converts rows into `T` by column name (each row becomes a document `{column: value}`).
+fn rows_as<T: DeserializeOwned>(result: QueryResult) -> Result<Vec<T>> {
+    let QueryResult { columns, rows, .. } = result;
+    rows.into_iter()
+        .map(|row| {
+            let doc = Value::Map(columns.iter().cloned().zip(row).collect());
+            doc.deserialize_into::<T>()
+                .map_err(|e| Error::Serialization(format!("row does not fit the type: {e}")))
+        })
+        .collect()
+}
+
+impl Database {
+    /// Runs one SQL statement in its own transaction and returns its rows (for a write, the
+    /// number of rows affected in [`QueryResult::rows_affected`]).
+    ///
+    /// ```
+    /// use rustlite::{params, Database, Value};
+    /// let db = Database::in_memory()?;
+    /// db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)", params![])?;
+    /// db.execute("INSERT INTO users VALUES (?, ?), (?, ?)", params![1, "ada", 2, "bob"])?;
+    /// let r = db.query("SELECT name FROM users WHERE id = ?", params![2])?;
+    /// assert_eq!(r.columns, ["name"]);
+    /// assert_eq!(r.rows, [[Value::Text("bob".into())]]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
+    pub fn query(&self, sql: &str, params: impl AsRef<[Value]>) -> Result<QueryResult> {
+        let mut tx = self.begin()?;
+        let result = sql::execute(tx.engine_tx(), sql, params.as_ref());
+        match result {
+            Ok(r) => {
+                tx.commit()?;
+                Ok(r)
+            }
+            Err(e) => {
+                tx.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Same as [`Database::query`]; reads better for writes and DDL.
+    ///
+    /// ```
+    /// # use rustlite::{params, Database};
+    /// let db = Database::in_memory()?;
+    /// db.execute("CREATE TABLE t (a INTEGER)", params![])?;
+    /// assert_eq!(db.execute("INSERT INTO t VALUES (1), (2)", params![])?.rows_affected, 2);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
+    pub fn execute(&self, sql: &str, params: impl AsRef<[Value]>) -> Result<QueryResult> {
+        self.query(sql, params)
+    }
+
+    /// Runs a query and deserializes each row into `T` by column name.
+    ///
+    /// ```
+    /// # use rustlite::{params, Database};
+    /// #[derive(serde::Deserialize, Debug, PartialEq)]
+    /// struct Row { id: i64, name: String }
+    /// let db = Database::in_memory()?;
+    /// db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)", params![])?;
+    /// db.execute("INSERT INTO t VALUES (1, 'ada')", params![])?;
+    /// let rows: Vec<Row> = db.query_as("SELECT id, name FROM t", params![])?;
+    /// assert_eq!(rows, [Row { id: 1, name: "ada".into() }]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
+    pub fn query_as<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl AsRef<[Value]>,
+    ) -> Result<Vec<T>> {
+        rows_as(self.query(sql, params)?)
+    }
+
+    /// The physical plan of a statement as text (`EXPLAIN` optional), without running it.
+    ///
+    /// ```
+    /// # use rustlite::{params, Database};
+    /// let db = Database::in_memory()?;
+    /// db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", params![])?;
+    /// assert!(db.explain("SELECT * FROM t WHERE id = 1")?.contains("KeyLookup t (id) = 1"));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
+    pub fn explain(&self, sql: &str) -> Result<String> {
+        let mut tx = self.begin()?;
+        let plan = sql::explain(tx.engine_tx(), sql, &[]);
+        tx.rollback();
+        plan
+    }
+}
+
+impl Transaction {
+    /// Runs one SQL statement inside this transaction, at its snapshot; its writes commit with
+    /// the transaction. If the statement fails, roll the transaction back (some of the
+    /// statement's writes may be in it).
+    ///
+    /// ```
+    /// # use rustlite::{params, Database};
+    /// let db = Database::in_memory()?;
+    /// db.execute("CREATE TABLE t (a INTEGER)", params![])?;
+    /// let mut tx = db.begin()?;
+    /// tx.query("INSERT INTO t VALUES (1)", params![])?;
+    /// assert_eq!(tx.query("SELECT count(*) FROM t", params![])?.rows[0][0], rustlite::Value::Int(1));
+    /// tx.rollback();
+    /// assert_eq!(db.query("SELECT count(*) FROM t", params![])?.rows[0][0], rustlite::Value::Int(0));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
+    pub fn query(&mut self, sql: &str, params: impl AsRef<[Value]>) -> Result<QueryResult> {
+        sql::execute(self.engine_tx(), sql, params.as_ref())
+    }
+
+    /// [`Transaction::query`], deserializing each row into `T` by column name.
+    pub fn query_as<T: DeserializeOwned>(
+        &mut self,
+        sql: &str,
+        params: impl AsRef<[Value]>,
+    ) -> Result<Vec<T>> {
+        rows_as(self.query(sql, params)?)
+    }
+}
