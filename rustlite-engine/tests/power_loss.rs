@@ -4,7 +4,9 @@
 //! issues the same storage operations in the same order every run and "op k" names one point in
 //! it. The workload commits single puts, deletes and multi-key batches, and forces flushes and
 //! compactions (tiny memtable and levels make memtable switches, L0 flushes, compactions and
-//! manifest edits happen on their own too).
+//! manifest edits happen on their own too), and takes online backups (`backup_to` a real
+//! directory: the crash point sweeps over the flush it forces, and the full run checks that each
+//! backup opens to exactly the commits acknowledged before it).
 //!
 //! - **Power loss** (`power_loss_*`): for every op k, run the workload, take the image a power
 //!   loss right after op k leaves (unsynced bytes dropped whole, or cut at a seeded random
@@ -38,6 +40,9 @@ enum Step {
     Flush,
     Compact,
     Sync,
+    /// `Engine::backup_to` a fresh real directory (its storage ops are the flush it forces;
+    /// the backup's own files go to the real file system, outside the crash images).
+    Backup,
 }
 
 fn long_mode() -> bool {
@@ -95,6 +100,9 @@ fn workload(commits: usize, seed: u64) -> Vec<Step> {
             })
             .collect();
         steps.push(Step::Commit(ops));
+        if c % 25 == 20 {
+            steps.push(Step::Backup);
+        }
         match c % 17 {
             5 => steps.push(Step::Sync),
             11 => steps.push(Step::Flush),
@@ -175,6 +183,7 @@ fn drive(engine: &Engine, fs: &FaultyStorage, steps: &[Step], stop_after_op: Opt
             }
             Step::Flush => engine.flush(),
             Step::Compact => engine.compact(false),
+            Step::Backup => backup_step(engine, &trace, stop_after_op.is_none()),
             Step::Sync => {
                 let r = engine.sync();
                 if r.is_ok() {
@@ -191,6 +200,28 @@ fn drive(engine: &Engine, fs: &FaultyStorage, steps: &[Step], stop_after_op: Opt
         }
     }
     trace
+}
+
+/// Takes a backup; in a full run (`check`), also opens it and checks it holds exactly the
+/// commits acknowledged so far (single-threaded, so that is one definite prefix).
+fn backup_step(engine: &Engine, trace: &Trace, check: bool) -> rustlite_engine::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let dest = dir.path().join("backup");
+    engine.backup_to(&dest)?;
+    if check {
+        let mut model = Model::new();
+        for c in trace.commits.iter().filter(|c| c.2) {
+            apply(&mut model, &c.3);
+        }
+        let backup = Engine::open(&dest, Options::default())?;
+        assert_eq!(
+            read_all(&backup)?,
+            model,
+            "the backup is not the acknowledged prefix"
+        );
+        backup.verify()?;
+    }
+    Ok(())
 }
 
 /// Opens `image` and checks it holds exactly one of `states[lo..=hi]`; returns which.

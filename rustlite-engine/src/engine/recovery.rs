@@ -15,6 +15,7 @@ use crate::lsm::compaction::{self, TableSink, VersionFilter};
 use crate::lsm::iter::Direction;
 use crate::lsm::manifest::{
     parse_file_name, sst_file_name, Edit, FileName, Manifest, ManifestState, VersionEdit,
+    MAX_COUNTER,
 };
 use crate::lsm::memtable::Memtable;
 use crate::lsm::sstable::{BlockCache, Table};
@@ -132,6 +133,14 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
             continue;
         }
         let stats = wal::replay(storage.as_ref(), &name, |seq, ops| {
+            if seq > MAX_COUNTER {
+                // A checksummed batch with an absurd seqno: later commits' seqnos would overflow.
+                return Err(Error::corruption(
+                    &name,
+                    0,
+                    format!("batch seqno {seq} exceeds the limit {MAX_COUNTER}"),
+                ));
+            }
             for (kind, key, value) in ops {
                 recovered.insert(seq, *kind, key, value);
             }

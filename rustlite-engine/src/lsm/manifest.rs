@@ -50,6 +50,12 @@ pub const CURRENT_FILE: &str = "CURRENT";
 /// Scratch name used while replacing [`CURRENT_FILE`].
 pub const CURRENT_TMP_FILE: &str = "CURRENT.tmp";
 
+/// Largest seqno or file number a manifest edit or a WAL batch may carry (2^62). A larger one
+/// can only come from damage that kept its checksum valid, and accepting it would make the next
+/// commit's seqno or the next file number overflow (seqno `u64::MAX` is the "see everything"
+/// snapshot); recovery reports it as [`Error::Corruption`] instead.
+pub const MAX_COUNTER: u64 = 1 << 62;
+
 const TAG_ADD_FILE: u8 = 1;
 const TAG_DELETE_FILE: u8 = 2;
 const TAG_NEXT_FILE_NUMBER: u8 = 3;
@@ -249,6 +255,14 @@ impl VersionEdit {
     }
 }
 
+/// `v` if it is within [`MAX_COUNTER`].
+fn counter(v: u64, what: &str) -> Result<u64, String> {
+    if v > MAX_COUNTER {
+        return Err(format!("{what} {v} exceeds the limit {MAX_COUNTER}"));
+    }
+    Ok(v)
+}
+
 fn level(v: u64) -> Option<u32> {
     u32::try_from(v).ok()
 }
@@ -297,6 +311,7 @@ impl ManifestState {
         for e in &edit.0 {
             match e {
                 Edit::AddFile { level, meta } => {
+                    counter(meta.number, "file number")?;
                     if self
                         .levels
                         .iter()
@@ -315,9 +330,9 @@ impl ManifestState {
                         .ok_or_else(|| format!("deleted file {number} is not live at L{level}"))?;
                     files.remove(pos);
                 }
-                Edit::NextFileNumber(n) => self.next_file_number = *n,
-                Edit::LastSeq(s) => self.last_seq = *s,
-                Edit::LogNumber(n) => self.log_number = *n,
+                Edit::NextFileNumber(n) => self.next_file_number = counter(*n, "next file number")?,
+                Edit::LastSeq(s) => self.last_seq = counter(*s, "last seqno")?,
+                Edit::LogNumber(n) => self.log_number = counter(*n, "log number")?,
             }
         }
         Ok(())
