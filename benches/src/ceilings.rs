@@ -14,6 +14,9 @@ pub struct Ceilings {
     pub fsync_median: f64,
     /// 99th percentile of the same.
     pub fsync_p99: f64,
+    /// Median latency of one 4 KiB overwrite + `fdatasync` inside a preallocated file (no size
+    /// change, so no file-system journal commit): the floor for a WAL that preallocates.
+    pub overwrite_median: f64,
     /// Sequential write bandwidth including the final fsync, bytes per second.
     pub seq_write_bps: f64,
 }
@@ -47,6 +50,19 @@ pub fn measure(dir: &Path, appends: usize, seq_bytes: usize) -> std::io::Result<
     let (fsync_median, fsync_p99) = (pick(0.5), pick(0.99));
     drop(file);
 
+    // The same blocks again, overwritten in place: the file's size no longer changes.
+    let mut file = OpenOptions::new().write(true).open(&path)?;
+    let mut lat = Vec::with_capacity(appends);
+    for _ in 0..appends {
+        let start = Instant::now();
+        file.write_all(&block)?;
+        file.sync_data()?;
+        lat.push(start.elapsed().as_secs_f64());
+    }
+    lat.sort_by(f64::total_cmp);
+    let overwrite_median = lat[(lat.len() - 1) / 2];
+    drop(file);
+
     let mut file = OpenOptions::new()
         .create(true)
         .truncate(true)
@@ -66,6 +82,7 @@ pub fn measure(dir: &Path, appends: usize, seq_bytes: usize) -> std::io::Result<
     Ok(Ceilings {
         fsync_median,
         fsync_p99,
+        overwrite_median,
         seq_write_bps,
     })
 }

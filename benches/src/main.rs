@@ -129,10 +129,11 @@ fn main() {
         }
     };
     eprintln!(
-        "ceilings: fsync 4 KiB append median {:.0} µs (p99 {:.0} µs) = {:.0} commits/s; sequential write {:.0} MB/s",
+        "ceilings: fsync 4 KiB append median {:.0} µs (p99 {:.0} µs) = {:.0} commits/s; overwrite {:.0} µs; sequential write {:.0} MB/s",
         ceil.fsync_median * 1e6,
         ceil.fsync_p99 * 1e6,
         ceil.commits_per_sec(),
+        ceil.overwrite_median * 1e6,
         ceil.seq_write_bps / 1e6
     );
 
@@ -177,10 +178,13 @@ fn main() {
     doc.push('\n');
     doc.push_str(&format!(
         "Machine ceilings (same run, same file system): fsync of a 4 KiB append median {:.0} µs, p99 {:.0} µs \
-         (= {:.0} durable commits/s for one writer); sequential write {:.0} MB/s.\n",
+         (= {:.0} durable commits/s for one writer); fsync of a 4 KiB overwrite in place (no size change) \
+         median {:.0} µs (= {:.0}/s); sequential write {:.0} MB/s.\n",
         ceil.fsync_median * 1e6,
         ceil.fsync_p99 * 1e6,
         ceil.commits_per_sec(),
+        ceil.overwrite_median * 1e6,
+        1.0 / ceil.overwrite_median,
         ceil.seq_write_bps / 1e6
     ));
     if let Some((_, rl)) = results.iter().find(|(n, _)| n == "rustlite") {
