@@ -1,0 +1,88 @@
+//! The machine's own ceilings, measured in the same run as the engines and on the same file
+//! system: the latency of a durable 4 KiB append (the floor under any durable commit) and the
+//! sequential write bandwidth (the ceiling under any bulk load).
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+/// What [`measure`] found.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ceilings {
+    /// Median latency of one 4 KiB append + `fdatasync`, in seconds.
+    pub fsync_median: f64,
+    /// 99th percentile of the same.
+    pub fsync_p99: f64,
+    /// Median latency of one 4 KiB overwrite + `fdatasync` inside a preallocated file (no size
+    /// change, so no file-system journal commit): the floor for a WAL that preallocates.
+    pub overwrite_median: f64,
+    /// Sequential write bandwidth including the final fsync, bytes per second.
+    pub seq_write_bps: f64,
+}
+
+impl Ceilings {
+    /// Durable commits per second one writer can reach if each commit is one fsynced append.
+    pub fn commits_per_sec(&self) -> f64 {
+        1.0 / self.fsync_median
+    }
+}
+
+/// Measures both ceilings in directory `dir` (`appends` fsynced appends, `seq_bytes` written).
+pub fn measure(dir: &Path, appends: usize, seq_bytes: usize) -> std::io::Result<Ceilings> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("fsync-probe");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)?;
+    let block = vec![0xA5u8; 4096];
+    let mut lat = Vec::with_capacity(appends);
+    for _ in 0..appends {
+        let start = Instant::now();
+        file.write_all(&block)?;
+        file.sync_data()?;
+        lat.push(start.elapsed().as_secs_f64());
+    }
+    lat.sort_by(f64::total_cmp);
+    let pick = |q: f64| lat[((lat.len() - 1) as f64 * q) as usize];
+    let (fsync_median, fsync_p99) = (pick(0.5), pick(0.99));
+    drop(file);
+
+    // The same blocks again, overwritten in place: the file's size no longer changes.
+    let mut file = OpenOptions::new().write(true).open(&path)?;
+    let mut lat = Vec::with_capacity(appends);
+    for _ in 0..appends {
+        let start = Instant::now();
+        file.write_all(&block)?;
+        file.sync_data()?;
+        lat.push(start.elapsed().as_secs_f64());
+    }
+    lat.sort_by(f64::total_cmp);
+    let overwrite_median = lat[(lat.len() - 1) / 2];
+    drop(file);
+
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)?;
+    let chunk = vec![0x5Au8; 1 << 20];
+    let start = Instant::now();
+    let mut written = 0;
+    while written < seq_bytes {
+        file.write_all(&chunk)?;
+        written += chunk.len();
+    }
+    file.sync_all()?;
+    let seq_write_bps = written as f64 / start.elapsed().as_secs_f64();
+    drop(file);
+    std::fs::remove_file(&path)?;
+    Ok(Ceilings {
+        fsync_median,
+        fsync_p99,
+        overwrite_median,
+        seq_write_bps,
+    })
+}

@@ -1,0 +1,88 @@
+//! RustLite through its public facade (`rustlite::Database`), as an application uses it.
+
+use super::{BatchOp, Config, Engine, Result};
+use rustlite::{Database, Durability, Error, IsolationLevel, Options, WriteBatch};
+use std::path::Path;
+
+pub struct RustLite {
+    db: Database,
+}
+
+impl RustLite {
+    pub fn open(dir: &Path, cfg: Config) -> Result<Self> {
+        let durability = if cfg.durable {
+            Durability::Immediate
+        } else {
+            Durability::Buffered
+        };
+        let opts = Options::default()
+            .durability(durability)
+            .block_cache_size(cfg.cache_bytes);
+        Ok(RustLite {
+            db: Database::open_with(dir, opts)?,
+        })
+    }
+}
+
+impl Engine for RustLite {
+    fn write_batch(&self, ops: &[BatchOp<'_>]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        for (k, v) in ops {
+            match v {
+                Some(v) => batch.put(k, v),
+                None => batch.delete(k),
+            };
+        }
+        self.db.write_batch(batch)?;
+        Ok(())
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<usize>> {
+        Ok(self.db.get(key)?.map(|v| v.len()))
+    }
+
+    fn range(&self, start: &[u8], n: usize) -> Result<usize> {
+        let mut count = 0;
+        for entry in self.db.scan(start..)?.take(n) {
+            entry?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    fn scan_all(&self) -> Result<usize> {
+        let mut count = 0;
+        for entry in self.db.scan::<&[u8]>(..)? {
+            entry?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    fn txn(&self, reads: [&[u8]; 2], writes: [(&[u8], &[u8]); 2]) -> Result<bool> {
+        let mut tx = self.db.begin_with(IsolationLevel::RepeatableRead)?;
+        for k in reads {
+            tx.get(k)?;
+        }
+        for (k, v) in writes {
+            tx.put(k, v)?;
+        }
+        match tx.commit() {
+            Ok(_) => Ok(true),
+            Err(Error::Conflict(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn compact(&mut self) -> Result<()> {
+        self.db.flush()?;
+        self.db.compact()?;
+        Ok(())
+    }
+
+    fn settle(&self) -> Result<()> {
+        self.db.sync()?;
+        self.db.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,231 @@
+//! `rustlite-bench`: RustLite side by side with redb, fjall, sled, LMDB (heed), SQLite and
+//! (with `--features rocksdb`) RocksDB, on the same machine, in one run.
+//!
+//! ```text
+//! cargo run --release -- [--quick] [--engines rustlite,redb,…] [--workloads load,get_hit,…]
+//!                        [--dir DIR] [--out FILE.md]
+//! ```
+//! The parent measures the machine's ceilings, then re-executes itself once per engine
+//! (`--child ENGINE`): each engine runs in a fresh process, so the peak RSS it reports is its
+//! own. Children print `RESULT id value` lines; the parent prints the markdown table.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`engines`] | the `Engine` trait and one adapter per database |
+//! | [`workloads`] | the workloads and their phases |
+//! | [`keys`] | keys, values, PRNG, zipfian |
+//! | [`ceilings`] | fsync latency and sequential write bandwidth |
+//! | [`report`] | the markdown table and target verdicts |
+
+mod ceilings;
+mod engines;
+mod keys;
+mod report;
+mod workloads;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+struct Args {
+    quick: bool,
+    engines: Vec<String>,
+    workloads: Option<Vec<String>>,
+    dir: PathBuf,
+    out: Option<PathBuf>,
+    child: Option<String>,
+}
+
+const USAGE: &str =
+    "usage: rustlite-bench [--quick] [--engines a,b] [--workloads w1,w2] [--dir DIR] [--out FILE]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        quick: false,
+        engines: engines::available().iter().map(|s| s.to_string()).collect(),
+        workloads: None,
+        dir: PathBuf::from("target/bench-data"),
+        out: None,
+        child: None,
+    };
+    let mut it = std::env::args().skip(1);
+    let list = |v: Option<String>| -> Result<Vec<String>, String> {
+        let v = v.ok_or(USAGE)?;
+        Ok(v.split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect())
+    };
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => args.quick = true,
+            "--engines" => args.engines = list(it.next())?,
+            "--workloads" => args.workloads = Some(list(it.next())?),
+            "--dir" => args.dir = it.next().ok_or(USAGE)?.into(),
+            "--out" => args.out = Some(it.next().ok_or(USAGE)?.into()),
+            "--child" => args.child = Some(it.next().ok_or(USAGE)?),
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    for e in &args.engines {
+        if !engines::available().contains(&e.as_str()) {
+            return Err(format!(
+                "engine {e:?} not built in (built: {:?})",
+                engines::available()
+            ));
+        }
+    }
+    if let Some(ws) = &args.workloads {
+        let known = report::workload_ids();
+        if let Some(w) = ws.iter().find(|w| !known.contains(&w.as_str())) {
+            return Err(format!(
+                "unknown workload {w:?} (known: {})",
+                known.join(",")
+            ));
+        }
+    }
+    Ok(args)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let sizes = workloads::Sizes::new(args.quick);
+    let wanted = args.workloads.clone();
+    let want = move |id: &str| wanted.as_ref().is_none_or(|w| w.iter().any(|x| x == id));
+
+    if let Some(engine) = &args.child {
+        let dir = args.dir.join(engine);
+        let _ = std::fs::remove_dir_all(&dir);
+        let outcome = workloads::run_engine(engine, &dir, sizes, &want);
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Err(e) = outcome {
+            eprintln!("{engine}: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+
+    eprintln!(
+        "rustlite-bench: {} keys, data in {}",
+        sizes.keys,
+        args.dir.display()
+    );
+    let (appends, seq) = if args.quick {
+        (200, 32 << 20)
+    } else {
+        (2000, 512 << 20)
+    };
+    let ceil = match ceilings::measure(&args.dir, appends, seq) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("measuring the machine's ceilings failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    eprintln!(
+        "ceilings: fsync 4 KiB append median {:.0} µs (p99 {:.0} µs) = {:.0} commits/s; overwrite {:.0} µs; sequential write {:.0} MB/s",
+        ceil.fsync_median * 1e6,
+        ceil.fsync_p99 * 1e6,
+        ceil.commits_per_sec(),
+        ceil.overwrite_median * 1e6,
+        ceil.seq_write_bps / 1e6
+    );
+
+    let exe = std::env::current_exe().expect("the running binary has a path");
+    let mut results = Vec::new();
+    let mut failures = Vec::new();
+    for engine in &args.engines {
+        eprintln!("── {engine}");
+        let mut cmd = Command::new(&exe);
+        cmd.arg("--child").arg(engine).arg("--dir").arg(&args.dir);
+        if args.quick {
+            cmd.arg("--quick");
+        }
+        if let Some(ws) = &args.workloads {
+            cmd.arg("--workloads").arg(ws.join(","));
+        }
+        let output = cmd.stderr(Stdio::inherit()).output();
+        let mut res = report::Results::new();
+        match output {
+            Ok(out) => {
+                for line in String::from_utf8_lossy(&out.stdout).lines() {
+                    let mut parts = line.split_whitespace();
+                    if let (Some("RESULT"), Some(id), Some(v)) =
+                        (parts.next(), parts.next(), parts.next())
+                    {
+                        if let Ok(v) = v.parse() {
+                            res.insert(id.to_string(), v);
+                        }
+                    }
+                }
+                if !out.status.success() {
+                    failures.push(format!("{engine}: child exited with {}", out.status));
+                }
+            }
+            Err(e) => failures.push(format!("{engine}: could not start: {e}")),
+        }
+        results.push((engine.clone(), res));
+    }
+
+    let mut doc = String::new();
+    doc.push_str(&report::render(&results, &ceil));
+    doc.push('\n');
+    doc.push_str(&format!(
+        "Machine ceilings (same run, same file system): fsync of a 4 KiB append median {:.0} µs, p99 {:.0} µs \
+         (= {:.0} durable commits/s for one writer); fsync of a 4 KiB overwrite in place (no size change) \
+         median {:.0} µs (= {:.0}/s); sequential write {:.0} MB/s.\n",
+        ceil.fsync_median * 1e6,
+        ceil.fsync_p99 * 1e6,
+        ceil.commits_per_sec(),
+        ceil.overwrite_median * 1e6,
+        1.0 / ceil.overwrite_median,
+        ceil.seq_write_bps / 1e6
+    ));
+    if let Some((_, rl)) = results.iter().find(|(n, _)| n == "rustlite") {
+        if let Some(c) = rl.get("commit1") {
+            doc.push_str(&format!(
+                "RustLite individual durable commits: {c:.0}/s = {:.2}× the fsync ceiling.\n",
+                c / ceil.commits_per_sec()
+            ));
+        }
+        if let Some(t) = rl.get("txn4_durable") {
+            doc.push_str(&format!(
+                "RustLite 4-thread durable transactions: {t:.0}/s = {:.2}× the fsync ceiling (group commit).\n",
+                t / ceil.commits_per_sec()
+            ));
+        }
+    }
+    let dropped: Vec<&str> = results
+        .iter()
+        .filter(|(_, r)| r.get("page_cache_dropped") == Some(&0.0))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !dropped.is_empty() {
+        doc.push_str(&format!(
+            "Cold reads: the OS page cache could not be dropped for {} (no writable /proc/sys/vm/drop_caches): \
+             \"cold\" means only the engine's own cache is 4× smaller than the data.\n",
+            dropped.join(", ")
+        ));
+    }
+    doc.push_str(
+        "† sled: durable = `flush()` after each commit, weaker than fsync-per-commit; left out of the best peer on durable write rows.\n",
+    );
+    for f in &failures {
+        doc.push_str(&format!("FAILED {f}\n"));
+    }
+    println!("{doc}");
+    if let Some(out) = &args.out {
+        if let Err(e) = std::fs::write(out, &doc) {
+            eprintln!("writing {}: {e}", out.display());
+        }
+    }
+    if !failures.is_empty() {
+        std::process::exit(1);
+    }
+}

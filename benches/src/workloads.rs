@@ -1,0 +1,356 @@
+//! The workloads, run against one engine inside its own child process (so the peak RSS read at
+//! the end belongs to that engine alone).
+//!
+//! ```text
+//!  phase A  open durable, warm cache   load ─ disk ─ gets (1t, 4t) ─ ranges ─ scan ─ compact ─ disk
+//!                                      ─ individual commits ─ small txns (1t, 4t)
+//!  phase B  reopen buffered            small txns (1t, 4t) ─ YCSB-A ─ YCSB-B
+//!  phase C  reopen durable, cache =    cold gets (1t, 4t) ─ deletes (durable batches of 1000)
+//!           dataset / 4
+//! ```
+//! Every measurement is printed as `RESULT <id> <value>`; the parent assembles the table.
+
+use crate::engines::{self, disk_bytes, Config, Engine, Result};
+use crate::keys::{key, value, Rng, Zipf, HIT, KEY_LEN, MISS, NEW, VALUE_LEN};
+use std::path::Path;
+use std::time::Instant;
+
+/// Operation counts; `--quick` divides the full sizes by 100.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    pub keys: u64,
+    pub batch: usize,
+    pub reads: u64,
+    pub range100: u64,
+    pub range10: u64,
+    pub commits: u64,
+    pub txn_durable: u64,
+    pub txn_buffered: u64,
+    pub ycsb: u64,
+    pub cold_reads: u64,
+    pub deletes: u64,
+}
+
+impl Sizes {
+    pub fn new(quick: bool) -> Sizes {
+        let d = if quick { 100 } else { 1 };
+        Sizes {
+            keys: 1_000_000 / d,
+            batch: 1000,
+            reads: 1_000_000 / d,
+            range100: 20_000 / d,
+            range10: 100_000 / d,
+            commits: 1000 / d,
+            txn_durable: 1000 / d,
+            txn_buffered: 100_000 / d,
+            ycsb: 500_000 / d,
+            cold_reads: 100_000 / d,
+            deletes: 500_000 / d,
+        }
+    }
+
+    /// Bytes of user data after the load (keys + values).
+    pub fn logical_bytes(&self) -> u64 {
+        self.keys * (KEY_LEN + VALUE_LEN) as u64
+    }
+}
+
+/// Block cache for the warm phases: the whole data set fits.
+pub const WARM_CACHE: usize = 256 << 20;
+
+pub const THREADS: u64 = 4;
+
+fn report(id: &str, value: f64) {
+    println!("RESULT {id} {value}");
+}
+
+/// Runs `n` operations and reports ops/s.
+fn timed(id: &str, n: u64, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    let start = Instant::now();
+    f()?;
+    let secs = start.elapsed().as_secs_f64();
+    report(id, n as f64 / secs);
+    eprintln!("  {id:<16} {n:>9} ops in {secs:>7.3}s");
+    Ok(())
+}
+
+/// Runs `per_thread(t)` on `THREADS` threads and reports total ops/s.
+fn timed_threads(
+    id: &str,
+    total: u64,
+    per_thread: impl Fn(u64) -> Result<()> + Sync,
+) -> Result<()> {
+    timed(id, total, || {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let f = &per_thread;
+                    s.spawn(move || f(t))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().map_err(|_| "worker panicked")?)
+        })
+    })
+}
+
+/// Marks an operation the engine does not offer.
+fn unsupported(id: &str, err: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    if err.downcast_ref::<engines::Unsupported>().is_some() {
+        eprintln!("  {id:<16} n/a ({err})");
+        true
+    } else {
+        false
+    }
+}
+
+/// Drops the OS page cache (needs root and a writable /proc/sys); says whether it worked.
+fn drop_page_cache() -> bool {
+    // Write back dirty pages first, so dropping the clean ones empties the cache.
+    let _ = std::process::Command::new("sync").status();
+    std::fs::write("/proc/sys/vm/drop_caches", "1").is_ok()
+}
+
+/// Runs every selected workload on engine `name` in `dir` and prints the results.
+pub fn run_engine(name: &str, dir: &Path, sizes: Sizes, want: &dyn Fn(&str) -> bool) -> Result<()> {
+    let n = sizes.keys;
+    let durable = Config {
+        cache_bytes: WARM_CACHE,
+        durable: true,
+    };
+
+    // ── phase A ──────────────────────────────────────────────────────────────────────────
+    let mut db = engines::open(name, dir, durable)?;
+    timed("load", n, || {
+        let mut i = 0;
+        while i < n {
+            let end = (i + sizes.batch as u64).min(n);
+            let data: Vec<_> = (i..end).map(|j| (key(j, HIT), value(j, 0))).collect();
+            let ops: Vec<_> = data.iter().map(|(k, v)| (&k[..], Some(&v[..]))).collect();
+            db.write_batch(&ops)?;
+            i = end;
+        }
+        Ok(())
+    })?;
+    db.settle()?;
+    report("disk_load", disk_bytes(dir) as f64);
+
+    read_workloads(&*db, sizes, want)?;
+
+    if want("disk_compact") {
+        match db.compact() {
+            Ok(()) => {
+                db.settle()?;
+                report("disk_compact", disk_bytes(dir) as f64);
+                report(
+                    "space_amp",
+                    disk_bytes(dir) as f64 / sizes.logical_bytes() as f64,
+                );
+            }
+            Err(e) if unsupported("compact", &*e) => {
+                // No compaction: the size as loaded is what the user gets.
+                report(
+                    "space_amp",
+                    disk_bytes(dir) as f64 / sizes.logical_bytes() as f64,
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+
+    if want("commit1") {
+        timed("commit1", sizes.commits, || {
+            for i in 0..sizes.commits {
+                let (k, v) = (key(i, NEW), value(i, 1));
+                db.write_batch(&[(&k[..], Some(&v[..]))])?;
+            }
+            Ok(())
+        })?;
+    }
+    txn_workloads(&*db, sizes, "durable", sizes.txn_durable, want)?;
+    drop(db);
+
+    // ── phase B ──────────────────────────────────────────────────────────────────────────
+    let db = engines::open(
+        name,
+        dir,
+        Config {
+            durable: false,
+            ..durable
+        },
+    )?;
+    txn_workloads(&*db, sizes, "buffered", sizes.txn_buffered, want)?;
+    for (id, read_pct) in [("ycsb_a", 50), ("ycsb_b", 95)] {
+        if !want(id) {
+            continue;
+        }
+        let zipf = Zipf::new(n);
+        timed(id, sizes.ycsb, || {
+            let mut rng = Rng::new(7);
+            for op in 0..sizes.ycsb {
+                let i = zipf.next(&mut rng);
+                if rng.below(100) < read_pct {
+                    std::hint::black_box(db.get(&key(i, HIT))?);
+                } else {
+                    let (k, v) = (key(i, HIT), value(i, op + 2));
+                    db.write_batch(&[(&k[..], Some(&v[..]))])?;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    db.settle()?;
+    drop(db);
+
+    // ── phase C ──────────────────────────────────────────────────────────────────────────
+    let cold = Config {
+        cache_bytes: (sizes.logical_bytes() / 4) as usize,
+        durable: true,
+    };
+    let db = engines::open(name, dir, cold)?;
+    if want("cold_get") || want("cold_get4") {
+        let dropped = drop_page_cache();
+        report("page_cache_dropped", if dropped { 1.0 } else { 0.0 });
+        if want("cold_get") {
+            timed("cold_get", sizes.cold_reads, || {
+                get_loop(&*db, 11, sizes.cold_reads, n, HIT)
+            })?;
+        }
+        if want("cold_get4") {
+            let per = sizes.cold_reads / THREADS;
+            timed_threads("cold_get4", per * THREADS, |t| {
+                get_loop(&*db, 20 + t, per, n, HIT)
+            })?;
+        }
+    }
+    if want("delete") {
+        let deletes = sizes.deletes.min(n);
+        timed("delete", deletes, || {
+            let mut rng = Rng::new(99);
+            // Distinct random loaded keys: a random permutation prefix of 0..n.
+            let mut idx: Vec<u64> = (0..n).collect();
+            for j in 0..deletes as usize {
+                let pick = j + rng.below((n as usize - j) as u64) as usize;
+                idx.swap(j, pick);
+            }
+            for chunk in idx[..deletes as usize].chunks(sizes.batch) {
+                let ks: Vec<_> = chunk.iter().map(|&i| key(i, HIT)).collect();
+                let ops: Vec<_> = ks.iter().map(|k| (&k[..], None)).collect();
+                db.write_batch(&ops)?;
+            }
+            Ok(())
+        })?;
+    }
+    drop(db);
+    report("peak_rss", peak_rss_bytes() as f64);
+    Ok(())
+}
+
+fn get_loop(db: &dyn Engine, seed: u64, count: u64, n: u64, space: u64) -> Result<()> {
+    let mut rng = Rng::new(seed);
+    for _ in 0..count {
+        let found = db.get(&key(rng.below(n), space))?;
+        if found.is_some() != (space == HIT) {
+            return Err(format!("get returned {found:?} for a key of space {space}").into());
+        }
+    }
+    Ok(())
+}
+
+fn read_workloads(db: &dyn Engine, sizes: Sizes, want: &dyn Fn(&str) -> bool) -> Result<()> {
+    let n = sizes.keys;
+    for (id, space) in [("get_hit", HIT), ("get_miss", MISS)] {
+        if want(id) {
+            timed(id, sizes.reads, || get_loop(db, 1, sizes.reads, n, space))?;
+        }
+        let id4 = format!("{id}4");
+        if want(&id4) {
+            let per = sizes.reads / THREADS;
+            timed_threads(&id4, per * THREADS, |t| get_loop(db, 2 + t, per, n, space))?;
+        }
+    }
+    for (id, len, count) in [
+        ("range100", 100, sizes.range100),
+        ("range10", 10, sizes.range10),
+    ] {
+        if want(id) {
+            timed(id, count, || {
+                let mut rng = Rng::new(3);
+                for _ in 0..count {
+                    // Seek to a random point of the key space (not necessarily a stored key).
+                    let got = db.range(&key(rng.below(n), MISS), len)?;
+                    std::hint::black_box(got);
+                }
+                Ok(())
+            })?;
+        }
+    }
+    if want("scan") {
+        let start = Instant::now();
+        let count = db.scan_all()?;
+        if count as u64 != n {
+            return Err(format!("full scan saw {count} entries, expected {n}").into());
+        }
+        let secs = start.elapsed().as_secs_f64();
+        report("scan", count as f64 / secs);
+        eprintln!("  {:<16} {count:>9} entries in {secs:>7.3}s", "scan");
+    }
+    Ok(())
+}
+
+/// Small transactions: read 2 random loaded keys, write 2 random loaded keys.
+fn txn_workloads(
+    db: &dyn Engine,
+    sizes: Sizes,
+    mode: &str,
+    count: u64,
+    want: &dyn Fn(&str) -> bool,
+) -> Result<()> {
+    let n = sizes.keys;
+    let one = |seed: u64, count: u64| -> Result<()> {
+        let mut rng = Rng::new(seed);
+        for op in 0..count {
+            let (r1, r2, w1, w2) = (rng.below(n), rng.below(n), rng.below(n), rng.below(n));
+            let (k1, k2, k3, k4) = (key(r1, HIT), key(r2, HIT), key(w1, HIT), key(w2, HIT));
+            let (v1, v2) = (value(w1, op + 1_000_000), value(w2, op + 1_000_000));
+            for attempt in 0.. {
+                match db.txn([&k1, &k2], [(&k3, &v1), (&k4, &v2)]) {
+                    Ok(true) => break,
+                    Ok(false) if attempt < 100 => continue,
+                    Ok(false) => return Err("transaction kept conflicting".into()),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    };
+    let id1 = format!("txn1_{mode}");
+    if want(&id1) {
+        if let Err(e) = timed(&id1, count, || one(5, count)) {
+            if !unsupported(&id1, &*e) {
+                return Err(e);
+            }
+        }
+    }
+    let id4 = format!("txn4_{mode}");
+    if want(&id4) {
+        let per = count / THREADS;
+        if let Err(e) = timed_threads(&id4, per * THREADS, |t| one(50 + t, per)) {
+            if !unsupported(&id4, &*e) {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Peak resident set size of this process (VmHWM), in bytes.
+pub fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
