@@ -19,7 +19,11 @@ use crate::lsm::wal::encode_batch;
 use crate::mvcc::oracle::Validation;
 use crate::options::Durability;
 use parking_lot::{Condvar, Mutex};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
 
 /// Groups larger than this many bytes are split, bounding the latency of the first committer.
 const MAX_GROUP_BYTES: usize = 4 << 20;
@@ -32,12 +36,36 @@ struct Request {
 struct Slot {
     request: Mutex<Option<Request>>,
     result: Mutex<Option<Result<SeqNo>>>,
+    thread: ThreadId,
 }
+
+/// How many recent committers the leader remembers to estimate how many threads commit
+/// concurrently.
+const RECENT_COMMITTERS: usize = 16;
+
+/// The longest a leader waits for more committers to join its group.
+const MAX_LINGER: Duration = Duration::from_millis(1);
 
 #[derive(Default)]
 struct Queue {
-    pending: std::collections::VecDeque<Arc<Slot>>,
+    pending: VecDeque<Arc<Slot>>,
     leader_active: bool,
+    /// The leader is waiting for more committers: arrivals must wake it.
+    lingering: bool,
+    /// Threads of the last few committers.
+    recent: VecDeque<ThreadId>,
+}
+
+impl Queue {
+    fn distinct_recent_committers(&self) -> usize {
+        let mut seen: Vec<ThreadId> = Vec::with_capacity(self.recent.len());
+        for t in &self.recent {
+            if !seen.contains(t) {
+                seen.push(*t);
+            }
+        }
+        seen.len()
+    }
 }
 
 /// The queue of commits waiting for a leader.
@@ -45,6 +73,8 @@ struct Queue {
 pub(crate) struct CommitQueue {
     queue: Mutex<Queue>,
     cv: Condvar,
+    /// Moving average of the WAL fsync latency in nanoseconds.
+    fsync_nanos: AtomicU64,
 }
 
 /// Commits `batch` (validated by `validation` when it comes from a transaction) and returns its
@@ -61,10 +91,14 @@ pub(crate) fn commit(
     let slot = Arc::new(Slot {
         request: Mutex::new(Some(Request { batch, validation })),
         result: Mutex::new(None),
+        thread: std::thread::current().id(),
     });
     let cq = &inner.commit_queue;
     let mut q = cq.queue.lock();
     q.pending.push_back(Arc::clone(&slot));
+    if q.lingering {
+        cq.cv.notify_all();
+    }
     loop {
         if let Some(result) = slot.result.lock().take() {
             return result;
@@ -75,8 +109,22 @@ pub(crate) fn commit(
         }
         cq.cv.wait(&mut q);
     }
-    // Leader: take a group off the queue (it always includes our own slot, which is queued
-    // before any slot that is not yet done).
+    // Leader. When several threads have been committing, the group that forms while the previous
+    // leader fsyncs holds only some of them (the rest are just being released). Waiting a fraction
+    // of an fsync for the others lets one fsync serve them all; a lone writer never waits.
+    if inner.opts.durability == Durability::Immediate {
+        let expected = q.distinct_recent_committers();
+        let linger =
+            Duration::from_nanos(cq.fsync_nanos.load(Ordering::Relaxed) / 2).min(MAX_LINGER);
+        let deadline = Instant::now() + linger;
+        while q.pending.len() < expected && Instant::now() < deadline {
+            q.lingering = true;
+            cq.cv.wait_until(&mut q, deadline);
+        }
+        q.lingering = false;
+    }
+    // Take a group off the queue (it always includes our own slot, which is queued before any
+    // slot that is not yet done).
     let mut group = Vec::new();
     let mut bytes = 0usize;
     while let Some(s) = q.pending.front() {
@@ -86,8 +134,12 @@ pub(crate) fn commit(
         }
         bytes += size;
         if let Some(s) = q.pending.pop_front() {
+            q.recent.push_back(s.thread);
             group.push(s);
         }
+    }
+    while q.recent.len() > RECENT_COMMITTERS {
+        q.recent.pop_front();
     }
     drop(q);
 
@@ -176,7 +228,16 @@ fn apply_group(inner: &Inner, requests: &[Request]) -> Result<Vec<Result<SeqNo>>
 
     let wal_result = write.wal.append(&buf).and_then(|()| {
         if inner.opts.durability == Durability::Immediate {
-            write.wal.sync()
+            let started = Instant::now();
+            let r = write.wal.sync();
+            let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let avg = &inner.commit_queue.fsync_nanos;
+            let old = avg.load(Ordering::Relaxed);
+            avg.store(
+                if old == 0 { took } else { (old * 7 + took) / 8 },
+                Ordering::Relaxed,
+            );
+            r
         } else {
             Ok(())
         }
