@@ -36,7 +36,7 @@ pub use engine::{Engine, Op, ScanIter, Stats, WriteBatch};
 pub use error::{Error, Result};
 pub use lsm::ikey::SeqNo;
 pub use lsm::iter::Direction;
-pub use mvcc::transaction::{Snapshot, Transaction, TxnScan};
+pub use mvcc::transaction::{Savepoint, Snapshot, Transaction, TxnScan};
 pub use mvcc::IsolationLevel;
 pub use options::{Durability, Options};
 pub use value::Value;

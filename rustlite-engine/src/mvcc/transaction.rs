@@ -49,6 +49,10 @@ pub struct Transaction {
     read_ranges: Vec<KeyRange>,
     /// Keys this transaction depends on without writing them, with their conflict floors.
     guards: BTreeMap<Vec<u8>, SeqNo>,
+    /// Previous states of keys written since the oldest open savepoint, in write order.
+    undo: Vec<(Vec<u8>, Option<Pending>)>,
+    /// Open savepoints.
+    savepoints: usize,
     active: bool,
 }
 
@@ -73,6 +77,8 @@ impl Engine {
             read_keys: BTreeSet::new(),
             read_ranges: Vec::new(),
             guards: BTreeMap::new(),
+            undo: Vec::new(),
+            savepoints: 0,
             active: true,
         }
     }
@@ -144,6 +150,10 @@ impl Transaction {
         } else {
             self.engine.last_seq()
         };
+        if self.savepoints > 0 {
+            self.undo
+                .push((key.to_vec(), self.writes.get(key).cloned()));
+        }
         match self.writes.get_mut(key) {
             // Keep the first floor: a conflict after the first write of the key still counts.
             Some(p) => p.value = value,
@@ -177,6 +187,56 @@ impl Transaction {
             self.engine.last_seq()
         };
         self.guards.entry(key.to_vec()).or_insert(floor);
+    }
+
+    /// Marks the current state of this transaction's writes, so that a failed step (one SQL
+    /// statement, one typed operation) can be undone with [`rollback_to`](Self::rollback_to)
+    /// without abandoning the whole transaction. Every savepoint must end in `rollback_to` or
+    /// [`release`](Self::release); savepoints nest.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let mut tx = db.begin(IsolationLevel::RepeatableRead);
+    /// tx.put(b"a", b"1")?;
+    /// let sp = tx.savepoint();
+    /// tx.put(b"a", b"2")?;
+    /// tx.put(b"b", b"2")?;
+    /// tx.rollback_to(sp);
+    /// assert_eq!(tx.get(b"a")?, Some(b"1".to_vec()));
+    /// assert_eq!(tx.get(b"b")?, None);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    #[must_use = "a savepoint must be released or rolled back to"]
+    pub fn savepoint(&mut self) -> Savepoint {
+        self.savepoints += 1;
+        Savepoint(self.undo.len())
+    }
+
+    /// Undoes every write made since `savepoint` and closes it.
+    pub fn rollback_to(&mut self, savepoint: Savepoint) {
+        while self.undo.len() > savepoint.0 {
+            let Some((key, previous)) = self.undo.pop() else {
+                break;
+            };
+            match previous {
+                Some(p) => {
+                    self.writes.insert(key, p);
+                }
+                None => {
+                    self.writes.remove(&key);
+                }
+            }
+        }
+        self.release(savepoint);
+    }
+
+    /// Closes `savepoint`, keeping the writes made since.
+    pub fn release(&mut self, _savepoint: Savepoint) {
+        self.savepoints = self.savepoints.saturating_sub(1);
+        if self.savepoints == 0 {
+            self.undo.clear();
+        }
     }
 
     /// Scans `[lower, upper]` in `dir` order, merging this transaction's own writes.
@@ -258,6 +318,10 @@ impl Transaction {
         self.active = false;
     }
 }
+
+/// A mark in a transaction's writes; see [`Transaction::savepoint`].
+#[derive(Debug)]
+pub struct Savepoint(usize);
 
 /// One of the transaction's own writes seen by a scan: key and value (`None` = deleted).
 type OwnWrite<'a> = (&'a [u8], Option<&'a [u8]>);

@@ -92,8 +92,22 @@ pub fn execute_on(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Res
 /// tx.commit()?;
 /// # Ok::<(), rustlite_engine::Error>(())
 /// ```
+///
+/// A statement is atomic inside the transaction too: if it fails, the writes it made are undone
+/// (a savepoint) and the transaction can go on.
 pub fn execute(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Result<QueryResult> {
-    execute_on(&mut TableStorage::new(tx), sql, params)
+    let savepoint = tx.savepoint();
+    let result = execute_on(&mut TableStorage::new(tx), sql, params);
+    match result {
+        Ok(r) => {
+            tx.release(savepoint);
+            Ok(r)
+        }
+        Err(e) => {
+            tx.rollback_to(savepoint);
+            Err(e)
+        }
+    }
 }
 
 /// The physical plan of a statement (`EXPLAIN` optional) as text, planned in `tx`.

@@ -1,0 +1,45 @@
+//! A failed SQL statement leaves no partial write, also inside an explicit transaction, where
+//! the transaction goes on with what the earlier statements wrote.
+
+use rustlite::{params, Database, Error};
+
+#[test]
+fn failed_statement_inside_a_transaction_is_undone_and_the_transaction_goes_on() {
+    let db = Database::in_memory().expect("open");
+    db.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT UNIQUE)",
+        params![],
+    )
+    .expect("create");
+    let mut tx = db.begin().expect("begin");
+    tx.query("INSERT INTO t VALUES (1, 'a'), (2, 'b')", params![])
+        .expect("first insert");
+    // Row 3 is written before the duplicate key 1 fails the statement.
+    let err = tx
+        .query("INSERT INTO t VALUES (3, 'c'), (1, 'z')", params![])
+        .expect_err("duplicate key");
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    // A unique violation after a write in the same statement is undone too.
+    let err = tx
+        .query("INSERT INTO t VALUES (4, 'd'), (5, 'a')", params![])
+        .expect_err("unique violation");
+    assert!(matches!(err, Error::UniqueViolation { .. }), "{err}");
+    let ids = tx
+        .query("SELECT id FROM t ORDER BY id", params![])
+        .expect("select");
+    assert_eq!(ids.rows.len(), 2, "{:?}", ids.rows);
+    // The freed unique values are usable: no index entry of rows 3 or 4 survived.
+    tx.query("INSERT INTO t VALUES (6, 'c'), (7, 'd')", params![])
+        .expect("insert after failures");
+    tx.commit().expect("commit");
+    let r = db
+        .query("SELECT id, email FROM t ORDER BY id", params![])
+        .expect("select");
+    let ids: Vec<String> = r.rows.iter().map(|row| row[0].to_string()).collect();
+    assert_eq!(ids, ["1", "2", "6", "7"]);
+    let by_email = db
+        .query("SELECT id FROM t WHERE email = 'c'", params![])
+        .expect("index lookup");
+    assert_eq!(by_email.rows.len(), 1);
+    assert_eq!(by_email.rows[0][0].to_string(), "6");
+}
