@@ -93,7 +93,19 @@ pub fn execute_on(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Res
 /// # Ok::<(), rustlite_engine::Error>(())
 /// ```
 pub fn execute(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Result<QueryResult> {
-    execute_on(&mut TableStorage::new(tx), sql, params)
+    let threshold = tx.engine().options().slow_query_threshold;
+    let started = std::time::Instant::now();
+    let result = execute_on(&mut TableStorage::new(tx), sql, params);
+    let elapsed = started.elapsed();
+    if threshold.is_some_and(|t| elapsed > t) {
+        tracing::warn!(
+            sql,
+            ms = elapsed.as_millis() as u64,
+            ok = result.is_ok(),
+            "slow query"
+        );
+    }
+    result
 }
 
 /// The physical plan of a statement (`EXPLAIN` optional) as text, planned in `tx`.
