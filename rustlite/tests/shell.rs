@@ -2,6 +2,8 @@
 //! stderr with exit status 1; every operation subcommand's round trip. The interactive shell
 //! over a pseudo-terminal is in `shell_pty.rs`.
 
+#![cfg(feature = "cli")]
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! a multi-line statement with the continuation prompt, an error that does not end the
 //! session, a dot command, `.quit`, and the history file written on exit.
 
-#![cfg(unix)]
+#![cfg(all(unix, feature = "cli"))]
 
 use rexpect::session::spawn_command;
 use std::process::Command;

@@ -95,7 +95,7 @@ pub fn run(session: &mut Session, line: &str) -> CliResult<Flow> {
             session.mode = Mode::parse(name)
                 .ok_or_else(|| CliError::msg(format!("unknown mode {name}: table, json or csv")))?;
         }
-        (".mode", []) => writeln!(out, "{:?}", session.mode)?,
+        (".mode", []) => writeln!(out, "{}", session.mode.name())?,
         (".explain", [flag]) => session.explain = on_off(flag)?,
         (".timer", [flag]) => session.timer = on_off(flag)?,
         (".import", [file, table]) => {

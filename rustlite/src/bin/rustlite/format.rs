@@ -36,6 +36,15 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The mode's name, as `.mode` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Table => "table",
+            Mode::Json => "json",
+            Mode::Csv => "csv",
+        }
+    }
+
     /// The mode called `name`.
     pub fn parse(name: &str) -> Option<Mode> {
         match name {
