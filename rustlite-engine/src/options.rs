@@ -1,5 +1,7 @@
 //! Tuning knobs and durability modes for opening an engine.
 
+use std::time::Duration;
+
 /// When a commit is durable.
 ///
 /// | mode | `commit()` returns after | survives a process crash | survives a power loss |
@@ -50,6 +52,9 @@ pub struct Options {
     /// Run flushes and compactions on a background thread (default true). When false, they run
     /// inline in the writer that triggered them (deterministic; used by tests).
     pub background_compaction: bool,
+    /// SQL statements that take longer than this are logged at `warn` with their text and
+    /// duration (target `rustlite_engine::sql`); `None` turns the check off (default 1 s).
+    pub slow_query_threshold: Option<Duration>,
 }
 
 impl Default for Options {
@@ -69,6 +74,7 @@ impl Default for Options {
             target_file_size: 32 << 20,
             num_levels: 7,
             background_compaction: true,
+            slow_query_threshold: Some(Duration::from_secs(1)),
         }
     }
 }
@@ -82,6 +88,17 @@ impl Options {
     /// Sets the memtable flush threshold in bytes.
     pub fn memtable_size(mut self, bytes: usize) -> Self {
         self.memtable_size = bytes;
+        self
+    }
+    /// Sets the slow-query threshold (`None`: never log statements as slow).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let opts = rustlite_engine::Options::default().slow_query_threshold(Some(Duration::from_millis(50)));
+    /// assert_eq!(opts.slow_query_threshold, Some(Duration::from_millis(50)));
+    /// ```
+    pub fn slow_query_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.slow_query_threshold = threshold;
         self
     }
     /// Sets the block cache capacity in bytes.

@@ -21,6 +21,10 @@
 //! | [`Transaction`] | optimistic transactions at four isolation levels |
 //! | [`collection`] | `#[derive(Collection)]`: typed documents, keys and indexes; [`CollectionHandle`] |
 //! | `index` | the seed's manual indexes: [`Database::create_index`], `index_insert`, `index_find`, `index_range` |
+//! | `logging` | `LogConfig`: tracing output to stdout and rotated files (cargo feature `logging`, on by default) |
+//!
+//! The `rustlite` shell binary (cargo feature `cli`, on by default) opens a database directory
+//! for SQL, raw keys and operations (`rustlite DB_DIR`, `rustlite backup DB DIR`, ...).
 
 #![deny(missing_docs)]
 
@@ -28,6 +32,8 @@ pub mod collection;
 mod database;
 mod index;
 mod kv;
+#[cfg(feature = "logging")]
+pub mod logging;
 mod query;
 mod transaction;
 

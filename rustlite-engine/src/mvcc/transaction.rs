@@ -93,6 +93,11 @@ impl Engine {
 }
 
 impl Transaction {
+    /// The engine this transaction runs on.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// The isolation level.
     pub fn isolation(&self) -> IsolationLevel {
         self.isolation

@@ -96,18 +96,24 @@ pub fn execute_on(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Res
 /// A statement is atomic inside the transaction too: if it fails, the writes it made are undone
 /// (a savepoint) and the transaction can go on.
 pub fn execute(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Result<QueryResult> {
+    let threshold = tx.engine().options().slow_query_threshold;
+    let started = std::time::Instant::now();
     let savepoint = tx.savepoint();
     let result = execute_on(&mut TableStorage::new(tx), sql, params);
-    match result {
-        Ok(r) => {
-            tx.release(savepoint);
-            Ok(r)
-        }
-        Err(e) => {
-            tx.rollback_to(savepoint);
-            Err(e)
-        }
+    match &result {
+        Ok(_) => tx.release(savepoint),
+        Err(_) => tx.rollback_to(savepoint),
     }
+    let elapsed = started.elapsed();
+    if threshold.is_some_and(|t| elapsed > t) {
+        tracing::warn!(
+            sql,
+            ms = elapsed.as_millis() as u64,
+            ok = result.is_ok(),
+            "slow query"
+        );
+    }
+    result
 }
 
 /// The physical plan of a statement (`EXPLAIN` optional) as text, planned in `tx`.

@@ -1,0 +1,428 @@
+//! Rows in and out of a database: `.import`/`.export` of one table (CSV or JSON lines) and
+//! `dump`/`load` of a whole database.
+//!
+//! # Dump format (JSON lines)
+//! ```text
+//! {"format":"rustlite-dump","version":1}
+//! {"table":{"name":"users","fields":[{"name":"id","ty":"Int","nullable":false},..],
+//!           "key_fields":["id"],"indexes":[{"name":"users.email","field":"email","kind":"BTree","unique":true}]}}
+//! {"row":"users","doc":{"id":1,"email":"ada@x.org"}}        (after its table line)
+//! {"kv":{"key":"config:theme","value":{"$hex":"00ff"}}}     (raw keys, after every table)
+//! ```
+//! Every line of a dump is read at one snapshot. Values use the JSON form of
+//! [`format`](crate::format) (bytes as `{"$hex": ..}`), raw keys and values are text when they
+//! are UTF-8. A table without a declared key gets fresh row ids when loaded. Indexes are
+//! declared with their table and rebuilt from the rows. The seed API's standalone indexes
+//! (`Database::create_index`) are not dumped.
+//!
+//! # Imports
+//! `.import FILE TABLE` reads CSV (with a header line) when FILE ends in `.csv`, else JSON lines
+//! (one object per line). Into an existing table, CSV fields are parsed by the column's type
+//! (empty = NULL); into a new one, the table is created without a declared key and with
+//! nullable columns whose types are inferred from the data (INTEGER, REAL, BOOLEAN, TEXT, or
+//! DOCUMENT for nested or mixed values). Rows are written in transactions of 1,000.
+
+use crate::error::{CliError, CliResult, Context};
+use crate::format::{bytes_value, csv_cell, from_json, to_json};
+use crate::progress::Progress;
+use rustlite::{Database, Value};
+use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema, TableSchema};
+use rustlite_engine::{keyspace, table, Direction, IsolationLevel};
+use serde_json::{json, Value as Json};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Rows per write transaction in imports and loads.
+const BATCH: usize = 1000;
+/// First line of a dump.
+const DUMP_FORMAT: &str = "rustlite-dump";
+const DUMP_VERSION: u64 = 1;
+
+/// What a load or import wrote.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Tables created.
+    pub tables: u64,
+    /// Rows inserted.
+    pub rows: u64,
+    /// Raw keys written.
+    pub keys: u64,
+}
+
+fn is_csv(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+}
+
+/// Writes every row of table `name` to `path` (CSV when it ends in `.csv`, else JSON lines);
+/// returns the number of rows.
+pub fn export(db: &Database, name: &str, path: &Path) -> CliResult<u64> {
+    let mut snap = db.engine().snapshot();
+    let table = Catalog::table(&mut snap, name)?
+        .ok_or_else(|| CliError::msg(format!("no table {name}")))?;
+    let file = std::fs::File::create(path).context(path.display())?;
+    let mut progress = Progress::new(&format!("exporting {name}"), None);
+    let mut n = 0;
+    let rows = table::scan(
+        &mut snap,
+        &table,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        Direction::Forward,
+    )?;
+    if is_csv(path) {
+        let mut writer = csv::Writer::from_writer(file);
+        let columns: Vec<&str> = table
+            .schema
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        writer.write_record(&columns)?;
+        for row in rows.decoded() {
+            let (_, doc) = row?;
+            writer.write_record(columns.iter().map(|c| csv_cell(doc.field(c))))?;
+            n += 1;
+            progress.inc(1);
+        }
+        writer.flush()?;
+    } else {
+        let mut out = BufWriter::new(file);
+        for row in rows.decoded() {
+            let (_, doc) = row?;
+            serde_json::to_writer(&mut out, &to_json(&doc))?;
+            out.write_all(b"\n")?;
+            n += 1;
+            progress.inc(1);
+        }
+        out.flush()?;
+    }
+    progress.finish();
+    Ok(n)
+}
+
+/// Inserts the rows of `path` into table `name`, creating it if missing; returns the count.
+pub fn import(db: &Database, path: &Path, name: &str) -> CliResult<u64> {
+    let docs = if is_csv(path) {
+        read_csv(db, path, name)?
+    } else {
+        read_jsonl(path)?
+    };
+    let table = match db.engine().catalog()?.get(name) {
+        Some(table) => table,
+        None => create_table(db, &infer_schema(name, &docs))?,
+    };
+    let mut progress = Progress::new(&format!("importing into {name}"), Some(docs.len() as u64));
+    for (i, chunk) in docs.chunks(BATCH).enumerate() {
+        let mut tx = db.engine().begin(IsolationLevel::default());
+        for (j, doc) in chunk.iter().enumerate() {
+            table::insert(&mut tx, &table, doc)
+                .map_err(CliError::from)
+                .context(format_args!("row {}", i * BATCH + j + 1))?;
+        }
+        tx.commit()?;
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish();
+    Ok(docs.len() as u64)
+}
+
+fn create_table(db: &Database, schema: &Schema) -> CliResult<Arc<TableSchema>> {
+    let mut tx = db.engine().begin(IsolationLevel::default());
+    let table = Catalog::create_table(&mut tx, schema)?;
+    tx.commit()?;
+    Ok(table)
+}
+
+/// CSV records as documents: typed by the existing table's columns, else as text (typed later
+/// by [`infer_schema`] and [`retype`]).
+fn read_csv(db: &Database, path: &Path, name: &str) -> CliResult<Vec<Value>> {
+    let mut reader = csv::Reader::from_path(path).context(path.display())?;
+    let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
+    let existing = db.engine().catalog()?.get(name);
+    let types: Vec<Option<FieldType>> = match &existing {
+        Some(table) => header
+            .iter()
+            .map(|c| {
+                table.field(c).map(|f| Some(f.ty)).ok_or_else(|| {
+                    CliError::msg(format!("table {name} has no column {c} (CSV header)"))
+                })
+            })
+            .collect::<CliResult<_>>()?,
+        None => vec![None; header.len()],
+    };
+    let mut docs = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let record = record?;
+        let mut fields = Vec::with_capacity(header.len());
+        for ((column, ty), text) in header.iter().zip(&types).zip(record.iter()) {
+            let value = match ty {
+                Some(ty) => parse_field(text, *ty)
+                    .map_err(|e| CliError::msg(format!("line {}: {column}: {e}", line + 2)))?,
+                None if text.is_empty() => Value::Null,
+                None => Value::Text(text.to_owned()),
+            };
+            fields.push((column.clone(), value));
+        }
+        docs.push(Value::Map(fields));
+    }
+    if existing.is_none() {
+        retype(&mut docs);
+    }
+    Ok(docs)
+}
+
+/// A CSV field as a value of column type `ty` (empty = NULL).
+fn parse_field(text: &str, ty: FieldType) -> Result<Value, String> {
+    if text.is_empty() {
+        return Ok(Value::Null);
+    }
+    let bad = |what: &str| format!("{text:?} is not {what}");
+    Ok(match ty {
+        FieldType::Int => Value::Int(text.trim().parse().map_err(|_| bad("an integer"))?),
+        FieldType::Float => Value::Float(text.trim().parse().map_err(|_| bad("a number"))?),
+        FieldType::Bool => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "t" | "yes" => Value::Bool(true),
+            "false" | "0" | "f" | "no" => Value::Bool(false),
+            _ => return Err(bad("a boolean")),
+        },
+        FieldType::Text => Value::Text(text.to_owned()),
+        FieldType::Bytes => Value::Bytes(text.as_bytes().to_vec()),
+        FieldType::Document => {
+            let json: Json = serde_json::from_str(text).map_err(|_| bad("JSON"))?;
+            from_json(&json)?
+        }
+    })
+}
+
+/// Text cells of a new table's CSV as integers or reals where a whole column parses so.
+fn retype(docs: &mut [Value]) {
+    let columns: Vec<String> = match docs.first() {
+        Some(Value::Map(fields)) => fields.iter().map(|(k, _)| k.clone()).collect(),
+        _ => return,
+    };
+    for column in columns {
+        let texts = || {
+            docs.iter().filter_map(|d| match d.field(&column) {
+                Value::Text(t) => Some(t.trim().to_owned()),
+                _ => None,
+            })
+        };
+        let ty = if texts().all(|t| t.parse::<i64>().is_ok()) {
+            FieldType::Int
+        } else if texts().all(|t| t.parse::<f64>().is_ok()) {
+            FieldType::Float
+        } else {
+            continue;
+        };
+        for doc in docs.iter_mut() {
+            if let Value::Map(fields) = doc {
+                for (k, v) in fields.iter_mut() {
+                    if *k == column {
+                        if let Value::Text(t) = v {
+                            *v = parse_field(t, ty).unwrap_or(Value::Null);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn read_jsonl(path: &Path) -> CliResult<Vec<Value>> {
+    let file = std::fs::File::open(path).context(path.display())?;
+    let mut docs = Vec::new();
+    for (n, line) in BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let json: Json = serde_json::from_str(&line).context(format_args!("line {}", n + 1))?;
+        if !json.is_object() {
+            return Err(CliError::msg(format!("line {}: not a JSON object", n + 1)));
+        }
+        docs.push(from_json(&json).map_err(|e| CliError::msg(format!("line {}: {e}", n + 1)))?);
+    }
+    Ok(docs)
+}
+
+fn type_of(value: &Value) -> Option<FieldType> {
+    match value {
+        Value::Null => None,
+        Value::Bool(_) => Some(FieldType::Bool),
+        Value::Int(_) => Some(FieldType::Int),
+        Value::Float(_) => Some(FieldType::Float),
+        Value::Text(_) => Some(FieldType::Text),
+        Value::Bytes(_) => Some(FieldType::Bytes),
+        Value::Array(_) | Value::Map(_) => Some(FieldType::Document),
+    }
+}
+
+/// A keyless table with nullable columns in first-seen order, typed by their values.
+fn infer_schema(name: &str, docs: &[Value]) -> Schema {
+    let mut fields: Vec<(String, Option<FieldType>)> = Vec::new();
+    for doc in docs {
+        let Value::Map(pairs) = doc else { continue };
+        for (k, v) in pairs {
+            let pos = match fields.iter().position(|(f, _)| f == k) {
+                Some(pos) => pos,
+                None => {
+                    fields.push((k.clone(), None));
+                    fields.len() - 1
+                }
+            };
+            if let Some(slot) = fields.get_mut(pos) {
+                slot.1 = match (slot.1, type_of(v)) {
+                    (t, None) => t,
+                    (None, t) => t,
+                    (Some(a), Some(b)) if a == b => Some(a),
+                    (Some(FieldType::Int), Some(FieldType::Float))
+                    | (Some(FieldType::Float), Some(FieldType::Int)) => Some(FieldType::Float),
+                    _ => Some(FieldType::Document),
+                };
+            }
+        }
+    }
+    Schema {
+        name: name.to_owned(),
+        fields: fields
+            .into_iter()
+            .map(|(n, t)| FieldDef::new(n, t.unwrap_or(FieldType::Text), true))
+            .collect(),
+        key_fields: Vec::new(),
+        indexes: Vec::new(),
+    }
+}
+
+/// Writes the dump of `db` to `out`; returns what it wrote.
+pub fn dump(db: &Database, out: &mut dyn Write) -> CliResult<Loaded> {
+    let mut snap = db.engine().snapshot();
+    let mut done = Loaded::default();
+    let mut progress = Progress::new("dumping", None);
+    let line = |out: &mut dyn Write, json: Json| -> CliResult<()> {
+        serde_json::to_writer(&mut *out, &json)?;
+        out.write_all(b"\n")?;
+        Ok(())
+    };
+    line(
+        out,
+        json!({ "format": DUMP_FORMAT, "version": DUMP_VERSION }),
+    )?;
+    for t in Catalog::tables(&mut snap)? {
+        line(out, json!({ "table": t.schema }))?;
+        done.tables += 1;
+        let rows = table::scan(
+            &mut snap,
+            &t,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            Direction::Forward,
+        )?;
+        for row in rows.decoded() {
+            let (_, doc) = row?;
+            line(out, json!({ "row": t.name(), "doc": to_json(&doc) }))?;
+            done.rows += 1;
+            progress.inc(1);
+        }
+    }
+    let (lo, hi) = keyspace::tagged_bounds(keyspace::RAW, Bound::Unbounded, Bound::Unbounded);
+    let raw = snap.scan(
+        lo.as_ref().map(Vec::as_slice),
+        hi.as_ref().map(Vec::as_slice),
+        Direction::Forward,
+    )?;
+    for kv in raw {
+        let (key, value) = kv?;
+        let key = key.get(1..).unwrap_or_default().to_vec();
+        let kv =
+            json!({ "key": to_json(&bytes_value(key)), "value": to_json(&bytes_value(value)) });
+        line(out, json!({ "kv": kv }))?;
+        done.keys += 1;
+        progress.inc(1);
+    }
+    out.flush()?;
+    progress.finish();
+    Ok(done)
+}
+
+/// Bytes of a raw key or value in a dump (text, or `{"$hex": ..}`).
+fn raw_bytes(json: &Json) -> CliResult<Vec<u8>> {
+    match from_json(json).map_err(CliError::msg)? {
+        Value::Text(s) => Ok(s.into_bytes()),
+        Value::Bytes(b) => Ok(b),
+        other => Err(CliError::msg(format!(
+            "raw key or value {other} is not text or bytes"
+        ))),
+    }
+}
+
+/// Loads the dump in `input` (of `total` bytes, for progress) into `db`.
+pub fn load(db: &Database, input: impl BufRead, total: Option<u64>) -> CliResult<Loaded> {
+    let mut done = Loaded::default();
+    let mut progress = Progress::new("loading", total);
+    let mut tx = db.engine().begin(IsolationLevel::default());
+    let mut pending = 0;
+    let mut current: Option<Arc<TableSchema>> = None;
+    let mut header = false;
+    for (n, line) in input.lines().enumerate() {
+        let line = line?;
+        progress.inc(line.len() as u64 + 1);
+        let at = || format!("dump line {}", n + 1);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let json: Json = serde_json::from_str(&line).context(at())?;
+        if !header {
+            header = true;
+            if json.get("format").and_then(Json::as_str) != Some(DUMP_FORMAT) {
+                return Err(CliError::msg("not a rustlite dump (no format line)"));
+            }
+            let version = json.get("version").and_then(Json::as_u64);
+            if version != Some(DUMP_VERSION) {
+                return Err(CliError::msg(format!(
+                    "dump version {version:?} (this build reads {DUMP_VERSION})"
+                )));
+            }
+            continue;
+        }
+        if let Some(schema) = json.get("table") {
+            let schema: Schema = serde_json::from_value(schema.clone()).context(at())?;
+            tx.commit()?;
+            current = Some(create_table(db, &schema).context(at())?);
+            tx = db.engine().begin(IsolationLevel::default());
+            done.tables += 1;
+        } else if let (Some(name), Some(doc)) = (json.get("row"), json.get("doc")) {
+            let table = current
+                .as_ref()
+                .filter(|t| Some(t.name()) == name.as_str())
+                .ok_or_else(|| CliError::msg(format!("{}: row before its table", at())))?;
+            let doc = from_json(doc).map_err(|e| CliError::msg(format!("{}: {e}", at())))?;
+            table::insert(&mut tx, table, &doc)
+                .map_err(CliError::from)
+                .context(at())?;
+            done.rows += 1;
+            pending += 1;
+        } else if let Some(kv) = json.get("kv") {
+            let key = raw_bytes(&kv["key"]).context(at())?;
+            let value = raw_bytes(&kv["value"]).context(at())?;
+            tx.put(&keyspace::tagged(keyspace::RAW, &key), &value)?;
+            done.keys += 1;
+            pending += 1;
+        } else {
+            return Err(CliError::msg(format!("{}: unknown line", at())));
+        }
+        if pending >= BATCH {
+            tx.commit()?;
+            tx = db.engine().begin(IsolationLevel::default());
+            pending = 0;
+        }
+    }
+    if !header {
+        return Err(CliError::msg("empty dump (no format line)"));
+    }
+    tx.commit()?;
+    progress.finish();
+    Ok(done)
+}

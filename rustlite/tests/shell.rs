@@ -1,0 +1,486 @@
+//! End-to-end tests of the `rustlite` binary: scripts in, expected output out; errors on
+//! stderr with exit status 1; every operation subcommand's round trip. The interactive shell
+//! over a pseudo-terminal is in `shell_pty.rs`.
+
+#![cfg(feature = "cli")]
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::Path;
+
+fn rustlite() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustlite"));
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    String::from_utf8(out).expect("utf-8 output")
+}
+
+const SETUP: &str = "\
+CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL, age INTEGER, city TEXT);
+CREATE INDEX users_city ON users (city);
+INSERT INTO users VALUES
+  (1, 'ada', 36, 'London'),
+  (2, 'grace', 45, 'New York'),
+  (3, 'linus', NULL, 'Helsinki');
+";
+
+fn setup(dir: &Path) {
+    rustlite().arg(dir).write_stdin(SETUP).assert().success();
+}
+
+#[test]
+fn a_session_script_prints_aligned_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "{SETUP}
+-- a comment; with a semicolon
+SELECT id, name, age FROM users WHERE id <= 2 ORDER BY id;
+SELECT city, count(*) AS n
+  FROM users
+  GROUP BY city HAVING count(*) > 0 ORDER BY city LIMIT 2;
+UPDATE users SET age = 37 WHERE name = 'ada';
+SELECT 'a;b' AS s, 2.0 AS f, NULL AS n;
+.tables
+"
+    );
+    let out = stdout_of(rustlite().arg(dir.path()).write_stdin(script));
+    assert_eq!(
+        out,
+        "\
+3 rows affected
++----+-------+-----+
+| id | name  | age |
++----+-------+-----+
+|  1 | ada   |  36 |
+|  2 | grace |  45 |
++----+-------+-----+
+(2 rows)
++----------+---+
+| city     | n |
++----------+---+
+| Helsinki | 1 |
+| London   | 1 |
++----------+---+
+(2 rows)
+1 row affected
++-----+-----+------+
+| s   | f   | n    |
++-----+-----+------+
+| a;b | 2.0 | NULL |
++-----+-----+------+
+(1 row)
+users
+"
+    );
+}
+
+#[test]
+fn sql_argument_json_and_csv_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    let out = stdout_of(rustlite().arg(dir.path()).args([
+        "--mode",
+        "json",
+        "SELECT id, name FROM users WHERE id < 3 ORDER BY id",
+    ]));
+    assert_eq!(
+        out,
+        "[{\"id\":1,\"name\":\"ada\"},\n{\"id\":2,\"name\":\"grace\"}]\n"
+    );
+    let out = stdout_of(rustlite().arg(dir.path()).arg(
+        ".mode csv\nSELECT name, city FROM users WHERE id = 2; SELECT age FROM users WHERE id = 3",
+    ));
+    // A record of one empty field is quoted so that it is not an empty line.
+    assert_eq!(out, "name,city\ngrace,New York\nage\n\"\"\n");
+}
+
+#[test]
+fn an_error_exits_non_zero_with_the_message_on_stderr_and_stops_the_script() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    rustlite()
+        .arg(dir.path())
+        .write_stdin("SELECT nope FROM users;\nINSERT INTO users VALUES (9, 'x', 1, 'y');\n")
+        .assert()
+        .failure()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with("Error: ").and(predicate::str::contains("nope")));
+    // The statement after the error did not run.
+    let out = stdout_of(
+        rustlite()
+            .arg(dir.path())
+            .arg("SELECT count(*) AS n FROM users"),
+    );
+    assert!(out.contains("| 3 |"), "{out}");
+
+    rustlite()
+        .arg(dir.path())
+        .arg("INSERT INTO users VALUES (1, 'dup', 1, 'x')")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("already exists"));
+    rustlite()
+        .arg(dir.path())
+        .arg(".frobnicate")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("unknown command .frobnicate"));
+    rustlite()
+        .arg(dir.path())
+        .arg(".get missing")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not found"));
+}
+
+#[test]
+fn catalog_dot_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    let out = stdout_of(rustlite().arg(dir.path()).arg(".schema users\n.indexes"));
+    assert_eq!(
+        out,
+        "\
+CREATE TABLE users (
+  id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  age INTEGER,
+  city TEXT,
+  PRIMARY KEY (id)
+);
+CREATE INDEX users_city ON users (city);
++------------+-------+--------+-------+--------+
+| index      | table | column | kind  | unique |
++------------+-------+--------+-------+--------+
+| users_city | users | city   | btree | false  |
++------------+-------+--------+-------+--------+
+(1 row)
+"
+    );
+    // The printed schema is valid SQL: it recreates the table elsewhere.
+    let other = tempfile::tempdir().unwrap();
+    rustlite()
+        .arg(other.path())
+        .arg(&out[..out.find("+--").unwrap()])
+        .assert()
+        .success();
+    let again = stdout_of(rustlite().arg(other.path()).arg(".schema"));
+    assert!(out.starts_with(&again), "{again}");
+
+    let out = stdout_of(
+        rustlite()
+            .arg(dir.path())
+            .arg(".explain on\nSELECT name FROM users WHERE city = 'London';"),
+    );
+    assert!(out.contains("IndexScan users.city"), "{out}");
+    assert!(out.contains("| ada  |"), "{out}");
+    let out = stdout_of(
+        rustlite()
+            .arg(dir.path())
+            .arg(".timer on\nSELECT 1 AS one;"),
+    );
+    assert!(out.contains("Run Time: "), "{out}");
+    let out = stdout_of(rustlite().arg(dir.path()).arg(".help"));
+    assert!(out.contains(".import FILE TABLE"), "{out}");
+}
+
+#[test]
+fn raw_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout_of(rustlite().arg(dir.path()).arg(
+        ".put user:1 ada\n.put user:2 \"grace hopper\"\n.put other x\n.get user:2\n.scan user:\n.delete user:1\n.scan user:",
+    ));
+    assert_eq!(
+        out,
+        "\
+grace hopper
++--------+--------------+
+| key    | value        |
++--------+--------------+
+| user:1 | ada          |
+| user:2 | grace hopper |
++--------+--------------+
+(2 rows)
++--------+--------------+
+| key    | value        |
++--------+--------------+
+| user:2 | grace hopper |
++--------+--------------+
+(1 row)
+"
+    );
+}
+
+#[test]
+fn import_and_export_csv_and_jsonl() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let csv = files.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "name,age,score\nada,36,1.5\n\"hopper, grace\",45,\nlinus,,3\n",
+    )
+    .unwrap();
+    let jsonl = files.path().join("people.jsonl");
+    let script = format!(
+        ".import {} people\n.export people {}\n.import {} copy\n.schema people\n\
+         SELECT name, age, score FROM copy ORDER BY name;",
+        csv.display(),
+        jsonl.display(),
+        jsonl.display()
+    );
+    let out = stdout_of(rustlite().arg(dir.path()).arg(script));
+    assert_eq!(
+        out,
+        format!(
+            "\
+imported 3 rows into people
+exported 3 rows to {}
+imported 3 rows into copy
+CREATE TABLE people (
+  name TEXT,
+  age INTEGER,
+  score REAL
+);
++---------------+------+-------+
+| name          | age  | score |
++---------------+------+-------+
+| ada           |   36 |   1.5 |
+| hopper, grace |   45 | NULL  |
+| linus         | NULL |   3.0 |
++---------------+------+-------+
+(3 rows)
+",
+            jsonl.display()
+        )
+    );
+    let exported = std::fs::read_to_string(&jsonl).unwrap();
+    assert!(
+        exported.contains(r#"{"name":"ada","age":36,"score":1.5}"#),
+        "{exported}"
+    );
+
+    // Into an existing table, CSV fields are typed by its columns; a bad one names the line.
+    let bad = files.path().join("bad.csv");
+    std::fs::write(&bad, "name,age\nx,notanumber\n").unwrap();
+    rustlite()
+        .arg(dir.path())
+        .arg(format!(".import {} people", bad.display()))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("line 2: age"));
+}
+
+#[test]
+fn backup_restore_check_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let backup = dir.path().join("backup");
+    let restored = dir.path().join("restored");
+    setup(&db);
+    rustlite().arg(&db).arg(".put k v").assert().success();
+
+    let out = stdout_of(rustlite().arg("backup").arg(&db).arg(&backup).arg("--json"));
+    let info: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(info["files"].as_u64().unwrap() > 0, "{out}");
+    // A second backup into the same (non-empty) directory is refused.
+    rustlite()
+        .arg("backup")
+        .arg(&db)
+        .arg(&backup)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not an empty directory"));
+
+    let out = stdout_of(rustlite().arg("restore").arg(&backup).arg(&restored));
+    assert!(out.starts_with("restored "), "{out}");
+    let out = stdout_of(rustlite().arg("check").arg(&restored));
+    assert!(out.starts_with("ok: "), "{out}");
+    let out = stdout_of(rustlite().arg("check").arg(&restored).arg("--json"));
+    let check: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(check["ok"], true);
+    let out = stdout_of(
+        rustlite()
+            .arg(&restored)
+            .arg("SELECT name FROM users WHERE id = 2;\n.get k"),
+    );
+    assert!(out.contains("grace") && out.ends_with("v\n"), "{out}");
+
+    // The shell's .backup and .check do the same.
+    let second = dir.path().join("second");
+    let out = stdout_of(
+        rustlite()
+            .arg(&db)
+            .arg(format!(".backup {}\n.check", second.display())),
+    );
+    assert!(out.contains("backed up") && out.contains("ok: "), "{out}");
+
+    // A tampered backup is refused on restore.
+    let table = std::fs::read_dir(&second)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "sst"))
+        .expect("an SSTable in the backup");
+    let mut bytes = std::fs::read(&table).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&table, bytes).unwrap();
+    rustlite()
+        .arg("restore")
+        .arg(&second)
+        .arg(dir.path().join("bad"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with("Error: "));
+}
+
+#[test]
+fn check_stats_and_compact_report_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    let out = stdout_of(rustlite().arg("stats").arg(dir.path()).arg("--json"));
+    let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(stats["levels"].as_array().unwrap().len(), 7, "{out}");
+    assert!(stats["last_seq"].as_u64().unwrap() > 0);
+    let out = stdout_of(rustlite().arg("stats").arg(dir.path()));
+    assert!(
+        out.contains("block cache:") && out.contains("WAL:"),
+        "{out}"
+    );
+    let out = stdout_of(rustlite().arg(dir.path()).arg(".stats"));
+    assert!(out.contains("hit rate"), "{out}");
+
+    let out = stdout_of(rustlite().arg("compact").arg(dir.path()).arg("--json"));
+    let compact: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(compact["bytes_after"].as_u64().is_some(), "{out}");
+    let out = stdout_of(
+        rustlite()
+            .arg(dir.path())
+            .arg("SELECT count(*) AS n FROM users"),
+    );
+    assert!(out.contains("| 3 |"), "{out}");
+
+    // A missing database directory is an error, not a new empty database.
+    let missing = dir.path().join("missing");
+    for sub in ["check", "stats", "compact", "dump"] {
+        rustlite()
+            .arg(sub)
+            .arg(&missing)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("no database directory"));
+    }
+    let out = rustlite()
+        .arg("check")
+        .arg(&missing)
+        .arg("--json")
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let check: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(check["ok"], false);
+    assert!(!missing.exists());
+}
+
+#[test]
+fn dump_then_load_gives_the_same_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    setup(&db);
+    let script = "\
+CREATE TABLE events (at INTEGER, what TEXT, payload BLOB, ok BOOLEAN);
+INSERT INTO events VALUES (1, 'start', X'00ff10', TRUE), (2, 'stop', NULL, FALSE);
+CREATE TABLE pairs (a INTEGER, b TEXT, v REAL, PRIMARY KEY (a, b));
+CREATE UNIQUE INDEX pairs_v ON pairs USING HASH (v);
+INSERT INTO pairs VALUES (1, 'x', 0.5), (1, 'y', 2.0);
+.put config:theme dark
+.put \"key with spaces\" \"value: 1\"
+";
+    rustlite().arg(&db).write_stdin(script).assert().success();
+
+    let dump = stdout_of(rustlite().arg("dump").arg(&db));
+    assert!(
+        dump.starts_with("{\"format\":\"rustlite-dump\",\"version\":1}\n"),
+        "{dump}"
+    );
+    assert!(dump.contains(r#""payload":{"$hex":"00ff10"}"#), "{dump}");
+    let file = dir.path().join("dump.jsonl");
+    std::fs::write(&file, &dump).unwrap();
+
+    let copy = dir.path().join("copy");
+    let out = stdout_of(rustlite().arg("load").arg(&copy).arg(&file).arg("--json"));
+    let loaded: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        loaded,
+        serde_json::json!({ "tables": 3, "rows": 7, "keys": 2 })
+    );
+    let again = stdout_of(rustlite().arg("dump").arg(&copy));
+    assert_eq!(again, dump);
+
+    // Also through stdin and -o; indexes were rebuilt (the unique index still refuses).
+    let third = dir.path().join("third");
+    rustlite()
+        .arg("load")
+        .arg(&third)
+        .arg("-")
+        .write_stdin(dump.clone())
+        .assert()
+        .success();
+    let out_file = dir.path().join("third.jsonl");
+    rustlite()
+        .arg("dump")
+        .arg(&third)
+        .arg("-o")
+        .arg(&out_file)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), dump);
+    rustlite()
+        .arg(&third)
+        .arg("INSERT INTO pairs VALUES (2, 'z', 0.5)")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("unique"));
+
+    // Loading twice refuses the existing tables; a non-dump is refused.
+    rustlite()
+        .arg("load")
+        .arg(&copy)
+        .arg(&file)
+        .assert()
+        .code(1);
+    let junk = dir.path().join("junk.jsonl");
+    std::fs::write(&junk, "{\"hello\":1}\n").unwrap();
+    rustlite()
+        .arg("load")
+        .arg(dir.path().join("fresh"))
+        .arg(&junk)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not a rustlite dump"));
+}
+
+#[test]
+fn usage_and_subcommand_disambiguation() {
+    rustlite().assert().code(2);
+    rustlite()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("backup"));
+    // A database directory named like a subcommand opens with a path prefix.
+    let dir = tempfile::tempdir().unwrap();
+    rustlite()
+        .current_dir(dir.path())
+        .args(["./stats", "SELECT 1 AS one"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("|   1 |"));
+    assert!(dir.path().join("stats").is_dir());
+}
