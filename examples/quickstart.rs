@@ -2,14 +2,14 @@
 //!
 //! Opens `./quickstart-data` (or the directory given as the first argument), stores a few
 //! users, finds one through a unique index, runs a range query on an ordinary index, updates
-//! and deletes. Running it again on the same directory works: it starts by clearing what the
+//! and deletes, then queries the same collection with SQL. Running it again on the same directory works: it starts by clearing what the
 //! previous run left.
 //!
 //! ```text
 //! cargo run --example quickstart [DIR]
 //! ```
 
-use rustlite::{Collection, Database, Error};
+use rustlite::{params, Collection, Database, Error};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Collection)]
@@ -109,5 +109,21 @@ fn main() -> Result<(), Error> {
         let u = u?;
         println!("  #{} {} <{}>", u.id, u.name, u.email);
     }
+
+    // The same collection through SQL: the table is the collection, the columns its fields.
+    let by_country = db.query(
+        "SELECT country, COUNT(*) AS n, AVG(age) AS avg_age FROM users \
+         WHERE age >= ? GROUP BY country ORDER BY country",
+        params![18],
+    )?;
+    println!("SQL {:?}:", by_country.columns);
+    for row in &by_country.rows {
+        let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+        println!("  {}", cells.join(" | "));
+    }
+    println!(
+        "{}",
+        db.explain("SELECT name FROM users WHERE email = 'ada@example.org'")?
+    );
     Ok(())
 }

@@ -55,3 +55,8 @@ fn key_decode() {
 fn ops_io_errors() {
     replay("ops_io_errors", targets::ops_io_errors);
 }
+
+#[test]
+fn sql_execute() {
+    replay("sql_execute", targets::sql_execute);
+}

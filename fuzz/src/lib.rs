@@ -15,6 +15,7 @@
 //! | `document_decode` | `Value::from_msgpack` and back |
 //! | `key_decode` | `Value::decode_key`, `keycode::deserialize` and back |
 //! | `ops_io_errors` | an op sequence on an engine over `FaultyStorage` with an I/O error countdown, checked against a `BTreeMap` |
+//! | `sql_execute` | SQL text parsed, planned and executed on an in-memory database |
 
 use rustlite_engine::codec::{keycode, record};
 use rustlite_engine::lsm::ikey::{self, Kind, MAX_SEQNO};
@@ -339,5 +340,41 @@ pub fn ops_io_errors(data: &[u8]) {
         engine
             .verify()
             .unwrap_or_else(|e| panic!("{view}: verify: {e}"));
+    }
+}
+
+/// `sql_execute`: the input as SQL text (lossy UTF-8), split at `;`, each statement parsed,
+/// planned and executed in its own transaction on a small in-memory database with an indexed
+/// table. Any `Err` is fine; a panic or a hang is a bug.
+pub fn sql_execute(data: &[u8]) {
+    let opts = Options {
+        background_compaction: false,
+        ..Options::default()
+    };
+    let Ok(engine) = Engine::open_in_memory(opts) else {
+        panic!("in-memory engine failed to open");
+    };
+    let setup = [
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b REAL, c BOOLEAN)",
+        "CREATE INDEX t_a ON t (a)",
+        "CREATE TABLE u (k INTEGER PRIMARY KEY, id INTEGER, note TEXT UNIQUE)",
+        "INSERT INTO t VALUES (1, 'x', 1.5, true), (2, 'y', NULL, false), (3, NULL, -2.0, NULL)",
+        "INSERT INTO u VALUES (10, 1, 'p'), (11, 3, NULL), (12, 7, 'q')",
+    ];
+    for sql in setup {
+        let mut tx = engine.begin(rustlite_engine::IsolationLevel::RepeatableRead);
+        if let Err(e) = rustlite_engine::sql::execute(&mut tx, sql, &[]) {
+            panic!("setup statement {sql:?} failed: {e}");
+        }
+        if let Err(e) = tx.commit() {
+            panic!("setup commit failed: {e}");
+        }
+    }
+    let text = String::from_utf8_lossy(data);
+    let params = [Value::Int(1), Value::Text("x".into()), Value::Null];
+    for statement in text.split(';').take(8) {
+        let mut tx = engine.begin(rustlite_engine::IsolationLevel::RepeatableRead);
+        let _ = rustlite_engine::sql::execute(&mut tx, statement, &params);
+        let _ = tx.commit();
     }
 }
