@@ -319,7 +319,9 @@ fn verdict(
 pub const EXTRA_WORKLOADS: [&str; 2] = ["typed", "sql"];
 
 fn fmt_ms(v: f64) -> String {
-    if v < 1.0 {
+    if v < 0.1 {
+        format!("{v:.4}")
+    } else if v < 1.0 {
         format!("{v:.3}")
     } else if v < 100.0 {
         format!("{v:.2}")

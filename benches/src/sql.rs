@@ -332,6 +332,9 @@ pub fn run(dir: &Path, s: SqlSizes) -> Result<()> {
 
     let rows = (s.users + s.orders) as f64;
     let t = ms(|| load_rustlite(&db, s))?;
+    if let Ok(ids) = std::env::var("RUSTLITE_BENCH_SQL_PROFILE") {
+        return profile(&db, s, &ids);
+    }
     report("sql_load_rustlite", rows / (t / 1e3));
     eprintln!("  rustlite load: {} users + {} orders in {:.1} s", s.users, s.orders, t / 1e3);
     let t = ms(|| load_sqlite(&mut conn, s))?;
@@ -404,6 +407,26 @@ pub fn run(dir: &Path, s: SqlSizes) -> Result<()> {
             m1 / m2,
             a.rows.len()
         );
+    }
+    Ok(())
+}
+
+/// `RUSTLITE_BENCH_SQL_PROFILE=pk,join`: after the load, runs only these queries on RustLite,
+/// each for 10 s, for `perf record` (the SQLite side and the table are skipped).
+fn profile(db: &Database, s: SqlSizes, ids: &str) -> Result<()> {
+    db.flush()?;
+    for id in ids.split(',') {
+        let Some(&(_, _, sql, _)) = QUERIES.iter().find(|q| q.0 == id) else {
+            return Err(format!("unknown query {id:?}").into());
+        };
+        let mut rng = Rng::new(7);
+        let (start, mut n) = (Instant::now(), 0u64);
+        while start.elapsed().as_secs() < 10 {
+            let p = query_params(id, &mut rng, s);
+            std::hint::black_box(db.query(sql, &p)?);
+            n += 1;
+        }
+        eprintln!("  profile {id}: {n} queries in {:.1} s", start.elapsed().as_secs_f64());
     }
     Ok(())
 }
