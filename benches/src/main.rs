@@ -179,7 +179,8 @@ fn run_child(
                     continue;
                 }
                 let mut parts = line.split_whitespace();
-                if let (Some("RESULT"), Some(id), Some(v)) = (parts.next(), parts.next(), parts.next())
+                if let (Some("RESULT"), Some(id), Some(v)) =
+                    (parts.next(), parts.next(), parts.next())
                 {
                     if let Ok(v) = v.parse() {
                         res.insert(id.to_string(), v);

@@ -364,10 +364,7 @@ pub fn render_typed(res: &Results) -> String {
         };
         let ratio = rv / tv;
         let verdict = match target {
-            Some(x) => format!(
-                "{} ≤{x}×",
-                if ratio <= x { "met" } else { "**MISSED**" }
-            ),
+            Some(x) => format!("{} ≤{x}×", if ratio <= x { "met" } else { "**MISSED**" }),
             None => "— (reported)".to_string(),
         };
         let _ = writeln!(
@@ -428,7 +425,10 @@ pub fn render_sql(res: &Results, plans: &[String]) -> String {
         );
     }
     if !plans.is_empty() {
-        let _ = writeln!(out, "\nPlans (RustLite `db.explain`, SQLite `EXPLAIN QUERY PLAN`):\n\n```text");
+        let _ = writeln!(
+            out,
+            "\nPlans (RustLite `db.explain`, SQLite `EXPLAIN QUERY PLAN`):\n\n```text"
+        );
         let mut last = String::new();
         for p in plans {
             // "engine id line…"

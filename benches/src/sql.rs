@@ -244,39 +244,55 @@ fn load_rustlite(db: &Database, s: SqlSizes) -> Result<()> {
         db.execute(stmt, params![])?;
     }
     // users: 3 columns, orders: 4; 250 rows a statement, 10,000 rows a transaction.
-    let insert = |table: &str, cols: usize, n: u64, row: &dyn Fn(u64, &mut Vec<Value>)| -> Result<()> {
-        let one = format!("({})", vec!["?"; cols].join(", "));
-        let full = format!("INSERT INTO {table} VALUES {}", vec![one.as_str(); BATCH_ROWS].join(", "));
-        let mut next = 1;
-        while next <= n {
-            let tx_end = (next + TX_ROWS).min(n + 1);
-            let mut tx = db.begin()?;
-            while next < tx_end {
-                let end = (next + BATCH_ROWS as u64).min(tx_end);
-                let mut p = Vec::with_capacity(BATCH_ROWS * cols);
-                for id in next..end {
-                    row(id, &mut p);
+    let insert =
+        |table: &str, cols: usize, n: u64, row: &dyn Fn(u64, &mut Vec<Value>)| -> Result<()> {
+            let one = format!("({})", vec!["?"; cols].join(", "));
+            let full = format!(
+                "INSERT INTO {table} VALUES {}",
+                vec![one.as_str(); BATCH_ROWS].join(", ")
+            );
+            let mut next = 1;
+            while next <= n {
+                let tx_end = (next + TX_ROWS).min(n + 1);
+                let mut tx = db.begin()?;
+                while next < tx_end {
+                    let end = (next + BATCH_ROWS as u64).min(tx_end);
+                    let mut p = Vec::with_capacity(BATCH_ROWS * cols);
+                    for id in next..end {
+                        row(id, &mut p);
+                    }
+                    let rows = (end - next) as usize;
+                    let sql = if rows == BATCH_ROWS {
+                        full.clone()
+                    } else {
+                        format!(
+                            "INSERT INTO {table} VALUES {}",
+                            vec![one.as_str(); rows].join(", ")
+                        )
+                    };
+                    tx.query(&sql, p)?;
+                    next = end;
                 }
-                let rows = (end - next) as usize;
-                let sql = if rows == BATCH_ROWS {
-                    full.clone()
-                } else {
-                    format!("INSERT INTO {table} VALUES {}", vec![one.as_str(); rows].join(", "))
-                };
-                tx.query(&sql, p)?;
-                next = end;
+                tx.commit()?;
             }
-            tx.commit()?;
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     insert("users", 3, s.users, &|id, p| {
         let (id, name, country) = user(id);
-        p.extend([Value::Int(id), Value::Text(name), Value::Text(country.into())]);
+        p.extend([
+            Value::Int(id),
+            Value::Text(name),
+            Value::Text(country.into()),
+        ]);
     })?;
     insert("orders", 4, s.orders, &|id, p| {
         let (id, u, a, st) = order(id, s.users);
-        p.extend([Value::Int(id), Value::Int(u), Value::Int(a), Value::Text(st.into())]);
+        p.extend([
+            Value::Int(id),
+            Value::Int(u),
+            Value::Int(a),
+            Value::Text(st.into()),
+        ]);
     })?;
     Ok(())
 }
@@ -336,10 +352,20 @@ pub fn run(dir: &Path, s: SqlSizes) -> Result<()> {
         return profile(&db, s, &ids);
     }
     report("sql_load_rustlite", rows / (t / 1e3));
-    eprintln!("  rustlite load: {} users + {} orders in {:.1} s", s.users, s.orders, t / 1e3);
+    eprintln!(
+        "  rustlite load: {} users + {} orders in {:.1} s",
+        s.users,
+        s.orders,
+        t / 1e3
+    );
     let t = ms(|| load_sqlite(&mut conn, s))?;
     report("sql_load_sqlite", rows / (t / 1e3));
-    eprintln!("  sqlite load:   {} users + {} orders in {:.1} s", s.users, s.orders, t / 1e3);
+    eprintln!(
+        "  sqlite load:   {} users + {} orders in {:.1} s",
+        s.users,
+        s.orders,
+        t / 1e3
+    );
     db.flush()?;
 
     for &(id, _, sql, kind) in QUERIES {
@@ -426,7 +452,10 @@ fn profile(db: &Database, s: SqlSizes, ids: &str) -> Result<()> {
             std::hint::black_box(db.query(sql, &p)?);
             n += 1;
         }
-        eprintln!("  profile {id}: {n} queries in {:.1} s", start.elapsed().as_secs_f64());
+        eprintln!(
+            "  profile {id}: {n} queries in {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }

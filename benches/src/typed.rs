@@ -134,7 +134,9 @@ pub fn run(dir: &Path, sizes: TypedSizes) -> Result<()> {
     for (d, (k, v)) in docs.iter().zip(&raw).take(100) {
         let stored = tdb.engine().get(k)?.ok_or("typed row key not found")?;
         if &stored != v || rdb.get(k)?.as_ref() != Some(v) {
-            return Err(format!("document {} is stored differently from its raw copy", d.id).into());
+            return Err(
+                format!("document {} is stored differently from its raw copy", d.id).into(),
+            );
         }
     }
     report("typed_insert", median(&mut ins));
