@@ -7,7 +7,9 @@ Numeric cells (ops/s with k/M suffixes, MiB, ratios) are parsed, the median of e
 runs is printed in the same format, and RustLite's ratio to the best peer is recomputed from the
 medians (sled is left out of the best peer on rows whose sled cells carry †, as in the harness).
 Verdicts of the `≥X× best` targets are recomputed from the medians; other verdicts are
-copied from the last run and say so.
+copied from the last run and say so. The "typed layer vs raw" and "SQL vs SQLite" tables (when
+present) get the median of each ops/s or ms cell and the median of the per-run ratios (each run's
+ratio pairs interleaved measurements, and is not rounded like the cells), verdicts recomputed.
 """
 import statistics
 import sys
@@ -40,16 +42,75 @@ def fmt(v, like):
     return f"{v:.0f}"
 
 
-def rows(path):
-    out = []
+def tables(path):
+    """Every markdown table of a report, as lists of rows of cells (header first)."""
+    out, cur = [], []
     for line in open(path, encoding="utf-8"):
-        if line.startswith("|") and not line.startswith("|---"):
-            out.append([c.strip() for c in line.strip().strip("|").split("|")])
+        if line.startswith("|"):
+            if not line.startswith("|---"):
+                cur.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif cur:
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
     return out
 
 
+def table(path, first):
+    """The table whose header's first cell starts with `first` ([] when absent)."""
+    return next((t for t in tables(path) if t[0][0].startswith(first)), [])
+
+
+def med(runs, label, col):
+    vals = [parse(r[col]) for run in runs for r in run[1:] if r[0] == label]
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def typed(paths):
+    """The typed-layer table: medians of the ops/s columns, ratio raw/typed recomputed."""
+    runs = [t for t in (table(p, "operation") for p in paths) if t]
+    if not runs:
+        return
+    print()
+    print("| " + " | ".join(runs[-1][0]) + " |")
+    print("|---|---:|---:|---:|---|")
+    for row in runs[-1][1:]:
+        t, r, ratio = med(runs, row[0], 1), med(runs, row[0], 2), med(runs, row[0], 3)
+        target = row[4]
+        if "≤" in target:
+            x = float(target.split("≤")[1].split("×")[0])
+            target = ("met" if ratio <= x else "**MISSED**") + f" ≤{x:g}×"
+        print(f"| {row[0]} | {fmt(t, row[1])} | {fmt(r, row[2])} | {ratio:.2f}× | {target} |")
+
+
+def sql(paths):
+    """The SQL table: medians of the ms columns, ratio and ≤2× verdict recomputed."""
+    runs = [t for t in (table(p, "query") for p in paths) if t]
+    if not runs:
+        return
+    print()
+    print("| " + " | ".join(runs[-1][0]) + " |")
+    print("|---|---:|---:|---:|---:|---|---|---|")
+    for row in runs[-1][1:]:
+        a, b, ratio = med(runs, row[0], 2), med(runs, row[0], 3), med(runs, row[0], 4)
+        verdict = ("met" if ratio <= 2 else "**MISSED**") + " ≤2×"
+        ms = lambda v: f"{v:.4f}" if v < 0.1 else f"{v:.3f}" if v < 1 else (f"{v:.2f}" if v < 100 else f"{v:.0f}")
+        print(f"| {row[0]} | {row[1]} | {ms(a)} | {ms(b)} | {ratio:.2f}× | {verdict} | {row[6]} | {row[7]} |")
+
+
 def main():
-    runs = [rows(p) for p in sys.argv[1:]]
+    paths = sys.argv[1:]
+    runs = [table(p, "workload") for p in paths]
+    runs = [r for r in runs if r]
+    if runs:
+        kv(runs)
+    typed(paths)
+    sql(paths)
+
+
+def kv(runs):
     header = runs[-1][0]
     engines = header[1:-2]
     print("| " + " | ".join(header) + " |")

@@ -20,7 +20,7 @@ pub const NEW: u64 = 2;
 pub const KEY_LEN: usize = 16;
 pub const VALUE_LEN: usize = 100;
 
-fn splitmix(mut z: u64) -> u64 {
+pub fn splitmix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

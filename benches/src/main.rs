@@ -21,6 +21,8 @@ mod ceilings;
 mod engines;
 mod keys;
 mod report;
+mod sql;
+mod typed;
 mod workloads;
 
 use std::path::PathBuf;
@@ -76,7 +78,8 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     if let Some(ws) = &args.workloads {
-        let known = report::workload_ids();
+        let mut known = report::workload_ids();
+        known.extend(report::EXTRA_WORKLOADS);
         if let Some(w) = ws.iter().find(|w| !known.contains(&w.as_str())) {
             return Err(format!(
                 "unknown workload {w:?} (known: {})",
@@ -102,7 +105,11 @@ fn main() {
     if let Some(engine) = &args.child {
         let dir = args.dir.join(engine);
         let _ = std::fs::remove_dir_all(&dir);
-        let outcome = workloads::run_engine(engine, &dir, sizes, &want);
+        let outcome = match engine.as_str() {
+            "typed" => typed::run(&dir, typed::TypedSizes::new(args.quick)),
+            "sql" => sql::run(&dir, sql::SqlSizes::new(args.quick)),
+            _ => workloads::run_engine(engine, &dir, sizes, &want),
+        };
         let _ = std::fs::remove_dir_all(&dir);
         if let Err(e) = outcome {
             eprintln!("{engine}: {e}");
@@ -111,6 +118,92 @@ fn main() {
         return;
     }
 
+    // The key-value table runs when one of its rows is wanted; "typed" and "sql" are tables of
+    // their own, each in one child process.
+    let kv_wanted = report::workload_ids().iter().any(|id| want(id));
+    let exe = std::env::current_exe().expect("the running binary has a path");
+    let mut failures = Vec::new();
+    let mut doc = String::new();
+    if kv_wanted {
+        kv_table(&args, sizes, &exe, &mut doc, &mut failures);
+    }
+    if want("typed") {
+        eprintln!("── typed layer vs raw (RustLite)");
+        let (res, _) = run_child(&exe, "typed", &args, &mut failures);
+        doc.push_str("\n### Typed layer vs raw key-value (RustLite)\n\n");
+        doc.push_str(&report::render_typed(&res));
+    }
+    if want("sql") {
+        eprintln!("── SQL: RustLite vs SQLite");
+        let (res, plans) = run_child(&exe, "sql", &args, &mut failures);
+        doc.push_str("\n### SQL: RustLite vs SQLite\n\n");
+        doc.push_str(&report::render_sql(&res, &plans));
+    }
+    for f in &failures {
+        doc.push_str(&format!("FAILED {f}\n"));
+    }
+    println!("{doc}");
+    if let Some(out) = &args.out {
+        if let Err(e) = std::fs::write(out, &doc) {
+            eprintln!("writing {}: {e}", out.display());
+        }
+    }
+    if !failures.is_empty() {
+        std::process::exit(1);
+    }
+}
+
+/// Runs `--child NAME` and collects its `RESULT id value` and `PLAN …` lines.
+fn run_child(
+    exe: &std::path::Path,
+    name: &str,
+    args: &Args,
+    failures: &mut Vec<String>,
+) -> (report::Results, Vec<String>) {
+    let mut cmd = Command::new(exe);
+    cmd.arg("--child").arg(name).arg("--dir").arg(&args.dir);
+    if args.quick {
+        cmd.arg("--quick");
+    }
+    if let Some(ws) = &args.workloads {
+        cmd.arg("--workloads").arg(ws.join(","));
+    }
+    let output = cmd.stderr(Stdio::inherit()).output();
+    let mut res = report::Results::new();
+    let mut plans = Vec::new();
+    match output {
+        Ok(out) => {
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                if let Some(p) = line.strip_prefix("PLAN ") {
+                    plans.push(p.to_string());
+                    continue;
+                }
+                let mut parts = line.split_whitespace();
+                if let (Some("RESULT"), Some(id), Some(v)) =
+                    (parts.next(), parts.next(), parts.next())
+                {
+                    if let Ok(v) = v.parse() {
+                        res.insert(id.to_string(), v);
+                    }
+                }
+            }
+            if !out.status.success() {
+                failures.push(format!("{name}: child exited with {}", out.status));
+            }
+        }
+        Err(e) => failures.push(format!("{name}: could not start: {e}")),
+    }
+    (res, plans)
+}
+
+/// The key-value table: ceilings, then one child per engine.
+fn kv_table(
+    args: &Args,
+    sizes: workloads::Sizes,
+    exe: &std::path::Path,
+    doc: &mut String,
+    failures: &mut Vec<String>,
+) {
     eprintln!(
         "rustlite-bench: {} keys, data in {}",
         sizes.keys,
@@ -137,43 +230,13 @@ fn main() {
         ceil.seq_write_bps / 1e6
     );
 
-    let exe = std::env::current_exe().expect("the running binary has a path");
     let mut results = Vec::new();
-    let mut failures = Vec::new();
     for engine in &args.engines {
         eprintln!("── {engine}");
-        let mut cmd = Command::new(&exe);
-        cmd.arg("--child").arg(engine).arg("--dir").arg(&args.dir);
-        if args.quick {
-            cmd.arg("--quick");
-        }
-        if let Some(ws) = &args.workloads {
-            cmd.arg("--workloads").arg(ws.join(","));
-        }
-        let output = cmd.stderr(Stdio::inherit()).output();
-        let mut res = report::Results::new();
-        match output {
-            Ok(out) => {
-                for line in String::from_utf8_lossy(&out.stdout).lines() {
-                    let mut parts = line.split_whitespace();
-                    if let (Some("RESULT"), Some(id), Some(v)) =
-                        (parts.next(), parts.next(), parts.next())
-                    {
-                        if let Ok(v) = v.parse() {
-                            res.insert(id.to_string(), v);
-                        }
-                    }
-                }
-                if !out.status.success() {
-                    failures.push(format!("{engine}: child exited with {}", out.status));
-                }
-            }
-            Err(e) => failures.push(format!("{engine}: could not start: {e}")),
-        }
+        let (res, _) = run_child(exe, engine, args, failures);
         results.push((engine.clone(), res));
     }
 
-    let mut doc = String::new();
     doc.push_str(&report::render(&results, &ceil));
     doc.push('\n');
     doc.push_str(&format!(
@@ -216,16 +279,4 @@ fn main() {
     doc.push_str(
         "† sled: durable = `flush()` after each commit, weaker than fsync-per-commit; left out of the best peer on durable write rows.\n",
     );
-    for f in &failures {
-        doc.push_str(&format!("FAILED {f}\n"));
-    }
-    println!("{doc}");
-    if let Some(out) = &args.out {
-        if let Err(e) = std::fs::write(out, &doc) {
-            eprintln!("writing {}: {e}", out.display());
-        }
-    }
-    if !failures.is_empty() {
-        std::process::exit(1);
-    }
 }

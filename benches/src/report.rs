@@ -314,3 +314,138 @@ fn verdict(
         Target::None => "—".into(),
     }
 }
+
+/// Ids `--workloads` accepts besides the key-value rows: the typed layer and SQL tables.
+pub const EXTRA_WORKLOADS: [&str; 2] = ["typed", "sql"];
+
+fn fmt_ms(v: f64) -> String {
+    if v < 0.1 {
+        format!("{v:.4}")
+    } else if v < 1.0 {
+        format!("{v:.3}")
+    } else if v < 100.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// The "typed layer vs raw" table (issue 4): ops/s of each side and the time ratio.
+pub fn render_typed(res: &Results) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| operation (RustLite) | typed (ops/s) | raw (ops/s) | typed time / raw time | target |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---|");
+    let rows: [(&str, &str, &str, Option<f64>); 3] = [
+        (
+            "typed_insert",
+            "raw_put",
+            "`insert` (own transaction, unique + B-Tree index) vs `put` of the same bytes, buffered",
+            Some(2.5),
+        ),
+        (
+            "typed_get",
+            "raw_get",
+            "`get` by key (decoded into the struct) vs raw `get`, buffered",
+            Some(1.3),
+        ),
+        (
+            "typed_insert_batch",
+            "raw_put_batch",
+            "`insert` ×1000 in one transaction vs `write_batch` of 1000 puts, durable (Immediate)",
+            None,
+        ),
+    ];
+    for (t, r, label, target) in rows {
+        let (Some(&tv), Some(&rv)) = (res.get(t), res.get(r)) else {
+            continue;
+        };
+        let ratio = rv / tv;
+        let verdict = match target {
+            Some(x) => format!("{} ≤{x}×", if ratio <= x { "met" } else { "**MISSED**" }),
+            None => "— (reported)".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} | {ratio:.2}× | {verdict} |",
+            fmt_value(tv, Unit::OpsPerSec),
+            fmt_value(rv, Unit::OpsPerSec)
+        );
+    }
+    out
+}
+
+/// The "SQL vs SQLite" table (issue 5): median ms per query on each side, the ratio, the target
+/// (≤ 2× SQLite for every query) and whether EXPLAIN showed the expected access path.
+pub fn render_sql(res: &Results, plans: &[String]) -> String {
+    let mut out = String::new();
+    if let (Some(a), Some(b)) = (res.get("sql_load_rustlite"), res.get("sql_load_sqlite")) {
+        let _ = writeln!(
+            out,
+            "Load (rows/s, users + orders, indexes maintained): RustLite {} (SQL `INSERT … VALUES` of 250 rows, \
+             transactions of 10,000 rows), SQLite {} (prepared single-row INSERT, transactions of 10,000 rows).\n",
+            fmt_value(*a, Unit::OpsPerSec),
+            fmt_value(*b, Unit::OpsPerSec)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| query | rows | RustLite (ms) | SQLite (ms) | RustLite / SQLite | target | RustLite plan | same result |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---|---|---|");
+    for (id, label) in crate::sql::queries() {
+        let (Some(&a), Some(&b)) = (
+            res.get(&format!("sql_rustlite_{id}")),
+            res.get(&format!("sql_sqlite_{id}")),
+        ) else {
+            continue;
+        };
+        let ratio = a / b;
+        let verdict = format!("{} ≤2×", if ratio <= 2.0 { "met" } else { "**MISSED**" });
+        let plan = match res.get(&format!("sql_plan_ok_{id}")) {
+            Some(&ok) if ok == 1.0 => "expected ✓".to_string(),
+            Some(_) => "**not the expected path**".to_string(),
+            None => "—".to_string(),
+        };
+        let same = match res.get(&format!("sql_same_{id}")) {
+            Some(&s) if s == 1.0 => "yes",
+            Some(_) => "**NO**",
+            None => "—",
+        };
+        let rows = res
+            .get(&format!("sql_rows_{id}"))
+            .map_or("—".to_string(), |r| format!("{r:.0}"));
+        let _ = writeln!(
+            out,
+            "| {label} | {rows} | {} | {} | {ratio:.2}× | {verdict} | {plan} | {same} |",
+            fmt_ms(a),
+            fmt_ms(b)
+        );
+    }
+    if !plans.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nPlans (RustLite `db.explain`, SQLite `EXPLAIN QUERY PLAN`):\n\n```text"
+        );
+        let mut last = String::new();
+        for p in plans {
+            // "engine id line…"
+            let mut parts = p.splitn(3, ' ');
+            let (engine, id, line) = (
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+                parts.next().unwrap_or(""),
+            );
+            let head = format!("{id} — {engine}");
+            if head != last {
+                let _ = writeln!(out, "{head}:");
+                last = head;
+            }
+            let _ = writeln!(out, "    {line}");
+        }
+        let _ = writeln!(out, "```");
+    }
+    out
+}

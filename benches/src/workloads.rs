@@ -60,8 +60,22 @@ pub const WARM_CACHE: usize = 256 << 20;
 
 pub const THREADS: u64 = 4;
 
-fn report(id: &str, value: f64) {
+pub fn report(id: &str, value: f64) {
     println!("RESULT {id} {value}");
+}
+
+/// Median of `v` (sorts it in place); NaN when empty.
+pub fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
 }
 
 /// Runs `n` operations and reports ops/s.
