@@ -15,6 +15,7 @@
 //! file is checked against the file's size before anything is allocated, and every failed check
 //! is [`Error::Corruption`] naming the file and the offset of the block or footer at fault.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -68,6 +69,14 @@ impl std::fmt::Debug for Table {
             .finish()
     }
 }
+
+thread_local! {
+    /// [`Table::get`]'s per-thread key buffer.
+    static GET_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A [`Table::get`] buffer grown past this (by a huge key) is freed after the call.
+const MAX_KEPT_GET_BUF: usize = 4096;
 
 /// Reads the block at `handle` (which must end by `limit`) and checks its crc.
 fn read_block_bytes(
@@ -223,15 +232,36 @@ impl Table {
             return Ok(None);
         }
         // One buffer: the seek key, then room where blocks rebuild the keys they compare.
+        // It is reused per thread (no allocation per lookup); a re-entrant call, which does
+        // not happen today, would fall back to a fresh one.
+        GET_BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                let r = self.get_with_buf(&mut buf, user_key, snapshot);
+                if buf.capacity() > MAX_KEPT_GET_BUF {
+                    *buf = Vec::new();
+                }
+                r
+            }
+            Err(_) => self.get_with_buf(&mut Vec::new(), user_key, snapshot),
+        })
+    }
+
+    fn get_with_buf(
+        &self,
+        buf: &mut Vec<u8>,
+        user_key: &[u8],
+        snapshot: SeqNo,
+    ) -> Result<Option<(SeqNo, Kind, Vec<u8>)>> {
         // The seek key uses the smallest kind byte so a tombstone at exactly `snapshot` is found.
         let seek_len = user_key.len() + ikey::TRAILER_LEN;
-        let mut buf = Vec::with_capacity(2 * seek_len + 16);
-        ikey::encode_into(&mut buf, user_key, snapshot, Kind::Delete);
-        let Some(handle) = self.index.handle(self.index.seek(&buf)) else {
+        buf.clear();
+        buf.reserve(2 * seek_len + 16);
+        ikey::encode_into(buf, user_key, snapshot, Kind::Delete);
+        let Some(handle) = self.index.handle(self.index.seek(buf)) else {
             return Ok(None);
         };
         let block = self.data_block(handle)?;
-        let Some(value) = block.seek_in_place(&mut buf, seek_len)? else {
+        let Some(value) = block.seek_in_place(buf, seek_len)? else {
             return Err(self.corrupt(block.offset(), "index key beyond the block's last key"));
         };
         let found = buf.get(seek_len..).unwrap_or_default();
