@@ -308,6 +308,7 @@ impl Block {
         Error::corruption(&*self.file, self.offset, format!("block: {reason}"))
     }
 
+    #[inline]
     fn restart(&self, i: usize) -> Option<usize> {
         if i >= self.num_restarts {
             return None;
@@ -316,6 +317,7 @@ impl Block {
         Some(read_u32(self.data.get(at..at.checked_add(4)?)?)? as usize)
     }
 
+    #[inline]
     fn entry_at(&self, pos: usize) -> Option<RawEntry<'_>> {
         let area = self.data.get(..self.entries_end)?;
         let mut r = Reader::new(area.get(pos..)?);
@@ -336,6 +338,7 @@ impl Block {
     }
 
     /// The full key of restart point `i` (stored whole, `shared = 0`).
+    #[inline]
     fn restart_key(&self, i: usize) -> Result<&[u8]> {
         let e = self
             .restart(i)
@@ -397,6 +400,7 @@ impl Block {
     }
 }
 
+#[inline]
 fn read_u32(b: &[u8]) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(..4)?.try_into().ok()?))
 }
@@ -417,16 +421,19 @@ pub struct BlockIter {
 
 impl BlockIter {
     /// Whether the cursor is on an entry.
+    #[inline]
     pub fn valid(&self) -> bool {
         self.valid
     }
 
     /// The current key (meaningful only when valid).
+    #[inline]
     pub fn key(&self) -> &[u8] {
         &self.key
     }
 
     /// The current value (meaningful only when valid).
+    #[inline]
     pub fn value(&self) -> &[u8] {
         self.block
             .data

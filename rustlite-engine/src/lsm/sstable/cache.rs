@@ -7,22 +7,58 @@
 //! It wraps `quick_cache::sync::Cache`, whose eviction policy is S3-FIFO: a small probationary
 //! FIFO plus a main FIFO with a ghost list. It approximates LRU but is scan-resistant: a long
 //! iterator touching each block once does not flush the hot working set of point lookups. The
-//! cache is sharded internally, so concurrent readers rarely contend.
+//! cache is sharded internally (more shards than the default, so readers on different threads
+//! rarely take the same shard's read lock).
+//!
+//! A hit is one shard lookup and an `Arc` clone: [`BlockCache::get_or_load`] tries a plain `get`
+//! first and only on a miss goes through `get_or_insert_with`, whose placeholder makes concurrent
+//! loaders of one block wait for the first. Hits are counted in per-thread-striped counters (a
+//! cache line each), so threads hitting the cache do not bounce one shared counter; misses are
+//! rare and share one.
 //!
 //! Table numbers are never reused, so stale entries of a deleted table are harmless; they age out
 //! or can be dropped eagerly with [`BlockCache::remove_file`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use quick_cache::sync::Cache;
-use quick_cache::Weighter;
+use quick_cache::{OptionsBuilder, Weighter};
 
 use super::block::Block;
 use crate::error::Result;
 
 /// Fixed per-entry bookkeeping added to each block's weight.
 const ENTRY_OVERHEAD: u64 = 64;
+
+/// Number of hit-counter stripes (a power of two).
+const STRIPES: usize = 16;
+
+/// One hit counter on a cache line of its own.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Stripe(AtomicU64);
+
+/// Hands each thread a stripe index, round-robin.
+static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static STRIPE: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// This thread's stripe index in `0..STRIPES`.
+#[inline]
+fn stripe_index() -> usize {
+    STRIPE.with(|s| match s.get() {
+        Some(i) => i,
+        None => {
+            let i = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+            s.set(Some(i));
+            i
+        }
+    })
+}
 
 #[derive(Clone, Copy, Debug, Default)]
 struct BlockWeighter;
@@ -47,7 +83,7 @@ pub struct CacheStats {
 /// A byte-bounded cache of decoded blocks. See the module docs.
 pub struct BlockCache {
     cache: Cache<(u64, u64), Arc<Block>, BlockWeighter>,
-    hits: AtomicU64,
+    hits: Box<[Stripe; STRIPES]>,
     misses: AtomicU64,
 }
 
@@ -70,9 +106,26 @@ impl BlockCache {
     /// ```
     pub fn new(capacity_bytes: usize) -> Self {
         let items = (capacity_bytes / 4096).max(16);
+        let parallelism = std::thread::available_parallelism().map_or(4, usize::from);
+        // quick_cache halves this until each shard holds at least 32 items.
+        let shards = (parallelism * 16).max(64);
+        let options = OptionsBuilder::new()
+            .estimated_items_capacity(items)
+            .weight_capacity(capacity_bytes as u64)
+            .shards(shards)
+            .build();
+        let cache = match options {
+            Ok(options) => Cache::with_options(
+                options,
+                BlockWeighter,
+                Default::default(),
+                Default::default(),
+            ),
+            Err(_) => Cache::with_weighter(items, capacity_bytes as u64, BlockWeighter),
+        };
         BlockCache {
-            cache: Cache::with_weighter(items, capacity_bytes as u64, BlockWeighter),
-            hits: AtomicU64::new(0),
+            cache,
+            hits: Box::default(),
             misses: AtomicU64::new(0),
         }
     }
@@ -85,6 +138,30 @@ impl BlockCache {
         offset: u64,
         load: impl FnOnce() -> Result<Arc<Block>>,
     ) -> Result<Arc<Block>> {
+        let key = (file_number, offset);
+        if let Some(block) = self.cache.get(&key) {
+            self.count_hit();
+            return Ok(block);
+        }
+        self.load_slow(key, load)
+    }
+
+    #[inline]
+    fn count_hit(&self) {
+        if let Some(s) = self.hits.get(stripe_index()) {
+            s.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The miss path: coalesces concurrent loaders of one block (a loader that finds the block
+    /// inserted by another while it waited counts as a hit).
+    #[inline(never)]
+    fn load_slow(
+        &self,
+        key: (u64, u64),
+        load: impl FnOnce() -> Result<Arc<Block>>,
+    ) -> Result<Arc<Block>> {
+        let (file_number, offset) = key;
         let mut missed = false;
         let block = self.cache.get_or_insert_with(&(file_number, offset), || {
             missed = true;
@@ -93,7 +170,7 @@ impl BlockCache {
         if missed {
             self.misses.fetch_add(1, Ordering::Relaxed);
         } else {
-            self.hits.fetch_add(1, Ordering::Relaxed);
+            self.count_hit();
         }
         Ok(block)
     }
@@ -107,7 +184,7 @@ impl BlockCache {
     /// Hit and miss counts since creation, and the current size.
     pub fn stats(&self) -> CacheStats {
         CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
+            hits: self.hits.iter().map(|s| s.0.load(Ordering::Relaxed)).sum(),
             misses: self.misses.load(Ordering::Relaxed),
             size_bytes: self.cache.weight(),
         }
@@ -149,6 +226,30 @@ mod tests {
         cache.remove_file(2);
         cache.remove_file(1);
         assert_eq!(cache.stats().size_bytes, 0);
+    }
+
+    #[test]
+    fn hits_from_many_threads_are_all_counted() {
+        let cache = Arc::new(BlockCache::new(1 << 20));
+        let b = block(1);
+        cache.get_or_load(1, 0, || Ok(b.clone())).expect("load");
+        let threads: Vec<_> = (0..20)
+            .map(|_| {
+                let cache = Arc::clone(&cache);
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        cache
+                            .get_or_load(1, 0, || Err(crate::Error::corruption("f", 0, "no")))
+                            .expect("hit");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert_eq!(cache.stats().hits, 2000);
+        assert_eq!(cache.stats().misses, 1);
     }
 
     #[test]

@@ -212,10 +212,7 @@ fn huge_lengths_are_errors_not_aborts() {
     let mut bytes = good.clone();
     let mut it_bytes = bytes.clone();
     let table = open(&MemFile::from_bytes(good.clone()), 1 << 20).expect("open");
-    let mut idx = table.index_block().iter();
-    idx.seek_to_first().expect("index");
-    idx.move_next().expect("index");
-    let h = BlockHandle::decode_exact(idx.value()).expect("handle");
+    let h = table.index().handle(1).expect("handle");
     let (start, end) = (h.offset as usize, (h.offset + h.size) as usize);
     bytes[end - 4..end].copy_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
     let crc = crc32fast::hash(&bytes[start..end]);

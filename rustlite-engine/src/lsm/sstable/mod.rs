@@ -9,6 +9,7 @@
 //! | [`block`] | data/index block encoding (prefix compression, restart points), block handles, in-block search |
 //! | [`bloom`] | the per-table bloom filter over user keys |
 //! | [`cache`] | the shared block cache keyed by (file number, block offset) |
+//! | [`index`] | a table's index decoded at open into flat arrays for binary search |
 //! | [`builder`] | writing a table: blocks, filter, index, footer |
 //! | [`table`] | reading a table: open, point lookups, iterators, verification |
 //!
@@ -59,6 +60,7 @@ pub mod block;
 pub mod bloom;
 pub mod builder;
 pub mod cache;
+pub mod index;
 pub mod table;
 
 #[cfg(test)]
@@ -70,6 +72,7 @@ pub use block::{Block, BlockHandle};
 pub use bloom::BloomFilter;
 pub use builder::{TableBuilder, TableInfo};
 pub use cache::{BlockCache, CacheStats};
+pub use index::TableIndex;
 pub use table::{Table, TableIter};
 
 /// Knobs for writing tables.

@@ -2,24 +2,27 @@
 //!
 //! ```text
 //! open:  [footer 64 B] -> magic, crc, version -> filter handle, index handle, entries
-//!        [index block] -> in memory, every entry checked: ikey parses, handles contiguous from 0
+//!        [index block] -> decoded into a TableIndex (flat arrays), every entry checked: ikey
+//!                         parses, handles contiguous from 0
 //!        [filter block] -> in memory;  [data block 0] -> smallest key (through the cache)
 //! get:   bloom(user key)? --no--> None (no data block read)
 //!          | maybe
-//!        index: first block whose last key >= seek key (binary search over restart keys)
+//!        index: first block whose last key >= seek key (binary search over the decoded index)
 //!        block (cache or file, crc-checked): first entry >= seek key; same user key? -> version
-//! iter:  index cursor + data-block cursor, in either direction
+//! iter:  index position + data-block cursor, in either direction
 //! ```
 //! Layout and footer are described in the [`super`] module docs. Every length read from the
 //! file is checked against the file's size before anything is allocated, and every failed check
 //! is [`Error::Corruption`] naming the file and the offset of the block or footer at fault.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::block::{Block, BlockHandle, BlockIter};
 use super::bloom::BloomFilter;
 use super::cache::BlockCache;
+use super::index::TableIndex;
 use super::{BLOCK_TRAILER_LEN, FOOTER_HANDLES_LEN, FOOTER_LEN, FORMAT_VERSION, TABLE_MAGIC};
 use crate::codec::varint::Reader;
 use crate::error::{Error, Result};
@@ -47,7 +50,7 @@ pub struct Table {
     name: Arc<str>,
     size: u64,
     cache: Arc<BlockCache>,
-    index: Arc<Block>,
+    index: TableIndex,
     filter: Option<BloomFilter>,
     /// End of the data blocks (= the filter block's offset).
     data_end: u64,
@@ -66,6 +69,14 @@ impl std::fmt::Debug for Table {
             .finish()
     }
 }
+
+thread_local! {
+    /// [`Table::get`]'s per-thread key buffer.
+    static GET_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A [`Table::get`] buffer grown past this (by a huge key) is freed after the call.
+const MAX_KEPT_GET_BUF: usize = 4096;
 
 /// Reads the block at `handle` (which must end by `limit`) and checks its crc.
 fn read_block_bytes(
@@ -158,33 +169,11 @@ impl Table {
         let filter = BloomFilter::decode(filter_bytes)
             .map_err(|reason| Error::corruption(&*name, filter_h.offset, reason))?;
         let index_bytes = read_block_bytes(&*file, &name, index_h, footer_off)?;
-        let index = Arc::new(Block::decode(index_bytes, name.clone(), index_h.offset)?);
-
+        let index_block = Arc::new(Block::decode(index_bytes, name.clone(), index_h.offset)?);
         // Every index entry: an internal key and a handle, data blocks tiling [0, filter).
-        let icorrupt =
-            |reason: &str| Error::corruption(&*name, index_h.offset, format!("index: {reason}"));
-        let mut it = index.iter();
-        it.seek_to_first()?;
-        let mut expected = 0u64;
-        let mut largest = Vec::new();
-        while it.valid() {
-            if ikey::parse(it.key()).is_none() {
-                return Err(icorrupt("key is not an internal key"));
-            }
-            let h = BlockHandle::decode_exact(it.value())
-                .filter(|h| h.offset == expected && h.size > 0)
-                .ok_or_else(|| icorrupt("bad data block handle"))?;
-            expected = h
-                .end_with_crc()
-                .filter(|e| *e <= filter_h.offset)
-                .ok_or_else(|| icorrupt("data block past the data area"))?;
-            largest.clear();
-            largest.extend_from_slice(it.key());
-            it.move_next()?;
-        }
-        if expected != filter_h.offset {
-            return Err(icorrupt("data blocks do not end at the filter"));
-        }
+        let index = TableIndex::decode(&index_block, &name, index_h.offset, filter_h.offset)?;
+        drop(index_block);
+        let largest = index.last_key().to_vec();
         if (entries == 0) != index.is_empty() || entries > size {
             return Err(corrupt("entry count does not match the index"));
         }
@@ -202,10 +191,8 @@ impl Table {
             largest,
             entries,
         };
-        if !table.index.is_empty() {
-            let mut first = table.index.iter();
-            first.seek_to_first()?;
-            let block = table.data_block(first.value())?;
+        if let Some(first) = table.index.handle(0) {
+            let block = table.data_block(first)?;
             let mut b = block.iter();
             b.seek_to_first()?;
             if !b.valid() {
@@ -220,10 +207,8 @@ impl Table {
         Error::corruption(&*self.name, offset, reason)
     }
 
-    /// The data block whose encoded handle is `handle_bytes`, through the cache.
-    fn data_block(&self, handle_bytes: &[u8]) -> Result<Arc<Block>> {
-        let handle = BlockHandle::decode_exact(handle_bytes)
-            .ok_or_else(|| self.corrupt(self.data_end, "bad index entry"))?;
+    /// The data block at `handle` (from the checked index), through the cache.
+    fn data_block(&self, handle: BlockHandle) -> Result<Arc<Block>> {
         self.cache.get_or_load(self.number, handle.offset, || {
             let bytes = read_block_bytes(&*self.file, &self.name, handle, self.data_end)?;
             Ok(Arc::new(Block::decode(
@@ -247,15 +232,36 @@ impl Table {
             return Ok(None);
         }
         // One buffer: the seek key, then room where blocks rebuild the keys they compare.
+        // It is reused per thread (no allocation per lookup); a re-entrant call, which does
+        // not happen today, would fall back to a fresh one.
+        GET_BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                let r = self.get_with_buf(&mut buf, user_key, snapshot);
+                if buf.capacity() > MAX_KEPT_GET_BUF {
+                    *buf = Vec::new();
+                }
+                r
+            }
+            Err(_) => self.get_with_buf(&mut Vec::new(), user_key, snapshot),
+        })
+    }
+
+    fn get_with_buf(
+        &self,
+        buf: &mut Vec<u8>,
+        user_key: &[u8],
+        snapshot: SeqNo,
+    ) -> Result<Option<(SeqNo, Kind, Vec<u8>)>> {
         // The seek key uses the smallest kind byte so a tombstone at exactly `snapshot` is found.
         let seek_len = user_key.len() + ikey::TRAILER_LEN;
-        let mut buf = Vec::with_capacity(2 * seek_len + 16);
-        ikey::encode_into(&mut buf, user_key, snapshot, Kind::Delete);
-        let Some(handle) = self.index.seek_in_place(&mut buf, seek_len)? else {
+        buf.clear();
+        buf.reserve(2 * seek_len + 16);
+        ikey::encode_into(buf, user_key, snapshot, Kind::Delete);
+        let Some(handle) = self.index.handle(self.index.seek(buf)) else {
             return Ok(None);
         };
         let block = self.data_block(handle)?;
-        let Some(value) = block.seek_in_place(&mut buf, seek_len)? else {
+        let Some(value) = block.seek_in_place(buf, seek_len)? else {
             return Err(self.corrupt(block.offset(), "index key beyond the block's last key"));
         };
         let found = buf.get(seek_len..).unwrap_or_default();
@@ -274,7 +280,7 @@ impl Table {
         let mut it = TableIter {
             table: Arc::clone(self),
             dir,
-            index: self.index.iter(),
+            index: 0,
             data: None,
         };
         it.position(start)?;
@@ -288,10 +294,10 @@ impl Table {
     pub fn verify(&self) -> Result<u64> {
         let mut count = 0u64;
         let mut prev: Vec<u8> = Vec::new();
-        let mut idx = self.index.iter();
-        idx.seek_to_first()?;
-        while idx.valid() {
-            let handle = BlockHandle::decode_exact(idx.value())
+        for i in 0..self.index.len() {
+            let handle = self
+                .index
+                .handle(i)
                 .ok_or_else(|| self.corrupt(self.data_end, "bad index entry"))?;
             let bytes = read_block_bytes(&*self.file, &self.name, handle, self.data_end)?;
             let block = Arc::new(Block::decode(bytes, self.name.clone(), handle.offset)?);
@@ -312,10 +318,9 @@ impl Table {
                 count += 1;
                 it.move_next()?;
             }
-            if prev != idx.key() {
+            if prev != self.index.key(i) {
                 return Err(self.corrupt(handle.offset, "index key is not the block's last key"));
             }
-            idx.move_next()?;
         }
         if count != self.entries {
             return Err(self.corrupt(
@@ -326,9 +331,9 @@ impl Table {
         Ok(count)
     }
 
-    /// The in-memory index block (tests inspect handles through it).
+    /// The decoded index (tests inspect handles through it).
     #[cfg(test)]
-    pub(crate) fn index_block(&self) -> &Arc<Block> {
+    pub(crate) fn index(&self) -> &TableIndex {
         &self.index
     }
 
@@ -364,19 +369,26 @@ impl Table {
 }
 
 /// A cursor over one table; holds the `Arc<Table>`, so it is `'static` and `Send`.
+///
+/// The index side is a plain position into the table's [`TableIndex`] (`index == len` once
+/// exhausted in either direction); the data side is a cursor over the block at that position.
 pub struct TableIter {
     table: Arc<Table>,
     dir: Direction,
-    index: BlockIter,
+    index: usize,
     data: Option<BlockIter>,
 }
 
 impl TableIter {
-    /// Loads the data block under the index cursor (or clears `data` past the end).
+    fn index_valid(&self) -> bool {
+        self.index < self.table.index.len()
+    }
+
+    /// Loads the data block at the index position (or clears `data` past the end).
     fn load_block(&mut self) -> Result<()> {
         self.data = None;
-        if self.index.valid() {
-            let block = self.table.data_block(self.index.value())?;
+        if let Some(handle) = self.table.index.handle(self.index) {
+            let block = self.table.data_block(handle)?;
             self.data = Some(block.iter());
         }
         Ok(())
@@ -388,11 +400,12 @@ impl TableIter {
 
     /// Moves across blocks until the data cursor is on an entry or the index is exhausted.
     fn skip_exhausted_blocks(&mut self) -> Result<()> {
-        while !self.data_valid() && self.index.valid() {
-            match self.dir {
-                Direction::Forward => self.index.move_next()?,
-                Direction::Reverse => self.index.move_prev()?,
-            }
+        while !self.data_valid() && self.index_valid() {
+            let len = self.table.index.len();
+            self.index = match self.dir {
+                Direction::Forward => self.index + 1,
+                Direction::Reverse => self.index.checked_sub(1).unwrap_or(len),
+            };
             self.load_block()?;
             if let Some(d) = self.data.as_mut() {
                 match self.dir {
@@ -405,23 +418,24 @@ impl TableIter {
     }
 
     fn position(&mut self, start: Option<&[u8]>) -> Result<()> {
+        let len = self.table.index.len();
         match (self.dir, start) {
             (Direction::Forward, None) => {
-                self.index.seek_to_first()?;
+                self.index = 0;
                 self.load_block()?;
                 if let Some(d) = self.data.as_mut() {
                     d.seek_to_first()?;
                 }
             }
             (Direction::Forward, Some(s)) => {
-                self.index.seek(s)?;
+                self.index = self.table.index.seek(s);
                 self.load_block()?;
                 if let Some(d) = self.data.as_mut() {
                     d.seek(s)?;
                 }
             }
             (Direction::Reverse, None) => {
-                self.index.seek_to_last()?;
+                self.index = len.checked_sub(1).unwrap_or(len);
                 self.load_block()?;
                 if let Some(d) = self.data.as_mut() {
                     d.seek_to_last()?;
@@ -430,9 +444,9 @@ impl TableIter {
             (Direction::Reverse, Some(s)) => {
                 // The first block whose last key >= s holds the answer or the block before
                 // it does; past every block, the last block does.
-                self.index.seek(s)?;
-                if !self.index.valid() {
-                    self.index.seek_to_last()?;
+                self.index = self.table.index.seek(s);
+                if self.index >= len {
+                    self.index = len.checked_sub(1).unwrap_or(len);
                 }
                 self.load_block()?;
                 if let Some(d) = self.data.as_mut() {
@@ -511,6 +525,7 @@ mod tests {
 
         let table = open(&file, 1 << 20)?;
         assert!(table.index.len() > 50, "only {} blocks", table.index.len());
+        assert!(table.index.size_bytes() < 64 * table.index.len() + 4096);
         assert_eq!(table.entries(), info.entries);
         assert_eq!(table.smallest(), &info.smallest[..]);
         assert_eq!(table.largest(), &info.largest[..]);
