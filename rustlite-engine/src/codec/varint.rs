@@ -16,20 +16,7 @@ pub fn put_u32(out: &mut Vec<u8>, v: u32) {
 
 /// Decodes a varint from the front of `buf`, returning the value and the bytes consumed.
 /// `None` on a truncated or over-long (more than 10 bytes / overflowing) encoding.
-///
-/// Inlined with a one-byte fast path: block entries' lengths are almost always below 128, so
-/// the common case is one load and one compare; longer encodings go through [`get_u64_slow`].
-#[inline]
 pub fn get_u64(buf: &[u8]) -> Option<(u64, usize)> {
-    match buf.first() {
-        Some(&b) if b < 0x80 => Some((u64::from(b), 1)),
-        _ => get_u64_slow(buf),
-    }
-}
-
-/// The general loop behind [`get_u64`], kept out of line so the fast path stays small.
-#[inline(never)]
-fn get_u64_slow(buf: &[u8]) -> Option<(u64, usize)> {
     let mut v: u64 = 0;
     for (i, &b) in buf.iter().enumerate().take(10) {
         let part = u64::from(b & 0x7F);
@@ -45,7 +32,6 @@ fn get_u64_slow(buf: &[u8]) -> Option<(u64, usize)> {
 }
 
 /// Like [`get_u64`] but rejects values above `u32::MAX`.
-#[inline]
 pub fn get_u32(buf: &[u8]) -> Option<(u32, usize)> {
     let (v, n) = get_u64(buf)?;
     Some((u32::try_from(v).ok()?, n))
@@ -60,52 +46,43 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// Starts reading at the front of `buf`.
-    #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
     }
     /// Bytes consumed so far.
-    #[inline]
     pub fn position(&self) -> usize {
         self.pos
     }
     /// Bytes left.
-    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
     /// Whether everything was consumed.
-    #[inline]
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
     /// Reads a varint.
-    #[inline]
     pub fn u64(&mut self) -> Option<u64> {
         let (v, n) = get_u64(self.buf.get(self.pos..)?)?;
         self.pos += n;
         Some(v)
     }
     /// Reads a varint that must fit in `usize`.
-    #[inline]
     pub fn usize(&mut self) -> Option<usize> {
         usize::try_from(self.u64()?).ok()
     }
     /// Reads one byte.
-    #[inline]
     pub fn u8(&mut self) -> Option<u8> {
         let b = *self.buf.get(self.pos)?;
         self.pos += 1;
         Some(b)
     }
     /// Reads a fixed big-endian u64.
-    #[inline]
     pub fn fixed_u64(&mut self) -> Option<u64> {
         let bytes = self.bytes(8)?;
         Some(u64::from_be_bytes(bytes.try_into().ok()?))
     }
     /// Reads `n` raw bytes (bounds-checked before anything is allocated).
-    #[inline]
     pub fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.pos.checked_add(n)?;
         let s = self.buf.get(self.pos..end)?;
@@ -113,7 +90,6 @@ impl<'a> Reader<'a> {
         Some(s)
     }
     /// Reads a varint length followed by that many bytes.
-    #[inline]
     pub fn length_prefixed(&mut self) -> Option<&'a [u8]> {
         let n = self.usize()?;
         self.bytes(n)
@@ -137,18 +113,6 @@ mod tests {
             put_u64(&mut buf, v);
             assert_eq!(get_u64(&buf), Some((v, buf.len())));
         }
-    }
-
-    #[test]
-    fn fast_and_slow_paths_agree() {
-        for v in 0..=300u64 {
-            let mut buf = Vec::new();
-            put_u64(&mut buf, v);
-            buf.push(0x7F); // trailing bytes are not consumed
-            assert_eq!(get_u64(&buf), Some((v, buf.len() - 1)));
-            assert_eq!(get_u64_slow(&buf), get_u64(&buf));
-        }
-        assert_eq!(get_u64(&[]), None);
     }
 
     #[test]
