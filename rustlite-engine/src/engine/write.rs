@@ -73,6 +73,8 @@ impl Queue {
 pub(crate) struct CommitQueue {
     queue: Mutex<Queue>,
     cv: Condvar,
+    /// Wakes a lingering leader when a committer arrives.
+    linger_cv: Condvar,
     /// Moving average of the WAL fsync latency in nanoseconds.
     fsync_nanos: AtomicU64,
 }
@@ -97,7 +99,7 @@ pub(crate) fn commit(
     let mut q = cq.queue.lock();
     q.pending.push_back(Arc::clone(&slot));
     if q.lingering {
-        cq.cv.notify_all();
+        cq.linger_cv.notify_one();
     }
     loop {
         if let Some(result) = slot.result.lock().take() {
@@ -110,16 +112,15 @@ pub(crate) fn commit(
         cq.cv.wait(&mut q);
     }
     // Leader. When several threads have been committing, the group that forms while the previous
-    // leader fsyncs holds only some of them (the rest are just being released). Waiting a fraction
-    // of an fsync for the others lets one fsync serve them all; a lone writer never waits.
+    // leader fsyncs holds only some of them (the rest are just being released). Waiting up to one
+    // fsync's time for the others lets one fsync serve them all; a lone writer never waits.
     if inner.opts.durability == Durability::Immediate {
         let expected = q.distinct_recent_committers();
-        let linger =
-            Duration::from_nanos(cq.fsync_nanos.load(Ordering::Relaxed) / 2).min(MAX_LINGER);
+        let linger = Duration::from_nanos(cq.fsync_nanos.load(Ordering::Relaxed)).min(MAX_LINGER);
         let deadline = Instant::now() + linger;
         while q.pending.len() < expected && Instant::now() < deadline {
             q.lingering = true;
-            cq.cv.wait_until(&mut q, deadline);
+            cq.linger_cv.wait_until(&mut q, deadline);
         }
         q.lingering = false;
     }
