@@ -14,7 +14,7 @@
 //!   MemStorage (the live view: every read goes here)
 //! ```
 //!
-//! The power-loss model follows the [`Storage`](super::Storage) durability contract:
+//! The power-loss model follows the [`Storage`] durability contract:
 //! - bytes appended to a file survive only up to its last [`WritableFile::sync`]; on a crash the
 //!   unsynced tail is dropped whole ([`CrashMode::DropUnsynced`]) or cut at a random length
 //!   ([`CrashMode::RandomPrefix`], seeded, so a torn write is reproducible);

@@ -25,7 +25,7 @@
 //!
 //! # Writes
 //! Every write runs inside the caller's engine [`Transaction`](crate::Transaction): the document
-//! is type-checked against the schema ([`Error::Schema`](crate::Error::Schema) names the column;
+//! is type-checked against the schema ([`Error::Schema`] names the column;
 //! integers stored in `Float` columns become floats), unique indexes are checked *before*
 //! anything is written (so a [`UniqueViolation`](crate::Error::UniqueViolation) leaves the
 //! transaction as it was), then the row and its index entries are written. An update removes the

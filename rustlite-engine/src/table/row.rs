@@ -139,7 +139,7 @@ pub fn write(
     write_row(tx, table, doc, None, mode, None)
 }
 
-/// As [`write`], from a named-field MessagePack document (what `rmp_serde::to_vec_named`
+/// As [`write`](fn@write), from a named-field MessagePack document (what `rmp_serde::to_vec_named`
 /// produced); stored as given when no normalization was needed, so the typed layer serializes
 /// each document once.
 pub fn write_msgpack(

@@ -5,7 +5,7 @@
 //! | this file | scans, filters, projection, DISTINCT, sort, limit |
 //! | [`join`] | hash join and nested-loop join, all five kinds |
 //! | [`aggregate`] | GROUP BY and the aggregate functions |
-//! | [`write`] | INSERT / UPDATE / DELETE and DDL, with type coercion and NOT NULL |
+//! | [`write`](mod@write) | INSERT / UPDATE / DELETE and DDL, with type coercion and NOT NULL |
 //!
 //! Nodes run bottom-up and hand their parent a materialised `Vec` of rows: simple, and every
 //! scan finishes before the statement writes (no Halloween problem for UPDATE).
