@@ -37,6 +37,15 @@ impl Database {
     ///
     /// Fails with [`Error::Locked`] if another handle or process has the directory open, and with
     /// [`Error::Corruption`] if a checksum fails anywhere but a torn WAL tail.
+    ///
+    /// ```
+    /// use rustlite::{Database, Error};
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Database::open(dir.path())?;
+    /// db.put("k", "v")?;
+    /// assert!(matches!(Database::open(dir.path()), Err(Error::Locked(_)))); // already open
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Database> {
         Self::open_with(path, Options::default())
     }
@@ -59,11 +68,30 @@ impl Database {
 
     /// A database that lives in memory only (gone when dropped). It runs the same engine code as
     /// an on-disk database.
+    ///
+    /// ```
+    /// use rustlite::Database;
+    /// let a = Database::in_memory()?;
+    /// let b = Database::in_memory()?;
+    /// a.put("k", "v")?;
+    /// assert_eq!(a.get("k")?, Some(b"v".to_vec()));
+    /// assert_eq!(b.get("k")?, None); // each in-memory database is separate
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn in_memory() -> Result<Database> {
         Self::in_memory_with(Options::default())
     }
 
     /// An in-memory database with `options`.
+    ///
+    /// ```
+    /// use rustlite::{Database, Options};
+    /// let db = Database::in_memory_with(Options::default().memtable_size(64 * 1024))?;
+    /// assert_eq!(db.engine().options().memtable_size, 64 * 1024);
+    /// for i in 0..1000 { db.put(format!("key{i:04}"), [0u8; 100])?; }
+    /// assert_eq!(db.scan_prefix("key")?.count(), 1000);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn in_memory_with(options: Options) -> Result<Database> {
         Ok(Database {
             engine: Engine::open_in_memory(options)?,
@@ -88,6 +116,14 @@ impl Database {
     }
 
     /// The storage engine underneath (for tools and tests).
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// let before = db.engine().last_seq();
+    /// db.put("k", "v")?;
+    /// assert!(db.engine().last_seq() > before);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -106,11 +142,28 @@ impl Database {
     }
 
     /// The value of `key`, or `None`.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("k", "v")?;
+    /// assert_eq!(db.get("k")?, Some(b"v".to_vec()));
+    /// assert_eq!(db.get("missing")?, None);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
         self.engine.get(&raw_key(key.as_ref()))
     }
 
     /// Deletes `key`; deleting a missing key is not an error.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("k", "v")?;
+    /// db.delete("k")?;
+    /// assert_eq!(db.get("k")?, None);
+    /// db.delete("never-written")?; // fine
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
         self.engine.delete(&raw_key(key.as_ref()))?;
         Ok(())
@@ -150,16 +203,42 @@ impl Database {
     }
 
     /// Like [`scan`](Self::scan), in descending key order.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// for k in ["a", "b", "c", "d"] { db.put(k, "x")?; }
+    /// let keys: Vec<Vec<u8>> = db.scan_rev("a"..="c")?.map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, [b"c".to_vec(), b"b".to_vec(), b"a".to_vec()]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn scan_rev<K: AsRef<[u8]>>(&self, range: impl RangeBounds<K>) -> Result<KvIter<'static>> {
         self.scan_dir(raw_bounds(&range), Direction::Reverse)
     }
 
     /// Iterates every key starting with `prefix`, ascending.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("user:1", "ada")?;
+    /// db.put("user:2", "bob")?;
+    /// db.put("post:1", "hi")?;
+    /// let users: Vec<(Vec<u8>, Vec<u8>)> = db.scan_prefix("user:")?.collect::<Result<_, _>>()?;
+    /// assert_eq!(users, [(b"user:1".to_vec(), b"ada".to_vec()), (b"user:2".to_vec(), b"bob".to_vec())]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<KvIter<'static>> {
         self.scan_dir(prefix_bounds(prefix.as_ref()), Direction::Forward)
     }
 
     /// Iterates every key starting with `prefix`, descending.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// for k in ["log:1", "log:2", "log:3", "tmp:9"] { db.put(k, "")?; }
+    /// let latest = db.scan_prefix_rev("log:")?.next().transpose()?.map(|(k, _)| k);
+    /// assert_eq!(latest, Some(b"log:3".to_vec()));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn scan_prefix_rev(&self, prefix: impl AsRef<[u8]>) -> Result<KvIter<'static>> {
         self.scan_dir(prefix_bounds(prefix.as_ref()), Direction::Reverse)
     }
@@ -176,16 +255,49 @@ impl Database {
     /// Makes every write so far durable. Only needed with
     /// [`Durability::Buffered`](crate::Durability::Buffered); with the default
     /// `Immediate` durability every write is already durable when it returns.
+    ///
+    /// ```
+    /// use rustlite::{Database, Durability, Options};
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Database::open_with(dir.path(), Options::default().durability(Durability::Buffered))?;
+    /// db.put("k", "v")?;
+    /// db.sync()?;
+    /// drop(db);
+    /// assert_eq!(Database::open(dir.path())?.get("k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sync(&self) -> Result<()> {
         self.engine.sync()
     }
 
     /// Begins a transaction at the default isolation level, RepeatableRead (snapshot isolation).
+    ///
+    /// ```
+    /// use rustlite::IsolationLevel;
+    /// let db = rustlite::Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// assert_eq!(tx.isolation(), IsolationLevel::RepeatableRead);
+    /// tx.put("k", "v")?;
+    /// tx.commit()?;
+    /// assert_eq!(db.get("k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn begin(&self) -> Result<Transaction> {
         self.begin_with(IsolationLevel::default())
     }
 
     /// Begins a transaction at `isolation`.
+    ///
+    /// ```
+    /// use rustlite::{Error, IsolationLevel};
+    /// let db = rustlite::Database::in_memory()?;
+    /// let mut tx = db.begin_with(IsolationLevel::Serializable)?;
+    /// tx.get("x")?;
+    /// db.put("x", "changed")?; // a concurrent commit to a key tx read
+    /// tx.put("y", "1")?;
+    /// assert!(matches!(tx.commit(), Err(Error::Conflict(_))));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn begin_with(&self, isolation: IsolationLevel) -> Result<Transaction> {
         self.engine.check_writable()?;
         Ok(Transaction::new(self.engine.begin(isolation)))
@@ -210,6 +322,18 @@ impl Database {
     }
 
     /// [`transaction`](Self::transaction) at a chosen isolation level.
+    ///
+    /// ```
+    /// use rustlite::IsolationLevel;
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("a", "1")?;
+    /// let n = db.transaction_with(IsolationLevel::Serializable, |tx| {
+    ///     tx.put("b", "2")?;
+    ///     Ok(tx.scan("a"..="z")?.count())
+    /// })?;
+    /// assert_eq!(n, 2);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn transaction_with<T>(
         &self,
         isolation: IsolationLevel,
@@ -230,17 +354,48 @@ impl Database {
 
     /// A read-only view of the current state for long consistent reads; it never conflicts and
     /// never blocks writers (compaction keeps the versions it needs until it is dropped).
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("k", "old")?;
+    /// let snap = db.snapshot();
+    /// db.put("k", "new")?;
+    /// assert_eq!(snap.get("k")?, Some(b"old".to_vec()));
+    /// assert_eq!(db.get("k")?, Some(b"new".to_vec()));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn snapshot(&self) -> Snapshot {
         Snapshot::new(self.engine.snapshot())
     }
 
     /// Writes the memtable out to disk now (normally done in the background).
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("k", "v")?;
+    /// db.flush()?;
+    /// assert!(db.stats().levels.iter().any(|level| level.files > 0));
+    /// assert_eq!(db.get("k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn flush(&self) -> Result<()> {
         self.engine.flush()
     }
 
     /// Compacts the whole database now: merges every level down, dropping deleted and
     /// overwritten data no snapshot needs.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("keep", "1")?;
+    /// db.put("gone", "1")?;
+    /// db.flush()?;
+    /// db.delete("gone")?;
+    /// db.compact()?;
+    /// assert_eq!(db.verify()?, 1); // only "keep" is left on disk
+    /// assert_eq!(db.get("gone")?, None);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn compact(&self) -> Result<()> {
         self.engine.compact(true)
     }
@@ -267,17 +422,45 @@ impl Database {
     /// Copies the backup in `backup` into `target` (refused if `target` is not empty) after
     /// verifying every file's name, size and checksum; a tampered backup gives
     /// [`Error::Corruption`]. Then `Database::open(target)` opens it.
+    ///
+    /// ```
+    /// use rustlite::Database;
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Database::in_memory()?;
+    /// db.put("k", "v")?;
+    /// db.backup_to(dir.path().join("backup"))?;
+    /// Database::restore(dir.path().join("backup"), dir.path().join("restored"))?;
+    /// assert_eq!(Database::open(dir.path().join("restored"))?.get("k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn restore(backup: impl AsRef<Path>, target: impl AsRef<Path>) -> Result<()> {
         rustlite_engine::engine::restore(backup, target)
     }
 
     /// Sizes and counters (levels, files, memtable, cache, WAL).
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("k", "v")?;
+    /// let stats = db.stats();
+    /// assert!(stats.memtable_bytes > 0);
+    /// assert_eq!(stats.last_seq, db.engine().last_seq());
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         self.engine.stats()
     }
 
     /// Reads every live table and checks every checksum and the key order; returns the number
     /// of entries checked, or [`Error::Corruption`] naming the file and offset.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// for k in ["a", "b", "c"] { db.put(k, "v")?; }
+    /// db.flush()?;
+    /// assert_eq!(db.verify()?, 3);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn verify(&self) -> Result<u64> {
         self.engine.verify()
     }

@@ -17,6 +17,16 @@ use crate::Database;
 
 /// The kind of a manual index: `IndexType::BTree` (equality and ranges) or `IndexType::Hash`
 /// (equality). The same type as [`IndexKind`](crate::IndexKind).
+///
+/// ```
+/// use rustlite::{Database, IndexType};
+/// let db = Database::in_memory()?;
+/// db.create_index("by_email", IndexType::Hash)?;
+/// db.index_insert("by_email", b"ada@x.org", 1)?;
+/// assert_eq!(db.index_find("by_email", b"ada@x.org")?, [1]);
+/// assert!(matches!(db.index_range("by_email", ..), Err(rustlite::Error::InvalidArgument(_))));
+/// # Ok::<(), rustlite::Error>(())
+/// ```
 pub type IndexType = rustlite_engine::catalog::IndexKind;
 
 impl Database {
@@ -49,18 +59,51 @@ impl Database {
     }
 
     /// Maps `key` to row id `id` in index `name` (ids up to `i64::MAX`).
+    ///
+    /// ```
+    /// # use rustlite::{Database, IndexType};
+    /// let db = Database::in_memory()?;
+    /// db.create_index("by_tag", IndexType::BTree)?;
+    /// db.index_insert("by_tag", b"red", 3)?;
+    /// db.index_insert("by_tag", b"red", 1)?;
+    /// assert_eq!(db.index_find("by_tag", b"red")?, [1, 3]);
+    /// assert!(matches!(db.index_insert("missing", b"red", 1), Err(rustlite::Error::NotFound(_))));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn index_insert(&self, name: &str, key: &[u8], id: u64) -> Result<()> {
         let ix = self.manual_index(name)?;
         self.transaction(|tx| index::standalone_insert(tx.engine_tx(), &ix, key, id))
     }
 
     /// Removes the mapping of `key` to `id` from index `name`.
+    ///
+    /// ```
+    /// # use rustlite::{Database, IndexType};
+    /// let db = Database::in_memory()?;
+    /// db.create_index("by_tag", IndexType::BTree)?;
+    /// db.index_insert("by_tag", b"red", 1)?;
+    /// db.index_insert("by_tag", b"red", 2)?;
+    /// db.index_remove("by_tag", b"red", 1)?;
+    /// assert_eq!(db.index_find("by_tag", b"red")?, [2]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn index_remove(&self, name: &str, key: &[u8], id: u64) -> Result<()> {
         let ix = self.manual_index(name)?;
         self.transaction(|tx| index::standalone_remove(tx.engine_tx(), &ix, key, id))
     }
 
     /// The row ids mapped to `key` in index `name`, ascending.
+    ///
+    /// ```
+    /// # use rustlite::{Database, IndexType};
+    /// let db = Database::in_memory()?;
+    /// db.create_index("by_city", IndexType::Hash)?;
+    /// db.index_insert("by_city", b"paris", 9)?;
+    /// db.index_insert("by_city", b"paris", 4)?;
+    /// assert_eq!(db.index_find("by_city", b"paris")?, [4, 9]);
+    /// assert!(db.index_find("by_city", b"rome")?.is_empty());
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn index_find(&self, name: &str, key: &[u8]) -> Result<Vec<u64>> {
         let ix = self.manual_index(name)?;
         index::standalone_find(&mut self.engine().snapshot(), &ix, key)
@@ -68,6 +111,18 @@ impl Database {
 
     /// `(key, id)` of every entry of B-Tree index `name` with a key in `range`, in key order
     /// ([`Error::InvalidArgument`] for a hash index).
+    ///
+    /// ```
+    /// # use rustlite::{Database, IndexType};
+    /// let db = Database::in_memory()?;
+    /// db.create_index("by_name", IndexType::BTree)?;
+    /// for (name, id) in [("ada", 1), ("bob", 2), ("cy", 3)] {
+    ///     db.index_insert("by_name", name.as_bytes(), id)?;
+    /// }
+    /// let hits = db.index_range("by_name", &b"b"[..]..&b"c"[..])?;
+    /// assert_eq!(hits, [(b"bob".to_vec(), 2)]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn index_range<'k>(
         &self,
         name: &str,

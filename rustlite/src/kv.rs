@@ -46,6 +46,16 @@ enum Inner<'a> {
 /// An iterator over raw `(key, value)` pairs, in key order (or reverse key order).
 ///
 /// Each item is a `Result`: a corrupt block met halfway through a scan is reported, not skipped.
+///
+/// ```
+/// let db = rustlite::Database::in_memory()?;
+/// db.put("a", "1")?;
+/// db.put("b", "2")?;
+/// let mut it: rustlite::KvIter = db.scan("a"..)?;
+/// assert_eq!(it.next().transpose()?, Some((b"a".to_vec(), b"1".to_vec())));
+/// assert_eq!(it.count(), 1); // just "b" left
+/// # Ok::<(), rustlite::Error>(())
+/// ```
 pub struct KvIter<'a> {
     inner: Inner<'a>,
 }

@@ -140,6 +140,19 @@ impl Transaction {
     }
 
     /// [`Transaction::query`], deserializing each row into `T` by column name.
+    ///
+    /// ```
+    /// # use rustlite::{params, Database};
+    /// #[derive(serde::Deserialize)]
+    /// struct Row { a: i64 }
+    /// let db = Database::in_memory()?;
+    /// db.execute("CREATE TABLE t (a INTEGER)", params![])?;
+    /// let mut tx = db.begin()?;
+    /// tx.query("INSERT INTO t VALUES (2), (1)", params![])?;
+    /// let rows: Vec<Row> = tx.query_as("SELECT a FROM t ORDER BY a", params![])?;
+    /// assert_eq!(rows.iter().map(|r| r.a).collect::<Vec<_>>(), [1, 2]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn query_as<T: DeserializeOwned>(
         &mut self,
         sql: &str,

@@ -29,6 +29,15 @@ impl Transaction {
     }
 
     /// The isolation level.
+    ///
+    /// ```
+    /// use rustlite::IsolationLevel;
+    /// let db = rustlite::Database::in_memory()?;
+    /// assert_eq!(db.begin()?.isolation(), IsolationLevel::RepeatableRead);
+    /// let tx = db.begin_with(IsolationLevel::ReadCommitted)?;
+    /// assert_eq!(tx.isolation(), IsolationLevel::ReadCommitted);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn isolation(&self) -> IsolationLevel {
         self.inner.isolation()
     }
@@ -56,31 +65,96 @@ impl Transaction {
     }
 
     /// Reads `key` (this transaction's own writes first).
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("a", "1")?;
+    /// let mut tx = db.begin()?;
+    /// tx.put("b", "2")?;
+    /// assert_eq!(tx.get("a")?, Some(b"1".to_vec()));
+    /// assert_eq!(tx.get("b")?, Some(b"2".to_vec())); // its own, uncommitted write
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
         self.inner.get(&raw_key(key.as_ref()))
     }
 
     /// Buffers a put.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// tx.put("k", "1")?;
+    /// tx.put("k", "2")?; // the last put wins
+    /// assert_eq!(db.get("k")?, None); // buffered until commit
+    /// tx.commit()?;
+    /// assert_eq!(db.get("k")?, Some(b"2".to_vec()));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         self.inner.put(&raw_key(key.as_ref()), value.as_ref())
     }
 
     /// Buffers a delete.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("k", "v")?;
+    /// let mut tx = db.begin()?;
+    /// tx.delete("k")?;
+    /// assert_eq!(tx.get("k")?, None);
+    /// assert_eq!(db.get("k")?, Some(b"v".to_vec())); // still there until commit
+    /// tx.commit()?;
+    /// assert_eq!(db.get("k")?, None);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
         self.inner.delete(&raw_key(key.as_ref()))
     }
 
     /// Scans `range` ascending, including this transaction's own writes.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("a", "1")?;
+    /// db.put("c", "3")?;
+    /// let mut tx = db.begin()?;
+    /// tx.put("b", "2")?;
+    /// let keys: Vec<Vec<u8>> = tx.scan("a".."z")?.map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn scan<K: AsRef<[u8]>>(&mut self, range: impl RangeBounds<K>) -> Result<KvIter<'_>> {
         self.scan_dir(raw_bounds(&range), Direction::Forward)
     }
 
     /// Scans `range` descending.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("a", "1")?;
+    /// let mut tx = db.begin()?;
+    /// tx.put("b", "2")?;
+    /// let keys: Vec<Vec<u8>> = tx.scan_rev("a"..="b")?.map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, [b"b".to_vec(), b"a".to_vec()]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn scan_rev<K: AsRef<[u8]>>(&mut self, range: impl RangeBounds<K>) -> Result<KvIter<'_>> {
         self.scan_dir(raw_bounds(&range), Direction::Reverse)
     }
 
     /// Scans every key starting with `prefix`, ascending.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("user:1", "ada")?;
+    /// db.put("post:1", "hi")?;
+    /// let mut tx = db.begin()?;
+    /// tx.put("user:2", "bob")?;
+    /// let keys: Vec<Vec<u8>> = tx.scan_prefix("user:")?.map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, [b"user:1".to_vec(), b"user:2".to_vec()]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn scan_prefix(&mut self, prefix: impl AsRef<[u8]>) -> Result<KvIter<'_>> {
         self.scan_dir(prefix_bounds(prefix.as_ref()), Direction::Forward)
     }
@@ -96,17 +170,49 @@ impl Transaction {
 
     /// Commits; returns the commit's seqno. On [`Error::Conflict`](crate::Error::Conflict)
     /// nothing was written: retry the whole transaction.
+    ///
+    /// ```
+    /// use rustlite::Error;
+    /// let db = rustlite::Database::in_memory()?;
+    /// let (mut t1, mut t2) = (db.begin()?, db.begin()?);
+    /// t1.put("k", "1")?;
+    /// t2.put("k", "2")?;
+    /// t1.commit()?; // first committer wins
+    /// assert!(matches!(t2.commit(), Err(Error::Conflict(_))));
+    /// assert_eq!(db.get("k")?, Some(b"1".to_vec()));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn commit(self) -> Result<SeqNo> {
         self.inner.commit()
     }
 
     /// Discards the transaction's writes.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// tx.put("k", "v")?;
+    /// tx.rollback();
+    /// assert_eq!(db.get("k")?, None);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn rollback(self) {
         self.inner.rollback();
     }
 }
 
 /// A read-only, consistent view of the database at one moment.
+///
+/// ```
+/// let db = rustlite::Database::in_memory()?;
+/// db.put("k", "v1")?;
+/// let snap: rustlite::Snapshot = db.snapshot();
+/// db.put("k", "v2")?;
+/// db.put("new", "x")?;
+/// assert_eq!(snap.get("k")?, Some(b"v1".to_vec())); // later writes are invisible
+/// assert_eq!(snap.get("new")?, None);
+/// # Ok::<(), rustlite::Error>(())
+/// ```
 pub struct Snapshot {
     inner: rustlite_engine::Snapshot,
 }
@@ -117,11 +223,31 @@ impl Snapshot {
     }
 
     /// Reads `key` as of the snapshot.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("k", "v")?;
+    /// let snap = db.snapshot();
+    /// db.delete("k")?;
+    /// assert_eq!(snap.get("k")?, Some(b"v".to_vec()));
+    /// assert_eq!(db.get("k")?, None);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
         self.inner.get(&raw_key(key.as_ref()))
     }
 
     /// Scans `range` ascending as of the snapshot.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("a", "1")?;
+    /// let snap = db.snapshot();
+    /// db.put("b", "2")?;
+    /// let keys: Vec<Vec<u8>> = snap.scan("a"..="z")?.map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, [b"a".to_vec()]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn scan<K: AsRef<[u8]>>(&self, range: impl RangeBounds<K>) -> Result<KvIter<'static>> {
         let bounds = raw_bounds(&range);
         let (lo, hi) = as_slices(&bounds);
@@ -133,6 +259,16 @@ impl Snapshot {
     }
 
     /// Scans every key starting with `prefix` as of the snapshot.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("user:1", "ada")?;
+    /// let snap = db.snapshot();
+    /// db.put("user:2", "bob")?;
+    /// assert_eq!(snap.scan_prefix("user:")?.count(), 1);
+    /// assert_eq!(db.scan_prefix("user:")?.count(), 2);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<KvIter<'static>> {
         let bounds = prefix_bounds(prefix.as_ref());
         let (lo, hi) = as_slices(&bounds);
