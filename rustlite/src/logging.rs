@@ -20,6 +20,19 @@
 //!
 //! The subscriber is process-global: [`LogConfig::init`] fails with
 //! [`Error::InvalidArgument`] if one is already installed.
+//!
+//! ```
+//! use rustlite::logging::{LogConfig, LogRotation};
+//! let dir = tempfile::tempdir()?;
+//! let log = dir.path().join("app.log");
+//! let config = LogConfig::info().with_stdout(false).with_file(&log).with_rotation(LogRotation::Never);
+//! let guard = config.init()?;
+//! tracing::info!("application started");
+//! assert!(LogConfig::info().init().is_err()); // one global subscriber per process
+//! drop(guard); // flushes the file
+//! assert!(std::fs::read_to_string(&log)?.contains("application started"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};

@@ -4,6 +4,19 @@
 //!
 //! `#[derive(Collection)]` emits one handle per field as an inherent associated constant, named
 //! after the field in UPPER_SNAKE_CASE. A handle is two words and `Copy`.
+//!
+//! ```
+//! # use rustlite::{Collection, Database};
+//! # use serde::{Deserialize, Serialize};
+//! #[derive(Serialize, Deserialize, Collection)]
+//! struct User { #[key] id: u32, #[index] email: String, nick: String }
+//! let email: rustlite::Field<User, String> = User::EMAIL;
+//! assert_eq!((email.name, email.is_indexed()), ("email", true));
+//! assert!(!User::NICK.is_indexed());
+//! let db = Database::in_memory()?;
+//! assert!(db.collection::<User>()?.find(User::EMAIL, "ada@x.org")?.is_empty());
+//! # Ok::<(), rustlite::Error>(())
+//! ```
 
 use std::fmt;
 use std::marker::PhantomData;

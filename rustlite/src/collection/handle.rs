@@ -1,5 +1,17 @@
 //! [`CollectionHandle`]: a typed collection of a [`Database`], each call one auto-committed
 //! transaction (writes) or one consistent snapshot (reads).
+//!
+//! ```
+//! # use rustlite::{Collection, Database, Error};
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+//! # struct User { #[key] id: u32, #[index] age: u32 }
+//! let db = Database::in_memory()?;
+//! let users: rustlite::collection::handle::CollectionHandle<User> = db.collection()?;
+//! users.insert(&User { id: 1, age: 36 })?; // committed on return
+//! assert_eq!(db.collection::<User>()?.get(&1)?.map(|u| u.age), Some(36));
+//! # Ok::<(), rustlite::Error>(())
+//! ```
 
 use std::borrow::Borrow;
 use std::marker::PhantomData;
@@ -102,27 +114,95 @@ impl<T: Collection> CollectionHandle<T> {
     /// Inserts `doc`: [`Error::AlreadyExists`] when its key is taken,
     /// [`Error::UniqueViolation`] when a unique index already holds one of its values (then
     /// nothing is written).
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let users = db.collection::<User>()?;
+    /// users.insert(&User { id: 1, age: 36 })?;
+    /// assert_eq!(users.get(&1)?, Some(User { id: 1, age: 36 }));
+    /// assert!(matches!(users.insert(&User { id: 1, age: 40 }), Err(Error::AlreadyExists { .. })));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn insert(&self, doc: &T) -> Result<()> {
         self.write(doc, WriteMode::Insert)
     }
 
     /// Inserts `doc` or replaces the document with its key.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let users = db.collection::<User>()?;
+    /// users.upsert(&User { id: 1, age: 36 })?; // inserts
+    /// users.upsert(&User { id: 1, age: 37 })?; // replaces
+    /// assert_eq!(users.get(&1)?.map(|u| u.age), Some(37));
+    /// assert_eq!(users.count()?, 1);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn upsert(&self, doc: &T) -> Result<()> {
         self.write(doc, WriteMode::Upsert)
     }
 
     /// Replaces the document with `doc`'s key ([`Error::NotFound`] when absent); index entries
     /// of changed fields move.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let users = db.collection::<User>()?;
+    /// users.insert(&User { id: 1, age: 36 })?;
+    /// users.update(&User { id: 1, age: 37 })?;
+    /// assert_eq!(users.find(User::AGE, &37)?.len(), 1); // the index entry moved
+    /// assert!(matches!(users.update(&User { id: 2, age: 1 }), Err(Error::NotFound(_))));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn update(&self, doc: &T) -> Result<()> {
         self.write(doc, WriteMode::Update)
     }
 
     /// Deletes the document with key `key`; returns whether it existed.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let users = db.collection::<User>()?;
+    /// users.insert(&User { id: 1, age: 36 })?;
+    /// assert!(users.delete(&1)?);
+    /// assert!(!users.delete(&1)?); // already gone
+    /// assert_eq!(users.get(&1)?, None);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn delete(&self, key: &T::Key) -> Result<bool> {
         self.in_tx(|tx, table| ops::delete::<T>(tx, table, key))
     }
 
     /// The document with key `key`.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let users = db.collection::<User>()?;
+    /// users.insert(&User { id: 7, age: 36 })?;
+    /// assert_eq!(users.get(&7)?, Some(User { id: 7, age: 36 }));
+    /// assert_eq!(users.get(&8)?, None);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn get(&self, key: &T::Key) -> Result<Option<T>> {
         let table = self.table()?;
         let row_key = table::row_key(table.id, &ops::pk_values::<T>(&table, key)?)?;
@@ -134,6 +214,19 @@ impl<T: Collection> CollectionHandle<T> {
 
     /// Documents whose `field` equals `value`, in key order (through the field's index; a scan
     /// when the field has none). `None` finds nothing: `None` is not indexed.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let users = db.collection::<User>()?;
+    /// for (id, age) in [(3, 30), (1, 30), (2, 40)] { users.insert(&User { id, age })?; }
+    /// let thirty: Vec<u32> = users.find(User::AGE, &30)?.iter().map(|u| u.id).collect();
+    /// assert_eq!(thirty, [1, 3]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn find<V, Q>(&self, field: Field<T, V>, value: &Q) -> Result<Vec<T>>
     where
         V: Borrow<Q>,
@@ -145,6 +238,19 @@ impl<T: Collection> CollectionHandle<T> {
 
     /// Documents whose `field` is within `range`, in field order; the field needs a B-Tree
     /// index (`#[index]`), else [`Error::InvalidArgument`].
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let users = db.collection::<User>()?;
+    /// for (id, age) in [(1, 70), (2, 17), (3, 36)] { users.insert(&User { id, age })?; }
+    /// let ids: Vec<u32> = users.range(User::AGE, 18..65)?.map(|u| u.map(|u| u.id)).collect::<Result<_, _>>()?;
+    /// assert_eq!(ids, [3]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn range<V, Q>(&self, field: Field<T, V>, range: impl RangeBounds<Q>) -> Result<Iter<T>>
     where
         V: Borrow<Q>,
@@ -155,11 +261,37 @@ impl<T: Collection> CollectionHandle<T> {
     }
 
     /// Every document, in key order.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let users = db.collection::<User>()?;
+    /// for id in [2, 3, 1] { users.insert(&User { id, age: 20 })?; }
+    /// let ids: Vec<u32> = users.iter()?.map(|u| u.map(|u| u.id)).collect::<Result<_, _>>()?;
+    /// assert_eq!(ids, [1, 2, 3]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn iter(&self) -> Result<Iter<T>> {
         self.range_keys(..)
     }
 
     /// Documents whose key is within `range`, in key order.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let users = db.collection::<User>()?;
+    /// for id in 1..=5 { users.insert(&User { id, age: 20 })?; }
+    /// let ids: Vec<u32> = users.range_keys(2..4)?.map(|u| u.map(|u| u.id)).collect::<Result<_, _>>()?;
+    /// assert_eq!(ids, [2, 3]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn range_keys(&self, range: impl RangeBounds<T::Key>) -> Result<Iter<T>> {
         let table = self.table()?;
         let mut snap = self.db.engine().snapshot();
@@ -169,6 +301,20 @@ impl<T: Collection> CollectionHandle<T> {
     }
 
     /// Number of documents.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let users = db.collection::<User>()?;
+    /// assert_eq!(users.count()?, 0);
+    /// users.insert(&User { id: 1, age: 36 })?;
+    /// users.insert(&User { id: 2, age: 17 })?;
+    /// assert_eq!(users.count()?, 2);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn count(&self) -> Result<u64> {
         let table = self.table()?;
         table::count(&mut self.db.engine().snapshot(), &table)

@@ -36,6 +36,24 @@
 //! of type `Option<T>`, `Some(x)` is indexed as `x`. **`None` is not indexed**: a document whose
 //! indexed `Option` field is `None` has no entry in that index (so a unique index accepts any
 //! number of `None`s, and an index lookup never returns documents whose field is `None`).
+//!
+//! # Example
+//! ```
+//! use rustlite::{Collection, Database};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize, Collection)]
+//! struct User { #[key] id: u64, #[index(unique)] email: String, #[index] nick: Option<String> }
+//!
+//! let db = Database::in_memory()?;
+//! let users = db.collection::<User>()?;
+//! users.insert(&User { id: 1, email: "ada@x.org".into(), nick: None })?;
+//! users.insert(&User { id: 2, email: "bob@x.org".into(), nick: Some("b".into()) })?;
+//! assert_eq!(users.find(User::EMAIL, "bob@x.org")?[0].id, 2);
+//! assert_eq!(users.find(User::NICK, &Some("b".to_string()))?.len(), 1);
+//! assert_eq!(users.count()?, 2);
+//! # Ok::<(), rustlite::Error>(())
+//! ```
 
 pub mod field;
 pub mod handle;

@@ -1,6 +1,21 @@
 //! [`TxCollection`]: the typed operations inside a caller's [`Transaction`](crate::Transaction).
 //! Rows and index entries are buffered in the transaction: commit applies all of them, rollback
 //! (or drop) none.
+//!
+//! ```
+//! # use rustlite::{Collection, Database, Error};
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+//! # struct User { #[key] id: u32, #[index] age: u32 }
+//! let db = Database::in_memory()?;
+//! let users = db.collection::<User>()?;
+//! let mut tx = db.begin()?;
+//! tx.collection::<User>()?.insert(&User { id: 1, age: 36 })?;
+//! assert_eq!(users.count()?, 0); // not yet committed
+//! tx.commit()?;
+//! assert_eq!(users.count()?, 1);
+//! # Ok::<(), rustlite::Error>(())
+//! ```
 
 use std::borrow::Borrow;
 use std::cell::RefCell;
@@ -59,32 +74,121 @@ impl<'a, T: Collection> TxCollection<'a, T> {
 
     /// Inserts `doc` ([`Error::AlreadyExists`](crate::Error::AlreadyExists),
     /// [`Error::UniqueViolation`](crate::Error::UniqueViolation) with nothing applied).
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// let users = tx.collection::<User>()?;
+    /// users.insert(&User { id: 1, age: 36 })?;
+    /// assert_eq!(users.get(&1)?, Some(User { id: 1, age: 36 })); // visible inside tx
+    /// drop(users);
+    /// tx.commit()?;
+    /// assert_eq!(db.collection::<User>()?.count()?, 1);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn insert(&self, doc: &T) -> Result<()> {
         self.with(|tx, t| ops::write(tx, t, doc, WriteMode::Insert))
     }
 
     /// Inserts or replaces `doc`.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// let users = tx.collection::<User>()?;
+    /// users.upsert(&User { id: 1, age: 36 })?; // inserts
+    /// users.upsert(&User { id: 1, age: 37 })?; // replaces
+    /// assert_eq!(users.get(&1)?.map(|u| u.age), Some(37));
+    /// assert_eq!(users.count()?, 1);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn upsert(&self, doc: &T) -> Result<()> {
         self.with(|tx, t| ops::write(tx, t, doc, WriteMode::Upsert))
     }
 
     /// Replaces the document with `doc`'s key ([`Error::NotFound`](crate::Error::NotFound)
     /// when absent).
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// let users = tx.collection::<User>()?;
+    /// users.insert(&User { id: 1, age: 36 })?;
+    /// users.update(&User { id: 1, age: 37 })?;
+    /// assert_eq!(users.find(User::AGE, &37)?.len(), 1); // the index entry moved
+    /// assert!(matches!(users.update(&User { id: 2, age: 1 }), Err(Error::NotFound(_))));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn update(&self, doc: &T) -> Result<()> {
         self.with(|tx, t| ops::write(tx, t, doc, WriteMode::Update))
     }
 
     /// Deletes the document with key `key`; whether it existed.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// let users = tx.collection::<User>()?;
+    /// users.insert(&User { id: 1, age: 36 })?;
+    /// assert!(users.delete(&1)?);
+    /// assert!(!users.delete(&1)?); // already gone
+    /// assert_eq!(users.get(&1)?, None);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn delete(&self, key: &T::Key) -> Result<bool> {
         self.with(|tx, t| ops::delete::<T>(tx, t, key))
     }
 
     /// The document with key `key`.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// let users = tx.collection::<User>()?;
+    /// users.insert(&User { id: 7, age: 36 })?;
+    /// assert_eq!(users.get(&7)?, Some(User { id: 7, age: 36 }));
+    /// assert_eq!(users.get(&8)?, None);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn get(&self, key: &T::Key) -> Result<Option<T>> {
         self.with(|tx, t| ops::get::<T, _>(tx, t, key))
     }
 
     /// Documents whose `field` equals `value`, in key order.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// let users = tx.collection::<User>()?;
+    /// for (id, age) in [(3, 30), (1, 30), (2, 40)] { users.insert(&User { id, age })?; }
+    /// let thirty: Vec<u32> = users.find(User::AGE, &30)?.iter().map(|u| u.id).collect();
+    /// assert_eq!(thirty, [1, 3]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn find<V, Q>(&self, field: Field<T, V>, value: &Q) -> Result<Vec<T>>
     where
         V: Borrow<Q>,
@@ -94,6 +198,20 @@ impl<'a, T: Collection> TxCollection<'a, T> {
     }
 
     /// Documents whose `field` is within `range`, in field order (B-Tree index needed).
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// let users = tx.collection::<User>()?;
+    /// for (id, age) in [(1, 70), (2, 17), (3, 36)] { users.insert(&User { id, age })?; }
+    /// let ids: Vec<u32> = users.range(User::AGE, 18..65)?.map(|u| u.map(|u| u.id)).collect::<Result<_, _>>()?;
+    /// assert_eq!(ids, [3]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn range<V, Q>(&self, field: Field<T, V>, range: impl RangeBounds<Q>) -> Result<Iter<T>>
     where
         V: Borrow<Q>,
@@ -103,11 +221,39 @@ impl<'a, T: Collection> TxCollection<'a, T> {
     }
 
     /// Every document, in key order (collected: the scan borrows the transaction).
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// let users = tx.collection::<User>()?;
+    /// for id in [2, 3, 1] { users.insert(&User { id, age: 20 })?; }
+    /// let ids: Vec<u32> = users.iter()?.map(|u| u.map(|u| u.id)).collect::<Result<_, _>>()?;
+    /// assert_eq!(ids, [1, 2, 3]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn iter(&self) -> Result<Iter<T>> {
         self.range_keys(..)
     }
 
     /// Documents whose key is within `range`, in key order.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// let users = tx.collection::<User>()?;
+    /// for id in 1..=5 { users.insert(&User { id, age: 20 })?; }
+    /// let ids: Vec<u32> = users.range_keys(2..4)?.map(|u| u.map(|u| u.id)).collect::<Result<_, _>>()?;
+    /// assert_eq!(ids, [2, 3]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn range_keys(&self, range: impl RangeBounds<T::Key>) -> Result<Iter<T>> {
         self.with(|tx, t| {
             let rows: Vec<RawRow> =
@@ -117,6 +263,21 @@ impl<'a, T: Collection> TxCollection<'a, T> {
     }
 
     /// Number of documents.
+    ///
+    /// ```
+    /// # use rustlite::{Collection, Database, Error};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Serialize, Deserialize, Collection, Debug, PartialEq)]
+    /// # struct User { #[key] id: u32, #[index] age: u32 }
+    /// let db = Database::in_memory()?;
+    /// let mut tx = db.begin()?;
+    /// let users = tx.collection::<User>()?;
+    /// assert_eq!(users.count()?, 0);
+    /// users.insert(&User { id: 1, age: 36 })?;
+    /// users.insert(&User { id: 2, age: 17 })?;
+    /// assert_eq!(users.count()?, 2);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn count(&self) -> Result<u64> {
         self.with(table::count)
     }
