@@ -261,7 +261,7 @@ fn compact_once(inner: &Inner, jobs: &mut JobState, full: bool) -> Result<bool> 
     let version = &state.version;
     let task = match compaction::pick(version, &inner.opts, &jobs.cursors) {
         Some(task) => task,
-        None if full => match full_compaction_task(version) {
+        None if full => match compaction::pick_full(version) {
             Some(task) => task,
             None => return Ok(false),
         },
@@ -269,29 +269,6 @@ fn compact_once(inner: &Inner, jobs: &mut JobState, full: bool) -> Result<bool> 
     };
     run_compaction(inner, jobs, version, task)?;
     Ok(true)
-}
-
-/// For a full compaction: the shallowest non-empty level, whole, into the next one, until all
-/// data sits in one level below L0.
-fn full_compaction_task(version: &Version) -> Option<CompactionTask> {
-    let deepest = version.levels.iter().rposition(|files| !files.is_empty())?;
-    let level = version.levels.iter().position(|files| !files.is_empty())?;
-    if level == deepest && level > 0 {
-        return None;
-    }
-    let inputs = version.levels.get(level)?.clone();
-    let lo = inputs
-        .iter()
-        .map(|f| f.meta.smallest_user())
-        .min()?
-        .to_vec();
-    let hi = inputs.iter().map(|f| f.meta.largest_user()).max()?.to_vec();
-    Some(CompactionTask {
-        level,
-        output_level: level + 1,
-        lower_inputs: version.overlapping(level + 1, &lo, &hi),
-        inputs,
-    })
 }
 
 fn run_compaction(

@@ -36,6 +36,26 @@ pub struct CompactionTask {
 }
 
 impl CompactionTask {
+    /// Compacts `inputs` (files of `level`) with the overlapping files of `level + 1` into it.
+    pub fn into_next_level(
+        version: &Version,
+        level: usize,
+        inputs: Vec<TableHandle>,
+    ) -> Option<CompactionTask> {
+        let lo = inputs
+            .iter()
+            .map(|f| f.meta.smallest_user())
+            .min()?
+            .to_vec();
+        let hi = inputs.iter().map(|f| f.meta.largest_user()).max()?.to_vec();
+        Some(CompactionTask {
+            level,
+            output_level: level + 1,
+            lower_inputs: version.overlapping(level + 1, &lo, &hi),
+            inputs,
+        })
+    }
+
     /// Whether the task is a single file with nothing below it: move it without rewriting.
     pub fn is_trivial_move(&self) -> bool {
         self.level > 0 && self.inputs.len() == 1 && self.lower_inputs.is_empty()
@@ -97,18 +117,19 @@ pub fn pick(version: &Version, opts: &Options, cursors: &[Vec<u8>]) -> Option<Co
             .or_else(|| files.first())?;
         vec![chosen.clone()]
     };
-    let lo = inputs
-        .iter()
-        .map(|f| f.meta.smallest_user())
-        .min()?
-        .to_vec();
-    let hi = inputs.iter().map(|f| f.meta.largest_user()).max()?.to_vec();
-    Some(CompactionTask {
-        level,
-        output_level: level + 1,
-        lower_inputs: version.overlapping(level + 1, &lo, &hi),
-        inputs,
-    })
+    CompactionTask::into_next_level(version, level, inputs)
+}
+
+/// For a full compaction (`compact()`): the shallowest non-empty level, whole, into the next
+/// one; `None` once all data sits in one level below L0.
+pub fn pick_full(version: &Version) -> Option<CompactionTask> {
+    let deepest = version.levels.iter().rposition(|files| !files.is_empty())?;
+    let level = version.levels.iter().position(|files| !files.is_empty())?;
+    if level == deepest && level > 0 {
+        return None;
+    }
+    let inputs = version.levels.get(level)?.clone();
+    CompactionTask::into_next_level(version, level, inputs)
 }
 
 /// Decides, entry by entry in merged order, which versions survive a flush or compaction.
