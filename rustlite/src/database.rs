@@ -181,8 +181,7 @@ impl Database {
     /// ```
     pub fn write_batch(&self, batch: WriteBatch) -> Result<SeqNo> {
         let mut tagged = WriteBatch::new();
-        for op in batch.ops() {
-            let mut op = op.clone();
+        for mut op in batch.into_ops() {
             op.key = raw_key(&op.key);
             tagged.push(op);
         }

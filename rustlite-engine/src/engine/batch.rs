@@ -72,6 +72,11 @@ impl WriteBatch {
         &self.ops
     }
 
+    /// The writes, in order, by value (no copy of keys and values).
+    pub fn into_ops(self) -> Vec<Op> {
+        self.ops
+    }
+
     /// Adds a ready-made op.
     pub fn push(&mut self, op: Op) {
         self.ops.push(op);
