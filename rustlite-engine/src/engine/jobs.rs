@@ -18,17 +18,33 @@ use crate::lsm::merge::MergeIterator;
 use crate::lsm::sstable::TableOptions;
 use crate::lsm::version::{TableHandle, Version};
 use crate::lsm::wal::{wal_file_name, WalWriter};
+use crate::options::Options;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Rewrite the manifest from a snapshot once its edit log passes this size.
 const MANIFEST_REWRITE_BYTES: u64 = 4 << 20;
 
-pub(crate) fn table_options(inner: &Inner) -> TableOptions {
+pub(crate) fn table_options(opts: &Options) -> TableOptions {
     TableOptions {
-        block_size: inner.opts.block_size,
-        restart_interval: inner.opts.block_restart_interval,
-        bloom_bits_per_key: inner.opts.bloom_bits_per_key,
+        block_size: opts.block_size,
+        restart_interval: opts.block_restart_interval,
+        bloom_bits_per_key: opts.bloom_bits_per_key,
+    }
+}
+
+/// Where flushes and compactions write their tables.
+fn table_sink<'a>(
+    inner: &'a Inner,
+    next_file_number: &'a dyn Fn() -> u64,
+    target_file_size: u64,
+) -> TableSink<'a> {
+    TableSink {
+        storage: inner.storage.as_ref(),
+        cache: &inner.cache,
+        table_opts: table_options(&inner.opts),
+        next_file_number,
+        target_file_size,
     }
 }
 
@@ -193,13 +209,7 @@ fn flush_oldest(inner: &Inner, jobs: &mut JobState) -> Result<bool> {
     let mut filter = VersionFilter::new(oldest, None);
     let mut iter = mem.iter(Direction::Forward, None);
     let next = || inner.alloc_file_number();
-    let sink = TableSink {
-        storage: inner.storage.as_ref(),
-        cache: &inner.cache,
-        table_opts: table_options(inner),
-        next_file_number: &next,
-        target_file_size: u64::MAX,
-    };
+    let sink = table_sink(inner, &next, u64::MAX);
     let outputs = compaction::write_tables(&mut iter, &mut filter, &sink)?;
     inner.storage.sync_dir()?;
 
@@ -312,13 +322,7 @@ fn run_compaction(
             .unwrap_or_default();
         let mut filter = VersionFilter::new(inner.snapshots.oldest(), Some(deeper));
         let next = || inner.alloc_file_number();
-        let sink = TableSink {
-            storage: inner.storage.as_ref(),
-            cache: &inner.cache,
-            table_opts: table_options(inner),
-            next_file_number: &next,
-            target_file_size: inner.opts.target_file_size,
-        };
+        let sink = table_sink(inner, &next, inner.opts.target_file_size);
         let outputs = compaction::write_tables(&mut merged, &mut filter, &sink)?;
         inner.storage.sync_dir()?;
         outputs

@@ -170,11 +170,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         let sink = TableSink {
             storage: storage.as_ref(),
             cache: &cache,
-            table_opts: crate::lsm::sstable::TableOptions {
-                block_size: opts.block_size,
-                restart_interval: opts.block_restart_interval,
-                bloom_bits_per_key: opts.bloom_bits_per_key,
-            },
+            table_opts: super::jobs::table_options(&opts),
             next_file_number: &next,
             target_file_size: u64::MAX,
         };
