@@ -144,3 +144,41 @@ fn other_process_gets_locked_until_the_holder_drops() {
     assert_eq!(db.get(b"child").expect("get"), Some(b"was here".to_vec()));
     assert_eq!(db.get(b"parent").expect("get"), Some(b"1".to_vec()));
 }
+
+/// A process this one forks (a `Command` between `fork` and `exec`) must not hold the lock:
+/// closing and reopening the database while a child is in that window succeeds. With `flock`
+/// locks the child shared the lock and the reopen failed with `Locked` (a CI flake of
+/// `lock_is_held_while_snapshots_or_iterators_live`, which races `run_child` of the test above).
+#[test]
+fn a_forked_child_does_not_hold_the_lock() {
+    use std::os::unix::process::CommandExt;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Database::open(dir.path()).expect("open");
+    db.put(b"k", b"v").expect("put");
+
+    let (forked_tx, forked_rx) = mpsc::channel();
+    let spawner = std::thread::spawn(move || {
+        let mut cmd = Command::new("true");
+        // SAFETY: the hook runs in the forked child before `exec`; it only sleeps, which is
+        // async-signal-safe, and touches no memory shared with the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                std::thread::sleep(Duration::from_millis(1500));
+                Ok(())
+            });
+        }
+        forked_tx.send(()).expect("send");
+        cmd.status().expect("spawn a child")
+    });
+    forked_rx.recv().expect("spawner started");
+    // Give the spawner time to fork; the child then sleeps in its pre-exec window, holding
+    // copies of every descriptor this process had open, the lock file's included.
+    std::thread::sleep(Duration::from_millis(300));
+    drop(db);
+    let db = Database::open(dir.path()).expect("reopen while a forked child is before exec");
+    assert_eq!(db.get(b"k").expect("get"), Some(b"v".to_vec()));
+    assert!(spawner.join().expect("spawner").success());
+}

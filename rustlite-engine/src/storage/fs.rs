@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! <dir>/
-//!   LOCK            advisory exclusive lock (flock via File::try_lock), held while open
+//!   LOCK            advisory exclusive lock (POSIX record lock, see `dir_lock`), held while open
 //!   CURRENT         names the live manifest
 //!   MANIFEST-n      version edits          (written by lsm::manifest)
 //!   n.wal  n.sst    log and tables         (written by lsm::wal, lsm::sstable)
@@ -15,13 +15,14 @@
 //!   files the engine reads at offsets (SSTables) are immutable.
 //! - [`Storage::sync_dir`] fsyncs the directory itself, which makes creations, renames and
 //!   removals durable.
-//! - [`Storage::lock`] takes an exclusive, non-blocking lock on `LOCK`. The lock belongs to the
-//!   open file description, so a second `lock()` conflicts whether it comes from another process
-//!   or from this one; dropping the returned guard closes the file and releases it.
+//! - [`Storage::lock`] takes an exclusive, non-blocking lock on `LOCK` (see [`super::dir_lock`]
+//!   for why it is a process-owned record lock plus an in-process registry); a second `lock()`
+//!   conflicts whether it comes from another process or from this one, and dropping the returned
+//!   guard releases it.
 
 use super::{DirLock, RandomAccessFile, Storage, WritableFile};
 use crate::error::{Error, Result};
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -114,12 +115,6 @@ impl RandomAccessFile for FsRandomAccessFile {
     }
 }
 
-struct FsDirLock {
-    _file: File,
-}
-
-impl DirLock for FsDirLock {}
-
 impl Storage for FsStorage {
     fn create(&self, name: &str) -> Result<Box<dyn WritableFile>> {
         let file = File::create(self.path(name)?)?;
@@ -183,17 +178,7 @@ impl Storage for FsStorage {
     }
 
     fn lock(&self) -> Result<Box<dyn DirLock>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(self.dir.join(LOCK_FILE))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Box::new(FsDirLock { _file: file })),
-            Err(TryLockError::WouldBlock) => Err(Error::Locked(self.dir.clone())),
-            Err(TryLockError::Error(e)) => Err(Error::Io(e)),
-        }
+        super::dir_lock::lock(&self.dir, LOCK_FILE)
     }
 
     fn export(&self, name: &str, dest: &Path) -> Result<bool> {

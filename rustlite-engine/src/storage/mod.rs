@@ -14,6 +14,7 @@
 //! Names are flat: a name is one path component (no `/`, not `.` or `..`, not empty); both
 //! implementations reject anything else with [`crate::Error::InvalidArgument`].
 
+mod dir_lock;
 pub mod faulty;
 mod fs;
 mod mem;
