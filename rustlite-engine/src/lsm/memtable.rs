@@ -1,7 +1,11 @@
 //! The memtable: recent versions in a lock-free ordered map.
 //!
-//! A `crossbeam_skiplist::SkipMap` keyed by [`InternalKey`] (user key ascending, newest version
-//! first), so readers never block the writer and a point read is one `lower_bound` seek. Each
+//! A `crossbeam_skiplist::SkipMap` keyed by [`MemKey`] (user key ascending, newest version
+//! first, the order [`ikey::compare`](crate::lsm::ikey::compare) gives encoded internal keys), so readers never block the
+//! writer and a point read is one `lower_bound` seek. A `MemKey` keeps user keys of up to
+//! [`INLINE_KEY`] bytes inside the skiplist node itself: every comparison on the way down the
+//! list then touches one cache line (the node) instead of two (the node, then a heap key), and
+//! dropping a flushed memtable frees one allocation per entry fewer. Each
 //! memtable belongs to one WAL file (`wal_number`): when the memtable is flushed to an SSTable, that
 //! WAL becomes obsolete.
 //!
@@ -10,9 +14,11 @@
 //! skips every entry with a seqno above `s`.
 
 use crate::error::Result;
-use crate::lsm::ikey::{self, InternalKey, Kind, SeqNo};
+use crate::lsm::ikey::{Kind, SeqNo, TRAILER_LEN};
 use crate::lsm::iter::{Direction, InternalIterator};
 use crossbeam_skiplist::SkipMap;
+use smallvec::SmallVec;
+use std::cmp::Ordering as CmpOrdering;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -20,10 +26,91 @@ use std::sync::Arc;
 /// Bytes of bookkeeping counted per entry on top of key and value (skiplist node, trailer).
 const ENTRY_OVERHEAD: usize = 64;
 
+/// User keys up to this many bytes live inside the skiplist node (16-byte keys, row keys of
+/// small primary keys, most index entries); longer ones spill to the heap.
+const INLINE_KEY: usize = 32;
+
+/// A version's key in the memtable: the user key (inline when short) and the version trailer as
+/// numbers. Ordered by user key, then newest version first, ignoring the kind, exactly as
+/// [`ikey::compare`](crate::lsm::ikey::compare) orders the encoded form: one seqno holds at most one version of a key, so a
+/// batch that writes a key twice keeps its last write.
+#[derive(Clone, Debug)]
+struct MemKey {
+    user: SmallVec<[u8; INLINE_KEY]>,
+    /// `u64::MAX - seq`: ascending puts the newest version first.
+    inv_seq: u64,
+    /// The kind byte (not part of the order).
+    kind: u8,
+}
+
+impl MemKey {
+    fn new(user: &[u8], seq: SeqNo, kind: Kind) -> Self {
+        MemKey {
+            user: SmallVec::from_slice(user),
+            inv_seq: u64::MAX - seq,
+            kind: kind as u8,
+        }
+    }
+
+    /// The key an encoded internal key stands for, for seeking. The engine only seeks with
+    /// keys from [`ikey::seek_key`](crate::lsm::ikey::seek_key) and [`ikey::last_key`](crate::lsm::ikey::last_key) (whose kind byte is not a valid kind,
+    /// which is fine: the kind does not take part in the order).
+    fn from_encoded(ikey: &[u8]) -> Self {
+        let (user, trailer) = ikey.split_at(ikey.len().saturating_sub(TRAILER_LEN));
+        let mut inv = [0u8; 8];
+        let n = trailer.len().min(8);
+        inv[..n].copy_from_slice(&trailer[..n]);
+        MemKey {
+            user: SmallVec::from_slice(user),
+            inv_seq: u64::from_be_bytes(inv),
+            kind: trailer.get(8).copied().unwrap_or(0),
+        }
+    }
+
+    fn seq(&self) -> SeqNo {
+        u64::MAX - self.inv_seq
+    }
+
+    /// Appends the encoded internal key to `out`.
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        out.reserve(self.user.len() + TRAILER_LEN);
+        out.extend_from_slice(&self.user);
+        out.extend_from_slice(&self.inv_seq.to_be_bytes());
+        out.push(self.kind);
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.user.len() + TRAILER_LEN
+    }
+}
+
+impl Ord for MemKey {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        self.user
+            .as_slice()
+            .cmp(other.user.as_slice())
+            .then(self.inv_seq.cmp(&other.inv_seq))
+    }
+}
+
+impl PartialOrd for MemKey {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for MemKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+
+impl Eq for MemKey {}
+
 /// An in-memory sorted buffer of versions, backed by one WAL file.
 #[derive(Debug)]
 pub struct Memtable {
-    map: SkipMap<InternalKey, Vec<u8>>,
+    map: SkipMap<MemKey, Vec<u8>>,
     size: AtomicUsize,
     max_seq: AtomicU64,
     wal_number: u64,
@@ -47,14 +134,16 @@ impl Memtable {
 
     /// Inserts one version. Deletes store an empty value.
     pub fn insert(&self, seq: SeqNo, kind: Kind, key: &[u8], value: &[u8]) {
-        let ikey = ikey::encode(key, seq, kind);
+        let key = MemKey::new(key, seq, kind);
         let value = match kind {
             Kind::Put => value.to_vec(),
             Kind::Delete => Vec::new(),
         };
-        self.size
-            .fetch_add(ikey.len() + value.len() + ENTRY_OVERHEAD, Ordering::Relaxed);
-        self.map.insert(InternalKey(ikey), value);
+        self.size.fetch_add(
+            key.encoded_len() + value.len() + ENTRY_OVERHEAD,
+            Ordering::Relaxed,
+        );
+        self.map.insert(key, value);
         self.max_seq.fetch_max(seq, Ordering::Relaxed);
     }
 
@@ -80,13 +169,14 @@ impl Memtable {
 
     /// The newest version of `key` with seqno `<= snapshot`: `(seq, kind, value)`.
     pub fn get(&self, key: &[u8], snapshot: SeqNo) -> Option<(SeqNo, Kind, Vec<u8>)> {
-        let seek = InternalKey(ikey::seek_key(key, snapshot));
+        let seek = MemKey::new(key, snapshot, Kind::Delete);
         let entry = self.map.lower_bound(Bound::Included(&seek))?;
-        let parsed = ikey::parse(&entry.key().0)?;
-        if parsed.user_key != key {
+        let found = entry.key();
+        if found.user.as_slice() != key {
             return None;
         }
-        Some((parsed.seq, parsed.kind, entry.value().clone()))
+        let kind = Kind::from_u8(found.kind)?;
+        Some((found.seq(), kind, entry.value().clone()))
     }
 
     /// A cursor over the memtable in `dir`, starting at the first entry `>= start` (forward) or
@@ -100,7 +190,7 @@ impl Memtable {
             exhausted: false,
         };
         let bound = match start {
-            Some(k) => Bound::Included(InternalKey(k.to_vec())),
+            Some(k) => Bound::Included(MemKey::from_encoded(k)),
             None => Bound::Unbounded,
         };
         it.fill(bound);
@@ -122,12 +212,14 @@ pub struct MemtableIter {
 }
 
 impl MemtableIter {
-    fn fill(&mut self, from: Bound<InternalKey>) {
+    fn fill(&mut self, from: Bound<MemKey>) {
         self.buf.clear();
         self.pos = 0;
         let map = &self.mem.map;
-        let take = |e: crossbeam_skiplist::map::Entry<'_, InternalKey, Vec<u8>>| {
-            (e.key().0.clone(), e.value().clone())
+        let take = |e: crossbeam_skiplist::map::Entry<'_, MemKey, Vec<u8>>| {
+            let mut key = Vec::with_capacity(e.key().encoded_len());
+            e.key().encode_into(&mut key);
+            (key, e.value().clone())
         };
         match self.dir {
             Direction::Forward => {
@@ -159,7 +251,7 @@ impl InternalIterator for MemtableIter {
         self.pos += 1;
         if self.pos >= self.buf.len() && !self.exhausted {
             if let Some((last, _)) = self.buf.pop() {
-                self.fill(Bound::Excluded(InternalKey(last)));
+                self.fill(Bound::Excluded(MemKey::from_encoded(&last)));
             }
         }
         Ok(())
@@ -169,6 +261,7 @@ impl InternalIterator for MemtableIter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lsm::ikey;
 
     fn collect(mut it: MemtableIter) -> Vec<(SeqNo, Vec<u8>)> {
         let mut out = Vec::new();
@@ -217,5 +310,36 @@ mod tests {
             back.first().map(|e| e.1.clone()),
             Some(499u32.to_be_bytes().to_vec())
         );
+    }
+
+    #[test]
+    fn a_batch_writing_a_key_twice_keeps_its_last_write() {
+        let m = Memtable::new(1);
+        m.insert(7, Kind::Put, b"k", b"first");
+        m.insert(7, Kind::Delete, b"k", b"");
+        assert_eq!(m.get(b"k", 7), Some((7, Kind::Delete, vec![])));
+        assert_eq!(m.len(), 1);
+    }
+
+    proptest::proptest! {
+        /// `MemKey`'s order is `ikey::compare`'s order of the encoded keys, for inline and
+        /// spilled user keys alike, and encoding round-trips.
+        #[test]
+        fn memkey_orders_like_encoded_internal_keys(
+            a in proptest::collection::vec(0u8..4, 0..40),
+            b in proptest::collection::vec(0u8..4, 0..40),
+            sa in 0u64..4, sb in 0u64..4, del_a: bool, del_b: bool,
+        ) {
+            let kind = |d: bool| if d { Kind::Delete } else { Kind::Put };
+            let (ka, kb) = (MemKey::new(&a, sa, kind(del_a)), MemKey::new(&b, sb, kind(del_b)));
+            let (ea, eb) = (ikey::encode(&a, sa, kind(del_a)), ikey::encode(&b, sb, kind(del_b)));
+            proptest::prop_assert_eq!(ka.cmp(&kb), ikey::compare(&ea, &eb));
+            let mut out = Vec::new();
+            ka.encode_into(&mut out);
+            proptest::prop_assert_eq!(&out, &ea);
+            proptest::prop_assert_eq!(MemKey::from_encoded(&ea).cmp(&ka), CmpOrdering::Equal);
+            let last = MemKey::from_encoded(&ikey::last_key(&a));
+            proptest::prop_assert_eq!(last.cmp(&kb), ikey::compare(&ikey::last_key(&a), &eb));
+        }
     }
 }
