@@ -418,7 +418,7 @@ INSERT INTO pairs VALUES (1, 'x', 0.5), (1, 'y', 2.0);
     let loaded: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         loaded,
-        serde_json::json!({ "tables": 3, "rows": 7, "keys": 2 })
+        serde_json::json!({ "tables": 3, "rows": 7, "keys": 2, "indexes": 0, "index_entries": 0 })
     );
     let again = stdout_of(rustlite().arg("dump").arg(&copy));
     assert_eq!(again, dump);
@@ -464,6 +464,62 @@ INSERT INTO pairs VALUES (1, 'x', 0.5), (1, 'y', 2.0);
         .assert()
         .code(1)
         .stderr(predicate::str::contains("not a rustlite dump"));
+}
+
+/// The seed API's standalone indexes hold entries no row implies: a dump carries them entry
+/// by entry and a load recreates them (before, they were silently left out).
+#[test]
+fn dump_and_load_keep_standalone_indexes() {
+    use rustlite::{Database, IndexType};
+    let dir = tempfile::tempdir().unwrap();
+    let db_dir = dir.path().join("db");
+    {
+        let db = Database::open(&db_dir).unwrap();
+        db.create_index("by_tag", IndexType::Hash).unwrap();
+        db.create_index("by_name", IndexType::BTree).unwrap();
+        db.index_insert("by_tag", b"red", 7).unwrap();
+        db.index_insert("by_tag", b"red", 3).unwrap();
+        db.index_insert("by_tag", &[0xff, 0x00], 1).unwrap();
+        db.index_insert("by_name", b"ada", 1).unwrap();
+        db.index_insert("by_name", b"bob", 2).unwrap();
+    }
+    let dump = stdout_of(rustlite().arg("dump").arg(&db_dir));
+    assert!(
+        dump.contains(r#"{"index":{"name":"by_name","kind":"BTree"}}"#),
+        "{dump}"
+    );
+    assert!(dump.contains(r#""key":{"$hex":"ff00"}"#), "{dump}");
+    let file = dir.path().join("dump.jsonl");
+    std::fs::write(&file, &dump).unwrap();
+
+    let copy = dir.path().join("copy");
+    let out = stdout_of(rustlite().arg("load").arg(&copy).arg(&file).arg("--json"));
+    let loaded: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(loaded["indexes"], 2, "{out}");
+    assert_eq!(loaded["index_entries"], 5, "{out}");
+    assert_eq!(stdout_of(rustlite().arg("dump").arg(&copy)), dump);
+
+    let db = Database::open(&copy).unwrap();
+    assert_eq!(db.index_find("by_tag", b"red").unwrap(), [3, 7]);
+    assert_eq!(db.index_find("by_tag", &[0xff, 0x00]).unwrap(), [1]);
+    assert_eq!(
+        db.index_range("by_name", ..).unwrap(),
+        [(b"ada".to_vec(), 1), (b"bob".to_vec(), 2)]
+    );
+    // An entry line before its index line is refused.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"format\":\"rustlite-dump\",\"version\":1}\n{\"entry\":{\"index\":\"x\",\"key\":\"k\",\"id\":1}}\n",
+    )
+    .unwrap();
+    rustlite()
+        .arg("load")
+        .arg(dir.path().join("fresh"))
+        .arg(&bad)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("entry before its index"));
 }
 
 #[test]

@@ -358,6 +358,28 @@ impl Catalog {
         }
     }
 
+    /// Every standalone index (seed API) as `r` sees it, by name.
+    ///
+    /// ```
+    /// # use rustlite_engine::{catalog::{Catalog, IndexKind}, Engine, IsolationLevel, Options};
+    /// let engine = Engine::open_in_memory(Options::default())?;
+    /// let mut tx = engine.begin(IsolationLevel::default());
+    /// Catalog::create_standalone_index(&mut tx, "b", IndexKind::Hash)?;
+    /// Catalog::create_standalone_index(&mut tx, "a", IndexKind::BTree)?;
+    /// let names: Vec<String> = Catalog::standalone_indexes(&mut tx)?
+    ///     .iter()
+    ///     .map(|ix| ix.name().to_owned())
+    ///     .collect();
+    /// assert_eq!(names, ["a", "b"]);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn standalone_indexes<R: Reader>(r: &mut R) -> Result<Vec<Arc<TableIndex>>> {
+        Ok(read_all::<R, TableIndex>(r, KIND_INDEX)?
+            .into_iter()
+            .map(Arc::new)
+            .collect())
+    }
+
     /// Allocates the next hidden row id of table `table_id` (starting at 1).
     ///
     /// ```

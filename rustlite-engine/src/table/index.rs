@@ -410,7 +410,40 @@ pub fn standalone_range<R: Reader>(
     let lower = lower.map(|k| Value::Bytes(k.to_vec()));
     let upper = upper.map(|k| Value::Bytes(k.to_vec()));
     let (lo, hi) = value_bounds(ix, None, lower.as_ref(), upper.as_ref())?;
-    scan_pks(r, ix, lo, hi, Direction::Forward)?
+    decode_standalone(scan_pks(r, ix, lo, hi, Direction::Forward)?)
+}
+
+/// Seed API: `(key, id)` of every entry of standalone index `ix`, of either kind (a hash index
+/// lists them in hash order), for dumps.
+///
+/// ```
+/// use rustlite_engine::catalog::{Catalog, IndexKind};
+/// use rustlite_engine::table::index;
+/// # let engine = rustlite_engine::Engine::open_in_memory(Default::default())?;
+/// let mut tx = engine.begin(Default::default());
+/// let ix = Catalog::create_standalone_index(&mut tx, "tags", IndexKind::Hash)?;
+/// index::standalone_insert(&mut tx, &ix, b"red", 2)?;
+/// index::standalone_insert(&mut tx, &ix, b"red", 1)?;
+/// let mut all = index::standalone_entries(&mut tx, &ix)?;
+/// all.sort();
+/// assert_eq!(all, [(b"red".to_vec(), 1), (b"red".to_vec(), 2)]);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn standalone_entries<R: Reader>(r: &mut R, ix: &TableIndex) -> Result<Vec<(Vec<u8>, u64)>> {
+    let prefix = index_prefix(ix);
+    let hi = successor(&prefix)?;
+    decode_standalone(scan_pks(
+        r,
+        ix,
+        Bound::Included(prefix),
+        Bound::Excluded(hi),
+        Direction::Forward,
+    )?)
+}
+
+/// `(key, id)` of standalone-index entries given as `(value key, pk)`.
+fn decode_standalone(entries: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Vec<(Vec<u8>, u64)>> {
+    entries
         .into_iter()
         .map(|(vkey, pk)| {
             let key = match Value::decode_key(&vkey)? {

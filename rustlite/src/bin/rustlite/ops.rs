@@ -111,13 +111,17 @@ pub fn run(command: Command) -> CliResult<()> {
                 transfer::load(&db, BufReader::new(f), size)?
             };
             if json {
-                print_json(
-                    json!({ "tables": loaded.tables, "rows": loaded.rows, "keys": loaded.keys }),
-                );
+                print_json(json!({
+                    "tables": loaded.tables,
+                    "rows": loaded.rows,
+                    "keys": loaded.keys,
+                    "indexes": loaded.indexes,
+                    "index_entries": loaded.entries,
+                }));
             } else {
                 println!(
-                    "loaded {} tables, {} rows, {} raw keys",
-                    loaded.tables, loaded.rows, loaded.keys
+                    "loaded {} tables, {} rows, {} raw keys, {} indexes ({} entries)",
+                    loaded.tables, loaded.rows, loaded.keys, loaded.indexes, loaded.entries
                 );
             }
         }

@@ -7,13 +7,15 @@
 //! {"table":{"name":"users","fields":[{"name":"id","ty":"Int","nullable":false},..],
 //!           "key_fields":["id"],"indexes":[{"name":"users.email","field":"email","kind":"BTree","unique":true}]}}
 //! {"row":"users","doc":{"id":1,"email":"ada@x.org"}}        (after its table line)
-//! {"kv":{"key":"config:theme","value":{"$hex":"00ff"}}}     (raw keys, after every table)
+//! {"index":{"name":"by_tag","kind":"Hash"}}                  (standalone indexes, after the tables)
+//! {"entry":{"index":"by_tag","key":"red","id":7}}             (after its index line)
+//! {"kv":{"key":"config:theme","value":{"$hex":"00ff"}}}     (raw keys, last)
 //! ```
 //! Every line of a dump is read at one snapshot. Values use the JSON form of
 //! [`format`](crate::format) (bytes as `{"$hex": ..}`), raw keys and values are text when they
 //! are UTF-8. A table without a declared key gets fresh row ids when loaded. Indexes are
 //! declared with their table and rebuilt from the rows. The seed API's standalone indexes
-//! (`Database::create_index`) are not dumped.
+//! (`Database::create_index`) hold entries no row implies, so they are dumped entry by entry.
 //!
 //! # Imports
 //! `.import FILE TABLE` reads CSV (with a header line) when FILE ends in `.csv`, else JSON lines
@@ -26,7 +28,9 @@ use crate::error::{CliError, CliResult, Context};
 use crate::format::{bytes_value, csv_cell, from_json, to_json};
 use crate::progress::Progress;
 use rustlite::{Database, Value};
-use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema, TableSchema};
+use rustlite_engine::catalog::TableIndex;
+use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexKind, Schema, TableSchema};
+use rustlite_engine::table::index;
 use rustlite_engine::{keyspace, table, Direction, IsolationLevel};
 use serde_json::{json, Value as Json};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -49,6 +53,10 @@ pub struct Loaded {
     pub rows: u64,
     /// Raw keys written.
     pub keys: u64,
+    /// Standalone indexes created.
+    pub indexes: u64,
+    /// Standalone index entries written.
+    pub entries: u64,
 }
 
 fn is_csv(path: &Path) -> bool {
@@ -327,6 +335,19 @@ pub fn dump(db: &Database, out: &mut dyn Write) -> CliResult<Loaded> {
             progress.inc(1);
         }
     }
+    for ix in Catalog::standalone_indexes(&mut snap)? {
+        line(
+            out,
+            json!({ "index": { "name": ix.name(), "kind": ix.def.kind } }),
+        )?;
+        done.indexes += 1;
+        for (key, id) in index::standalone_entries(&mut snap, &ix)? {
+            let entry = json!({ "index": ix.name(), "key": to_json(&bytes_value(key)), "id": id });
+            line(out, json!({ "entry": entry }))?;
+            done.entries += 1;
+            progress.inc(1);
+        }
+    }
     let (lo, hi) = keyspace::tagged_bounds(keyspace::RAW, Bound::Unbounded, Bound::Unbounded);
     let raw = snap.scan(
         lo.as_ref().map(Vec::as_slice),
@@ -365,6 +386,7 @@ pub fn load(db: &Database, input: impl BufRead, total: Option<u64>) -> CliResult
     let mut tx = db.engine().begin(IsolationLevel::default());
     let mut pending = 0;
     let mut current: Option<Arc<TableSchema>> = None;
+    let mut current_index: Option<Arc<TableIndex>> = None;
     let mut header = false;
     for (n, line) in input.lines().enumerate() {
         let line = line?;
@@ -403,6 +425,32 @@ pub fn load(db: &Database, input: impl BufRead, total: Option<u64>) -> CliResult
                 .map_err(CliError::from)
                 .context(at())?;
             done.rows += 1;
+            pending += 1;
+        } else if let Some(ix) = json.get("index") {
+            let name = ix["name"]
+                .as_str()
+                .ok_or_else(|| CliError::msg(format!("{}: index without a name", at())))?;
+            let kind: IndexKind = serde_json::from_value(ix["kind"].clone()).context(at())?;
+            current_index = Some(
+                Catalog::create_standalone_index(&mut tx, name, kind)
+                    .map_err(CliError::from)
+                    .context(at())?,
+            );
+            done.indexes += 1;
+            pending += 1;
+        } else if let Some(entry) = json.get("entry") {
+            let ix = current_index
+                .as_ref()
+                .filter(|ix| Some(ix.name()) == entry["index"].as_str())
+                .ok_or_else(|| CliError::msg(format!("{}: entry before its index", at())))?;
+            let key = raw_bytes(&entry["key"]).context(at())?;
+            let id = entry["id"]
+                .as_u64()
+                .ok_or_else(|| CliError::msg(format!("{}: entry id is not a number", at())))?;
+            index::standalone_insert(&mut tx, ix, &key, id)
+                .map_err(CliError::from)
+                .context(at())?;
+            done.entries += 1;
             pending += 1;
         } else if let Some(kv) = json.get("kv") {
             let key = raw_bytes(&kv["key"]).context(at())?;
