@@ -5,11 +5,11 @@ use crate::lsm::ikey::Kind;
 /// One write in a batch.
 ///
 /// ```
-/// use rustlite_engine::WriteBatch;
+/// use rustlite_engine::{engine::Kind, Op, WriteBatch};
 /// let mut batch = WriteBatch::new();
-/// batch.put(b"k", b"v");
-/// let op = &batch.ops()[0];
-/// assert_eq!((op.key.as_slice(), op.value.as_slice()), (&b"k"[..], &b"v"[..]));
+/// batch.push(Op { kind: Kind::Put, key: b"k".to_vec(), value: b"v".to_vec() });
+/// batch.delete(b"gone");
+/// assert_eq!(batch.ops()[1], Op { kind: Kind::Delete, key: b"gone".to_vec(), value: vec![] });
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Op {

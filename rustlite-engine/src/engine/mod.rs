@@ -21,6 +21,8 @@ mod read;
 mod recovery;
 mod write;
 
+/// The kind of an [`Op`] (and of every version in the LSM tree).
+pub use crate::lsm::ikey::Kind;
 pub use crate::lsm::sstable::CacheStats;
 pub use backup::{restore, BackupInfo, BACKUP_FILE};
 pub use batch::{Op, WriteBatch};
