@@ -13,6 +13,19 @@ use std::path::PathBuf;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in RustLite.
+///
+/// ```
+/// use rustlite_engine::{Engine, Error, Options};
+/// let dir = tempfile::tempdir()?;
+/// let db = Engine::open(dir.path(), Options::default())?;
+/// // A second handle on the same directory is refused while the first is open.
+/// match Engine::open(dir.path(), Options::default()) {
+///     Err(Error::Locked(path)) => assert!(path.ends_with(dir.path().file_name().unwrap())),
+///     other => panic!("expected Locked, got {other:?}"),
+/// }
+/// drop(db);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -109,6 +122,11 @@ pub enum Error {
 
 impl Error {
     /// Builds a [`Error::Corruption`].
+    ///
+    /// ```
+    /// let e = rustlite_engine::Error::corruption("000007.sst", 4096, "bad block checksum");
+    /// assert_eq!(e.to_string(), "corruption in 000007.sst at offset 4096: bad block checksum");
+    /// ```
     pub fn corruption(file: impl Into<String>, offset: u64, reason: impl Into<String>) -> Self {
         Error::Corruption {
             file: file.into(),
@@ -118,6 +136,12 @@ impl Error {
     }
 
     /// Whether retrying the same transaction may succeed.
+    ///
+    /// ```
+    /// use rustlite_engine::Error;
+    /// assert!(Error::Conflict("k was written concurrently".into()).is_retryable());
+    /// assert!(!Error::corruption("CURRENT", 0, "empty").is_retryable());
+    /// ```
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Conflict(_))
     }

@@ -23,6 +23,11 @@ pub const INDEX: u8 = 0x02;
 pub const CATALOG: u8 = 0x03;
 
 /// Prepends `tag` to `key`.
+///
+/// ```
+/// use rustlite_engine::keyspace::{tagged, RAW};
+/// assert_eq!(tagged(RAW, b"user"), b"\x00user");
+/// ```
 pub fn tagged(tag: u8, key: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(key.len() + 1);
     out.push(tag);
@@ -32,6 +37,13 @@ pub fn tagged(tag: u8, key: &[u8]) -> Vec<u8> {
 
 /// The smallest key strictly greater than every key that starts with `prefix`, or `None` when
 /// no such key exists (the prefix is empty or all `0xFF`).
+///
+/// ```
+/// use rustlite_engine::keyspace::prefix_end;
+/// assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+/// assert_eq!(prefix_end(&[0x01, 0xFF]), Some(vec![0x02]));
+/// assert_eq!(prefix_end(&[0xFF, 0xFF]), None);
+/// ```
 pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
@@ -44,6 +56,14 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Maps bounds on keys inside `tag` to bounds on engine keys, confined to the tag.
+///
+/// ```
+/// use rustlite_engine::keyspace::{tagged_bounds, RAW};
+/// use std::ops::Bound::{Excluded, Included, Unbounded};
+/// let (lower, upper) = tagged_bounds(RAW, Included(&b"a"[..]), Unbounded);
+/// assert_eq!(lower, Included(b"\x00a".to_vec()));
+/// assert_eq!(upper, Excluded(vec![0x01])); // never past the RAW tag
+/// ```
 pub fn tagged_bounds(
     tag: u8,
     lower: Bound<&[u8]>,

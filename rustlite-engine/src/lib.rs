@@ -7,8 +7,8 @@
 //! | module | owns |
 //! |---|---|
 //! | [`codec`] | varints, crc32 record framing, order-preserving key encoding |
-//! | [`storage`] | the file-system seam: real directory, in-memory, fault injection |
-//! | [`lsm`] | WAL, memtable, SSTables, manifest, compaction, block cache |
+//! | `storage` | the file-system seam: real directory, in-memory, fault injection (internal) |
+//! | `lsm` | WAL, memtable, SSTables, manifest, compaction, block cache (internal) |
 //! | [`mvcc`] | snapshots, transactions, isolation levels, the commit pipeline |
 //! | [`engine`] | [`Engine`]: open/recover, read/write paths, background work |
 //! | [`catalog`] | persisted table schemas, index definitions, id counters |
@@ -24,10 +24,16 @@ pub mod codec;
 pub mod engine;
 pub mod error;
 pub mod keyspace;
+// Internal LSM machinery (WAL, SSTable codecs, manifest, internal keys): public only so that
+// fuzz targets, corruption tests and benchmarks can drive the file formats; not a stable API.
+#[doc(hidden)]
 pub mod lsm;
 pub mod mvcc;
 pub mod options;
 pub mod sql;
+// The file-system seam (in-memory, real directory, fault injection): public only for the
+// power-loss tests and fuzz targets (`Engine::open_with_storage`); not a stable API.
+#[doc(hidden)]
 pub mod storage;
 pub mod table;
 pub mod value;

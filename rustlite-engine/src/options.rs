@@ -11,6 +11,16 @@ use std::time::Duration;
 ///
 /// With `Immediate`, concurrent committers share one fsync (group commit), so many threads commit
 /// far faster together than one thread alone.
+///
+/// ```
+/// use rustlite_engine::{Durability, Engine, Options};
+/// assert_eq!(Options::default().durability, Durability::Immediate);
+/// let db = Engine::open_in_memory(Options::default().durability(Durability::Buffered))?;
+/// db.put(b"k", b"v")?;
+/// db.sync()?; // what Buffered needs before a power loss
+/// assert_eq!(db.get(b"k")?, Some(b"v".to_vec()));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Durability {
     /// Fsync the WAL before a commit returns (the default).
@@ -21,6 +31,21 @@ pub enum Durability {
 }
 
 /// Options for opening an engine. `Options::default()` suits most applications.
+///
+/// ```
+/// use rustlite_engine::{Durability, Engine, Options};
+/// let opts = Options {
+///     background_compaction: false, // compaction only on `compact()`
+///     ..Options::default()
+/// }
+/// .durability(Durability::Buffered)
+/// .memtable_size(4 << 20)
+/// .block_cache_size(8 << 20);
+/// let db = Engine::open_in_memory(opts)?;
+/// assert_eq!(db.options().memtable_size, 4 << 20);
+/// assert!(!db.options().background_compaction);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Durability of commits.
@@ -81,11 +106,22 @@ impl Default for Options {
 
 impl Options {
     /// Sets the durability mode.
+    ///
+    /// ```
+    /// use rustlite_engine::{Durability, Options};
+    /// let opts = Options::default().durability(Durability::Buffered);
+    /// assert_eq!(opts.durability, Durability::Buffered);
+    /// ```
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
         self
     }
     /// Sets the memtable flush threshold in bytes.
+    ///
+    /// ```
+    /// let opts = rustlite_engine::Options::default().memtable_size(1 << 20);
+    /// assert_eq!(opts.memtable_size, 1 << 20);
+    /// ```
     pub fn memtable_size(mut self, bytes: usize) -> Self {
         self.memtable_size = bytes;
         self
@@ -102,6 +138,11 @@ impl Options {
         self
     }
     /// Sets the block cache capacity in bytes.
+    ///
+    /// ```
+    /// let opts = rustlite_engine::Options::default().block_cache_size(0);
+    /// assert_eq!(opts.block_cache_size, 0);
+    /// ```
     pub fn block_cache_size(mut self, bytes: usize) -> Self {
         self.block_cache_size = bytes;
         self

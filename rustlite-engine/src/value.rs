@@ -30,6 +30,19 @@ use std::fmt;
 
 /// A dynamically typed value. Integers are `i64`; unsigned values above `i64::MAX` do not fit
 /// and are refused when a document is read into a `Value`.
+///
+/// ```
+/// use rustlite_engine::Value;
+/// #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+/// struct User { name: String, age: i64 }
+/// let user = User { name: "ann".into(), age: 41 };
+/// let v = Value::from_serialize(&user)?;
+/// assert_eq!(v.field("age"), &Value::Int(41));
+/// assert_eq!(v.deserialize_into::<User>()?, user);
+/// // Keys sort like the values they encode.
+/// assert!(Value::Int(-5).to_key()? < Value::Int(3).to_key()?);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Value {
     /// SQL NULL / `Option::None` / a missing field.
@@ -62,6 +75,13 @@ const ARRAY_END: u8 = 0x00;
 
 impl Value {
     /// The value of field `name` of a document (`Null` when absent or not a document).
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// let doc = Value::Map(vec![("name".into(), Value::Text("ann".into()))]);
+    /// assert_eq!(doc.field("name"), &Value::Text("ann".into()));
+    /// assert!(doc.field("age").is_null());
+    /// ```
     pub fn field(&self, name: &str) -> &Value {
         match self {
             Value::Map(fields) => fields
@@ -73,16 +93,36 @@ impl Value {
     }
 
     /// The value at a dotted path (`"address.city"`).
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// let address = Value::Map(vec![("city".into(), Value::Text("Oslo".into()))]);
+    /// let doc = Value::Map(vec![("address".into(), address)]);
+    /// assert_eq!(doc.path("address.city"), &Value::Text("Oslo".into()));
+    /// assert!(doc.path("address.zip").is_null());
+    /// ```
     pub fn path(&self, path: &str) -> &Value {
         path.split('.').fold(self, |v, part| v.field(part))
     }
 
     /// Whether this is `Null`.
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// assert!(Value::Null.is_null());
+    /// assert!(!Value::Int(0).is_null());
+    /// ```
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
 
     /// A short name of the value's type, for error messages.
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// assert_eq!(Value::Int(1).type_name(), "INTEGER");
+    /// assert_eq!(Value::Map(vec![]).type_name(), "DOCUMENT");
+    /// ```
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Null => "NULL",
@@ -97,6 +137,17 @@ impl Value {
     }
 
     /// Appends the order-preserving key encoding (see the module docs).
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// let mut key = Vec::new();
+    /// Value::Text("ann".into()).append_key(&mut key)?;
+    /// Value::Int(7).append_key(&mut key)?; // a composite key is a concatenation
+    /// let (first, rest) = Value::decode_key(&key)?;
+    /// assert_eq!(first, Value::Text("ann".into()));
+    /// assert_eq!(Value::decode_key(rest)?.0, Value::Int(7));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn append_key(&self, out: &mut Vec<u8>) -> Result<()> {
         match self {
             Value::Null => out.push(TAG_NULL),
@@ -137,6 +188,14 @@ impl Value {
     }
 
     /// The key encoding of this value alone.
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// assert!(Value::Null.to_key()? < Value::Bool(false).to_key()?); // NULL sorts first
+    /// assert!(Value::Text("a".into()).to_key()? < Value::Text("b".into()).to_key()?);
+    /// assert!(Value::Map(vec![]).to_key().is_err()); // documents are not orderable
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn to_key(&self) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         self.append_key(&mut out)?;
@@ -144,6 +203,15 @@ impl Value {
     }
 
     /// Decodes one key-encoded value from the front of `bytes`; returns it and the rest.
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// let mut bytes = Value::Float(1.5).to_key()?;
+    /// bytes.extend_from_slice(b"tail");
+    /// let (v, rest) = Value::decode_key(&bytes)?;
+    /// assert_eq!((v, rest), (Value::Float(1.5), &b"tail"[..]));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn decode_key(bytes: &[u8]) -> Result<(Value, &[u8])> {
         let bad = |what: &str| Error::InvalidArgument(format!("invalid key encoding: {what}"));
         let (&tag, rest) = bytes.split_first().ok_or_else(|| bad("empty"))?;
@@ -194,18 +262,40 @@ impl Value {
     }
 
     /// Reads a document (named-field MessagePack) into a `Value`.
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// let doc = Value::Map(vec![("n".into(), Value::Int(1))]);
+    /// let bytes = doc.to_msgpack()?;
+    /// assert_eq!(Value::from_msgpack(&bytes)?, doc);
+    /// assert!(Value::from_msgpack(&[0xc1]).is_err()); // 0xc1 is never valid MessagePack
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn from_msgpack(bytes: &[u8]) -> Result<Value> {
         rmp_serde::from_slice(bytes)
             .map_err(|e| Error::InvalidArgument(format!("cannot decode document: {e}")))
     }
 
     /// Writes this value as named-field MessagePack.
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// assert_eq!(Value::Int(5).to_msgpack()?, [0x05]); // a positive fixint
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn to_msgpack(&self) -> Result<Vec<u8>> {
         rmp_serde::to_vec_named(self)
             .map_err(|e| Error::InvalidArgument(format!("cannot encode document: {e}")))
     }
 
     /// Converts any serializable value (e.g. a user struct) into a `Value`.
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// let v = Value::from_serialize(&(1, "x"))?;
+    /// assert_eq!(v, Value::Array(vec![Value::Int(1), Value::Text("x".into())]));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Value> {
         let bytes = rmp_serde::to_vec_named(value)
             .map_err(|e| Error::InvalidArgument(format!("cannot encode value: {e}")))?;
@@ -213,6 +303,14 @@ impl Value {
     }
 
     /// Converts this value into any deserializable type (e.g. a user struct, by field name).
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// let v = Value::Array(vec![Value::Int(1), Value::Int(2)]);
+    /// assert_eq!(v.deserialize_into::<Vec<u8>>()?, [1, 2]);
+    /// assert!(Value::Text("x".into()).deserialize_into::<i64>().is_err());
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn deserialize_into<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
         let bytes = self.to_msgpack()?;
         rmp_serde::from_slice(&bytes)

@@ -150,6 +150,19 @@ pub struct Catalog {
 
 impl Catalog {
     /// Reads the committed catalog (use [`Engine::catalog`] for the cached copy).
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
+    /// # use rustlite_engine::{Engine, Error, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("age", FieldType::Int, true)] };
+    /// Catalog::create_table(&mut tx, &users)?;
+    /// tx.commit()?;
+    /// assert!(Catalog::load(&engine)?.get("users").is_some());
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn load(engine: &Engine) -> Result<Catalog> {
         let mut snap = engine.snapshot();
         let tables: Vec<TableSchema> = read_all(&mut snap, KIND_TABLE)?;
@@ -167,16 +180,59 @@ impl Catalog {
     }
 
     /// The table called `name`.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
+    /// # use rustlite_engine::{Engine, Error, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("age", FieldType::Int, true)] };
+    /// Catalog::create_table(&mut tx, &users)?;
+    /// tx.commit()?;
+    /// let catalog = engine.catalog()?;
+    /// assert_eq!(catalog.get("users").map(|t| t.key_columns().len()), Some(1));
+    /// assert!(catalog.get("orders").is_none());
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn get(&self, name: &str) -> Option<Arc<TableSchema>> {
         self.tables.get(name).cloned()
     }
 
     /// Every table, by name.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
+    /// # use rustlite_engine::{Engine, Error, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("age", FieldType::Int, true)] };
+    /// Catalog::create_table(&mut tx, &users)?;
+    /// Catalog::create_table(&mut tx, &Schema { name: "admins".into(), ..users.clone() })?;
+    /// tx.commit()?;
+    /// let names: Vec<String> = engine.catalog()?.list().map(|t| t.name().to_owned()).collect();
+    /// assert_eq!(names, ["admins", "users"]);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn list(&self) -> impl Iterator<Item = &Arc<TableSchema>> {
         self.tables.values()
     }
 
     /// The standalone index (seed API) called `name`.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
+    /// # use rustlite_engine::{Engine, Error, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("age", FieldType::Int, true)] };
+    /// Catalog::create_standalone_index(&mut tx, "emails", IndexKind::Hash)?;
+    /// tx.commit()?;
+    /// assert!(engine.catalog()?.standalone_index("emails").is_some());
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn standalone_index(&self, name: &str) -> Option<Arc<TableIndex>> {
         self.indexes.get(name).cloned()
     }
@@ -215,6 +271,21 @@ impl Catalog {
 
     /// Creates table `schema.name` with ids from the persisted counter. [`Error::AlreadyExists`]
     /// when the name is taken, [`Error::Schema`] when the declaration is invalid.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
+    /// # use rustlite_engine::{Engine, Error, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("age", FieldType::Int, true)] };
+    /// let table = Catalog::create_table(&mut tx, &users)?;
+    /// assert_eq!(table.name(), "users");
+    /// assert!(matches!(Catalog::create_table(&mut tx, &users), Err(Error::AlreadyExists { .. })));
+    /// let keyless = Schema { key_fields: vec!["nope".into()], ..users.clone() };
+    /// assert!(matches!(Catalog::create_table(&mut tx, &keyless), Err(Error::Schema(_))));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn create_table(tx: &mut Transaction, schema: &Schema) -> Result<Arc<TableSchema>> {
         schema.validate()?;
         let key = CatalogKey::Table(&schema.name).encode();
@@ -239,6 +310,20 @@ impl Catalog {
     }
 
     /// Drops table `name` with every row and index entry. [`Error::NotFound`] when absent.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
+    /// # use rustlite_engine::{Engine, Error, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("age", FieldType::Int, true)] };
+    /// Catalog::create_table(&mut tx, &users)?;
+    /// Catalog::drop_table(&mut tx, "users")?;
+    /// assert!(Catalog::table(&mut tx, "users")?.is_none());
+    /// assert!(matches!(Catalog::drop_table(&mut tx, "users"), Err(Error::NotFound(_))));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn drop_table(tx: &mut Transaction, name: &str) -> Result<()> {
         let table = Self::require(tx, name)?;
         for ix in &table.indexes {
@@ -253,6 +338,21 @@ impl Catalog {
     /// [`Error::UniqueViolation`] when a unique index meets a duplicate (nothing is applied to
     /// the transaction's view beyond what it already holds: the caller should roll back),
     /// [`Error::AlreadyExists`] when the table has an index of that name.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
+    /// # use rustlite_engine::{Engine, Error, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("age", FieldType::Int, true)] };
+    /// Catalog::create_table(&mut tx, &users)?;
+    /// let def = IndexDef::new("users", "age", IndexKind::BTree, false);
+    /// let table = Catalog::create_index(&mut tx, "users", &def)?;
+    /// assert_eq!(table.index_on("age").map(|i| i.name()), Some("users.age"));
+    /// assert!(Catalog::create_index(&mut tx, "users", &def).is_err()); // name taken
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn create_index(
         tx: &mut Transaction,
         table: &str,
@@ -281,6 +381,21 @@ impl Catalog {
 
     /// Removes index `index` from table `table` with all its entries. [`Error::NotFound`] when
     /// either is absent.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
+    /// # use rustlite_engine::{Engine, Error, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("age", FieldType::Int, true)] };
+    /// Catalog::create_table(&mut tx, &users)?;
+    /// Catalog::create_index(&mut tx, "users", &IndexDef::new("users", "age", IndexKind::BTree, false))?;
+    /// let table = Catalog::drop_index(&mut tx, "users", "users.age")?;
+    /// assert!(table.indexes.is_empty());
+    /// assert!(matches!(Catalog::drop_index(&mut tx, "users", "users.age"), Err(Error::NotFound(_))));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn drop_index(tx: &mut Transaction, table: &str, index: &str) -> Result<Arc<TableSchema>> {
         let mut t = (*Self::require(tx, table)?).clone();
         let pos = t
@@ -298,6 +413,23 @@ impl Catalog {
     /// Replaces the field list of table `table` (a field added or removed; the key fields must
     /// stay). Existing documents are not rewritten: a document lacking a new field reads it as
     /// null. [`Error::Schema`] when a key field would be lost.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
+    /// # use rustlite_engine::{Engine, Error, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("age", FieldType::Int, true)] };
+    /// Catalog::create_table(&mut tx, &users)?;
+    /// let mut fields = users.fields.clone();
+    /// fields.push(FieldDef::new("email", FieldType::Text, true));
+    /// let table = Catalog::set_fields(&mut tx, "users", fields)?;
+    /// assert!(table.field("email").is_some());
+    /// let without_key = vec![FieldDef::new("age", FieldType::Int, true)];
+    /// assert!(Catalog::set_fields(&mut tx, "users", without_key).is_err());
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn set_fields(
         tx: &mut Transaction,
         table: &str,
@@ -347,6 +479,19 @@ impl Catalog {
     }
 
     /// The standalone index called `name` as `r` sees it.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
+    /// # use rustlite_engine::{Engine, Error, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("age", FieldType::Int, true)] };
+    /// assert!(Catalog::standalone_index_in(&mut tx, "emails")?.is_none());
+    /// Catalog::create_standalone_index(&mut tx, "emails", IndexKind::Hash)?;
+    /// assert!(Catalog::standalone_index_in(&mut tx, "emails")?.is_some()); // its own DDL
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn standalone_index_in<R: Reader>(
         r: &mut R,
         name: &str,
@@ -403,6 +548,25 @@ impl Catalog {
     /// guards its catalog entry so that a concurrent DDL commit on it makes `tx` fail with
     /// [`Error::Conflict`] (retry, and the retry reads the new schema). The table layer calls
     /// this before every write; a stale `table` is [`Error::Conflict`] too.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
+    /// # use rustlite_engine::{Engine, Error, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("age", FieldType::Int, true)] };
+    /// let table = Catalog::create_table(&mut tx, &users)?;
+    /// tx.commit()?;
+    /// let mut writer = engine.begin(IsolationLevel::default());
+    /// Catalog::check_current(&mut writer, &table)?; // current, and now guarded
+    /// writer.put(b"\x00some-key", b"v")?;
+    /// let mut ddl = engine.begin(IsolationLevel::default());
+    /// Catalog::drop_table(&mut ddl, "users")?;
+    /// ddl.commit()?;
+    /// assert!(writer.commit().unwrap_err().is_retryable()); // the schema changed under it
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn check_current(tx: &mut Transaction, table: &TableSchema) -> Result<()> {
         let key = CatalogKey::Table(table.name()).encode();
         tx.guard(&key);
@@ -486,6 +650,13 @@ impl Engine {
 }
 
 /// Engine-key bounds of every catalog entry (for tools).
+///
+/// ```
+/// use rustlite_engine::{catalog::catalog_bounds, keyspace::CATALOG};
+/// use std::ops::Bound::{Excluded, Included};
+/// assert_eq!(catalog_bounds(), (Included(vec![CATALOG]), Excluded(vec![CATALOG + 1])));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn catalog_bounds() -> keyspace::KeyRange {
     keyspace::tagged_bounds(CATALOG, Bound::Unbounded, Bound::Unbounded)
 }

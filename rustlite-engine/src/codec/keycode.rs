@@ -57,7 +57,14 @@ use serde::Deserialize;
 
 use crate::Result;
 
-/// What went wrong while encoding or decoding a keycode value.
+/// What went wrong while encoding or decoding a keycode value. The public functions return it
+/// converted to [`crate::Error::InvalidArgument`], carrying its message.
+///
+/// ```
+/// use rustlite_engine::codec::keycode::{self, KeycodeError};
+/// let err = keycode::deserialize::<u32>(&[0, 0]).unwrap_err();
+/// assert!(err.to_string().contains(&KeycodeError::UnexpectedEnd.to_string()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeycodeError {

@@ -8,7 +8,7 @@
 //!   recovery.rs: lock, manifest, open tables, WAL replay, fresh manifest + WAL
 //! ```
 //! Shared state is split by who writes it, so readers never wait for writers:
-//! - `state` (`ArcSwap<State>`): active memtable, immutable memtables, current [`Version`];
+//! - `state` (`ArcSwap<State>`): active memtable, immutable memtables, current `Version`;
 //!   readers load it without locking; the commit leader and the job runner replace it under
 //!   `state_lock`.
 //! - `write` (mutex): the WAL writer; held by the one commit leader at a time.
@@ -21,6 +21,9 @@ mod read;
 mod recovery;
 mod write;
 
+/// The kind of an [`Op`] (and of every version in the LSM tree).
+pub use crate::lsm::ikey::Kind;
+pub use crate::lsm::sstable::CacheStats;
 pub use backup::{restore, BackupInfo, BACKUP_FILE};
 pub use batch::{Op, WriteBatch};
 pub use read::ScanIter;
@@ -29,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::lsm::ikey::SeqNo;
 use crate::lsm::manifest::{Manifest, ManifestState};
 use crate::lsm::memtable::Memtable;
-use crate::lsm::sstable::{BlockCache, CacheStats};
+use crate::lsm::sstable::BlockCache;
 use crate::lsm::version::Version;
 use crate::lsm::wal::WalWriter;
 use crate::mvcc::oracle::Oracle;
@@ -173,6 +176,16 @@ impl std::fmt::Debug for Engine {
 }
 
 /// Counters and sizes describing an engine (`.stats` in the shell).
+///
+/// ```
+/// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+/// let seq = db.put(b"k", b"v")?;
+/// let stats = db.stats();
+/// assert_eq!(stats.last_seq, seq);
+/// assert!(stats.memtable_bytes > 0 && stats.wal_bytes > 0);
+/// assert_eq!(stats.levels.iter().map(|l| l.files).sum::<usize>(), 0); // nothing flushed yet
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
     /// Files and bytes per level.
@@ -192,6 +205,16 @@ pub struct Stats {
 }
 
 /// Files and bytes in one level.
+///
+/// ```
+/// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+/// db.put(b"k", b"v")?;
+/// db.flush()?; // writes the memtable out as one level-0 table
+/// let l0 = &db.stats().levels[0];
+/// assert_eq!(l0.files, 1);
+/// assert!(l0.bytes > 0);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct LevelStats {
     /// Number of SSTables.
@@ -202,17 +225,37 @@ pub struct LevelStats {
 
 impl Engine {
     /// Opens (creating if needed) the database in directory `path`.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, Options};
+    /// let dir = tempfile::tempdir()?;
+    /// {
+    ///     let db = Engine::open(dir.path(), Options::default())?;
+    ///     db.put(b"k", b"v")?;
+    /// } // dropping the last clone closes the database
+    /// let db = Engine::open(dir.path(), Options::default())?;
+    /// assert_eq!(db.get(b"k")?, Some(b"v".to_vec())); // recovered from the WAL
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Engine> {
         let storage = FsStorage::open(path.as_ref())?;
         Self::open_with_storage(Arc::new(storage), opts)
     }
 
     /// Opens a database that lives in memory only; it runs the same code as on disk.
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// assert_eq!(db.location(), ":memory:");
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn open_in_memory(opts: Options) -> Result<Engine> {
         Self::open_with_storage(Arc::new(MemStorage::new()), opts)
     }
 
     /// Opens a database on any [`Storage`] (fault-injection tests use this).
+    // Hidden: a hook for power-loss tests and fuzz targets, like the `storage` module it takes.
+    #[doc(hidden)]
     pub fn open_with_storage(storage: Arc<dyn Storage>, opts: Options) -> Result<Engine> {
         let inner = Arc::new(recovery::open(storage, opts)?);
         let thread = if inner.opts.background_compaction {
@@ -236,6 +279,15 @@ impl Engine {
 
     /// Makes every commit so far durable (fsyncs the WAL). Needed only with
     /// [`Durability::Buffered`](crate::Durability::Buffered).
+    ///
+    /// ```
+    /// use rustlite_engine::{Durability, Engine, Options};
+    /// let db = Engine::open_in_memory(Options::default().durability(Durability::Buffered))?;
+    /// db.put(b"k", b"v")?; // acknowledged before it is fsynced
+    /// db.sync()?; // now it survives a power loss
+    /// assert_eq!(db.get(b"k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn sync(&self) -> Result<()> {
         self.inner.check_writable()?;
         let mut w = self.inner.write.lock();
@@ -247,43 +299,88 @@ impl Engine {
     }
 
     /// Writes the memtable out to an SSTable now and waits for it.
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.flush()?;
+    /// assert_eq!(db.stats().levels[0].files, 1);
+    /// assert_eq!(db.get(b"k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn flush(&self) -> Result<()> {
         jobs::force_flush(&self.inner)
     }
 
     /// Flushes, then compacts until every level is within its target and, when `full`, merges
     /// everything into the last non-empty level (dropping deleted and shadowed versions).
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.flush()?;
+    /// db.delete(b"a")?;
+    /// db.compact(true)?; // the put and its tombstone are both dropped
+    /// assert_eq!(db.verify()?, 0);
+    /// assert_eq!(db.get(b"a")?, None);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn compact(&self, full: bool) -> Result<()> {
         jobs::force_flush(&self.inner)?;
         jobs::compact_until_idle(&self.inner, full)
     }
 
     /// Registers a read-only snapshot at the latest committed state.
-    pub fn snapshot_guard(&self, transaction: bool) -> Arc<SnapshotGuard> {
+    pub(crate) fn snapshot_guard(&self, transaction: bool) -> Arc<SnapshotGuard> {
         Arc::new(self.inner.snapshots.acquire(transaction))
     }
 
     /// The last committed seqno.
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// let seq = db.put(b"k", b"v")?;
+    /// assert_eq!(db.last_seq(), seq);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn last_seq(&self) -> SeqNo {
         self.inner.snapshots.visible()
     }
 
     /// The options the engine was opened with.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, Options};
+    /// let db = Engine::open_in_memory(Options::default().memtable_size(1 << 20))?;
+    /// assert_eq!(db.options().memtable_size, 1 << 20);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn options(&self) -> &Options {
         &self.inner.opts
     }
 
     /// Where the database lives (a path, or `:memory:`).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let db = rustlite_engine::Engine::open(dir.path(), Default::default())?;
+    /// assert!(db.location().contains(&*dir.path().to_string_lossy()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn location(&self) -> String {
         self.inner.storage.location()
     }
 
-    /// The storage the engine runs on.
-    pub fn storage(&self) -> &Arc<dyn Storage> {
-        &self.inner.storage
-    }
-
     /// Sizes and counters.
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// let snap = db.snapshot();
+    /// assert_eq!(db.stats().live_snapshots, 1);
+    /// drop(snap);
+    /// assert_eq!(db.stats().live_snapshots, 0);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         let state = self.inner.state.load();
         Stats {
@@ -316,6 +413,15 @@ impl Engine {
     ///
     /// The first problem found is returned as [`Error::Corruption`] naming the file and the
     /// offset of the damaged record or block.
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"b", b"2")?;
+    /// db.flush()?;
+    /// assert_eq!(db.verify()?, 2); // two entries in the one SSTable
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn verify(&self) -> Result<u64> {
         self.verify_manifest()?;
         let state = self.inner.state.load_full();
@@ -375,11 +481,31 @@ pub(crate) fn commit_batch(
 
 impl Engine {
     /// Applies `batch` atomically (one WAL record); returns its seqno.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, Options, WriteBatch};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"a", b"1").put(b"b", b"2");
+    /// let seq = db.write(batch)?;
+    /// assert_eq!(db.last_seq(), seq);
+    /// assert_eq!(db.get(b"b")?, Some(b"2".to_vec()));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn write(&self, batch: WriteBatch) -> Result<SeqNo> {
         commit_batch(self, batch, None)
     }
 
     /// Sets `key` to `value`.
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// let first = db.put(b"k", b"1")?;
+    /// let second = db.put(b"k", b"2")?;
+    /// assert!(second > first);
+    /// assert_eq!(db.get(b"k")?, Some(b"2".to_vec()));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<SeqNo> {
         let mut batch = WriteBatch::new();
         batch.put(key, value);
@@ -387,6 +513,15 @@ impl Engine {
     }
 
     /// Deletes `key` (a no-op if it is absent).
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.delete(b"k")?;
+    /// db.delete(b"never-there")?;
+    /// assert_eq!(db.get(b"k")?, None);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn delete(&self, key: &[u8]) -> Result<SeqNo> {
         let mut batch = WriteBatch::new();
         batch.delete(key);
@@ -396,6 +531,12 @@ impl Engine {
 
 impl Engine {
     /// Fails with [`Error::Closed`] or [`Error::Poisoned`] when the engine cannot accept writes.
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// assert!(db.check_writable().is_ok());
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn check_writable(&self) -> Result<()> {
         self.inner.check_writable()
     }

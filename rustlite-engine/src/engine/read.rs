@@ -32,6 +32,14 @@ pub(crate) fn get_in_state(state: &State, key: &[u8], seq: SeqNo) -> Result<Opti
 
 impl Engine {
     /// Reads the latest committed value of `key`.
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// db.put(b"k", b"v")?;
+    /// assert_eq!(db.get(b"k")?, Some(b"v".to_vec()));
+    /// assert_eq!(db.get(b"missing")?, None);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let state = self.inner.state.load();
         let seq = self.inner.snapshots.visible();
@@ -40,12 +48,34 @@ impl Engine {
 
     /// Reads `key` as of `seq`. The caller must hold a snapshot registered at or below `seq`
     /// (or accept that compaction may have reclaimed older versions).
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// let snap = db.snapshot(); // keeps the versions at its seqno alive
+    /// db.put(b"k", b"v")?;
+    /// assert_eq!(db.get_at(b"k", snap.seq())?, None);
+    /// assert_eq!(db.get_at(b"k", db.last_seq())?, Some(b"v".to_vec()));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn get_at(&self, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
         let state = self.inner.state.load();
         get_in_state(&state, key, seq)
     }
 
     /// Scans the latest committed data in `[lower, upper]` in `dir` order.
+    ///
+    /// ```
+    /// use rustlite_engine::{Direction, Engine, Options};
+    /// use std::ops::Bound::{Included, Unbounded};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// for k in [b"a", b"b", b"c"] { db.put(k, b"")?; }
+    /// let keys: Vec<Vec<u8>> = db
+    ///     .scan(Included(&b"b"[..]), Unbounded, Direction::Reverse)?
+    ///     .map(|e| e.map(|(k, _)| k))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, [b"c".to_vec(), b"b".to_vec()]);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn scan(
         &self,
         lower: Bound<&[u8]>,
@@ -57,7 +87,7 @@ impl Engine {
     }
 
     /// Scans the data visible at the snapshot `guard` holds.
-    pub fn scan_at(
+    pub(crate) fn scan_at(
         &self,
         lower: Bound<&[u8]>,
         upper: Bound<&[u8]>,
@@ -100,6 +130,20 @@ impl Engine {
 }
 
 /// An iterator over the live `(key, value)` pairs of a range at one snapshot.
+///
+/// Returned by [`Engine::scan`]; it holds its snapshot, so writes made while it runs are not seen.
+///
+/// ```
+/// use rustlite_engine::{Direction, Engine, Options};
+/// use std::ops::Bound::Unbounded;
+/// let db = Engine::open_in_memory(Options::default())?;
+/// db.put(b"a", b"1")?;
+/// let mut it = db.scan(Unbounded, Unbounded, Direction::Forward)?;
+/// db.put(b"b", b"2")?; // after the scan's snapshot
+/// assert_eq!(it.next().transpose()?, Some((b"a".to_vec(), b"1".to_vec())));
+/// assert!(it.next().is_none());
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub struct ScanIter {
     _guard: Arc<SnapshotGuard>,
     merged: MergeIterator,
@@ -133,6 +177,15 @@ fn above(upper: &Bound<Vec<u8>>, key: &[u8]) -> bool {
 
 impl ScanIter {
     /// The snapshot seqno this scan reads at.
+    ///
+    /// ```
+    /// use rustlite_engine::{Direction, Engine, Options};
+    /// use std::ops::Bound::Unbounded;
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let seq = db.put(b"a", b"1")?;
+    /// assert_eq!(db.scan(Unbounded, Unbounded, Direction::Forward)?.seq(), seq);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn seq(&self) -> SeqNo {
         self.seq
     }

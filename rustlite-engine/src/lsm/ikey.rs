@@ -22,6 +22,14 @@ pub const TRAILER_LEN: usize = 9;
 pub const MAX_SEQNO: SeqNo = u64::MAX;
 
 /// What a version records.
+///
+/// ```
+/// use rustlite_engine::{engine::Kind, WriteBatch};
+/// let mut batch = WriteBatch::new();
+/// batch.put(b"a", b"1").delete(b"b");
+/// let kinds: Vec<Kind> = batch.ops().iter().map(|op| op.kind).collect();
+/// assert_eq!(kinds, [Kind::Put, Kind::Delete]);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Kind {
@@ -33,6 +41,13 @@ pub enum Kind {
 
 impl Kind {
     /// Decodes a kind byte.
+    ///
+    /// ```
+    /// use rustlite_engine::engine::Kind;
+    /// assert_eq!(Kind::from_u8(1), Some(Kind::Put));
+    /// assert_eq!(Kind::from_u8(Kind::Delete as u8), Some(Kind::Delete));
+    /// assert_eq!(Kind::from_u8(7), None);
+    /// ```
     pub fn from_u8(b: u8) -> Option<Kind> {
         match b {
             0 => Some(Kind::Delete),

@@ -10,6 +10,19 @@ use crate::error::Result;
 use crate::lsm::ikey;
 
 /// Iteration direction.
+///
+/// ```
+/// use rustlite_engine::{Direction, Engine, Options};
+/// use std::ops::Bound::Unbounded;
+/// let db = Engine::open_in_memory(Options::default())?;
+/// for k in [b"a", b"b"] { db.put(k, b"")?; }
+/// let first = |dir| -> rustlite_engine::Result<Option<Vec<u8>>> {
+///     Ok(db.scan(Unbounded, Unbounded, dir)?.next().transpose()?.map(|(k, _)| k))
+/// };
+/// assert_eq!(first(Direction::Forward)?, Some(b"a".to_vec()));
+/// assert_eq!(first(Direction::Reverse)?, Some(b"b".to_vec()));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     /// Ascending internal-key order.

@@ -113,11 +113,13 @@ impl InternalIterator for MergeIterator {
 }
 
 /// A cursor over a fixed, pre-sorted list of entries (tests and small in-memory sources).
+#[cfg(test)]
 pub struct VecIterator {
     entries: Vec<(Vec<u8>, Vec<u8>)>,
     pos: usize,
 }
 
+#[cfg(test)]
 impl VecIterator {
     /// Iterates `entries`, which must already be in the desired order.
     pub fn new(entries: Vec<(Vec<u8>, Vec<u8>)>) -> Self {
@@ -125,6 +127,7 @@ impl VecIterator {
     }
 }
 
+#[cfg(test)]
 impl InternalIterator for VecIterator {
     fn valid(&self) -> bool {
         self.pos < self.entries.len()

@@ -12,7 +12,7 @@
 //!
 //! ## Isolation
 //! Transactions are optimistic: writes are buffered privately (so dirty reads never happen) and
-//! validated at commit by the [`oracle`], which remembers the keys every recent commit wrote.
+//! validated at commit by the oracle, which remembers the keys every recent commit wrote.
 //!
 //! | level | reads see | commit fails with `Error::Conflict` when |
 //! |---|---|---|
@@ -22,18 +22,30 @@
 //! | Serializable | one snapshot | as RepeatableRead, plus any key read or range scanned was changed by a txn that committed after begin |
 //!
 //! ## Garbage collection
-//! Live snapshots and transactions register their seqno in the [`snapshot::SnapshotList`];
+//! Live snapshots and transactions register their seqno in the engine's snapshot list;
 //! compaction keeps every version the oldest of them may read, and the oracle forgets commits
 //! older than the oldest.
 
-pub mod oracle;
-pub mod reader;
-pub mod snapshot;
-pub mod transaction;
+pub(crate) mod oracle;
+pub(crate) mod reader;
+pub(crate) mod snapshot;
+pub(crate) mod transaction;
 
 pub use reader::Reader;
 
 /// How much a transaction is shielded from concurrent ones. See the module docs for the table.
+///
+/// ```
+/// use rustlite_engine::{Engine, IsolationLevel, Options};
+/// let db = Engine::open_in_memory(Options::default())?;
+/// db.put(b"k", b"1")?;
+/// let mut rc = db.begin(IsolationLevel::ReadCommitted);
+/// let mut rr = db.begin(IsolationLevel::RepeatableRead);
+/// db.put(b"k", b"2")?;
+/// assert_eq!(rc.get(b"k")?, Some(b"2".to_vec())); // the latest committed value
+/// assert_eq!(rr.get(b"k")?, Some(b"1".to_vec())); // its snapshot from begin
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum IsolationLevel {
     /// Behaves as [`IsolationLevel::ReadCommitted`]: uncommitted writes are never visible to
@@ -52,6 +64,12 @@ pub enum IsolationLevel {
 
 impl IsolationLevel {
     /// Whether reads use one snapshot for the whole transaction.
+    ///
+    /// ```
+    /// use rustlite_engine::IsolationLevel;
+    /// assert!(IsolationLevel::Serializable.uses_snapshot());
+    /// assert!(!IsolationLevel::ReadCommitted.uses_snapshot());
+    /// ```
     pub fn uses_snapshot(self) -> bool {
         matches!(
             self,

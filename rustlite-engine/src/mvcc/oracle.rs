@@ -110,6 +110,7 @@ impl Oracle {
     }
 
     /// Number of commits remembered (for tests and stats).
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.log.len()
     }

@@ -68,6 +68,17 @@ impl std::fmt::Debug for Transaction {
 
 impl Engine {
     /// Begins a transaction at `isolation`.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let mut tx = db.begin(RepeatableRead);
+    /// tx.put(b"k", b"v")?;
+    /// assert_eq!(db.get(b"k")?, None); // buffered until commit
+    /// tx.commit()?;
+    /// assert_eq!(db.get(b"k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn begin(&self, isolation: IsolationLevel) -> Transaction {
         Transaction {
             engine: self.clone(),
@@ -84,6 +95,16 @@ impl Engine {
     }
 
     /// A read-only view of the latest committed state that never changes and never conflicts.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// db.put(b"k", b"old")?;
+    /// let snap = db.snapshot();
+    /// db.put(b"k", b"new")?;
+    /// assert_eq!(snap.get(b"k")?, Some(b"old".to_vec()));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             engine: self.clone(),
@@ -99,16 +120,42 @@ impl Transaction {
     }
 
     /// The isolation level.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// assert_eq!(db.begin(RepeatableRead).isolation(), RepeatableRead);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn isolation(&self) -> IsolationLevel {
         self.isolation
     }
 
     /// The seqno of the snapshot taken at begin.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let seq = db.put(b"k", b"v")?;
+    /// assert_eq!(db.begin(RepeatableRead).start_seq(), seq);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn start_seq(&self) -> SeqNo {
         self.snapshot.seq()
     }
 
     /// Whether nothing has been written.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let mut tx = db.begin(RepeatableRead);
+    /// tx.get(b"k")?;
+    /// assert!(tx.is_read_only());
+    /// tx.put(b"k", b"v")?;
+    /// assert!(!tx.is_read_only());
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn is_read_only(&self) -> bool {
         self.writes.is_empty()
     }
@@ -123,6 +170,19 @@ impl Transaction {
 
     /// Reads `key`: this transaction's own write if any, else committed data per the isolation
     /// level.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// db.put(b"k", b"committed")?;
+    /// let mut tx = db.begin(RepeatableRead);
+    /// assert_eq!(tx.get(b"k")?, Some(b"committed".to_vec()));
+    /// db.put(b"k", b"later")?;
+    /// assert_eq!(tx.get(b"k")?, Some(b"committed".to_vec())); // its snapshot
+    /// tx.put(b"k", b"mine")?;
+    /// assert_eq!(tx.get(b"k")?, Some(b"mine".to_vec())); // its own write
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.check_active()?;
         if let Some(p) = self.writes.get(key) {
@@ -139,11 +199,35 @@ impl Transaction {
     }
 
     /// Buffers a put of `key` → `value`.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let mut tx = db.begin(RepeatableRead);
+    /// tx.put(b"k", b"1")?;
+    /// tx.put(b"k", b"2")?;
+    /// tx.commit()?;
+    /// assert_eq!(db.get(b"k")?, Some(b"2".to_vec()));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.write(key, Some(value.to_vec()))
     }
 
     /// Buffers a delete of `key`.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// let mut tx = db.begin(RepeatableRead);
+    /// tx.delete(b"k")?;
+    /// assert_eq!(tx.get(b"k")?, None); // its own delete
+    /// assert_eq!(db.get(b"k")?, Some(b"v".to_vec())); // not yet committed
+    /// tx.commit()?;
+    /// assert_eq!(db.get(b"k")?, None);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
         self.write(key, None)
     }
@@ -219,6 +303,18 @@ impl Transaction {
     }
 
     /// Undoes every write made since `savepoint` and closes it.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let mut tx = db.begin(RepeatableRead);
+    /// tx.put(b"a", b"1")?;
+    /// let sp = tx.savepoint();
+    /// tx.put(b"a", b"2")?;
+    /// tx.rollback_to(sp);
+    /// assert_eq!(tx.get(b"a")?, Some(b"1".to_vec()));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn rollback_to(&mut self, savepoint: Savepoint) {
         while self.undo.len() > savepoint.0 {
             let Some((key, previous)) = self.undo.pop() else {
@@ -237,6 +333,18 @@ impl Transaction {
     }
 
     /// Closes `savepoint`, keeping the writes made since.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let mut tx = db.begin(RepeatableRead);
+    /// let sp = tx.savepoint();
+    /// tx.put(b"a", b"1")?;
+    /// tx.release(sp);
+    /// tx.commit()?;
+    /// assert_eq!(db.get(b"a")?, Some(b"1".to_vec()));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn release(&mut self, _savepoint: Savepoint) {
         self.savepoints = self.savepoints.saturating_sub(1);
         if self.savepoints == 0 {
@@ -245,6 +353,24 @@ impl Transaction {
     }
 
     /// Scans `[lower, upper]` in `dir` order, merging this transaction's own writes.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// use rustlite_engine::Direction;
+    /// use std::ops::Bound::Unbounded;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"b", b"2")?;
+    /// let mut tx = db.begin(RepeatableRead);
+    /// tx.delete(b"a")?;
+    /// tx.put(b"c", b"3")?;
+    /// let keys: Vec<Vec<u8>> = tx
+    ///     .scan(Unbounded, Unbounded, Direction::Forward)?
+    ///     .map(|e| e.map(|(k, _)| k))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, [b"b".to_vec(), b"c".to_vec()]);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn scan(
         &mut self,
         lower: Bound<&[u8]>,
@@ -282,6 +408,20 @@ impl Transaction {
     ///
     /// Fails with [`Error::Conflict`] (retry the transaction) when a concurrent commit broke this
     /// transaction's isolation level; then nothing of it was written.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let mut t1 = db.begin(RepeatableRead);
+    /// let mut t2 = db.begin(RepeatableRead);
+    /// t1.put(b"k", b"1")?;
+    /// t2.put(b"k", b"2")?;
+    /// let seq = t1.commit()?; // first committer wins
+    /// assert_eq!(db.last_seq(), seq);
+    /// assert!(t2.commit().unwrap_err().is_retryable()); // Error::Conflict
+    /// assert_eq!(db.get(b"k")?, Some(b"1".to_vec()));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn commit(mut self) -> Result<SeqNo> {
         self.check_active()?;
         self.active = false;
@@ -319,12 +459,35 @@ impl Transaction {
     }
 
     /// Discards every buffered write.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let mut tx = db.begin(RepeatableRead);
+    /// tx.put(b"k", b"v")?;
+    /// tx.rollback();
+    /// assert_eq!(db.get(b"k")?, None);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn rollback(mut self) {
         self.active = false;
     }
 }
 
 /// A mark in a transaction's writes; see [`Transaction::savepoint`].
+///
+/// ```
+/// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+/// let db = Engine::open_in_memory(Options::default())?;
+/// let mut tx = db.begin(RepeatableRead);
+/// tx.put(b"kept", b"")?;
+/// let sp = tx.savepoint();
+/// tx.put(b"undone", b"")?;
+/// tx.rollback_to(sp);
+/// tx.commit()?;
+/// assert_eq!((db.get(b"kept")?.is_some(), db.get(b"undone")?.is_some()), (true, false));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Savepoint(usize);
 
@@ -332,6 +495,20 @@ pub struct Savepoint(usize);
 type OwnWrite<'a> = (&'a [u8], Option<&'a [u8]>);
 
 /// A scan inside a transaction: committed data overlaid with the transaction's own writes.
+///
+/// ```
+/// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+/// let db = Engine::open_in_memory(Options::default())?;
+/// use rustlite_engine::Direction;
+/// use std::ops::Bound::{Included, Unbounded};
+/// db.put(b"a", b"committed")?;
+/// let mut tx = db.begin(RepeatableRead);
+/// tx.put(b"b", b"mine")?;
+/// let scan = tx.scan(Included(&b"a"[..]), Unbounded, Direction::Forward)?;
+/// let pairs = scan.collect::<Result<Vec<_>, _>>()?;
+/// assert_eq!(pairs, [(b"a".to_vec(), b"committed".to_vec()), (b"b".to_vec(), b"mine".to_vec())]);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub struct TxnScan<'a> {
     committed: ScanIter,
     pending_committed: Option<(Vec<u8>, Vec<u8>)>,
@@ -380,6 +557,20 @@ impl Iterator for TxnScan<'_> {
 }
 
 /// A read-only, never-conflicting view of the database at one seqno.
+///
+/// ```
+/// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+/// let db = Engine::open_in_memory(Options::default())?;
+/// use rustlite_engine::Direction;
+/// use std::ops::Bound::Unbounded;
+/// db.put(b"a", b"1")?;
+/// let snap = db.snapshot();
+/// db.put(b"a", b"2")?;
+/// db.put(b"b", b"2")?;
+/// assert_eq!(snap.get(b"a")?, Some(b"1".to_vec()));
+/// assert_eq!(snap.scan(Unbounded, Unbounded, Direction::Forward)?.count(), 1);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub struct Snapshot {
     engine: Engine,
     guard: Arc<SnapshotGuard>,
@@ -387,16 +578,51 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The snapshot's seqno.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let seq = db.put(b"a", b"1")?;
+    /// let snap = db.snapshot();
+    /// db.put(b"a", b"2")?;
+    /// assert_eq!(snap.seq(), seq);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn seq(&self) -> SeqNo {
         self.guard.seq()
     }
 
     /// Reads `key` as of the snapshot.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let snap = db.snapshot();
+    /// db.put(b"a", b"1")?;
+    /// assert_eq!(snap.get(b"a")?, None);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.engine.get_at(key, self.guard.seq())
     }
 
     /// Scans `[lower, upper]` as of the snapshot.
+    ///
+    /// ```
+    /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// use rustlite_engine::Direction;
+    /// use std::ops::Bound::{Excluded, Unbounded};
+    /// for k in [b"a", b"b", b"c"] { db.put(k, b"")?; }
+    /// let snap = db.snapshot();
+    /// db.delete(b"c")?;
+    /// let keys: Vec<Vec<u8>> = snap
+    ///     .scan(Excluded(&b"a"[..]), Unbounded, Direction::Forward)?
+    ///     .map(|e| e.map(|(k, _)| k))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, [b"b".to_vec(), b"c".to_vec()]);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn scan(
         &self,
         lower: Bound<&[u8]>,

@@ -5,13 +5,13 @@
 //!
 //! | module | stage |
 //! |---|---|
-//! | [`translate`] | text → `sqlparser` AST → our [`ast`] (unsupported syntax named in an error) |
-//! | [`planner`] | names resolved, parameters bound, filters pushed down, access paths chosen |
-//! | [`execution`] | the plan run against a [`Storage`] |
-//! | [`storage`] | the trait between SQL and the rows |
-//! | [`table_storage`] | that trait over the catalog and the table layer, in a transaction |
-//! | [`params`] | conversions of Rust values into parameters |
-//! | [`eval`] | expression evaluation, three-valued logic, the ORDER BY total order |
+//! | `translate` | text → `sqlparser` AST → our `ast` (unsupported syntax named in an error) |
+//! | `planner` | names resolved, parameters bound, filters pushed down, access paths chosen |
+//! | `execution` | the plan run against a `Storage` |
+//! | `storage` | the trait between SQL and the rows |
+//! | `table_storage` | that trait over the catalog and the table layer, in a transaction |
+//! | `params` | conversions of Rust values into parameters |
+//! | `eval` | expression evaluation, three-valued logic, the ORDER BY total order |
 //!
 //! ## A SELECT, from the client down to the LSM
 //!
@@ -19,19 +19,19 @@
 //! GROUP BY name`, with parameter `30`:
 //!
 //! 1. The client calls `db.query(sql, params![30])`; the facade opens a transaction at the
-//!    current snapshot (or uses the caller's) and calls [`execute_on`] with a [`Storage`]
+//!    current snapshot (or uses the caller's) and calls `execute_on` with a `Storage`
 //!    over it.
-//! 2. [`translate::parse`] checks the size limits, tokenizes, parses with a recursion limit,
-//!    and translates the `sqlparser` AST into [`ast::Statement`]; `?` becomes parameter 0.
-//! 3. [`planner::Planner`] looks up `users` and `orders` in the catalog, resolves `name`,
+//! 2. `translate::parse` checks the size limits, tokenizes, parses with a recursion limit,
+//!    and translates the `sqlparser` AST into `ast::Statement`; `?` becomes parameter 0.
+//! 3. `planner::Planner` looks up `users` and `orders` in the catalog, resolves `name`,
 //!    `u.age`, `o.user_id` to positions in the joined row, and binds `?` to `30` by value.
 //! 4. The WHERE conjunct `u.age > 30` reads only `users`, so it is pushed into that scan; the
-//!    access-path chooser ([`planner::access`]) finds a B-Tree index on `age` and turns the scan
+//!    access-path chooser (`planner::access`) finds a B-Tree index on `age` and turns the scan
 //!    into an index range scan `(30, +inf)`.
 //! 5. `o.user_id = u.id` relates the two sides of the join: it becomes the key of a hash join.
 //! 6. The aggregate `count(*)` is collected into an Aggregate node grouping by `name`; the
 //!    select list is rewritten to read the aggregate's output.
-//! 7. [`execution`] runs the plan bottom-up: the index scan reads index entries
+//! 7. `execution` runs the plan bottom-up: the index scan reads index entries
 //!    `[0x02][index id][age][pk]` and fetches each row `[0x01][table id][pk]` through the
 //!    transaction, which merges its own writes with the memtable and SSTables at its snapshot;
 //!    the orders scan does the same over the whole table; the hash join builds on orders and
@@ -39,22 +39,35 @@
 //! 8. The [`QueryResult`] (column names and rows of [`Value`]s) returns to the client; for a
 //!    write statement the facade commits the transaction, so the statement is atomic.
 
-pub mod ast;
-pub mod eval;
-pub mod execution;
-pub mod params;
-pub mod planner;
-pub mod storage;
-pub mod table_storage;
-pub mod translate;
+pub(crate) mod ast;
+pub(crate) mod eval;
+pub(crate) mod execution;
+pub(crate) mod params;
+pub(crate) mod planner;
+pub(crate) mod storage;
+pub(crate) mod table_storage;
+pub(crate) mod translate;
 
-pub use storage::Storage;
-pub use table_storage::TableStorage;
+pub(crate) use storage::Storage;
+pub(crate) use table_storage::TableStorage;
 
 use crate::error::Result;
 use crate::value::Value;
 
 /// The result of one statement.
+///
+/// ```
+/// use rustlite_engine::{sql, Engine, IsolationLevel, Options, Value};
+/// let engine = Engine::open_in_memory(Options::default())?;
+/// let mut tx = engine.begin(IsolationLevel::default());
+/// sql::execute(&mut tx, "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)", &[])?;
+/// let written = sql::execute(&mut tx, "INSERT INTO t VALUES (1, 10), (2, 20)", &[])?;
+/// assert_eq!(written.rows_affected, 2);
+/// let r = sql::execute(&mut tx, "SELECT id, n * 2 AS twice FROM t ORDER BY id DESC", &[])?;
+/// assert_eq!(r.columns, ["id", "twice"]);
+/// assert_eq!(r.rows[0], [Value::Int(2), Value::Int(40)]);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QueryResult {
     /// Output column names (empty for writes and DDL).
@@ -68,7 +81,11 @@ pub struct QueryResult {
 /// Parses, plans and executes one statement against `storage`.
 ///
 /// The caller provides atomicity (runs this inside a transaction it commits on success).
-pub fn execute_on(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Result<QueryResult> {
+pub(crate) fn execute_on(
+    storage: &mut dyn Storage,
+    sql: &str,
+    params: &[Value],
+) -> Result<QueryResult> {
     let statement = translate::parse(sql)?;
     let plan = planner::Planner::new(storage, params).plan(statement)?;
     execution::execute(plan, storage)
@@ -117,12 +134,22 @@ pub fn execute(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Resu
 }
 
 /// The physical plan of a statement (`EXPLAIN` optional) as text, planned in `tx`.
+///
+/// ```
+/// use rustlite_engine::{sql, Engine, IsolationLevel, Options, Value};
+/// let engine = Engine::open_in_memory(Options::default())?;
+/// let mut tx = engine.begin(IsolationLevel::default());
+/// sql::execute(&mut tx, "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)", &[])?;
+/// let plan = sql::explain(&mut tx, "SELECT n FROM t WHERE id = ?", &[Value::Int(1)])?;
+/// assert!(plan.contains("KeyLookup t"), "{plan}"); // a point read, not a full scan
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn explain(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Result<String> {
     explain_on(&mut TableStorage::new(tx), sql, params)
 }
 
 /// The physical plan of a statement as text, without running it.
-pub fn explain_on(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Result<String> {
+pub(crate) fn explain_on(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Result<String> {
     let statement = match translate::parse(sql)? {
         ast::Statement::Explain(inner) => *inner,
         other => other,

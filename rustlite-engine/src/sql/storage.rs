@@ -1,6 +1,5 @@
-//! The seam between SQL and the rows it reads and writes: the [`Storage`] trait, the table
-//! descriptions the planner needs ([`TableInfo`]), and key-range helpers shared by the
-//! implementations.
+//! The seam between SQL and the rows it reads and writes: the [`Storage`] trait, and the table
+//! descriptions the planner needs ([`TableInfo`]).
 //!
 //! The planner and executor know tables only through this trait, so index and key selection are
 //! pure functions over a [`TableInfo`] and the executor can run against any implementation.
@@ -12,7 +11,6 @@
 //! every key whose first component is ≤ 10, whatever follows.
 
 use crate::error::Result;
-use crate::keyspace::prefix_end;
 use crate::sql::ast::{ColumnType, CreateIndex, CreateTable};
 use crate::value::Value;
 use std::ops::Bound;
@@ -123,52 +121,4 @@ pub trait Storage {
     fn create_index(&mut self, def: &CreateIndex) -> Result<()>;
     /// Drops an index.
     fn drop_index(&mut self, name: &str) -> Result<()>;
-}
-
-/// Bounds over encoded keys.
-pub type ByteRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
-
-/// Encodes a key (or key prefix) with the order-preserving value encoding.
-pub fn encode_key(values: &[Value]) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    for v in values {
-        v.append_key(&mut out)?;
-    }
-    Ok(out)
-}
-
-/// Maps prefix bounds over key values to bounds over encoded keys (see the module docs).
-pub fn key_bounds(lower: Bound<&[Value]>, upper: Bound<&[Value]>) -> Result<ByteRange> {
-    let lower = match lower {
-        Bound::Unbounded => Bound::Unbounded,
-        Bound::Included(p) => Bound::Included(encode_key(p)?),
-        Bound::Excluded(p) => match prefix_end(&encode_key(p)?) {
-            Some(end) => Bound::Included(end),
-            None => Bound::Unbounded,
-        },
-    };
-    let upper = match upper {
-        Bound::Unbounded => Bound::Unbounded,
-        Bound::Excluded(p) => Bound::Excluded(encode_key(p)?),
-        Bound::Included(p) => match prefix_end(&encode_key(p)?) {
-            Some(end) => Bound::Excluded(end),
-            None => Bound::Unbounded,
-        },
-    };
-    Ok((lower, upper))
-}
-
-/// Whether `key` lies within byte bounds.
-pub fn within(key: &[u8], bounds: &ByteRange) -> bool {
-    let lower_ok = match &bounds.0 {
-        Bound::Unbounded => true,
-        Bound::Included(l) => key >= l.as_slice(),
-        Bound::Excluded(l) => key > l.as_slice(),
-    };
-    let upper_ok = match &bounds.1 {
-        Bound::Unbounded => true,
-        Bound::Included(u) => key <= u.as_slice(),
-        Bound::Excluded(u) => key < u.as_slice(),
-    };
-    lower_ok && upper_ok
 }

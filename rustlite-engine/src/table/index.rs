@@ -68,7 +68,11 @@ fn entry_pk(ix: &TableIndex, key: &[u8], value: Vec<u8>, value_start: usize) -> 
 
 /// The key encoding of an index value, or `None` for null (not indexed). Integers are compared
 /// as floats in a `Float` column, as the row layer stores them.
-pub fn value_key(ix: &TableIndex, ty: Option<FieldType>, value: &Value) -> Result<Option<Vec<u8>>> {
+pub(crate) fn value_key(
+    ix: &TableIndex,
+    ty: Option<FieldType>,
+    value: &Value,
+) -> Result<Option<Vec<u8>>> {
     match value {
         Value::Null => Ok(None),
         Value::Map(_) => Err(Error::Schema(format!(
@@ -241,6 +245,24 @@ pub fn index_eq<R: Reader>(
 /// reverse. B-Tree indexes only: a hash index refuses with [`Error::InvalidArgument`]. Values are
 /// compared in the key encoding's order (within one type: the natural order; nulls are never
 /// returned).
+///
+/// ```
+/// use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
+/// use rustlite_engine::{table, Direction, Engine, IsolationLevel, Options, Value};
+/// use std::ops::Bound::{Included, Unbounded};
+/// let engine = Engine::open_in_memory(Options::default())?;
+/// let mut tx = engine.begin(IsolationLevel::default());
+/// let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(),
+///     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("age", FieldType::Int, true)],
+///     key_fields: vec!["id".into()], indexes: vec![IndexDef::new("t", "age", IndexKind::BTree, false)] })?;
+/// for (id, age) in [(1, 50), (2, 20), (3, 35)] {
+///     table::insert(&mut tx, &t, &Value::Map(vec![("id".into(), Value::Int(id)), ("age".into(), Value::Int(age))]))?;
+/// }
+/// let rows = table::index_range(&mut tx, &t, &t.indexes[0], Included(&Value::Int(30)), Unbounded, Direction::Forward)?;
+/// let ids: Vec<Vec<Value>> = rows.map(|r| r.pk_values()).collect::<Result<_, _>>()?;
+/// assert_eq!(ids, [[Value::Int(3)], [Value::Int(1)]]); // ages 35, 50
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn index_range<R: Reader>(
     r: &mut R,
     table: &TableSchema,
@@ -362,6 +384,19 @@ pub fn standalone_insert(tx: &mut Transaction, ix: &TableIndex, key: &[u8], id: 
 }
 
 /// Seed API: removes the mapping of `key` to `id`.
+///
+/// ```
+/// # use rustlite_engine::catalog::{Catalog, IndexKind};
+/// # use rustlite_engine::table::index;
+/// # use rustlite_engine::{Engine, IsolationLevel, Options};
+/// # let engine = Engine::open_in_memory(Options::default())?;
+/// # let mut tx = engine.begin(IsolationLevel::default());
+/// let ix = Catalog::create_standalone_index(&mut tx, "names", IndexKind::BTree)?;
+/// index::standalone_insert(&mut tx, &ix, b"ann", 1)?;
+/// index::standalone_remove(&mut tx, &ix, b"ann", 1)?;
+/// assert!(index::standalone_find(&mut tx, &ix, b"ann")?.is_empty());
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn standalone_remove(tx: &mut Transaction, ix: &TableIndex, key: &[u8], id: u64) -> Result<()> {
     let (k, _) = standalone_entry(ix, key, id)?;
     tx.delete(&k)
@@ -391,6 +426,19 @@ fn decode_id(pk: &[u8]) -> Result<u64> {
 }
 
 /// Seed API: the ids mapped to `key`, ascending.
+///
+/// ```
+/// # use rustlite_engine::catalog::{Catalog, IndexKind};
+/// # use rustlite_engine::table::index;
+/// # use rustlite_engine::{Engine, IsolationLevel, Options};
+/// # let engine = Engine::open_in_memory(Options::default())?;
+/// # let mut tx = engine.begin(IsolationLevel::default());
+/// let ix = Catalog::create_standalone_index(&mut tx, "names", IndexKind::BTree)?;
+/// for id in [9, 4] { index::standalone_insert(&mut tx, &ix, b"ann", id)?; }
+/// assert_eq!(index::standalone_find(&mut tx, &ix, b"ann")?, [4, 9]);
+/// assert!(index::standalone_find(&mut tx, &ix, b"bob")?.is_empty());
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn standalone_find<R: Reader>(r: &mut R, ix: &TableIndex, key: &[u8]) -> Result<Vec<u64>> {
     let vkey = Value::Bytes(key.to_vec()).to_key()?;
     eq_pks(r, ix, &vkey)?
@@ -401,6 +449,20 @@ pub fn standalone_find<R: Reader>(r: &mut R, ix: &TableIndex, key: &[u8]) -> Res
 
 /// Seed API: `(key, id)` of every entry with a key in `[lower, upper]`, in key order. B-Tree
 /// indexes only.
+///
+/// ```
+/// # use rustlite_engine::catalog::{Catalog, IndexKind};
+/// # use rustlite_engine::table::index;
+/// # use rustlite_engine::{Engine, IsolationLevel, Options};
+/// # let engine = Engine::open_in_memory(Options::default())?;
+/// # let mut tx = engine.begin(IsolationLevel::default());
+/// let ix = Catalog::create_standalone_index(&mut tx, "names", IndexKind::BTree)?;
+/// use std::ops::Bound::{Included, Unbounded};
+/// for (k, id) in [(b"a", 1), (b"b", 2), (b"c", 3)] { index::standalone_insert(&mut tx, &ix, k, id)?; }
+/// let hits = index::standalone_range(&mut tx, &ix, Included(&b"b"[..]), Unbounded)?;
+/// assert_eq!(hits, [(b"b".to_vec(), 2), (b"c".to_vec(), 3)]);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn standalone_range<R: Reader>(
     r: &mut R,
     ix: &TableIndex,

@@ -154,21 +154,81 @@ pub struct RawRow {
 
 impl RawRow {
     /// The primary key's values.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+    /// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+    /// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+    /// table::insert(&mut tx, &t, &doc(7, 0))?;
+    /// let row = table::scan(&mut tx, &t, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, Direction::Forward)?
+    ///     .next().expect("one row")?;
+    /// assert_eq!(row.pk_values()?, [Value::Int(7)]);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn pk_values(&self) -> Result<Vec<Value>> {
         decode_pk(&self.pk)
     }
 
     /// The document as a [`Value::Map`].
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+    /// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+    /// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+    /// use rustlite_engine::table::RawRow;
+    /// let row = RawRow { pk: table::encode_pk(&[Value::Int(1)])?, doc: doc(1, 5).to_msgpack()? };
+    /// assert_eq!(row.document()?.field("n"), &Value::Int(5));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn document(&self) -> Result<Value> {
         Value::from_msgpack(&self.doc).map_err(|e| Error::Serialization(e.to_string()))
     }
 
     /// The document decoded straight into `T` (by field name).
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+    /// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+    /// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+    /// #[derive(serde::Deserialize)]
+    /// struct Row { id: i64, n: Option<i64> }
+    /// table::insert(&mut tx, &t, &doc(1, 5))?;
+    /// let mut rows = table::scan(&mut tx, &t, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, Direction::Forward)?;
+    /// let row: Row = rows.next().expect("one row")?.decode()?;
+    /// assert_eq!((row.id, row.n), (1, Some(5)));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
         decode_document(&self.doc)
     }
 
     /// `(pk values, document)`.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+    /// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+    /// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+    /// use rustlite_engine::table::RawRow;
+    /// let row = RawRow { pk: table::encode_pk(&[Value::Int(1)])?, doc: doc(1, 5).to_msgpack()? };
+    /// assert_eq!(row.into_pair()?, (vec![Value::Int(1)], doc(1, 5)));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn into_pair(self) -> Result<(Vec<Value>, Value)> {
         Ok((self.pk_values()?, self.document()?))
     }
@@ -188,7 +248,24 @@ pub fn decode_document<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
         .map_err(|e| Error::Serialization(format!("cannot decode document: {e}")))
 }
 
-/// Rows of a table scan, in key order (or reverse key order).
+/// Rows of a table scan, in key order (or reverse key order); returned by [`scan`].
+///
+/// ```
+/// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+/// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+/// # let engine = Engine::open_in_memory(Options::default())?;
+/// # let mut tx = engine.begin(IsolationLevel::default());
+/// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+/// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+/// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+/// use std::ops::Bound::{Included, Unbounded};
+/// for id in 1..=3 { table::insert(&mut tx, &t, &doc(id, 0))?; }
+/// let keys: Vec<Vec<Value>> = table::scan(&mut tx, &t, Included(&[Value::Int(2)][..]), Unbounded, Direction::Forward)?
+///     .map(|row| row?.pk_values())
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(keys, [[Value::Int(2)], [Value::Int(3)]]);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub struct RawRows<I> {
     inner: I,
     prefix_len: usize,
@@ -200,6 +277,23 @@ impl<I> RawRows<I> {
     }
 
     /// The rows as `(pk values, document)` pairs.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+    /// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+    /// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+    /// use std::ops::Bound::Unbounded;
+    /// for id in [2, 1] { table::insert(&mut tx, &t, &doc(id, id * 10))?; }
+    /// let rows = table::scan(&mut tx, &t, Unbounded, Unbounded, Direction::Reverse)?
+    ///     .decoded()
+    ///     .collect::<Result<Vec<_>, _>>()?;
+    /// assert_eq!(rows, [(vec![Value::Int(2)], doc(2, 20)), (vec![Value::Int(1)], doc(1, 10))]);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn decoded(self) -> impl Iterator<Item = Result<(Vec<Value>, Value)>>
     where
         I: Iterator<Item = Result<(Vec<u8>, Vec<u8>)>>,

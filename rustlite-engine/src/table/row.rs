@@ -30,6 +30,22 @@ use crate::value::Value;
 use super::{as_slices, encode_pk, index, pk_bounds, render_pk, row_prefix, RawRows};
 
 /// What a write requires of the row's previous state.
+///
+/// ```
+/// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+/// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+/// # let engine = Engine::open_in_memory(Options::default())?;
+/// # let mut tx = engine.begin(IsolationLevel::default());
+/// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+/// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+/// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+/// use rustlite_engine::table::WriteMode;
+/// table::write(&mut tx, &t, &doc(1, 10), WriteMode::Insert)?; // must be absent
+/// table::write(&mut tx, &t, &doc(1, 11), WriteMode::Upsert)?; // either way
+/// table::write(&mut tx, &t, &doc(1, 12), WriteMode::Update)?; // must exist
+/// assert!(matches!(table::write(&mut tx, &t, &doc(2, 0), WriteMode::Update), Err(Error::NotFound(_))));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMode {
     /// The key must be free ([`Error::AlreadyExists`] otherwise).
@@ -142,6 +158,21 @@ pub fn write(
 /// As [`write`](fn@write), from a named-field MessagePack document (what `rmp_serde::to_vec_named`
 /// produced); stored as given when no normalization was needed, so the typed layer serializes
 /// each document once.
+///
+/// ```
+/// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+/// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+/// # let engine = Engine::open_in_memory(Options::default())?;
+/// # let mut tx = engine.begin(IsolationLevel::default());
+/// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+/// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+/// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+/// use rustlite_engine::table::WriteMode;
+/// let bytes = doc(1, 10).to_msgpack()?;
+/// assert_eq!(table::write_msgpack(&mut tx, &t, bytes, WriteMode::Insert)?, [Value::Int(1)]);
+/// assert_eq!(table::count(&mut tx, &t)?, 1);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn write_msgpack(
     tx: &mut Transaction,
     table: &TableSchema,
@@ -153,16 +184,58 @@ pub fn write_msgpack(
 }
 
 /// Inserts `doc` ([`Error::AlreadyExists`] on a taken key); returns its primary key.
+///
+/// ```
+/// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+/// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+/// # let engine = Engine::open_in_memory(Options::default())?;
+/// # let mut tx = engine.begin(IsolationLevel::default());
+/// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+/// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+/// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+/// assert_eq!(table::insert(&mut tx, &t, &doc(1, 10))?, [Value::Int(1)]);
+/// assert!(matches!(table::insert(&mut tx, &t, &doc(1, 99)), Err(Error::AlreadyExists { .. })));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn insert(tx: &mut Transaction, table: &TableSchema, doc: &Value) -> Result<Vec<Value>> {
     write(tx, table, doc, WriteMode::Insert)
 }
 
 /// Inserts or replaces `doc`; returns its primary key.
+///
+/// ```
+/// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+/// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+/// # let engine = Engine::open_in_memory(Options::default())?;
+/// # let mut tx = engine.begin(IsolationLevel::default());
+/// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+/// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+/// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+/// table::upsert(&mut tx, &t, &doc(1, 10))?;
+/// table::upsert(&mut tx, &t, &doc(1, 20))?;
+/// assert_eq!(table::get(&mut tx, &t, &[Value::Int(1)])?, Some(doc(1, 20)));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn upsert(tx: &mut Transaction, table: &TableSchema, doc: &Value) -> Result<Vec<Value>> {
     write(tx, table, doc, WriteMode::Upsert)
 }
 
 /// Replaces the existing row with `doc`'s key ([`Error::NotFound`] when absent).
+///
+/// ```
+/// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+/// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+/// # let engine = Engine::open_in_memory(Options::default())?;
+/// # let mut tx = engine.begin(IsolationLevel::default());
+/// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+/// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+/// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+/// assert!(table::update(&mut tx, &t, &doc(1, 10)).is_err()); // nothing to update
+/// table::insert(&mut tx, &t, &doc(1, 10))?;
+/// table::update(&mut tx, &t, &doc(1, 11))?;
+/// assert_eq!(table::get(&mut tx, &t, &[Value::Int(1)])?, Some(doc(1, 11)));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn update(tx: &mut Transaction, table: &TableSchema, doc: &Value) -> Result<Vec<Value>> {
     write(tx, table, doc, WriteMode::Update)
 }
@@ -170,6 +243,21 @@ pub fn update(tx: &mut Transaction, table: &TableSchema, doc: &Value) -> Result<
 /// Replaces the row at `pk` with `doc` ([`Error::NotFound`] when absent). When `doc`'s key
 /// columns name another key, the row moves there ([`Error::AlreadyExists`] if that key is
 /// taken). This is how rows of hidden-row-id tables are updated (their documents hold no key).
+///
+/// ```
+/// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+/// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+/// # let engine = Engine::open_in_memory(Options::default())?;
+/// # let mut tx = engine.begin(IsolationLevel::default());
+/// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+/// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+/// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+/// table::insert(&mut tx, &t, &doc(1, 10))?;
+/// table::update_at(&mut tx, &t, &[Value::Int(1)], &doc(2, 10))?; // the row moves to key 2
+/// assert_eq!(table::get(&mut tx, &t, &[Value::Int(1)])?, None);
+/// assert_eq!(table::get(&mut tx, &t, &[Value::Int(2)])?, Some(doc(2, 10)));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn update_at(
     tx: &mut Transaction,
     table: &TableSchema,
@@ -288,6 +376,20 @@ pub fn delete(tx: &mut Transaction, table: &TableSchema, pk: &[Value]) -> Result
 }
 
 /// The stored document (MessagePack) at `pk`.
+///
+/// ```
+/// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+/// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+/// # let engine = Engine::open_in_memory(Options::default())?;
+/// # let mut tx = engine.begin(IsolationLevel::default());
+/// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+/// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+/// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+/// table::insert(&mut tx, &t, &doc(1, 10))?;
+/// let bytes = table::get_encoded(&mut tx, &t, &[Value::Int(1)])?.expect("stored");
+/// assert_eq!(Value::from_msgpack(&bytes)?, doc(1, 10));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn get_encoded<R: Reader>(
     r: &mut R,
     table: &TableSchema,
@@ -297,6 +399,22 @@ pub fn get_encoded<R: Reader>(
 }
 
 /// The document at `pk`.
+///
+/// ```
+/// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+/// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+/// # let engine = Engine::open_in_memory(Options::default())?;
+/// # let mut tx = engine.begin(IsolationLevel::default());
+/// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+/// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+/// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+/// table::insert(&mut tx, &t, &doc(1, 10))?;
+/// tx.commit()?;
+/// let mut snap = engine.snapshot(); // any Reader: a transaction or a snapshot
+/// assert_eq!(table::get(&mut snap, &t, &[Value::Int(1)])?.map(|d| d.field("n").clone()), Some(Value::Int(10)));
+/// assert_eq!(table::get(&mut snap, &t, &[Value::Int(2)])?, None);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn get<R: Reader>(r: &mut R, table: &TableSchema, pk: &[Value]) -> Result<Option<Value>> {
     match get_encoded(r, table, pk)? {
         Some(bytes) => Ok(Some(
@@ -340,6 +458,19 @@ pub fn scan<'r, R: Reader>(
 }
 
 /// Number of rows in the table.
+///
+/// ```
+/// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+/// # use rustlite_engine::{table, Direction, Engine, Error, IsolationLevel, Options, Value};
+/// # let engine = Engine::open_in_memory(Options::default())?;
+/// # let mut tx = engine.begin(IsolationLevel::default());
+/// # let t = Catalog::create_table(&mut tx, &Schema { name: "t".into(), key_fields: vec!["id".into()], indexes: vec![],
+/// #     fields: vec![FieldDef::new("id", FieldType::Int, false), FieldDef::new("n", FieldType::Int, true)] })?;
+/// # let doc = |id: i64, n: i64| Value::Map(vec![("id".into(), Value::Int(id)), ("n".into(), Value::Int(n))]);
+/// for id in 1..=3 { table::insert(&mut tx, &t, &doc(id, 0))?; }
+/// assert_eq!(table::count(&mut tx, &t)?, 3);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 pub fn count<R: Reader>(r: &mut R, table: &TableSchema) -> Result<u64> {
     let mut n = 0;
     for row in scan(

@@ -69,7 +69,19 @@ impl Weighter<(u64, u64), Arc<Block>> for BlockWeighter {
     }
 }
 
-/// Counters of a [`BlockCache`].
+/// Counters of a [`BlockCache`], as reported in `Stats::cache`.
+///
+/// ```
+/// use rustlite_engine::{Direction, Engine, Options};
+/// use std::ops::Bound::Unbounded;
+/// let db = Engine::open_in_memory(Options::default())?;
+/// db.put(b"k", b"v")?;
+/// db.flush()?; // the key now lives in an SSTable, read through the block cache
+/// assert_eq!(db.get(b"k")?, Some(b"v".to_vec()));
+/// let cache = db.stats().cache;
+/// assert!(cache.hits + cache.misses > 0);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {
     /// Lookups answered from the cache.
