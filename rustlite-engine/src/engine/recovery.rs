@@ -237,7 +237,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         cache,
         poisoned: Mutex::new(None),
         closed: AtomicBool::new(false),
-        catalog: Default::default(),
+        catalog: crate::catalog::CatalogCache::new(last_seq),
         _lock: lock,
         opts: Options { num_levels, ..opts },
         storage,
