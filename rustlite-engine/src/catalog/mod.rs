@@ -21,6 +21,26 @@
 //! commit path). Code running inside a transaction that may itself have done DDL reads through
 //! [`Catalog::table`] instead.
 //!
+//! # Checking a write's schema
+//! Every row write calls [`Catalog::check_current`]: the schema the caller holds must be the
+//! table's entry as the transaction sees it, and the entry is guarded (a concurrent DDL commit
+//! on it fails the transaction with [`Error::Conflict`]). Reading and re-encoding the entry on
+//! every write is the slow path; the fast path answers from the cache:
+//!
+//! ```text
+//!  changed_at  = seqno of the newest commit that wrote any catalog key, raised by the commit
+//!                leader BEFORE it publishes that seqno (at open: the recovered last seqno)
+//!  cached      = Catalog loaded at snapshot seqno L
+//!
+//!  fast path when  changed_at <= L                 no published catalog change after L, so
+//!                  and (snapshot S >= L or RC/RU)  the entry the transaction reads is L's
+//!                  and the tx has not written the entry itself
+//!                  and cached entry == the caller's schema
+//!  else            read the entry through the transaction and compare its bytes
+//! ```
+//! Either way the entry is guarded and, under Serializable, recorded as read, so the conflict
+//! semantics are those of the read it replaces.
+//!
 //! | module | owns |
 //! |---|---|
 //! | [`schema`] | [`Schema`], [`TableSchema`], [`FieldDef`], [`FieldType`], [`IndexDef`], [`IndexKind`], [`TableIndex`] |
@@ -39,6 +59,7 @@ use serde::Serialize;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::keyspace::{self, CATALOG};
+use crate::lsm::ikey::SeqNo;
 use crate::lsm::iter::Direction;
 use crate::mvcc::transaction::Transaction;
 use crate::mvcc::Reader;
@@ -146,6 +167,8 @@ fn read_all<R: Reader, T: DeserializeOwned>(r: &mut R, kind: u8) -> Result<Vec<T
 pub struct Catalog {
     tables: BTreeMap<String, Arc<TableSchema>>,
     indexes: BTreeMap<String, Arc<TableIndex>>,
+    /// The snapshot seqno the catalog was read at.
+    seq: SeqNo,
 }
 
 impl Catalog {
@@ -168,6 +191,7 @@ impl Catalog {
         let tables: Vec<TableSchema> = read_all(&mut snap, KIND_TABLE)?;
         let indexes: Vec<TableIndex> = read_all(&mut snap, KIND_INDEX)?;
         Ok(Catalog {
+            seq: snap.seq(),
             tables: tables
                 .into_iter()
                 .map(|t| (t.schema.name.clone(), Arc::new(t)))
@@ -548,6 +572,7 @@ impl Catalog {
     /// guards its catalog entry so that a concurrent DDL commit on it makes `tx` fail with
     /// [`Error::Conflict`] (retry, and the retry reads the new schema). The table layer calls
     /// this before every write; a stale `table` is [`Error::Conflict`] too.
+    /// The module docs describe its fast path.
     ///
     /// ```
     /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
@@ -570,6 +595,10 @@ impl Catalog {
     pub fn check_current(tx: &mut Transaction, table: &TableSchema) -> Result<()> {
         let key = CatalogKey::Table(table.name()).encode();
         tx.guard(&key);
+        if cache_confirms(tx, &key, table) {
+            tx.note_read(&key);
+            return Ok(());
+        }
         match tx.get(&key)? {
             Some(stored) if stored == encode_entry(table)? => Ok(()),
             Some(_) => Err(Error::Conflict(format!(
@@ -608,17 +637,67 @@ fn next_id(tx: &mut Transaction) -> Result<u32> {
     Ok(id)
 }
 
+/// Whether the engine's cached catalog proves that `table` is the entry at `key` as `tx` sees
+/// it, without reading it (the fast path of [`Catalog::check_current`], see the module docs).
+fn cache_confirms(tx: &Transaction, key: &[u8], table: &TableSchema) -> bool {
+    if tx.has_written(key) {
+        return false;
+    }
+    let cache = &tx.engine().inner.catalog;
+    let Some(catalog) = cache.current() else {
+        return false;
+    };
+    // Acquire: pairs with the leader's release of `changed_at`, which precedes its publish of
+    // the seqno (and so every snapshot that includes the change).
+    if cache.changed_at.load(Ordering::Acquire) > catalog.seq {
+        return false;
+    }
+    if tx.isolation().uses_snapshot() && tx.start_seq() < catalog.seq {
+        return false;
+    }
+    catalog
+        .tables
+        .get(table.name())
+        .is_some_and(|cached| std::ptr::eq(cached.as_ref(), table) || **cached == *table)
+}
+
 /// The engine's cached [`Catalog`], reloaded after commits that wrote a catalog key.
 #[derive(Default)]
 pub(crate) struct CatalogCache {
     generation: AtomicU64,
     cached: Mutex<Option<(u64, Arc<Catalog>)>>,
+    /// The seqno of the newest commit that wrote a catalog key (a lower bound at open: the
+    /// recovered last seqno). Raised before that seqno is published.
+    changed_at: AtomicU64,
 }
 
 impl CatalogCache {
+    /// A cache for an engine whose recovered state ends at `last_seq`.
+    pub(crate) fn new(last_seq: SeqNo) -> Self {
+        CatalogCache {
+            changed_at: AtomicU64::new(last_seq),
+            ..CatalogCache::default()
+        }
+    }
+
     /// Marks the cache stale (called after a commit that wrote a `0x03` key).
     pub(crate) fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Records that commit `seq` writes a catalog key; the commit leader calls it before it
+    /// publishes `seq`.
+    pub(crate) fn note_change(&self, seq: SeqNo) {
+        self.changed_at.fetch_max(seq, Ordering::AcqRel);
+    }
+
+    /// The cached catalog, if it is still current.
+    fn current(&self) -> Option<Arc<Catalog>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        match self.cached.lock().as_ref() {
+            Some((g, c)) if *g == generation => Some(Arc::clone(c)),
+            _ => None,
+        }
     }
 }
 
@@ -638,10 +717,8 @@ impl Engine {
     pub fn catalog(&self) -> Result<Arc<Catalog>> {
         let cache = &self.inner.catalog;
         let generation = cache.generation.load(Ordering::Acquire);
-        if let Some((g, c)) = cache.cached.lock().as_ref() {
-            if *g == generation {
-                return Ok(Arc::clone(c));
-            }
+        if let Some(c) = cache.current() {
+            return Ok(c);
         }
         let fresh = Arc::new(Catalog::load(self)?);
         *cache.cached.lock() = Some((generation, Arc::clone(&fresh)));

@@ -104,7 +104,7 @@ pub(crate) fn switch_memtable(inner: &Inner, write: &mut WriteState) -> Result<(
     imm.push(Arc::clone(&old.mem));
     imm.extend(old.imm.iter().cloned());
     inner.state.store(Arc::new(State {
-        mem: Arc::new(Memtable::new(number)),
+        mem: Arc::new(Memtable::with_budget(number, inner.opts.memtable_size)),
         imm,
         version: Arc::clone(&old.version),
     }));

@@ -214,7 +214,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
 
     Ok(Inner {
         state: ArcSwap::from_pointee(State {
-            mem: Arc::new(Memtable::new(wal_number)),
+            mem: Arc::new(Memtable::with_budget(wal_number, opts.memtable_size)),
             imm: Vec::new(),
             version: Arc::new(version),
         }),
@@ -237,7 +237,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         cache,
         poisoned: Mutex::new(None),
         closed: AtomicBool::new(false),
-        catalog: Default::default(),
+        catalog: crate::catalog::CatalogCache::new(last_seq),
         _lock: lock,
         opts: Options { num_levels, ..opts },
         storage,

@@ -250,6 +250,10 @@ fn apply_group(inner: &Inner, requests: &[Request]) -> Result<Vec<Result<SeqNo>>
 
     let mem = Arc::clone(&inner.state.load().mem);
     for (seq, batch) in &accepted {
+        // Before the publish below: see `catalog` (checking a write's schema).
+        if crate::catalog::touches_catalog(batch.ops.iter().map(|o| o.key.as_slice())) {
+            inner.catalog.note_change(*seq);
+        }
         for op in &batch.ops {
             match op.kind {
                 Kind::Put => mem.insert(*seq, Kind::Put, &op.key, &op.value),

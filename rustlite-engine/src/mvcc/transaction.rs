@@ -198,6 +198,19 @@ impl Transaction {
         }
     }
 
+    /// Whether this transaction has buffered a write (put or delete) of `key`.
+    pub(crate) fn has_written(&self, key: &[u8]) -> bool {
+        self.writes.contains_key(key)
+    }
+
+    /// Records `key` as read (Serializable validates it at commit) without reading it: for a
+    /// caller that knows the value `get` would return by other means.
+    pub(crate) fn note_read(&mut self, key: &[u8]) {
+        if self.isolation == IsolationLevel::Serializable && !self.writes.contains_key(key) {
+            self.read_keys.insert(key.to_vec());
+        }
+    }
+
     /// Buffers a put of `key` → `value`.
     ///
     /// ```

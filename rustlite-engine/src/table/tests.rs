@@ -266,3 +266,60 @@ fn writes_racing_a_migration_conflict_instead_of_missing_index_entries() -> Resu
     late.commit()?;
     Ok(())
 }
+
+/// The cached schema (what `Engine::catalog` hands out) answers `check_current` without a read
+/// only while it is provably what the transaction sees: never for a snapshot older than the
+/// cache, a stale cache, or a transaction that rewrote the entry itself.
+#[test]
+fn cached_schemas_are_checked_against_the_transactions_view() -> Result<()> {
+    let (engine, tx, _) = setup()?;
+    tx.commit()?;
+    let cached = |engine: &Engine| -> Result<std::sync::Arc<TableSchema>> {
+        engine
+            .catalog()?
+            .get("users")
+            .ok_or_else(|| Error::NotFound("users".into()))
+    };
+    let t = cached(&engine)?;
+    let mut old = engine.begin(IsolationLevel::default());
+    let mut serializable = engine.begin(IsolationLevel::Serializable);
+    insert(&mut serializable, &t, &doc(9, None, 1))?;
+
+    let mut ddl = engine.begin(IsolationLevel::default());
+    let def = IndexDef::named("age_hash", "age", IndexKind::Hash, false);
+    Catalog::create_index(&mut ddl, "users", &def)?;
+    ddl.commit()?;
+    assert!(matches!(serializable.commit(), Err(Error::Conflict(_))));
+
+    // The stale cached schema is refused in a new transaction.
+    let mut late = engine.begin(IsolationLevel::default());
+    assert!(matches!(
+        insert(&mut late, &t, &doc(1, None, 7)),
+        Err(Error::Conflict(_))
+    ));
+    // The reloaded one is accepted, but not by a transaction whose snapshot predates it.
+    let t2 = cached(&engine)?;
+    assert_eq!(t2.indexes.len(), 3);
+    insert(&mut late, &t2, &doc(1, None, 7))?;
+    late.commit()?;
+    assert!(matches!(
+        insert(&mut old, &t2, &doc(2, None, 7)),
+        Err(Error::Conflict(_))
+    ));
+    insert(&mut old, &t, &doc(2, None, 7))?;
+    assert!(matches!(old.commit(), Err(Error::Conflict(_))));
+
+    // A transaction that changes the schema itself must write with the schema it made.
+    let mut own = engine.begin(IsolationLevel::ReadCommitted);
+    let t3 = Catalog::drop_index(&mut own, "users", "age_hash")?;
+    assert!(matches!(
+        insert(&mut own, &t2, &doc(3, None, 7)),
+        Err(Error::Conflict(_))
+    ));
+    insert(&mut own, &t3, &doc(3, None, 7))?;
+    own.commit()?;
+    let mut check = engine.begin(IsolationLevel::default());
+    let now = cached(&engine)?;
+    assert_eq!(count(&mut check, &now)?, 2);
+    Ok(())
+}

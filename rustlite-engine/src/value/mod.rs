@@ -20,6 +20,10 @@
 //! Tags are increasing in the order SQL sorts mixed types (NULL first). Every encoding is
 //! self-delimiting, so composite keys are concatenations and a prefix of the components is a
 //! byte prefix of the key.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`serializer`] | the direct serde path of [`Value::from_serialize`] for keys and query values |
 
 use crate::codec::keycode;
 use crate::error::{Error, Result};
@@ -27,6 +31,8 @@ use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+
+mod serializer;
 
 /// A dynamically typed value. Integers are `i64`; unsigned values above `i64::MAX` do not fit
 /// and are refused when a document is read into a `Value`.
@@ -288,15 +294,20 @@ impl Value {
             .map_err(|e| Error::InvalidArgument(format!("cannot encode document: {e}")))
     }
 
-    /// Converts any serializable value (e.g. a user struct) into a `Value`.
+    /// Converts any serializable value (e.g. a user struct) into a `Value`: what its named-field
+    /// MessagePack reads back as. Scalars, options, newtypes and tuples (keys, query values) are
+    /// converted directly; everything else goes through MessagePack (see `serializer`).
     ///
     /// ```
     /// use rustlite_engine::Value;
-    /// let v = Value::from_serialize(&(1, "x"))?;
-    /// assert_eq!(v, Value::Array(vec![Value::Int(1), Value::Text("x".into())]));
+    /// assert_eq!(Value::from_serialize(&(7u64, "a"))?, Value::Array(vec![Value::Int(7), Value::Text("a".into())]));
+    /// assert!(Value::from_serialize(&u64::MAX).is_err()); // above i64::MAX
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Value> {
+        if let Ok(v) = serializer::to_value(value) {
+            return Ok(v);
+        }
         let bytes = rmp_serde::to_vec_named(value)
             .map_err(|e| Error::InvalidArgument(format!("cannot encode value: {e}")))?;
         Value::from_msgpack(&bytes)
