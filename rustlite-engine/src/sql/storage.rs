@@ -16,6 +16,7 @@ use crate::keyspace::prefix_end;
 use crate::sql::ast::{ColumnType, CreateIndex, CreateTable};
 use crate::value::Value;
 use std::ops::Bound;
+use std::sync::Arc;
 
 /// A row: one value per declared column, in declaration order.
 pub type Row = Vec<Value>;
@@ -100,7 +101,7 @@ pub type Columns<'a> = Option<&'a [bool]>;
 /// Where SQL reads and writes rows. See the module docs.
 pub trait Storage {
     /// The table called `name`, if any.
-    fn table(&mut self, name: &str) -> Result<Option<TableInfo>>;
+    fn table(&mut self, name: &str) -> Result<Option<Arc<TableInfo>>>;
     /// Feeds `sink` the rows whose keys are within the prefix bounds, in key order, until it
     /// returns false; returns whether the scan ran to its end.
     fn scan(

@@ -154,8 +154,8 @@ pub fn table_info(t: &TableSchema) -> TableInfo {
 }
 
 impl Storage for TableStorage<'_> {
-    fn table(&mut self, name: &str) -> Result<Option<TableInfo>> {
-        Ok(self.lookup(name)?.map(|(_, info)| (*info).clone()))
+    fn table(&mut self, name: &str) -> Result<Option<Arc<TableInfo>>> {
+        Ok(self.lookup(name)?.map(|(_, info)| info))
     }
 
     fn scan(
