@@ -278,6 +278,18 @@ impl Catalog {
         }
     }
 
+    /// The stored catalog entry of table `name` as `r` sees it, undecoded: callers that cache
+    /// decoded schemas key them by these bytes (equal bytes, equal schema); decode it with
+    /// [`Catalog::decode_table`].
+    pub fn table_entry<R: Reader>(r: &mut R, name: &str) -> Result<Option<Vec<u8>>> {
+        r.read(&CatalogKey::Table(name).encode())
+    }
+
+    /// Decodes the entry of table `name` returned by [`Catalog::table_entry`].
+    pub fn decode_table(name: &str, entry: &[u8]) -> Result<TableSchema> {
+        decode_entry(&CatalogKey::Table(name).encode(), entry)
+    }
+
     /// Every table as `r` sees it, by name.
     ///
     /// ```

@@ -12,6 +12,7 @@
 use crate::error::{Error, Result};
 use crate::sql::ast::{BinaryOp, ColumnType, Expr, ScalarFn, UnaryOp};
 use crate::value::Value;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 /// Evaluates a resolved expression against `row`.
@@ -52,8 +53,8 @@ pub fn eval(expr: &Expr, row: &[Value]) -> Result<Value> {
                 _ => Value::Null,
             }
         }
-        Expr::Binary(op, l, r) => binary(*op, &eval(l, row)?, &eval(r, row)?)?,
-        Expr::IsNull { expr, negated } => Value::Bool(eval(expr, row)?.is_null() != *negated),
+        Expr::Binary(op, l, r) => binary(*op, &*operand(l, row)?, &*operand(r, row)?)?,
+        Expr::IsNull { expr, negated } => Value::Bool(operand(expr, row)?.is_null() != *negated),
         Expr::InList {
             expr,
             list,
@@ -83,9 +84,9 @@ pub fn eval(expr: &Expr, row: &[Value]) -> Result<Value> {
             high,
             negated,
         } => {
-            let v = eval(expr, row)?;
-            let ge = binary(BinaryOp::GtEq, &v, &eval(low, row)?)?;
-            let le = binary(BinaryOp::LtEq, &v, &eval(high, row)?)?;
+            let v = operand(expr, row)?;
+            let ge = binary(BinaryOp::GtEq, &v, &*operand(low, row)?)?;
+            let le = binary(BinaryOp::LtEq, &v, &*operand(high, row)?)?;
             let both = match (truth(&ge, "BETWEEN")?, truth(&le, "BETWEEN")?) {
                 (Some(false), _) | (_, Some(false)) => Some(false),
                 (Some(true), Some(true)) => Some(true),
@@ -151,6 +152,18 @@ pub fn eval(expr: &Expr, row: &[Value]) -> Result<Value> {
             return Err(Error::Sql(format!("unresolved column {}", path.join("."))))
         }
     })
+}
+
+/// Evaluates `expr` like [`eval`], borrowing a column's value from the row instead of cloning
+/// it (operands of comparisons, keys of joins and groups).
+pub fn operand<'a>(expr: &Expr, row: &'a [Value]) -> Result<Cow<'a, Value>> {
+    match expr {
+        Expr::Column { index, .. } => match row.get(*index) {
+            Some(v) => Ok(Cow::Borrowed(v)),
+            None => eval(expr, row).map(Cow::Owned),
+        },
+        _ => eval(expr, row).map(Cow::Owned),
+    }
 }
 
 /// Evaluates a predicate: true only when the result is TRUE (NULL and FALSE reject).

@@ -10,7 +10,9 @@
 //! | `execution` | the plan run against a `Storage` |
 //! | `storage` | the trait between SQL and the rows |
 //! | `table_storage` | that trait over the catalog and the table layer, in a transaction |
+//! | `document` | a stored document → a row, decoding only the columns a query reads |
 //! | `params` | conversions of Rust values into parameters |
+//! | `cache` | parsed statements by SQL text, decoded schemas by catalog entry |
 //! | `eval` | expression evaluation, three-valued logic, the ORDER BY total order |
 //!
 //! ## A SELECT, from the client down to the LSM
@@ -23,6 +25,8 @@
 //!    over it.
 //! 2. `translate::parse` checks the size limits, tokenizes, parses with a recursion limit,
 //!    and translates the `sqlparser` AST into `ast::Statement`; `?` becomes parameter 0.
+//!    The result is kept in the `cache` under the SQL text, so a repeated statement skips
+//!    this step (it depends on nothing but the text).
 //! 3. `planner::Planner` looks up `users` and `orders` in the catalog, resolves `name`,
 //!    `u.age`, `o.user_id` to positions in the joined row, and binds `?` to `30` by value.
 //! 4. The WHERE conjunct `u.age > 30` reads only `users`, so it is pushed into that scan; the
@@ -40,6 +44,8 @@
 //!    write statement the facade commits the transaction, so the statement is atomic.
 
 pub(crate) mod ast;
+pub(crate) mod cache;
+pub(crate) mod document;
 pub(crate) mod eval;
 pub(crate) mod execution;
 pub(crate) mod params;
@@ -86,7 +92,7 @@ pub(crate) fn execute_on(
     sql: &str,
     params: &[Value],
 ) -> Result<QueryResult> {
-    let statement = translate::parse(sql)?;
+    let statement = cache::statement(sql)?;
     let plan = planner::Planner::new(storage, params).plan(statement)?;
     execution::execute(plan, storage)
 }
@@ -150,7 +156,7 @@ pub fn explain(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Resu
 
 /// The physical plan of a statement as text, without running it.
 pub(crate) fn explain_on(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Result<String> {
-    let statement = match translate::parse(sql)? {
+    let statement = match cache::statement(sql)? {
         ast::Statement::Explain(inner) => *inner,
         other => other,
     };

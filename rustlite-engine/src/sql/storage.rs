@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::sql::ast::{ColumnType, CreateIndex, CreateTable};
 use crate::value::Value;
 use std::ops::Bound;
+use std::sync::Arc;
 
 /// A row: one value per declared column, in declaration order.
 pub type Row = Vec<Value>;
@@ -87,26 +88,39 @@ pub enum IndexLookup {
     Range(Bound<Value>, Bound<Value>),
 }
 
+/// Receives scanned rows one at a time; returning `false` stops the scan.
+pub type RowSink<'a> = dyn FnMut(KeyedRow) -> Result<bool> + 'a;
+
+/// Which columns a scan must produce: `None` is every column and the key (what a write needs);
+/// `Some(wanted)` is a read, which gets the wanted columns (the others may be NULL) and an
+/// empty [`KeyedRow::key`].
+pub type Columns<'a> = Option<&'a [bool]>;
+
 /// Where SQL reads and writes rows. See the module docs.
 pub trait Storage {
     /// The table called `name`, if any.
-    fn table(&mut self, name: &str) -> Result<Option<TableInfo>>;
-    /// Rows whose keys are within the prefix bounds, in key order.
+    fn table(&mut self, name: &str) -> Result<Option<Arc<TableInfo>>>;
+    /// Feeds `sink` the rows whose keys are within the prefix bounds, in key order, until it
+    /// returns false; returns whether the scan ran to its end.
     fn scan(
         &mut self,
         table: &TableInfo,
         lower: Bound<&[Value]>,
         upper: Bound<&[Value]>,
-    ) -> Result<Vec<KeyedRow>>;
+        columns: Columns<'_>,
+        sink: &mut RowSink<'_>,
+    ) -> Result<bool>;
     /// The row with exactly this key.
     fn get(&mut self, table: &TableInfo, key: &[Value]) -> Result<Option<KeyedRow>>;
-    /// Rows found through a secondary index.
+    /// Feeds `sink` the rows found through a secondary index (as [`Storage::scan`]).
     fn index_scan(
         &mut self,
         table: &TableInfo,
         index: &IndexInfo,
         lookup: &IndexLookup,
-    ) -> Result<Vec<KeyedRow>>;
+        columns: Columns<'_>,
+        sink: &mut RowSink<'_>,
+    ) -> Result<bool>;
     /// Inserts a new row (fails on a duplicate key or a unique-index violation).
     fn insert(&mut self, table: &TableInfo, row: Row) -> Result<()>;
     /// Replaces the row stored under `key` (the new row's key may differ).

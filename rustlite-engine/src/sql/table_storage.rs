@@ -10,10 +10,15 @@
 //! TableInfo (positions)                         <->  TableSchema (names, ids)
 //! ```
 //! Table names resolve exactly, then ASCII case-insensitively. Schemas read in a statement are
-//! cached for the statement; DDL clears the cache.
+//! kept for the statement (DDL clears them); across statements, the catalog entry is read
+//! through the transaction every time but decoded once per distinct entry ([`cache`]).
 
 use super::ast::{CreateIndex, CreateTable};
-use super::storage::{ColumnInfo, IndexInfo, IndexLookup, KeyedRow, Row, Storage, TableInfo};
+use super::cache;
+use super::document;
+use super::storage::{
+    ColumnInfo, Columns, IndexInfo, IndexLookup, KeyedRow, Row, RowSink, Storage, TableInfo,
+};
 use crate::catalog::{Catalog, FieldDef, IndexDef, IndexKind, Schema, TableSchema};
 use crate::error::{Error, Result};
 use crate::lsm::iter::Direction;
@@ -24,10 +29,13 @@ use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
+/// A table's schema and the planner's view of it.
+type Entry = (Arc<TableSchema>, Arc<TableInfo>);
+
 /// See the module docs.
 pub struct TableStorage<'a> {
     tx: &'a mut Transaction,
-    schemas: HashMap<String, Arc<TableSchema>>,
+    schemas: HashMap<String, Entry>,
 }
 
 impl<'a> TableStorage<'a> {
@@ -39,28 +47,35 @@ impl<'a> TableStorage<'a> {
         }
     }
 
-    fn schema(&mut self, name: &str) -> Result<Arc<TableSchema>> {
-        if let Some(s) = self.schemas.get(name) {
-            return Ok(Arc::clone(s));
+    /// The table called `name` as the transaction sees it: its catalog entry is read through
+    /// the transaction, and decoded only when this thread has not decoded the same bytes before
+    /// (see [`cache`]).
+    fn lookup(&mut self, name: &str) -> Result<Option<Entry>> {
+        if let Some(e) = self.schemas.get(name) {
+            return Ok(Some(e.clone()));
         }
-        let found = match Catalog::table(self.tx, name)? {
-            Some(t) => Some(t),
+        let found = match Catalog::table_entry(self.tx, name)? {
+            Some(entry) => Some(cache::schema(entry, |bytes| {
+                Catalog::decode_table(name, bytes).map(Arc::new)
+            })?),
             None => Catalog::tables(self.tx)?
                 .into_iter()
-                .find(|t| t.name().eq_ignore_ascii_case(name)),
+                .find(|t| t.name().eq_ignore_ascii_case(name))
+                .map(|t| {
+                    let info = Arc::new(table_info(&t));
+                    (t, info)
+                }),
         };
-        let t = found.ok_or_else(|| Error::Sql(format!("unknown table {name}")))?;
-        self.schemas.insert(name.to_string(), Arc::clone(&t));
-        Ok(t)
+        if let Some(e) = &found {
+            self.schemas.insert(name.to_string(), e.clone());
+        }
+        Ok(found)
     }
 
-    fn row_of(schema: &TableSchema, doc: &Value) -> Row {
-        schema
-            .schema
-            .fields
-            .iter()
-            .map(|f| doc.field(&f.name).clone())
-            .collect()
+    fn schema(&mut self, name: &str) -> Result<Arc<TableSchema>> {
+        self.lookup(name)?
+            .map(|(s, _)| s)
+            .ok_or_else(|| Error::Sql(format!("unknown table {name}")))
     }
 
     fn doc_of(schema: &TableSchema, row: Row) -> Value {
@@ -75,18 +90,31 @@ impl<'a> TableStorage<'a> {
         )
     }
 
-    fn keyed(
+    /// Feeds `sink` the rows of `raw`, decoding the wanted columns only (see [`document`]).
+    fn feed(
         schema: &TableSchema,
-        rows: impl Iterator<Item = Result<table::RawRow>>,
-    ) -> Result<Vec<KeyedRow>> {
-        rows.map(|r| {
-            let (key, doc) = r?.into_pair()?;
-            Ok(KeyedRow {
-                key,
-                row: Self::row_of(schema, &doc),
-            })
-        })
-        .collect()
+        raw: impl Iterator<Item = Result<table::RawRow>>,
+        columns: Columns<'_>,
+        sink: &mut RowSink<'_>,
+    ) -> Result<bool> {
+        let names: Vec<&str> = schema
+            .schema
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        for r in raw {
+            let r = r?;
+            let key = match columns {
+                None => r.pk_values()?,
+                Some(_) => Vec::new(),
+            };
+            let row = document::decode_row(&r.doc, &names, columns)?;
+            if !sink(KeyedRow { key, row })? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 
@@ -126,12 +154,8 @@ pub fn table_info(t: &TableSchema) -> TableInfo {
 }
 
 impl Storage for TableStorage<'_> {
-    fn table(&mut self, name: &str) -> Result<Option<TableInfo>> {
-        match self.schema(name) {
-            Ok(t) => Ok(Some(table_info(&t))),
-            Err(Error::Sql(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+    fn table(&mut self, name: &str) -> Result<Option<Arc<TableInfo>>> {
+        Ok(self.lookup(name)?.map(|(_, info)| info))
     }
 
     fn scan(
@@ -139,17 +163,28 @@ impl Storage for TableStorage<'_> {
         t: &TableInfo,
         lower: Bound<&[Value]>,
         upper: Bound<&[Value]>,
-    ) -> Result<Vec<KeyedRow>> {
+        columns: Columns<'_>,
+        sink: &mut RowSink<'_>,
+    ) -> Result<bool> {
         let schema = self.schema(&t.name)?;
         let rows = table::scan(self.tx, &schema, lower, upper, Direction::Forward)?;
-        Self::keyed(&schema, rows)
+        Self::feed(&schema, rows, columns, sink)
     }
 
     fn get(&mut self, t: &TableInfo, key: &[Value]) -> Result<Option<KeyedRow>> {
         let schema = self.schema(&t.name)?;
-        Ok(table::get(self.tx, &schema, key)?.map(|doc| KeyedRow {
+        let Some(doc) = table::get_encoded(self.tx, &schema, key)? else {
+            return Ok(None);
+        };
+        let names: Vec<&str> = schema
+            .schema
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        Ok(Some(KeyedRow {
             key: key.to_vec(),
-            row: Self::row_of(&schema, &doc),
+            row: document::decode_row(&doc, &names, None)?,
         }))
     }
 
@@ -158,7 +193,9 @@ impl Storage for TableStorage<'_> {
         t: &TableInfo,
         index: &IndexInfo,
         lookup: &IndexLookup,
-    ) -> Result<Vec<KeyedRow>> {
+        columns: Columns<'_>,
+        sink: &mut RowSink<'_>,
+    ) -> Result<bool> {
         let schema = self.schema(&t.name)?;
         let ix = schema
             .index(&index.name)
@@ -175,7 +212,7 @@ impl Storage for TableStorage<'_> {
                 Direction::Forward,
             )?,
         };
-        Self::keyed(&schema, rows.map(Ok))
+        Self::feed(&schema, rows.map(Ok), columns, sink)
     }
 
     fn insert(&mut self, t: &TableInfo, row: Row) -> Result<()> {

@@ -14,7 +14,7 @@
 
 use crate::error::{Error, Result};
 use crate::sql::ast::{AggregateFn, Expr};
-use crate::sql::eval::{eval, group_key, sort_cmp};
+use crate::sql::eval::{eval, group_key, operand, sort_cmp};
 use crate::sql::planner::plan::AggregateCall;
 use crate::sql::storage::Row;
 use crate::value::Value;
@@ -47,7 +47,7 @@ impl Accumulator {
             self.count += 1;
             return Ok(());
         };
-        let v = eval(arg, row)?;
+        let v = operand(arg, row)?;
         if v.is_null() {
             return Ok(());
         }
@@ -69,13 +69,13 @@ impl Accumulator {
                         v.type_name()
                     ))
                 };
-                let x = match &v {
+                let x = match &*v {
                     Value::Int(i) => *i as f64,
                     Value::Float(f) => *f,
                     _ => return Err(mismatch()),
                 };
                 self.float_sum += x;
-                self.sum = Some(match (self.sum.take(), &v) {
+                self.sum = Some(match (self.sum.take(), &*v) {
                     (None, v) => v.clone(),
                     (Some(Value::Int(a)), Value::Int(b)) => match a.checked_add(*b) {
                         Some(s) => Value::Int(s),
@@ -101,7 +101,7 @@ impl Accumulator {
                     }
                 };
                 if replace {
-                    self.best = Some(v);
+                    self.best = Some(v.into_owned());
                 }
             }
         }
@@ -124,41 +124,76 @@ impl Accumulator {
     }
 }
 
-/// Groups `rows` and computes the aggregates (see the module docs).
-pub fn run(rows: Vec<Row>, group_by: &[Expr], aggregates: &[AggregateCall]) -> Result<Vec<Row>> {
-    let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
-    let mut groups: Vec<(Vec<Value>, Vec<Accumulator>)> = Vec::new();
-    let fresh = || aggregates.iter().map(Accumulator::new).collect::<Vec<_>>();
-    if group_by.is_empty() {
-        groups.push((vec![], fresh()));
-        index.insert(vec![], 0);
+/// Groups rows as they arrive and computes the aggregates (see the module docs).
+pub struct Groups<'a> {
+    group_by: &'a [Expr],
+    aggregates: &'a [AggregateCall],
+    /// Group key → position in `groups`.
+    index: HashMap<Vec<u8>, usize>,
+    /// Group values and accumulators, in order of first appearance.
+    groups: Vec<(Vec<Value>, Vec<Accumulator>)>,
+    /// The current row's group key (reused).
+    key: Vec<u8>,
+}
+
+impl<'a> Groups<'a> {
+    /// No rows yet: without GROUP BY, the one group already exists.
+    pub fn new(group_by: &'a [Expr], aggregates: &'a [AggregateCall]) -> Self {
+        let mut g = Groups {
+            group_by,
+            aggregates,
+            index: HashMap::new(),
+            groups: Vec::new(),
+            key: Vec::new(),
+        };
+        if group_by.is_empty() {
+            g.groups.push((vec![], g.fresh()));
+            g.index.insert(vec![], 0);
+        }
+        g
     }
-    for row in rows {
-        let values = group_by
-            .iter()
-            .map(|g| eval(g, &row))
-            .collect::<Result<Vec<_>>>()?;
-        let mut key = Vec::new();
-        values.iter().for_each(|v| group_key(v, &mut key));
-        let slot = match index.get(&key) {
+
+    fn fresh(&self) -> Vec<Accumulator> {
+        self.aggregates.iter().map(Accumulator::new).collect()
+    }
+
+    /// Adds one input row to its group.
+    pub fn add(&mut self, row: &[Value]) -> Result<()> {
+        self.key.clear();
+        for g in self.group_by {
+            group_key(&*operand(g, row)?, &mut self.key);
+        }
+        let slot = match self.index.get(self.key.as_slice()) {
             Some(&i) => i,
             None => {
-                groups.push((values, fresh()));
-                index.insert(key, groups.len() - 1);
-                groups.len() - 1
+                let values = self
+                    .group_by
+                    .iter()
+                    .map(|g| eval(g, row))
+                    .collect::<Result<Vec<_>>>()?;
+                let fresh = self.fresh();
+                self.groups.push((values, fresh));
+                self.index.insert(self.key.clone(), self.groups.len() - 1);
+                self.groups.len() - 1
             }
         };
-        if let Some((_, accs)) = groups.get_mut(slot) {
-            for (acc, call) in accs.iter_mut().zip(aggregates) {
-                acc.add(call, &row)?;
+        if let Some((_, accs)) = self.groups.get_mut(slot) {
+            for (acc, call) in accs.iter_mut().zip(self.aggregates) {
+                acc.add(call, row)?;
             }
         }
+        Ok(())
     }
-    Ok(groups
-        .into_iter()
-        .map(|(mut values, accs)| {
-            values.extend(accs.into_iter().zip(aggregates).map(|(a, c)| a.finish(c)));
-            values
-        })
-        .collect())
+
+    /// One row per group: its group values, then its aggregate results.
+    pub fn finish(self) -> Vec<Row> {
+        let aggregates = self.aggregates;
+        self.groups
+            .into_iter()
+            .map(|(mut values, accs)| {
+                values.extend(accs.into_iter().zip(aggregates).map(|(a, c)| a.finish(c)));
+                values
+            })
+            .collect()
+    }
 }

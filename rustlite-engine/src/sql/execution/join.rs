@@ -2,19 +2,28 @@
 //!
 //! Both algorithms produce the same rows: every matching pair as `left ++ right`, then for
 //! LEFT/FULL each unmatched left row padded with NULLs on the right, and for RIGHT/FULL each
-//! unmatched right row padded on the left. The hash join builds on the right input; a key
-//! containing NULL matches nothing (`NULL = NULL` is not true).
+//! unmatched right row padded on the left. The hash join builds on the right input and probes
+//! with the left one as it streams; a key containing NULL matches nothing (`NULL = NULL` is
+//! not true).
 
+use super::needs::Needs;
+use super::Sink;
 use crate::error::Result;
 use crate::sql::ast::{Expr, JoinKind};
-use crate::sql::eval::{eval, eval_predicate, group_key};
+use crate::sql::eval::{eval_predicate, group_key, operand};
 use crate::sql::planner::plan::Node;
 use crate::sql::storage::{Row, Storage};
 use crate::value::Value;
 use std::collections::HashMap;
 
-/// Runs a [`Node::HashJoin`] or [`Node::NestedLoopJoin`].
-pub fn run(node: &Node, storage: &mut dyn Storage) -> Result<Vec<Row>> {
+/// Streams a [`Node::HashJoin`] or [`Node::NestedLoopJoin`] into `sink`: the right input is
+/// collected (and hashed), the left input is probed row by row as it is produced.
+pub fn stream(
+    node: &Node,
+    storage: &mut dyn Storage,
+    needs: &Needs,
+    sink: &mut Sink<'_>,
+) -> Result<bool> {
     match node {
         Node::HashJoin {
             left,
@@ -26,12 +35,14 @@ pub fn run(node: &Node, storage: &mut dyn Storage) -> Result<Vec<Row>> {
             left_width,
             right_width,
         } => {
-            let l = super::run(left, storage)?;
-            let r = super::run(right, storage)?;
+            let (lneeds, rneeds) =
+                needs.split_join(*left_width, left_keys, right_keys, residual.as_ref());
+            let r = collect(right, storage, &rneeds)?;
             let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+            let mut k = Vec::new();
             for (i, row) in r.iter().enumerate() {
-                if let Some(k) = key(right_keys, row)? {
-                    table.entry(k).or_default().push(i);
+                if key(right_keys, row, &mut k)? {
+                    table.entry(k.clone()).or_default().push(i);
                 }
             }
             let shape = Shape {
@@ -40,12 +51,16 @@ pub fn run(node: &Node, storage: &mut dyn Storage) -> Result<Vec<Row>> {
                 left_width: *left_width,
                 right_width: *right_width,
             };
-            join_rows(&l, &r, &shape, |lrow| {
-                Ok(match key(left_keys, lrow)? {
-                    Some(k) => table.get(&k).cloned().unwrap_or_default(),
-                    None => vec![],
-                })
-            })
+            let mut right_matched = vec![false; r.len()];
+            let done = super::stream(left, storage, &lneeds, &mut |lrow| {
+                let candidates = if key(left_keys, &lrow, &mut k)? {
+                    table.get(k.as_slice()).map_or(&[][..], Vec::as_slice)
+                } else {
+                    &[]
+                };
+                join_row(lrow, candidates, &r, &shape, &mut right_matched, sink)
+            })?;
+            Ok(done && pad_right_unmatched(sink, &shape, &r, &right_matched)?)
         }
         Node::NestedLoopJoin {
             left,
@@ -55,8 +70,8 @@ pub fn run(node: &Node, storage: &mut dyn Storage) -> Result<Vec<Row>> {
             left_width,
             right_width,
         } => {
-            let l = super::run(left, storage)?;
-            let r = super::run(right, storage)?;
+            let (lneeds, rneeds) = needs.split_join(*left_width, &[], &[], predicate.as_ref());
+            let r = collect(right, storage, &rneeds)?;
             let all: Vec<usize> = (0..r.len()).collect();
             let shape = Shape {
                 kind: *kind,
@@ -64,10 +79,24 @@ pub fn run(node: &Node, storage: &mut dyn Storage) -> Result<Vec<Row>> {
                 left_width: *left_width,
                 right_width: *right_width,
             };
-            join_rows(&l, &r, &shape, |_| Ok(all.clone()))
+            let mut right_matched = vec![false; r.len()];
+            let done = super::stream(left, storage, &lneeds, &mut |lrow| {
+                join_row(lrow, &all, &r, &shape, &mut right_matched, sink)
+            })?;
+            Ok(done && pad_right_unmatched(sink, &shape, &r, &right_matched)?)
         }
-        other => super::run(other, storage),
+        other => super::stream(other, storage, needs, sink),
     }
+}
+
+/// The rows of `node`, computing the columns in `needs`.
+fn collect(node: &Node, storage: &mut dyn Storage, needs: &Needs) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    super::stream(node, storage, needs, &mut |row| {
+        out.push(row);
+        Ok(true)
+    })?;
+    Ok(out)
 }
 
 /// What a join produces, whatever finds the candidate pairs.
@@ -78,54 +107,64 @@ struct Shape<'a> {
     right_width: usize,
 }
 
-/// Joins each left row with those of its `candidates` (right-row positions) for which the
-/// condition holds, then pads unmatched rows as the join kind requires.
-fn join_rows(
-    l: &[Row],
+/// Joins one left row with those of its `candidates` (right-row positions) for which the
+/// condition holds, or pads it when nothing matched and the join kind keeps it. Without a
+/// condition every candidate matches, so the left row's values move into the last joined row
+/// instead of being cloned.
+fn join_row(
+    lrow: Row,
+    candidates: &[usize],
     r: &[Row],
     shape: &Shape<'_>,
-    mut candidates: impl FnMut(&Row) -> Result<Vec<usize>>,
-) -> Result<Vec<Row>> {
-    let mut out = Vec::new();
-    let mut right_matched = vec![false; r.len()];
-    for lrow in l {
-        let mut matched = false;
-        for i in candidates(lrow)? {
-            let Some(rrow) = r.get(i) else { continue };
-            let joined = concat(lrow, rrow);
-            if shape
-                .condition
-                .map_or(Ok(true), |p| eval_predicate(p, &joined))?
-            {
-                matched = true;
-                if let Some(m) = right_matched.get_mut(i) {
-                    *m = true;
-                }
-                out.push(joined);
+    right_matched: &mut [bool],
+    sink: &mut Sink<'_>,
+) -> Result<bool> {
+    let mut lrow = lrow;
+    let mut matched = false;
+    for (j, &i) in candidates.iter().enumerate() {
+        let Some(rrow) = r.get(i) else { continue };
+        let joined = if shape.condition.is_none() && j + 1 == candidates.len() {
+            let mut row = std::mem::take(&mut lrow);
+            row.extend_from_slice(rrow);
+            row
+        } else {
+            concat(&lrow, rrow)
+        };
+        if shape
+            .condition
+            .map_or(Ok(true), |p| eval_predicate(p, &joined))?
+        {
+            matched = true;
+            if let Some(m) = right_matched.get_mut(i) {
+                *m = true;
+            }
+            if !sink(joined)? {
+                return Ok(false);
             }
         }
-        if !matched && matches!(shape.kind, JoinKind::Left | JoinKind::Full) {
-            out.push(concat(lrow, &vec![Value::Null; shape.right_width]));
-        }
     }
-    pad_right_unmatched(&mut out, shape.kind, r, &right_matched, shape.left_width);
-    Ok(out)
+    if !matched && matches!(shape.kind, JoinKind::Left | JoinKind::Full) {
+        lrow.resize(lrow.len() + shape.right_width, Value::Null);
+        return sink(lrow);
+    }
+    Ok(true)
 }
 
+/// For RIGHT and FULL joins, each right row no left row matched, padded on the left.
 fn pad_right_unmatched(
-    out: &mut Vec<Row>,
-    kind: JoinKind,
+    sink: &mut Sink<'_>,
+    shape: &Shape<'_>,
     right: &[Row],
     matched: &[bool],
-    left_width: usize,
-) {
-    if matches!(kind, JoinKind::Right | JoinKind::Full) {
+) -> Result<bool> {
+    if matches!(shape.kind, JoinKind::Right | JoinKind::Full) {
         for (row, m) in right.iter().zip(matched) {
-            if !m {
-                out.push(concat(&vec![Value::Null; left_width], row));
+            if !m && !sink(concat(&vec![Value::Null; shape.left_width], row))? {
+                return Ok(false);
             }
         }
     }
+    Ok(true)
 }
 
 fn concat(l: &[Value], r: &[Value]) -> Row {
@@ -135,15 +174,16 @@ fn concat(l: &[Value], r: &[Value]) -> Row {
     row
 }
 
-/// The hash key of a row (None when a key value is NULL: it matches nothing).
-fn key(exprs: &[Expr], row: &[Value]) -> Result<Option<Vec<u8>>> {
-    let mut k = Vec::new();
+/// Writes the hash key of a row into `out`; false when a key value is NULL (it matches
+/// nothing).
+fn key(exprs: &[Expr], row: &[Value], out: &mut Vec<u8>) -> Result<bool> {
+    out.clear();
     for e in exprs {
-        let v = eval(e, row)?;
+        let v = operand(e, row)?;
         if v.is_null() {
-            return Ok(None);
+            return Ok(false);
         }
-        group_key(&v, &mut k);
+        group_key(&v, out);
     }
-    Ok(Some(k))
+    Ok(true)
 }

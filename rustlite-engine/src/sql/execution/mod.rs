@@ -5,22 +5,37 @@
 //! | this file | scans, filters, projection, DISTINCT, sort, limit |
 //! | [`join`] | hash join and nested-loop join, all five kinds |
 //! | [`aggregate`] | GROUP BY and the aggregate functions |
+//! | [`needs`] | which columns each node's consumer reads (projection pushdown) |
 //! | [`write`](mod@write) | INSERT / UPDATE / DELETE and DDL, with type coercion and NOT NULL |
 //!
-//! Nodes run bottom-up and hand their parent a materialised `Vec` of rows: simple, and every
-//! scan finishes before the statement writes (no Halloween problem for UPDATE).
+//! Rows are pushed: [`stream`] runs a node and hands each of its rows to a sink, which returns
+//! `false` to stop the producer (a `LIMIT` that has its rows ends the scan below it).
+//! Filter, Project, Distinct, Limit and the probe side of a join pass rows through one at a
+//! time; Sort, the build side of a join and Aggregate's groups are the only buffers, so a
+//! `GROUP BY` over a million rows holds its groups, not its rows.
+//!
+//! ```text
+//! Project ◀─ Aggregate ◀─ HashJoin ◀─ Scan orders      (probe: row by row)
+//!                           │
+//!                           └──────── Scan users       (build: collected first)
+//! ```
+//! A scan decodes only the columns some node above it reads ([`needs`]); the others are NULL.
+//! Writes run their scans to completion (a `Vec` of keyed rows with every column) before the
+//! first write, so there is no Halloween problem for UPDATE.
 
 pub mod aggregate;
 pub mod join;
+pub mod needs;
 pub mod write;
 
 use super::eval::{eval, eval_predicate, group_key, sort_cmp};
 use super::planner::plan::{Access, Node};
 use super::planner::Plan;
-use super::storage::{KeyedRow, Row, Storage};
+use super::storage::{Columns, KeyedRow, Row, RowSink, Storage, TableInfo};
 use super::QueryResult;
 use crate::error::Result;
 use crate::value::Value;
+use needs::Needs;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::ops::Bound;
@@ -50,54 +65,117 @@ pub fn execute(plan: Plan, storage: &mut dyn Storage) -> Result<QueryResult> {
     }
 }
 
-/// Runs a node to completion.
+/// Receives rows one at a time; returning `false` stops the producer.
+pub type Sink<'a> = dyn FnMut(Row) -> Result<bool> + 'a;
+
+/// Runs a node to completion, every column of its output computed.
 pub fn run(node: &Node, storage: &mut dyn Storage) -> Result<Vec<Row>> {
-    Ok(match node {
-        Node::Scan { .. } => scan(node, storage)?.into_iter().map(|r| r.row).collect(),
-        Node::Values { rows } => rows.clone(),
-        Node::Filter { source, predicate } => {
-            let mut out = Vec::new();
-            for row in run(source, storage)? {
-                if eval_predicate(predicate, &row)? {
-                    out.push(row);
+    let mut out = Vec::new();
+    stream(node, storage, &Needs::All, &mut |row| {
+        out.push(row);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// Pushes the rows of `node` into `sink` until it returns false; returns whether the node
+/// ran to its end. Output columns outside `needs` may be NULL.
+pub fn stream(
+    node: &Node,
+    storage: &mut dyn Storage,
+    needs: &Needs,
+    sink: &mut Sink<'_>,
+) -> Result<bool> {
+    match node {
+        Node::Scan {
+            table,
+            access,
+            filter,
+            ..
+        } => {
+            let mask = needs.scan_mask(table.columns.len(), filter.as_ref());
+            read(table, access, storage, Some(&mask), &mut |r| match filter {
+                Some(f) if !eval_predicate(f, &r.row)? => Ok(true),
+                _ => sink(r.row),
+            })
+        }
+        Node::Values { rows } => {
+            for row in rows {
+                if !sink(row.clone())? {
+                    return Ok(false);
                 }
             }
-            out
+            Ok(true)
         }
-        Node::Project { source, exprs } => run(source, storage)?
-            .iter()
-            .map(|row| exprs.iter().map(|e| eval(e, row)).collect())
-            .collect::<Result<_>>()?,
-        Node::HashJoin { .. } | Node::NestedLoopJoin { .. } => join::run(node, storage)?,
+        Node::Filter { source, predicate } => {
+            let below = needs.with(std::iter::once(predicate));
+            stream(source, storage, &below, &mut |row| {
+                if eval_predicate(predicate, &row)? {
+                    sink(row)
+                } else {
+                    Ok(true)
+                }
+            })
+        }
+        Node::Project { source, exprs } => {
+            let below = Needs::of(exprs.iter());
+            stream(source, storage, &below, &mut |row| {
+                let out = exprs
+                    .iter()
+                    .map(|e| eval(e, &row))
+                    .collect::<Result<Vec<_>>>()?;
+                sink(out)
+            })
+        }
+        Node::HashJoin { .. } | Node::NestedLoopJoin { .. } => {
+            join::stream(node, storage, needs, sink)
+        }
         Node::Aggregate {
             source,
             group_by,
             aggregates,
-        } => aggregate::run(run(source, storage)?, group_by, aggregates)?,
-        Node::Distinct { source } => {
-            let mut seen = HashSet::new();
-            let mut out = Vec::new();
-            for row in run(source, storage)? {
-                let mut key = Vec::new();
-                row.iter().for_each(|v| group_key(v, &mut key));
-                if seen.insert(key) {
-                    out.push(row);
+        } => {
+            let below = Needs::of(
+                group_by
+                    .iter()
+                    .chain(aggregates.iter().filter_map(|a| a.arg.as_ref())),
+            );
+            let mut groups = aggregate::Groups::new(group_by, aggregates);
+            stream(source, storage, &below, &mut |row| {
+                groups.add(&row)?;
+                Ok(true)
+            })?;
+            for row in groups.finish() {
+                if !sink(row)? {
+                    return Ok(false);
                 }
             }
-            out
+            Ok(true)
+        }
+        Node::Distinct { source } => {
+            let mut seen = HashSet::new();
+            let mut key = Vec::new();
+            stream(source, storage, &Needs::All, &mut |row| {
+                key.clear();
+                row.iter().for_each(|v| group_key(v, &mut key));
+                if seen.contains(key.as_slice()) {
+                    return Ok(true);
+                }
+                seen.insert(key.clone());
+                sink(row)
+            })
         }
         Node::Sort { source, keys } => {
-            let rows = run(source, storage)?;
-            let mut keyed = rows
-                .into_iter()
-                .map(|row| {
-                    let k = keys
-                        .iter()
-                        .map(|k| eval(&k.expr, &row))
-                        .collect::<Result<Vec<_>>>()?;
-                    Ok((k, row))
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let below = needs.with(keys.iter().map(|k| &k.expr));
+            let mut keyed = Vec::new();
+            stream(source, storage, &below, &mut |row| {
+                let k = keys
+                    .iter()
+                    .map(|k| eval(&k.expr, &row))
+                    .collect::<Result<Vec<_>>>()?;
+                keyed.push((k, row));
+                Ok(true)
+            })?;
             keyed.sort_by(|(a, _), (b, _)| {
                 for ((x, y), k) in a.iter().zip(b).zip(keys) {
                     let o = match (x.is_null(), y.is_null()) {
@@ -115,23 +193,42 @@ pub fn run(node: &Node, storage: &mut dyn Storage) -> Result<Vec<Row>> {
                 }
                 Ordering::Equal
             });
-            keyed.into_iter().map(|(_, r)| r).collect()
+            for (_, row) in keyed {
+                if !sink(row)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
         }
         Node::Limit {
             source,
             limit,
             offset,
         } => {
-            let rows = run(source, storage)?;
-            rows.into_iter()
-                .skip(*offset)
-                .take(limit.unwrap_or(usize::MAX))
-                .collect()
+            let limit = limit.unwrap_or(usize::MAX);
+            if limit == 0 {
+                return Ok(true);
+            }
+            let (mut skipped, mut passed, mut stopped) = (0, 0, false);
+            stream(source, storage, needs, &mut |row| {
+                if skipped < *offset {
+                    skipped += 1;
+                    return Ok(true);
+                }
+                passed += 1;
+                if !sink(row)? {
+                    stopped = true;
+                    return Ok(false);
+                }
+                Ok(passed < limit)
+            })?;
+            Ok(!stopped)
         }
-    })
+    }
 }
 
-/// Runs a [`Node::Scan`], keeping each row's key (UPDATE and DELETE need it).
+/// Runs a [`Node::Scan`] to completion with every column and each row's key (UPDATE and
+/// DELETE need both).
 pub fn scan(node: &Node, storage: &mut dyn Storage) -> Result<Vec<KeyedRow>> {
     let Node::Scan {
         table,
@@ -142,32 +239,46 @@ pub fn scan(node: &Node, storage: &mut dyn Storage) -> Result<Vec<KeyedRow>> {
     else {
         return Err(crate::Error::Sql("internal: not a scan".into()));
     };
-    let rows = match access {
-        Access::Full => storage.scan(table, Bound::Unbounded, Bound::Unbounded)?,
+    let mut out = Vec::new();
+    read(table, access, storage, None, &mut |r| {
+        if filter
+            .as_ref()
+            .map_or(Ok(true), |f| eval_predicate(f, &r.row))?
+        {
+            out.push(r);
+        }
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// Feeds `sink` the rows `access` finds in `table`.
+fn read(
+    table: &TableInfo,
+    access: &Access,
+    storage: &mut dyn Storage,
+    columns: Columns<'_>,
+    sink: &mut RowSink<'_>,
+) -> Result<bool> {
+    match access {
+        Access::Full => storage.scan(table, Bound::Unbounded, Bound::Unbounded, columns, sink),
         Access::KeyLookup(keys) => {
-            let mut out = Vec::new();
             for k in keys {
-                out.extend(storage.get(table, k)?);
+                if let Some(r) = storage.get(table, k)? {
+                    if !sink(r)? {
+                        return Ok(false);
+                    }
+                }
             }
-            out
+            Ok(true)
         }
         Access::KeyRange(lo, hi) => storage.scan(
             table,
             lo.as_ref().map(Vec::as_slice),
             hi.as_ref().map(Vec::as_slice),
-        )?,
-        Access::Index { index, lookup } => storage.index_scan(table, index, lookup)?,
-    };
-    match filter {
-        None => Ok(rows),
-        Some(f) => {
-            let mut out = Vec::new();
-            for r in rows {
-                if eval_predicate(f, &r.row)? {
-                    out.push(r);
-                }
-            }
-            Ok(out)
-        }
+            columns,
+            sink,
+        ),
+        Access::Index { index, lookup } => storage.index_scan(table, index, lookup, columns, sink),
     }
 }

@@ -23,6 +23,7 @@ use crate::sql::storage::{Storage, TableInfo};
 use crate::value::Value;
 use plan::Node;
 use scope::{Scope, ScopeColumn};
+use std::sync::Arc;
 
 /// Deepest nesting of subqueries and joins the planner follows.
 const MAX_PLAN_DEPTH: usize = 128;
@@ -42,7 +43,7 @@ pub enum Plan {
     /// `INSERT`.
     Insert {
         /// Target table.
-        table: TableInfo,
+        table: Arc<TableInfo>,
         /// Target column positions, one per source value.
         columns: Vec<usize>,
         /// Source rows.
@@ -51,7 +52,7 @@ pub enum Plan {
     /// `UPDATE`: rows found by `scan` get `set` applied (expressions over the old row).
     Update {
         /// Target table.
-        table: TableInfo,
+        table: Arc<TableInfo>,
         /// Scan of the rows to update (a [`Node::Scan`]).
         scan: Node,
         /// `(column position, new value)`.
@@ -60,7 +61,7 @@ pub enum Plan {
     /// `DELETE`: rows found by `scan` are deleted.
     Delete {
         /// Target table.
-        table: TableInfo,
+        table: Arc<TableInfo>,
         /// Scan of the rows to delete (a [`Node::Scan`]).
         scan: Node,
     },
@@ -172,7 +173,7 @@ impl<'a> Planner<'a> {
     }
 
     /// The table called `name`, or an error naming it.
-    fn table(&mut self, name: &str) -> Result<TableInfo> {
+    fn table(&mut self, name: &str) -> Result<Arc<TableInfo>> {
         self.storage
             .table(name)?
             .ok_or_else(|| Error::Sql(format!("unknown table {name}")))
@@ -301,7 +302,12 @@ impl<'a> Planner<'a> {
     }
 
     /// The scan of an UPDATE/DELETE target with its WHERE pushed into the access path.
-    fn dml_scan(&mut self, table: &TableInfo, scope: &Scope, filter: Option<Expr>) -> Result<Node> {
+    fn dml_scan(
+        &mut self,
+        table: &Arc<TableInfo>,
+        scope: &Scope,
+        filter: Option<Expr>,
+    ) -> Result<Node> {
         let conjuncts = match filter {
             Some(f) => {
                 if f.has_aggregate() {

@@ -22,6 +22,7 @@ use crate::sql::ast::{AggregateFn, Expr, JoinKind};
 use crate::sql::storage::{IndexInfo, IndexLookup, TableInfo};
 use crate::value::Value;
 use std::ops::Bound;
+use std::sync::Arc;
 
 /// How a table's rows are fetched.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,7 +70,7 @@ pub enum Node {
     /// Reads a table through `access`, keeping rows for which `filter` is true.
     Scan {
         /// The table.
-        table: TableInfo,
+        table: Arc<TableInfo>,
         /// Name the query uses for it.
         alias: String,
         /// Access path.

@@ -22,8 +22,16 @@ pub struct ScopeColumn {
 impl ScopeColumn {
     /// `table.name` (or `name`).
     pub fn label(&self) -> String {
+        // Built by hand: `format!` costs more than the rest of a point query's name
+        // resolution.
         match &self.table {
-            Some(t) => format!("{t}.{}", self.name),
+            Some(t) => {
+                let mut label = String::with_capacity(t.len() + 1 + self.name.len());
+                label.push_str(t);
+                label.push('.');
+                label.push_str(&self.name);
+                label
+            }
             None => self.name.clone(),
         }
     }

@@ -17,11 +17,12 @@ use crate::sql::ast::{BinaryOp, Expr, FromItem, JoinKind, Query, SelectItem};
 use crate::sql::eval::eval;
 use crate::sql::storage::TableInfo;
 use crate::value::Value;
+use std::sync::Arc;
 
 /// The FROM tree during planning.
 enum Rel {
     Table {
-        table: TableInfo,
+        table: Arc<TableInfo>,
         alias: String,
         start: usize,
         filters: Vec<Expr>,

@@ -1,0 +1,253 @@
+//! Caches that spare a repeated statement the work that does not depend on its parameters or
+//! its snapshot: the parsed statement, keyed by its SQL text, and the decoded table schema,
+//! keyed by the bytes of its catalog entry.
+//!
+//! ```text
+//! "SELECT * FROM t WHERE id = ?" ──StatementCache──▶ ast::Statement   (then planned per call)
+//! catalog entry bytes of t       ──SchemaCache────▶ (Arc<TableSchema>, TableInfo)
+//! ```
+//!
+//! # Why neither can go stale
+//! Both caches map a key to a pure function of that key, so an entry is never invalidated: it
+//! is only ever evicted.
+//! - Parsing and translation ([`translate::parse`](super::translate::parse)) read nothing but
+//!   the text: the cached [`Statement`] holds table and column *names*, never positions, ids or
+//!   indexes. Names are resolved and the access path chosen by the planner on every call,
+//!   against the catalog the statement's transaction sees, so a `CREATE INDEX`, `DROP TABLE` or
+//!   a changed field list between two calls is always honoured (plans are per call, because
+//!   parameters are bound into them as constants for the access-path choice).
+//! - A schema is looked up by first reading its catalog entry through the statement's
+//!   transaction (its snapshot and its own DDL), then by those bytes: equal bytes decode to an
+//!   equal schema. What is saved is the MessagePack decode and the `TableInfo` construction.
+//!
+//! # Bounds
+//! Both are per thread (no lock on the query path) and bounded: at most
+//! [`STATEMENT_CAPACITY`] statements of at most [`MAX_CACHED_SQL_BYTES`] bytes each, evicted
+//! least recently used first, and at most [`SCHEMA_CAPACITY`] schemas (cleared when full).
+
+use super::ast::Statement;
+use super::storage::TableInfo;
+use crate::catalog::TableSchema;
+use crate::error::Result;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Most statements cached per thread.
+pub const STATEMENT_CAPACITY: usize = 128;
+/// Longest statement text that is cached (longer ones are parsed every time).
+pub const MAX_CACHED_SQL_BYTES: usize = 16 * 1024;
+/// Most decoded schemas cached per thread.
+pub const SCHEMA_CAPACITY: usize = 256;
+
+/// A bounded LRU of parsed statements by SQL text.
+#[derive(Default)]
+pub struct StatementCache {
+    entries: HashMap<String, (Statement, u64)>,
+    tick: u64,
+}
+
+impl StatementCache {
+    /// The statement for `sql`: a clone of the cached parse, or `parse(sql)` (cached on
+    /// success when short enough).
+    pub fn get_or_parse(
+        &mut self,
+        sql: &str,
+        parse: impl FnOnce(&str) -> Result<Statement>,
+    ) -> Result<Statement> {
+        self.tick += 1;
+        if let Some((stmt, used)) = self.entries.get_mut(sql) {
+            *used = self.tick;
+            return Ok(stmt.clone());
+        }
+        let stmt = parse(sql)?;
+        if sql.len() <= MAX_CACHED_SQL_BYTES {
+            if self.entries.len() >= STATEMENT_CAPACITY {
+                let oldest = self
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    self.entries.remove(&k);
+                }
+            }
+            self.entries
+                .insert(sql.to_string(), (stmt.clone(), self.tick));
+        }
+        Ok(stmt)
+    }
+
+    /// Number of cached statements.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is cached.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Decoded schemas by the bytes of their catalog entry.
+#[derive(Default)]
+pub struct SchemaCache {
+    entries: HashMap<Vec<u8>, (Arc<TableSchema>, Arc<TableInfo>)>,
+}
+
+impl SchemaCache {
+    /// The schema stored as `entry`: cached, or `decode(entry)` (then cached).
+    pub fn get_or_decode(
+        &mut self,
+        entry: Vec<u8>,
+        decode: impl FnOnce(&[u8]) -> Result<Arc<TableSchema>>,
+    ) -> Result<(Arc<TableSchema>, Arc<TableInfo>)> {
+        if let Some((s, i)) = self.entries.get(&entry) {
+            return Ok((Arc::clone(s), Arc::clone(i)));
+        }
+        let schema = decode(&entry)?;
+        let info = Arc::new(super::table_storage::table_info(&schema));
+        if self.entries.len() >= SCHEMA_CAPACITY {
+            self.entries.clear();
+        }
+        self.entries
+            .insert(entry, (Arc::clone(&schema), Arc::clone(&info)));
+        Ok((schema, info))
+    }
+}
+
+thread_local! {
+    static STATEMENTS: RefCell<StatementCache> = RefCell::new(StatementCache::default());
+    static SCHEMAS: RefCell<SchemaCache> = RefCell::new(SchemaCache::default());
+}
+
+/// [`StatementCache::get_or_parse`] on this thread's cache with the real parser.
+pub fn statement(sql: &str) -> Result<Statement> {
+    STATEMENTS.with(|c| c.borrow_mut().get_or_parse(sql, super::translate::parse))
+}
+
+/// [`SchemaCache::get_or_decode`] on this thread's cache.
+pub fn schema(
+    entry: Vec<u8>,
+    decode: impl FnOnce(&[u8]) -> Result<Arc<TableSchema>>,
+) -> Result<(Arc<TableSchema>, Arc<TableInfo>)> {
+    SCHEMAS.with(|c| c.borrow_mut().get_or_decode(entry, decode))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn statements_are_parsed_once_and_evicted_least_recently_used() {
+        let mut c = StatementCache::default();
+        let mut parses = 0;
+        for _ in 0..3 {
+            let s = c
+                .get_or_parse("SELECT 1", |sql| {
+                    parses += 1;
+                    super::super::translate::parse(sql)
+                })
+                .expect("parses");
+            assert!(matches!(s, Statement::Select(_)));
+        }
+        assert_eq!(parses, 1);
+        for i in 0..STATEMENT_CAPACITY {
+            c.get_or_parse(&format!("SELECT {i}"), super::super::translate::parse)
+                .expect("parses");
+            // Keep "SELECT 1" recently used.
+            c.get_or_parse("SELECT 1", |_| panic!("cached"))
+                .expect("cached");
+        }
+        assert_eq!(c.len(), STATEMENT_CAPACITY);
+        c.get_or_parse("SELECT 1", |_| panic!("still cached"))
+            .expect("cached");
+    }
+
+    #[test]
+    fn errors_and_long_statements_are_not_cached() {
+        let mut c = StatementCache::default();
+        let bad = c.get_or_parse("SELEC 1", super::super::translate::parse);
+        assert!(matches!(bad, Err(Error::Sql(_))));
+        assert!(c.is_empty());
+        let long = format!("SELECT 1{}", " ".repeat(MAX_CACHED_SQL_BYTES));
+        c.get_or_parse(&long, super::super::translate::parse)
+            .expect("parses");
+        assert!(c.is_empty());
+    }
+
+    /// The same SQL text, run again after DDL, is planned against the new catalog: a new
+    /// index is used, a dropped table is an error, a recreated or altered table shows its new
+    /// columns, and a transaction at an older snapshot keeps its own view.
+    #[test]
+    fn cached_statements_follow_catalog_changes() -> Result<()> {
+        use crate::catalog::{Catalog, FieldDef, FieldType};
+        use crate::sql::{execute, explain};
+        use crate::value::Value;
+        use crate::{Engine, IsolationLevel, Options};
+        let engine = Engine::open_in_memory(Options::default())?;
+        let run = |sql: &str| -> Result<crate::sql::QueryResult> {
+            let mut tx = engine.begin(IsolationLevel::default());
+            let r = execute(&mut tx, sql, &[Value::Int(7)])?;
+            tx.commit()?;
+            Ok(r)
+        };
+        let plan = |sql: &str| -> Result<String> {
+            let mut tx = engine.begin(IsolationLevel::default());
+            explain(&mut tx, sql, &[Value::Int(7)])
+        };
+        run("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER)")?;
+        run("INSERT INTO t VALUES (1, 7), (2, 8)")?;
+        let query = "SELECT * FROM t WHERE a = ?";
+        assert!(plan(query)?.contains("Scan t"), "{}", plan(query)?);
+        assert_eq!(run(query)?.rows, [[Value::Int(1), Value::Int(7)]]);
+
+        let old = engine.begin(IsolationLevel::RepeatableRead);
+        run("CREATE INDEX t_a ON t (a)")?;
+        assert!(plan(query)?.contains("IndexScan t.a = 7 via t_a"));
+        assert_eq!(run(query)?.rows, [[Value::Int(1), Value::Int(7)]]);
+        let mut old = old;
+        assert!(explain(&mut old, query, &[Value::Int(7)])?.contains("Scan t"));
+        assert!(!explain(&mut old, query, &[Value::Int(7)])?.contains("IndexScan"));
+        assert_eq!(
+            execute(&mut old, query, &[Value::Int(7)])?.rows,
+            [[Value::Int(1), Value::Int(7)]]
+        );
+        drop(old);
+
+        run("DROP INDEX t_a")?;
+        assert!(!plan(query)?.contains("IndexScan"));
+        run("DROP TABLE t")?;
+        assert!(matches!(run(query), Err(Error::Sql(m)) if m.contains("unknown table t")));
+
+        run("CREATE TABLE t (id INTEGER PRIMARY KEY, b TEXT, a INTEGER)")?;
+        run("INSERT INTO t VALUES (5, 'x', 7)")?;
+        let r = run(query)?;
+        assert_eq!(r.columns, ["id", "b", "a"]);
+        assert_eq!(
+            r.rows,
+            [[Value::Int(5), Value::Text("x".into()), Value::Int(7)]]
+        );
+
+        // A field added through the catalog (the typed layer's schema change).
+        let mut tx = engine.begin(IsolationLevel::default());
+        let mut fields = Catalog::table(&mut tx, "t")?
+            .map(|t| t.schema.fields.clone())
+            .unwrap_or_default();
+        fields.push(FieldDef::new("c", FieldType::Int, true));
+        Catalog::set_fields(&mut tx, "t", fields)?;
+        // The transaction's own DDL is visible to its next statement.
+        assert_eq!(
+            execute(&mut tx, query, &[Value::Int(7)])?.columns,
+            ["id", "b", "a", "c"]
+        );
+        tx.commit()?;
+        let r = run(query)?;
+        assert_eq!(r.columns, ["id", "b", "a", "c"]);
+        assert_eq!(r.rows[0][3], Value::Null);
+        Ok(())
+    }
+}
