@@ -6,7 +6,7 @@
 //! `compaction` policy merges L0 into L1 and each level into the next when it outgrows its target;
 //! every change to the set of live files is a crc-framed edit in the [`manifest`].
 //!
-//! Read path (each memtable first asks its key filter, [`mem_filter`]): memtable → immutable memtables → L0 files (newest first) → L1.. (one file per level,
+//! Read path (each memtable first asks its key filter, `mem_filter`): memtable → immutable memtables → L0 files (newest first) → L1.. (one file per level,
 //! found by binary search on key ranges); each SSTable consults its bloom filter before reading a
 //! block, and blocks come through the shared block cache.
 

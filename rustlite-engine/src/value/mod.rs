@@ -23,7 +23,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`serializer`] | the direct serde path of [`Value::from_serialize`] for keys and query values |
+//! | `serializer` | the direct serde path of [`Value::from_serialize`] for keys and query values |
 
 use crate::codec::keycode;
 use crate::error::{Error, Result};
