@@ -285,6 +285,33 @@ impl Catalog {
         r.read(&CatalogKey::Table(name).encode())
     }
 
+    /// Table `name` from the engine's cached catalog, without reading its entry, when the cache
+    /// provably is what `tx` sees (the fast path in the module docs); the read is still noted
+    /// for Serializable validation. `None` means "read it" ([`Catalog::table_entry`]): the cache
+    /// could be stale for `tx`, `tx` changed the table itself, or there is no such table.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+    /// # use rustlite_engine::{Engine, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false)] };
+    /// let mut ddl = engine.begin(IsolationLevel::default());
+    /// Catalog::create_table(&mut ddl, &users)?;
+    /// assert!(Catalog::cached_table(&mut ddl, "users").is_none()); // its own DDL: read it
+    /// ddl.commit()?;
+    /// engine.catalog()?; // loads the cache
+    /// let mut tx = engine.begin(IsolationLevel::default());
+    /// assert_eq!(Catalog::cached_table(&mut tx, "users").map(|t| t.name().to_owned()), Some("users".into()));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn cached_table(tx: &mut Transaction, name: &str) -> Option<Arc<TableSchema>> {
+        let key = CatalogKey::Table(name).encode();
+        let table = cached_view(tx, &key)?.tables.get(name).cloned()?;
+        tx.note_read(&key);
+        Some(table)
+    }
+
     /// Decodes the entry of table `name` returned by [`Catalog::table_entry`].
     pub fn decode_table(name: &str, entry: &[u8]) -> Result<TableSchema> {
         decode_entry(&CatalogKey::Table(name).encode(), entry)
@@ -652,25 +679,32 @@ fn next_id(tx: &mut Transaction) -> Result<u32> {
 /// Whether the engine's cached catalog proves that `table` is the entry at `key` as `tx` sees
 /// it, without reading it (the fast path of [`Catalog::check_current`], see the module docs).
 fn cache_confirms(tx: &Transaction, key: &[u8], table: &TableSchema) -> bool {
+    cached_view(tx, key).is_some_and(|catalog| {
+        catalog
+            .tables
+            .get(table.name())
+            .is_some_and(|cached| std::ptr::eq(cached.as_ref(), table) || **cached == *table)
+    })
+}
+
+/// The engine's cached catalog when it provably holds the entry at `key` exactly as `tx` sees
+/// it: no catalog change was published after the cache was loaded, `tx`'s snapshot is not
+/// older than the cache, and `tx` has not written the entry itself (see the module docs).
+fn cached_view(tx: &Transaction, key: &[u8]) -> Option<Arc<Catalog>> {
     if tx.has_written(key) {
-        return false;
+        return None;
     }
     let cache = &tx.engine().inner.catalog;
-    let Some(catalog) = cache.current() else {
-        return false;
-    };
+    let catalog = cache.current()?;
     // Acquire: pairs with the leader's release of `changed_at`, which precedes its publish of
     // the seqno (and so every snapshot that includes the change).
     if cache.changed_at.load(Ordering::Acquire) > catalog.seq {
-        return false;
+        return None;
     }
     if tx.isolation().uses_snapshot() && tx.start_seq() < catalog.seq {
-        return false;
+        return None;
     }
-    catalog
-        .tables
-        .get(table.name())
-        .is_some_and(|cached| std::ptr::eq(cached.as_ref(), table) || **cached == *table)
+    Some(catalog)
 }
 
 /// The engine's cached [`Catalog`], reloaded after commits that wrote a catalog key.

@@ -91,10 +91,14 @@ impl StatementCache {
     }
 }
 
-/// Decoded schemas by the bytes of their catalog entry.
+/// Decoded schemas by the bytes of their catalog entry, and the planner's views of schemas
+/// taken from the engine's catalog cache by their identity.
 #[derive(Default)]
 pub struct SchemaCache {
     entries: HashMap<Vec<u8>, (Arc<TableSchema>, Arc<TableInfo>)>,
+    /// Keyed by `Arc::as_ptr`; the value holds the `Arc`, so the address cannot be reused by
+    /// another schema while it is a key.
+    by_identity: HashMap<usize, (Arc<TableSchema>, Arc<TableInfo>)>,
 }
 
 impl SchemaCache {
@@ -116,6 +120,24 @@ impl SchemaCache {
             .insert(entry, (Arc::clone(&schema), Arc::clone(&info)));
         Ok((schema, info))
     }
+
+    /// The planner's view of `schema` (a schema from the engine's catalog cache): cached by the
+    /// schema's identity, or built.
+    pub fn info_of(&mut self, schema: Arc<TableSchema>) -> (Arc<TableSchema>, Arc<TableInfo>) {
+        let id = Arc::as_ptr(&schema) as usize;
+        if let Some((s, i)) = self.by_identity.get(&id) {
+            if Arc::ptr_eq(s, &schema) {
+                return (Arc::clone(s), Arc::clone(i));
+            }
+        }
+        let info = Arc::new(super::table_storage::table_info(&schema));
+        if self.by_identity.len() >= SCHEMA_CAPACITY {
+            self.by_identity.clear();
+        }
+        self.by_identity
+            .insert(id, (Arc::clone(&schema), Arc::clone(&info)));
+        (schema, info)
+    }
 }
 
 thread_local! {
@@ -134,6 +156,11 @@ pub fn schema(
     decode: impl FnOnce(&[u8]) -> Result<Arc<TableSchema>>,
 ) -> Result<(Arc<TableSchema>, Arc<TableInfo>)> {
     SCHEMAS.with(|c| c.borrow_mut().get_or_decode(entry, decode))
+}
+
+/// [`SchemaCache::info_of`] on this thread's cache.
+pub fn info_of(schema: Arc<TableSchema>) -> (Arc<TableSchema>, Arc<TableInfo>) {
+    SCHEMAS.with(|c| c.borrow_mut().info_of(schema))
 }
 
 #[cfg(test)]

@@ -47,12 +47,18 @@ impl<'a> TableStorage<'a> {
         }
     }
 
-    /// The table called `name` as the transaction sees it: its catalog entry is read through
-    /// the transaction, and decoded only when this thread has not decoded the same bytes before
-    /// (see [`cache`]).
+    /// The table called `name` as the transaction sees it: from the engine's catalog cache
+    /// when that provably is the transaction's view ([`Catalog::cached_table`]), else its
+    /// catalog entry is read through the transaction and decoded only when this thread has not
+    /// decoded the same bytes before (see [`cache`]).
     fn lookup(&mut self, name: &str) -> Result<Option<Entry>> {
         if let Some(e) = self.schemas.get(name) {
             return Ok(Some(e.clone()));
+        }
+        if let Some(schema) = Catalog::cached_table(self.tx, name) {
+            let e = cache::info_of(schema);
+            self.schemas.insert(name.to_string(), e.clone());
+            return Ok(Some(e));
         }
         let found = match Catalog::table_entry(self.tx, name)? {
             Some(entry) => Some(cache::schema(entry, |bytes| {
