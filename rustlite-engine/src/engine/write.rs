@@ -342,3 +342,212 @@ pub(crate) fn sync_appended(inner: &Inner) -> Result<()> {
     let want = inner.commit_queue.progress.lock().appended;
     wait_durable(inner, want)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The pipeline under a storage whose WAL fsyncs wait at a gate the test opens: group N's
+    //! fsync is held in flight while group N+1 is appended, then made to succeed or fail.
+    use crate::error::{Error, Result};
+    use crate::storage::{DirLock, FileSync, MemStorage, RandomAccessFile, Storage, WritableFile};
+    use crate::{Durability, Engine, IsolationLevel, Options};
+    use std::sync::mpsc::{channel, Receiver, Sender};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    /// Fsyncs through a [`FileSync`] handle report to the test and wait for its verdict.
+    #[derive(Debug)]
+    struct Gate {
+        started: Sender<()>,
+        verdict: parking_lot::Mutex<Receiver<bool>>,
+    }
+
+    #[derive(Debug, Clone)]
+    struct GateStorage {
+        mem: MemStorage,
+        gate: Arc<parking_lot::Mutex<Option<Arc<Gate>>>>,
+    }
+
+    struct GateFile {
+        inner: Box<dyn WritableFile>,
+        gate: Arc<parking_lot::Mutex<Option<Arc<Gate>>>>,
+    }
+
+    struct GateSync {
+        gate: Arc<parking_lot::Mutex<Option<Arc<Gate>>>>,
+    }
+
+    impl FileSync for GateSync {
+        fn sync(&self) -> Result<()> {
+            let gate = self.gate.lock().clone();
+            let Some(gate) = gate else { return Ok(()) };
+            let _ = gate.started.send(());
+            let ok = gate.verdict.lock().recv().unwrap_or(false);
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::Io(std::io::Error::other("injected fsync failure")))
+            }
+        }
+    }
+
+    impl WritableFile for GateFile {
+        fn append(&mut self, data: &[u8]) -> Result<()> {
+            self.inner.append(data)
+        }
+        fn sync(&mut self) -> Result<()> {
+            GateSync {
+                gate: Arc::clone(&self.gate),
+            }
+            .sync()
+        }
+        fn len(&self) -> u64 {
+            self.inner.len()
+        }
+        fn sync_handle(&self) -> Option<Arc<dyn FileSync>> {
+            Some(Arc::new(GateSync {
+                gate: Arc::clone(&self.gate),
+            }))
+        }
+    }
+
+    impl Storage for GateStorage {
+        fn create(&self, name: &str) -> Result<Box<dyn WritableFile>> {
+            let inner = self.mem.create(name)?;
+            Ok(Box::new(GateFile {
+                inner,
+                gate: Arc::clone(&self.gate),
+            }))
+        }
+        fn open_append(&self, name: &str) -> Result<Box<dyn WritableFile>> {
+            self.mem.open_append(name)
+        }
+        fn open_read(&self, name: &str) -> Result<Arc<dyn RandomAccessFile>> {
+            self.mem.open_read(name)
+        }
+        fn exists(&self, name: &str) -> Result<bool> {
+            self.mem.exists(name)
+        }
+        fn rename(&self, from: &str, to: &str) -> Result<()> {
+            self.mem.rename(from, to)
+        }
+        fn remove(&self, name: &str) -> Result<()> {
+            self.mem.remove(name)
+        }
+        fn truncate(&self, name: &str, len: u64) -> Result<()> {
+            self.mem.truncate(name, len)
+        }
+        fn list(&self) -> Result<Vec<String>> {
+            self.mem.list()
+        }
+        fn sync_dir(&self) -> Result<()> {
+            self.mem.sync_dir()
+        }
+        fn lock(&self) -> Result<Box<dyn DirLock>> {
+            self.mem.lock()
+        }
+        fn location(&self) -> String {
+            self.mem.location()
+        }
+    }
+
+    /// An engine whose fsyncs (after open) wait for the returned sender's verdicts.
+    fn gated() -> (Engine, Receiver<()>, Sender<bool>) {
+        let storage = GateStorage {
+            mem: MemStorage::new(),
+            gate: Arc::new(parking_lot::Mutex::new(None)),
+        };
+        let gate = Arc::clone(&storage.gate);
+        let mut opts = Options::default().durability(Durability::Immediate);
+        opts.background_compaction = false;
+        let db = Engine::open_with_storage(Arc::new(storage), opts).expect("open");
+        let (started_tx, started) = channel();
+        let (verdict, verdict_rx) = channel();
+        *gate.lock() = Some(Arc::new(Gate {
+            started: started_tx,
+            verdict: parking_lot::Mutex::new(verdict_rx),
+        }));
+        (db, started, verdict)
+    }
+
+    fn wait_until(what: &str, cond: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn recv(started: &Receiver<()>) {
+        started
+            .recv_timeout(Duration::from_secs(20))
+            .expect("an fsync should start");
+    }
+
+    #[test]
+    fn next_group_appends_while_fsync_runs_and_publishes_in_order() {
+        let (db, started, verdict) = gated();
+        let base = db.last_seq();
+        // A transaction that began before both commits and writes key a.
+        let mut txn = db.begin(IsolationLevel::RepeatableRead);
+        txn.put(b"a", b"txn").expect("put");
+
+        let d = db.clone();
+        let first = std::thread::spawn(move || d.put(b"a", b"1"));
+        recv(&started); // group 1's fsync is in flight
+        let wal_before = db.stats().wal_bytes;
+        let d = db.clone();
+        let second = std::thread::spawn(move || d.put(b"b", b"2"));
+        // Group 2 is appended while group 1's fsync still runs...
+        wait_until("the second append", || db.stats().wal_bytes > wal_before);
+        // ...but neither commit is visible before an fsync covers it.
+        assert_eq!(db.last_seq(), base);
+        assert_eq!(db.get(b"a").expect("get"), None);
+        assert_eq!(db.get(b"b").expect("get"), None);
+        // Validation sees group 1 as committed although it is not durable yet.
+        let d = db.clone();
+        let conflicting = std::thread::spawn(move || txn.commit());
+        verdict.send(true).expect("verdict");
+        assert_eq!(first.join().expect("thread").expect("commit 1"), base + 1);
+        assert_eq!(db.get(b"a").expect("get"), Some(b"1".to_vec()));
+        // The next fsync covers group 2 (and the transaction's group, which logs nothing).
+        recv(&started);
+        verdict.send(true).expect("verdict");
+        assert_eq!(second.join().expect("thread").expect("commit 2"), base + 2);
+        assert!(matches!(
+            conflicting.join().expect("thread"),
+            Err(Error::Conflict(_))
+        ));
+        assert_eq!(d.get(b"b").expect("get"), Some(b"2".to_vec()));
+        assert_eq!(db.last_seq(), base + 2);
+        assert_eq!(d.get(b"a").expect("get"), Some(b"1".to_vec()));
+    }
+
+    #[test]
+    fn failed_fsync_fails_every_uncovered_commit_and_publishes_none() {
+        let (db, started, verdict) = gated();
+        let base = db.last_seq();
+        let d = db.clone();
+        let first = std::thread::spawn(move || d.put(b"a", b"1"));
+        recv(&started);
+        let wal_before = db.stats().wal_bytes;
+        let d = db.clone();
+        let second = std::thread::spawn(move || d.put(b"b", b"2"));
+        wait_until("the second append", || db.stats().wal_bytes > wal_before);
+        verdict.send(false).expect("verdict");
+        assert!(matches!(
+            first.join().expect("thread"),
+            Err(Error::Poisoned(_))
+        ));
+        // Group 2 was appended but no successful fsync covers it: it fails too.
+        assert!(matches!(
+            second.join().expect("thread"),
+            Err(Error::Poisoned(_))
+        ));
+        assert_eq!(db.last_seq(), base);
+        assert_eq!(db.get(b"a").expect("get"), None);
+        assert_eq!(db.get(b"b").expect("get"), None);
+        assert!(matches!(db.put(b"c", b"3"), Err(Error::Poisoned(_))));
+        assert!(matches!(db.check_writable(), Err(Error::Poisoned(_))));
+        assert!(matches!(db.sync(), Err(Error::Poisoned(_))));
+    }
+}
