@@ -91,13 +91,11 @@ pub(crate) fn switch_memtable(inner: &Inner, write: &mut WriteState) -> Result<(
     let number = inner.alloc_file_number();
     let file = inner.storage.create(&wal_file_name(number))?;
     inner.storage.sync_dir()?;
-    // The old WAL's records stay needed until its memtable is flushed; make them durable now so a
-    // power loss cannot tear an older log while a newer one survives. A failed fsync may have
-    // dropped those records from the page cache: refuse further writes, like a failed commit.
-    if let Err(e) = write.wal.sync() {
-        inner.poison(&e);
-        return Err(e);
-    }
+    // The old WAL's records stay needed until its memtable is flushed; make them durable (and
+    // published) now, so a power loss cannot tear an older log while a newer one survives and a
+    // flush never writes an unacknowledged commit. A failed fsync may have dropped those records
+    // from the page cache: the pipeline refuses further writes, like a failed commit.
+    super::write::sync_appended(inner)?;
     let _guard = inner.state_lock.lock();
     let old = inner.state.load_full();
     let mut imm = Vec::with_capacity(old.imm.len() + 1);

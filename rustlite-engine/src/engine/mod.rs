@@ -1,8 +1,8 @@
 //! [`Engine`]: one LSM tree in one directory (or in memory), shared by many threads.
 //!
 //! ```text
-//!   commit ──► write.rs: group commit (validate, one WAL append + fsync per group, memtable insert,
-//!              publish seqno)
+//!   commit ──► write.rs: pipelined group commit (validate, one WAL append per group, memtable
+//!              insert; one fsync covers every group appended before it; publish seqno after it)
 //!   get/scan ─► read.rs: state snapshot (memtables + Version) at a seqno, merged cursors
 //!   jobs.rs ──► memtable switch, flush to L0, leveled compaction (background thread)
 //!   recovery.rs: lock, manifest, open tables, WAL replay, fresh manifest + WAL
@@ -11,7 +11,8 @@
 //! - `state` (`ArcSwap<State>`): active memtable, immutable memtables, current `Version`;
 //!   readers load it without locking; the commit leader and the job runner replace it under
 //!   `state_lock`.
-//! - `write` (mutex): the WAL writer; held by the one commit leader at a time.
+//! - `write` (mutex): the WAL writer; held by the one commit leader at a time while it appends
+//!   (not while its group's fsync runs: see `write.rs`).
 //! - `jobs` (mutex): the manifest and compaction cursors; held by whoever flushes or compacts.
 
 mod backup;
@@ -145,7 +146,7 @@ impl Drop for Closer {
         }
         // Make buffered commits durable on a clean close.
         if self.inner.poisoned.lock().is_none() {
-            if let Err(e) = self.inner.write.lock().wal.sync() {
+            if let Err(e) = write::sync_appended(&self.inner) {
                 tracing::warn!(error = %e, "final WAL sync failed");
             }
         }
@@ -290,12 +291,7 @@ impl Engine {
     /// ```
     pub fn sync(&self) -> Result<()> {
         self.inner.check_writable()?;
-        let mut w = self.inner.write.lock();
-        if let Err(e) = w.wal.sync() {
-            self.inner.poison(&e);
-            return Err(e);
-        }
-        Ok(())
+        write::sync_appended(&self.inner)
     }
 
     /// Writes the memtable out to an SSTable now and waits for it.

@@ -222,7 +222,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         write: Mutex::new(WriteState {
             wal: WalWriter::new(wal_file),
         }),
-        commit_queue: Default::default(),
+        commit_queue: super::write::CommitQueue::new(last_seq),
         jobs: Mutex::new(JobState {
             manifest,
             manifest_state: state,

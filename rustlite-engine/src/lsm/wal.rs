@@ -15,6 +15,8 @@
 //! - `seq` is the batch's commit seqno (see [`crate::lsm::ikey`]); all its ops share it.
 //! - The engine may concatenate several framed batches and [`WalWriter::append`] them with one
 //!   write (group commit): the frames stay independent, each one atomic.
+//! - A [`WalSyncer`] fsyncs the log from another thread while appends go on (pipelined commit):
+//!   each sync covers every record appended before it began.
 //! - [`replay`] applies every whole batch in file order. A torn tail (the remains of a write that
 //!   was never acknowledged) ends replay quietly; damage followed by a valid record, or a record
 //!   whose crc is right but whose payload does not decode, is [`Error::Corruption`].
@@ -25,7 +27,9 @@ use crate::codec::record::{self, begin_record, finish_record};
 use crate::codec::varint::{self, Reader};
 use crate::error::{Error, Result};
 use crate::lsm::ikey::{Kind, SeqNo};
-use crate::storage::{Storage, WritableFile};
+use crate::storage::{FileSync, Storage, WritableFile};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 /// Record type of a WAL batch.
 pub const BATCH_RECORD: u8 = 1;
@@ -135,21 +139,28 @@ pub fn decode_batch<'a>(
 /// # Ok::<(), rustlite_engine::Error>(())
 /// ```
 pub struct WalWriter {
-    file: Box<dyn WritableFile>,
+    file: Arc<Mutex<Box<dyn WritableFile>>>,
+    syncer: WalSyncer,
+    len: u64,
 }
 
 impl std::fmt::Debug for WalWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WalWriter")
-            .field("len", &self.file.len())
-            .finish()
+        f.debug_struct("WalWriter").field("len", &self.len).finish()
     }
 }
 
 impl WalWriter {
     /// Wraps a file opened for appending (new, or an old WAL cut to its valid length).
     pub fn new(file: Box<dyn WritableFile>) -> WalWriter {
-        WalWriter { file }
+        let len = file.len();
+        let handle = file.sync_handle();
+        let file = Arc::new(Mutex::new(file));
+        let syncer = WalSyncer {
+            file: Arc::clone(&file),
+            handle,
+        };
+        WalWriter { file, syncer, len }
     }
 
     /// Creates WAL file `number` (replacing any file of that name) and syncs the directory, so
@@ -162,22 +173,73 @@ impl WalWriter {
 
     /// Appends framed records (one or more [`encode_batch`] outputs) with one write.
     pub fn append(&mut self, framed: &[u8]) -> Result<()> {
-        self.file.append(framed)
+        let mut file = self.file.lock();
+        file.append(framed)?;
+        self.len = file.len();
+        Ok(())
     }
 
     /// Makes everything appended so far durable.
     pub fn sync(&mut self) -> Result<()> {
-        self.file.sync()
+        self.syncer.sync()
+    }
+
+    /// A handle that makes this WAL durable without borrowing the writer (see [`WalSyncer`]).
+    pub fn syncer(&self) -> WalSyncer {
+        self.syncer.clone()
     }
 
     /// Bytes in the file.
     pub fn len(&self) -> u64 {
-        self.file.len()
+        self.len
     }
 
     /// Whether the file is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Syncs a WAL from any thread while its [`WalWriter`] keeps appending: the pipelined commit
+/// fsyncs group N through it while group N+1 is written.
+///
+/// A sync covers every record appended before it began. When the file offers no
+/// [`FileSync`] handle, the sync takes the file's own lock, so appends wait for it (still
+/// correct, no longer overlapped).
+///
+/// ```
+/// use rustlite_engine::lsm::{ikey::Kind, wal::{self, WalWriter}};
+/// use rustlite_engine::storage::MemStorage;
+/// let storage = MemStorage::new();
+/// let mut w = WalWriter::create(&storage, 1)?;
+/// let syncer = w.syncer();
+/// let mut buf = Vec::new();
+/// wal::encode_batch(&mut buf, 1, [(Kind::Put, &b"k"[..], &b"v"[..])])?;
+/// w.append(&buf)?;
+/// std::thread::spawn(move || syncer.sync()).join().expect("thread")?;
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct WalSyncer {
+    file: Arc<Mutex<Box<dyn WritableFile>>>,
+    handle: Option<Arc<dyn FileSync>>,
+}
+
+impl std::fmt::Debug for WalSyncer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalSyncer")
+            .field("concurrent", &self.handle.is_some())
+            .finish()
+    }
+}
+
+impl WalSyncer {
+    /// Makes durable every record appended to the WAL before this call began.
+    pub fn sync(&self) -> Result<()> {
+        match &self.handle {
+            Some(h) => h.sync(),
+            None => self.file.lock().sync(),
+        }
     }
 }
 

@@ -29,7 +29,7 @@
 //! `background_compaction: false` that order is deterministic, so "op 137" names the same
 //! operation in every run of a workload.
 
-use super::{DirLock, MemStorage, RandomAccessFile, Storage, WritableFile};
+use super::{DirLock, FileSync, MemStorage, RandomAccessFile, Storage, WritableFile};
 use crate::error::{Error, Result};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
@@ -43,7 +43,7 @@ pub enum OpKind {
     Create,
     /// [`WritableFile::append`].
     Append,
-    /// [`WritableFile::sync`].
+    /// [`WritableFile::sync`] or [`FileSync::sync`].
     Sync,
     /// [`Storage::sync_dir`].
     SyncDir,
@@ -313,6 +313,38 @@ impl WritableFile for FaultyWritable {
 
     fn len(&self) -> u64 {
         self.inner.len()
+    }
+
+    fn sync_handle(&self) -> Option<Arc<dyn FileSync>> {
+        Some(Arc::new(FaultySync {
+            inner: self.inner.sync_handle(),
+            inode: self.inode,
+            name: self.name.clone(),
+            model: Arc::clone(&self.model),
+        }))
+    }
+}
+
+/// A [`FileSync`] counted and failed like [`WritableFile::sync`] (an [`OpKind::Sync`]).
+struct FaultySync {
+    inner: Option<Arc<dyn FileSync>>,
+    inode: u64,
+    name: String,
+    model: Arc<Mutex<Model>>,
+}
+
+impl FileSync for FaultySync {
+    fn sync(&self) -> Result<()> {
+        let mut m = self.model.lock();
+        m.begin(OpKind::Sync, &self.name)?;
+        if let Some(inner) = &self.inner {
+            inner.sync()?;
+        }
+        if let Some(inode) = m.inodes.get_mut(&self.inode) {
+            inode.synced = inode.live.clone();
+        }
+        m.end();
+        Ok(())
     }
 }
 

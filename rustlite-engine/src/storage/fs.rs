@@ -10,6 +10,8 @@
 //!
 //! - Writable files are plain `std::fs::File`s with no user-space buffer: callers batch their
 //!   writes (a group commit is one `append`), `append` is `write_all`, `sync` is `sync_data`.
+//!   A writable file's `sync_handle` shares its descriptor, so the WAL can `fdatasync` on one
+//!   thread while the next commit group is written on another.
 //! - Readable files use positional reads (`pread` through [`FileExt::read_exact_at`]), so one
 //!   handle is shared by many threads with no seek lock. Their length is taken when opened: the
 //!   files the engine reads at offsets (SSTables) are immutable.
@@ -78,13 +80,15 @@ pub(super) fn check_name(name: &str) -> Result<()> {
 }
 
 struct FsWritableFile {
-    file: File,
+    /// Shared with the [`FsSync`] handles: `write` and `fdatasync` on one descriptor may run at
+    /// once from different threads.
+    file: Arc<File>,
     len: u64,
 }
 
 impl WritableFile for FsWritableFile {
     fn append(&mut self, data: &[u8]) -> Result<()> {
-        self.file.write_all(data)?;
+        (&*self.file).write_all(data)?;
         self.len += data.len() as u64;
         Ok(())
     }
@@ -96,6 +100,20 @@ impl WritableFile for FsWritableFile {
 
     fn len(&self) -> u64 {
         self.len
+    }
+
+    fn sync_handle(&self) -> Option<Arc<dyn super::FileSync>> {
+        Some(Arc::new(FsSync(Arc::clone(&self.file))))
+    }
+}
+
+/// `fdatasync` of a file another thread may be appending to.
+struct FsSync(Arc<File>);
+
+impl super::FileSync for FsSync {
+    fn sync(&self) -> Result<()> {
+        self.0.sync_data()?;
+        Ok(())
     }
 }
 
@@ -117,14 +135,17 @@ impl RandomAccessFile for FsRandomAccessFile {
 
 impl Storage for FsStorage {
     fn create(&self, name: &str) -> Result<Box<dyn WritableFile>> {
-        let file = File::create(self.path(name)?)?;
+        let file = Arc::new(File::create(self.path(name)?)?);
         Ok(Box::new(FsWritableFile { file, len: 0 }))
     }
 
     fn open_append(&self, name: &str) -> Result<Box<dyn WritableFile>> {
         let file = OpenOptions::new().append(true).open(self.path(name)?)?;
         let len = file.metadata()?.len();
-        Ok(Box::new(FsWritableFile { file, len }))
+        Ok(Box::new(FsWritableFile {
+            file: Arc::new(file),
+            len,
+        }))
     }
 
     fn open_read(&self, name: &str) -> Result<Arc<dyn RandomAccessFile>> {

@@ -84,6 +84,19 @@ impl WritableFile for MemWritableFile {
     fn len(&self) -> u64 {
         self.data.read().len() as u64
     }
+
+    fn sync_handle(&self) -> Option<Arc<dyn super::FileSync>> {
+        Some(Arc::new(MemSync))
+    }
+}
+
+/// Memory has nothing to sync.
+struct MemSync;
+
+impl super::FileSync for MemSync {
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 struct MemRandomAccessFile {

@@ -9,7 +9,9 @@
 //!
 //! Durability contract the engine relies on (and the fault injector enforces):
 //! - data appended to a [`WritableFile`] survives a power loss only after [`WritableFile::sync`];
-//! - a file created, renamed or removed survives only after [`Storage::sync_dir`].
+//! - a file created, renamed or removed survives only after [`Storage::sync_dir`];
+//! - a [`FileSync`] handle's `sync` covers every byte appended before it began, even while
+//!   another thread keeps appending.
 //!
 //! Names are flat: a name is one path component (no `/`, not `.` or `..`, not empty); both
 //! implementations reject anything else with [`crate::Error::InvalidArgument`].
@@ -37,6 +39,19 @@ pub trait WritableFile: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// A handle that syncs this file without borrowing it, so one thread can fsync while another
+    /// keeps appending (the WAL's pipelined commit). `None` (the default) when the file can only be
+    /// synced through [`WritableFile::sync`].
+    fn sync_handle(&self) -> Option<Arc<dyn FileSync>> {
+        None
+    }
+}
+
+/// Syncs a [`WritableFile`] from any thread, concurrently with appends to it.
+pub trait FileSync: Send + Sync {
+    /// Makes durable at least every byte appended to the file before this call began (bytes
+    /// appended while it runs may or may not be covered).
+    fn sync(&self) -> Result<()>;
 }
 
 /// An immutable file read at offsets (SSTables, WAL replay, manifest replay).
