@@ -281,6 +281,20 @@ impl Catalog {
     /// The stored catalog entry of table `name` as `r` sees it, undecoded: callers that cache
     /// decoded schemas key them by these bytes (equal bytes, equal schema); decode it with
     /// [`Catalog::decode_table`].
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+    /// # use rustlite_engine::{Engine, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false)] };
+    /// let mut tx = engine.begin(IsolationLevel::default());
+    /// Catalog::create_table(&mut tx, &users)?;
+    /// let entry = Catalog::table_entry(&mut tx, "users")?.expect("just created");
+    /// assert_eq!(Catalog::decode_table("users", &entry)?.name(), "users");
+    /// assert_eq!(Catalog::table_entry(&mut tx, "nope")?, None);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
     pub fn table_entry<R: Reader>(r: &mut R, name: &str) -> Result<Option<Vec<u8>>> {
         r.read(&CatalogKey::Table(name).encode())
     }
@@ -312,7 +326,15 @@ impl Catalog {
         Some(table)
     }
 
-    /// Decodes the entry of table `name` returned by [`Catalog::table_entry`].
+    /// Decodes the entry of table `name` returned by [`Catalog::table_entry`]: an entry of an
+    /// unknown format version is [`Error::UnsupportedVersion`], damaged bytes
+    /// [`Error::Corruption`].
+    ///
+    /// ```
+    /// use rustlite_engine::{catalog::Catalog, Error};
+    /// assert!(matches!(Catalog::decode_table("users", b""), Err(Error::Corruption { .. })));
+    /// assert!(matches!(Catalog::decode_table("users", b"junk"), Err(Error::UnsupportedVersion { .. })));
+    /// ```
     pub fn decode_table(name: &str, entry: &[u8]) -> Result<TableSchema> {
         decode_entry(&CatalogKey::Table(name).encode(), entry)
     }
