@@ -43,7 +43,10 @@ use crate::mvcc::oracle::Validation;
 use crate::options::Durability;
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
 
 /// Groups larger than this many bytes are split, bounding the latency of the first committer.
 const MAX_GROUP_BYTES: usize = 4 << 20;
@@ -59,10 +62,31 @@ struct Slot {
     result: Mutex<Option<Result<SeqNo>>>,
 }
 
+/// How many recent committers the queue remembers to estimate how many threads commit
+/// concurrently.
+const RECENT_COMMITTERS: usize = 16;
+
+/// The longest a syncer waits for more commits to join its fsync.
+const MAX_GATHER: Duration = Duration::from_millis(1);
+
 #[derive(Default)]
 struct Queue {
     pending: VecDeque<Arc<Slot>>,
     leader_active: bool,
+    /// Threads of the last few committers.
+    recent: VecDeque<ThreadId>,
+}
+
+impl Queue {
+    fn distinct_recent_committers(&self) -> u64 {
+        let mut seen: Vec<ThreadId> = Vec::with_capacity(self.recent.len());
+        for t in &self.recent {
+            if !seen.contains(t) {
+                seen.push(*t);
+            }
+        }
+        seen.len() as u64
+    }
 }
 
 /// How far the WAL is written and how far it is durable.
@@ -86,8 +110,10 @@ pub(crate) struct CommitQueue {
     queue: Mutex<Queue>,
     cv: Condvar,
     progress: Mutex<Progress>,
-    /// Wakes committers waiting for `durable` to cover them.
+    /// Wakes committers waiting for `durable` to cover them, and a syncer gathering appends.
     progress_cv: Condvar,
+    /// Moving average of the WAL fsync latency in nanoseconds.
+    fsync_nanos: AtomicU64,
 }
 
 impl CommitQueue {
@@ -122,6 +148,10 @@ pub(crate) fn commit(
     let cq = &inner.commit_queue;
     let mut q = cq.queue.lock();
     q.pending.push_back(Arc::clone(&slot));
+    q.recent.push_back(std::thread::current().id());
+    if q.recent.len() > RECENT_COMMITTERS {
+        q.recent.pop_front();
+    }
     loop {
         if let Some(result) = slot.result.lock().take() {
             return result;
@@ -150,6 +180,7 @@ pub(crate) fn commit(
             }
         }
     }
+    let expected = q.distinct_recent_committers();
     drop(q);
 
     let requests: Vec<&Request> = group.iter().map(|(_, r)| r).collect();
@@ -163,7 +194,7 @@ pub(crate) fn commit(
 
     let results = match appended {
         Ok((results, last)) => match inner.opts.durability {
-            Durability::Immediate => match wait_durable(inner, last) {
+            Durability::Immediate => match wait_durable(inner, last, expected) {
                 Ok(()) => results,
                 Err(e) => fail_all(&e, results.len()),
             },
@@ -272,6 +303,8 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
         p.appended = next_seq;
         p.wal = Some(write.wal.syncer());
     }
+    // A syncer may be gathering appends (see `wait_durable`).
+    inner.commit_queue.progress_cv.notify_all();
     if !immediate {
         let txns_live = inner.snapshots.publish(next_seq);
         if txns_live && !record_now {
@@ -293,7 +326,13 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
 /// fsync itself when none is in flight, and publishes what each fsync covered (under
 /// [`Durability::Immediate`]). Fails with the fsync's own error when it ran the failed fsync, or
 /// [`Error::Poisoned`] if an earlier fsync failed before covering `want`.
-fn wait_durable(inner: &Inner, want: SeqNo) -> Result<()> {
+///
+/// `expected` is how many threads have been committing lately. Before it starts an fsync that
+/// would cover fewer commits than that, the syncer waits (at most one fsync's time, and never
+/// more than [`MAX_GATHER`]) for the others to append: the threads the previous fsync released
+/// are about to commit again, and without the wait every other fsync would carry one commit.
+/// A lone writer (`expected` 1) never waits.
+fn wait_durable(inner: &Inner, want: SeqNo, expected: u64) -> Result<()> {
     let cq = &inner.commit_queue;
     let mut p = cq.progress.lock();
     loop {
@@ -307,6 +346,21 @@ fn wait_durable(inner: &Inner, want: SeqNo) -> Result<()> {
             cq.progress_cv.wait(&mut p);
             continue;
         }
+        if expected > 1 && p.appended.saturating_sub(p.durable) < expected {
+            let linger =
+                Duration::from_nanos(cq.fsync_nanos.load(Ordering::Relaxed)).min(MAX_GATHER);
+            let deadline = Instant::now() + linger;
+            while !p.syncing
+                && p.failed.is_none()
+                && p.appended.saturating_sub(p.durable) < expected
+                && Instant::now() < deadline
+            {
+                cq.progress_cv.wait_until(&mut p, deadline);
+            }
+            if p.syncing || p.failed.is_some() || p.durable >= want {
+                continue;
+            }
+        }
         let target = p.appended;
         let wal = match (&p.wal, target >= want) {
             (Some(wal), true) => wal.clone(),
@@ -318,7 +372,15 @@ fn wait_durable(inner: &Inner, want: SeqNo) -> Result<()> {
         };
         p.syncing = true;
         drop(p);
+        let started = Instant::now();
         let result = wal.sync();
+        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let avg = &cq.fsync_nanos;
+        let old = avg.load(Ordering::Relaxed);
+        avg.store(
+            if old == 0 { took } else { (old * 7 + took) / 8 },
+            Ordering::Relaxed,
+        );
         p = cq.progress.lock();
         p.syncing = false;
         match result {
@@ -344,7 +406,7 @@ fn wait_durable(inner: &Inner, want: SeqNo) -> Result<()> {
 /// fsync in flight rather than running a second one beside it.
 pub(crate) fn sync_appended(inner: &Inner) -> Result<()> {
     let want = inner.commit_queue.progress.lock().appended;
-    wait_durable(inner, want)
+    wait_durable(inner, want, 1)
 }
 
 #[cfg(test)]
