@@ -103,12 +103,7 @@ impl<'a> TableStorage<'a> {
         columns: Columns<'_>,
         sink: &mut RowSink<'_>,
     ) -> Result<bool> {
-        let names: Vec<&str> = schema
-            .schema
-            .fields
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect();
+        let names = field_names(schema);
         for r in raw {
             let r = r?;
             let key = match columns {
@@ -182,12 +177,7 @@ impl Storage for TableStorage<'_> {
         let Some(doc) = table::get_encoded(self.tx, &schema, key)? else {
             return Ok(None);
         };
-        let names: Vec<&str> = schema
-            .schema
-            .fields
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect();
+        let names = field_names(&schema);
         Ok(Some(KeyedRow {
             key: key.to_vec(),
             row: document::decode_row(&doc, &names, None)?,
@@ -307,4 +297,14 @@ impl Storage for TableStorage<'_> {
             .unwrap_or_else(|| name.to_string());
         Catalog::drop_index(self.tx, t.name(), &exact).map(drop)
     }
+}
+
+/// The names of `schema`'s fields, in stored order (what `document::decode_row` decodes by).
+fn field_names(schema: &TableSchema) -> Vec<&str> {
+    schema
+        .schema
+        .fields
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect()
 }
