@@ -38,28 +38,14 @@ pub fn measure(dir: &Path, appends: usize, seq_bytes: usize) -> std::io::Result<
         .write(true)
         .open(&path)?;
     let block = vec![0xA5u8; 4096];
-    let mut lat = Vec::with_capacity(appends);
-    for _ in 0..appends {
-        let start = Instant::now();
-        file.write_all(&block)?;
-        file.sync_data()?;
-        lat.push(start.elapsed().as_secs_f64());
-    }
-    lat.sort_by(f64::total_cmp);
+    let lat = synced_write_latencies(&mut file, &block, appends)?;
     let pick = |q: f64| lat[((lat.len() - 1) as f64 * q) as usize];
     let (fsync_median, fsync_p99) = (pick(0.5), pick(0.99));
     drop(file);
 
     // The same blocks again, overwritten in place: the file's size no longer changes.
     let mut file = OpenOptions::new().write(true).open(&path)?;
-    let mut lat = Vec::with_capacity(appends);
-    for _ in 0..appends {
-        let start = Instant::now();
-        file.write_all(&block)?;
-        file.sync_data()?;
-        lat.push(start.elapsed().as_secs_f64());
-    }
-    lat.sort_by(f64::total_cmp);
+    let lat = synced_write_latencies(&mut file, &block, appends)?;
     let overwrite_median = lat[(lat.len() - 1) / 2];
     drop(file);
 
@@ -85,4 +71,22 @@ pub fn measure(dir: &Path, appends: usize, seq_bytes: usize) -> std::io::Result<
         overwrite_median,
         seq_write_bps,
     })
+}
+
+/// Seconds taken by each of `n` writes of `block` to `file`, each followed by `fdatasync`,
+/// sorted ascending.
+fn synced_write_latencies(
+    file: &mut std::fs::File,
+    block: &[u8],
+    n: usize,
+) -> std::io::Result<Vec<f64>> {
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let start = Instant::now();
+        file.write_all(block)?;
+        file.sync_data()?;
+        lat.push(start.elapsed().as_secs_f64());
+    }
+    lat.sort_by(f64::total_cmp);
+    Ok(lat)
 }

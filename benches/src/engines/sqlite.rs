@@ -95,31 +95,15 @@ impl Engine for Sqlite {
         let conn = self.conn();
         let mut stmt =
             conn.prepare_cached("SELECT k, v FROM kv WHERE k >= ?1 ORDER BY k LIMIT ?2")?;
-        let mut rows = stmt.query(params![start, n as i64])?;
-        let mut count = 0;
-        while let Some(row) = rows.next()? {
-            std::hint::black_box((
-                row.get_ref(0)?.as_bytes()?.len(),
-                row.get_ref(1)?.as_bytes()?.len(),
-            ));
-            count += 1;
-        }
-        Ok(count)
+        let rows = stmt.query(params![start, n as i64])?;
+        count_kv_rows(rows)
     }
 
     fn scan_all(&self) -> Result<usize> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT k, v FROM kv ORDER BY k")?;
-        let mut rows = stmt.query([])?;
-        let mut count = 0;
-        while let Some(row) = rows.next()? {
-            std::hint::black_box((
-                row.get_ref(0)?.as_bytes()?.len(),
-                row.get_ref(1)?.as_bytes()?.len(),
-            ));
-            count += 1;
-        }
-        Ok(count)
+        let rows = stmt.query([])?;
+        count_kv_rows(rows)
     }
 
     fn txn(&self, reads: [&[u8]; 2], writes: [(&[u8], &[u8]); 2]) -> Result<bool> {
@@ -153,4 +137,17 @@ impl Engine for Sqlite {
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }
+}
+
+/// Reads every `(k, v)` row of `rows` (touching both values) and counts them.
+fn count_kv_rows(mut rows: rusqlite::Rows<'_>) -> Result<usize> {
+    let mut count = 0;
+    while let Some(row) = rows.next()? {
+        std::hint::black_box((
+            row.get_ref(0)?.as_bytes()?.len(),
+            row.get_ref(1)?.as_bytes()?.len(),
+        ));
+        count += 1;
+    }
+    Ok(count)
 }
