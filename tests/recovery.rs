@@ -45,17 +45,25 @@ fn only_file(dir: &Path, suffix: &str) -> PathBuf {
     files.into_iter().next().expect("one file")
 }
 
-/// Offsets of the records of a framed file (`[crc u32][len u32 LE][type u8][payload]`).
-fn record_offsets(bytes: &[u8]) -> Vec<usize> {
+/// Offsets of the records of a framed file (`[crc u32][len u32 LE][type u8][payload]`), and where
+/// they end: a WAL is preallocated, so its records are followed by zeros to the end of the file
+/// (a manifest is not).
+fn record_offsets(bytes: &[u8]) -> (Vec<usize>, usize) {
     let mut out = Vec::new();
     let mut pos = 0;
-    while let Some(len) = bytes.get(pos + 4..pos + 8) {
-        let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+    while let Some(header) = bytes.get(pos..pos + 9) {
+        if header.iter().all(|&b| b == 0) {
+            break;
+        }
+        let len = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes")) as usize;
         out.push(pos);
         pos += 9 + len;
     }
-    assert_eq!(pos, bytes.len(), "records tile the file");
-    out
+    assert!(
+        bytes[pos..].iter().all(|&b| b == 0),
+        "records, then only zeros, tile the file"
+    );
+    (out, pos)
 }
 
 /// A crash image holding a WAL with `n` durable puts (`key(i) = value(i)`), no tables.
@@ -98,12 +106,12 @@ fn torn_wal_tail_drops_only_the_torn_record() {
     let image = wal_image(N);
     let wal = only_file(image.path(), ".wal");
     let bytes = std::fs::read(&wal).expect("read wal");
-    let offsets = record_offsets(&bytes);
+    let (offsets, end) = record_offsets(&bytes);
     assert_eq!(offsets.len(), N, "one record per durable put");
     let mut cuts = Vec::new();
     // Every byte offset inside the last record; sampled offsets inside the two before it.
     let last = offsets[N - 1];
-    cuts.extend((last..bytes.len()).map(|c| (c, N - 1)));
+    cuts.extend((last..end).map(|c| (c, N - 1)));
     for r in [N - 3, N - 2] {
         let (start, end) = (offsets[r], offsets[r + 1]);
         let step = if long_mode() { 1 } else { 5 };
@@ -177,7 +185,7 @@ fn bit_flip_before_valid_wal_records_is_corruption() {
     let wal = only_file(image.path(), ".wal");
     let wal_name = wal.file_name().expect("name").to_owned();
     let bytes = std::fs::read(&wal).expect("read");
-    let offsets = record_offsets(&bytes);
+    let (offsets, _) = record_offsets(&bytes);
     let mut rng = Rng(7);
     let flips = if long_mode() { 2000 } else { 60 };
     let mut targets: Vec<(usize, u8)> = Vec::new();
@@ -388,7 +396,7 @@ fn manifest_and_current_damage_is_corruption() {
         .expect("a manifest");
     let manifest_name = manifest.file_name().expect("name").to_owned();
     let bytes = std::fs::read(&manifest).expect("read");
-    let offsets = record_offsets(&bytes);
+    let (offsets, _) = record_offsets(&bytes);
     assert!(offsets.len() >= 3, "several edits: {offsets:?}");
 
     // Flips in every record but the last (the last one reads as a torn tail by design).

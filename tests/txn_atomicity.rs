@@ -154,6 +154,8 @@ fn restore(image: &[(String, Vec<u8>)], wal: &str, cut: usize, dir: &Path) {
     }
 }
 
+/// The newest WAL's name and where its records end. WALs are preallocated: the records
+/// (`[crc u32][len u32 LE][type u8][payload]`) are followed by zeros to the end of the file.
 fn newest_wal(dir: &Path) -> (String, u64) {
     let wals = files_with_suffix(dir, ".wal").expect("list");
     let path = wals.last().expect("an open database has a WAL");
@@ -162,7 +164,15 @@ fn newest_wal(dir: &Path) -> (String, u64) {
         .expect("file name")
         .to_string_lossy()
         .into_owned();
-    (name, std::fs::metadata(path).expect("stat").len())
+    let bytes = std::fs::read(path).expect("read");
+    let mut end = 0;
+    while let Some(header) = bytes.get(end..end + 9) {
+        if header.iter().all(|&b| b == 0) {
+            break;
+        }
+        end += 9 + u32::from_le_bytes(header[4..8].try_into().expect("4 bytes")) as usize;
+    }
+    (name, end as u64)
 }
 
 /// Commits `ops` as the last transaction, takes a crash image, and opens it with the WAL cut at

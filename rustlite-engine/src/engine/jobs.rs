@@ -89,7 +89,10 @@ pub(crate) fn make_room_for_write(inner: &Inner, write: &mut WriteState) -> Resu
 /// Freezes the active memtable and starts a new one with a new WAL file.
 pub(crate) fn switch_memtable(inner: &Inner, write: &mut WriteState) -> Result<()> {
     let number = inner.alloc_file_number();
-    let file = inner.storage.create(&wal_file_name(number))?;
+    let file = inner.storage.create_preallocated(
+        &wal_file_name(number),
+        crate::lsm::wal::reserve_step(inner.opts.memtable_size),
+    )?;
     inner.storage.sync_dir()?;
     // The old WAL's records stay needed until its memtable is flushed; make them durable (and
     // published) now, so a power loss cannot tear an older log while a newer one survives and a

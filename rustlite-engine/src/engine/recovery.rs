@@ -189,7 +189,10 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         }
     }
     let wal_number = next_file_number.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let wal_file = storage.create(&wal_file_name(wal_number))?;
+    let wal_file = storage.create_preallocated(
+        &wal_file_name(wal_number),
+        wal::reserve_step(opts.memtable_size),
+    )?;
     let manifest_number = next_file_number.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     edit.push(Edit::LogNumber(wal_number));
     edit.push(Edit::LastSeq(last_seq));

@@ -17,6 +17,10 @@
 //!   write (group commit): the frames stay independent, each one atomic.
 //! - A [`WalSyncer`] fsyncs the log from another thread while appends go on (pipelined commit):
 //!   each sync covers every record appended before it began.
+//! - The engine creates WALs with [`Storage::create_preallocated`]: the records are followed by
+//!   zeros up to the end of the file. The log ends at the first offset that does not hold a valid
+//!   record; zeros from there to the end of the file are the clean end, anything else is a torn
+//!   tail (or corruption, as below). Zeros can never pass for a record: type 0 is reserved.
 //! - [`replay`] applies every whole batch in file order. A torn tail (the remains of a write that
 //!   was never acknowledged) ends replay quietly; damage followed by a valid record, or a record
 //!   whose crc is right but whose payload does not decode, is [`Error::Corruption`].
@@ -41,6 +45,12 @@ pub const BATCH_RECORD: u8 = 1;
 /// ```
 pub fn wal_file_name(number: u64) -> String {
     format!("{number:06}.wal")
+}
+
+/// Bytes a WAL reserves ahead of its data at a time (see [`Storage::create_preallocated`]): the
+/// memtable size (a WAL holds about one memtable), at most 1 MiB, at least 4 KiB.
+pub fn reserve_step(memtable_size: usize) -> u64 {
+    (memtable_size as u64).clamp(4 << 10, 1 << 20)
 }
 
 /// Appends one complete framed batch record (seqno `seq`, then `ops`) to `out`.
@@ -243,6 +253,14 @@ impl WalSyncer {
     }
 }
 
+/// Whether every byte of `buf` from `from` on is zero (the reserved tail of a preallocated WAL).
+fn zeros_after(buf: &[u8], from: u64) -> bool {
+    usize::try_from(from)
+        .ok()
+        .and_then(|from| buf.get(from..))
+        .is_some_and(|tail| tail.iter().all(|&b| b == 0))
+}
+
 /// What [`replay`] found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReplayStats {
@@ -252,7 +270,8 @@ pub struct ReplayStats {
     pub last_seq: Option<SeqNo>,
     /// Length of the valid prefix of the file (truncate to this before appending).
     pub valid_len: u64,
-    /// Whether a torn tail was dropped after `valid_len`.
+    /// Whether a torn tail was dropped after `valid_len`. Zeros alone after `valid_len` are the
+    /// unused reserved space of a preallocated WAL, the clean end of the log, not a torn tail.
     pub torn_tail: bool,
 }
 
@@ -289,7 +308,7 @@ pub fn replay(
         records: 0,
         last_seq: None,
         valid_len: found.valid_len,
-        torn_tail: found.torn_tail,
+        torn_tail: found.torn_tail && !zeros_after(&buf, found.valid_len),
     };
     let mut ops = Vec::new();
     for rec in &found.records {
@@ -391,6 +410,60 @@ mod tests {
                 torn_tail: false
             }
         );
+    }
+
+    /// A preallocated WAL on a real file system: records then zeros, across several reserve
+    /// steps; the zeros are the clean end, a torn record before them is still a torn tail.
+    #[test]
+    fn preallocated_wal_ends_at_its_zero_tail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = FsStorage::open(dir.path()).expect("open");
+        let name = wal_file_name(1);
+        let file = storage
+            .create_preallocated(&name, reserve_step(0))
+            .expect("create");
+        let mut w = WalWriter::new(file);
+        let want = batches();
+        for b in &want {
+            w.append(&encode_all(std::slice::from_ref(b)))
+                .expect("append");
+            w.syncer().sync().expect("sync");
+        }
+        let len = w.len();
+        let on_disk = storage.read_all(&name).expect("read");
+        assert!(
+            on_disk.len() as u64 > len,
+            "space is reserved past the data"
+        );
+        assert_eq!(on_disk.len() % 4096, 0);
+        let (got, stats) = replay_all(&storage, &name).expect("replay");
+        assert_eq!(got, want);
+        assert_eq!((stats.valid_len, stats.torn_tail), (len, false));
+
+        // Half a record, then the zeros: torn.
+        let mut torn = encode_all(&want[..1]);
+        torn.truncate(torn.len() / 2);
+        w.append(&torn).expect("append");
+        let (got, stats) = replay_all(&storage, &name).expect("replay");
+        assert_eq!(got, want);
+        assert_eq!((stats.valid_len, stats.torn_tail), (len, true));
+    }
+
+    #[test]
+    fn zero_tail_is_not_torn_on_any_storage() {
+        let storage = MemStorage::new();
+        let mut w = WalWriter::create(&storage, 2).expect("create");
+        let want = batches();
+        w.append(&encode_all(&want)).expect("append");
+        let len = w.len();
+        w.append(&[0u8; 1000]).expect("append");
+        let (got, stats) = replay_all(&storage, &wal_file_name(2)).expect("replay");
+        assert_eq!(got, want);
+        assert_eq!((stats.valid_len, stats.torn_tail), (len, false));
+        // A non-zero byte inside the zeros makes it a torn tail again.
+        w.append(&[0, 0, 7, 0]).expect("append");
+        let (_, stats) = replay_all(&storage, &wal_file_name(2)).expect("replay");
+        assert_eq!((stats.valid_len, stats.torn_tail), (len, true));
     }
 
     #[test]

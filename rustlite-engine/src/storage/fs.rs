@@ -12,6 +12,8 @@
 //!   writes (a group commit is one `append`), `append` is `write_all`, `sync` is `sync_data`.
 //!   A writable file's `sync_handle` shares its descriptor, so the WAL can `fdatasync` on one
 //!   thread while the next commit group is written on another.
+//! - `create_preallocated` files (the WAL) write zeros ahead of the data and then overwrite them,
+//!   so an `fdatasync` after a commit flushes data without a file-size (journal) commit.
 //! - Readable files use positional reads (`pread` through [`FileExt::read_exact_at`]), so one
 //!   handle is shared by many threads with no seek lock. Their length is taken when opened: the
 //!   files the engine reads at offsets (SSTables) are immutable.
@@ -107,6 +109,58 @@ impl WritableFile for FsWritableFile {
     }
 }
 
+/// A file appended to inside zeros reserved ahead of it (see [`Storage::create_preallocated`]).
+///
+/// ```text
+/// | data (len bytes) | zeros ............ | end of file (reserved)
+///                    ^ next append overwrites here; fdatasync then flushes data only
+/// ```
+/// When an append would pass `reserved`, the data is written and zeros are written after it up to
+/// the next multiple of `step` beyond it, then synced, so the file's size changes once per `step`.
+struct PreallocFile {
+    file: Arc<File>,
+    len: u64,
+    reserved: u64,
+    step: u64,
+}
+
+impl PreallocFile {
+    /// Writes zeros from `from` up to the first multiple of `step` past it, and syncs them.
+    fn reserve_after(&mut self, from: u64) -> Result<()> {
+        let target = (from / self.step + 1) * self.step;
+        let zeros = vec![0u8; usize::try_from(target - from).unwrap_or(0)];
+        self.file.write_all_at(&zeros, from)?;
+        self.file.sync_data()?;
+        self.reserved = target;
+        Ok(())
+    }
+}
+
+impl WritableFile for PreallocFile {
+    fn append(&mut self, data: &[u8]) -> Result<()> {
+        let end = self.len + data.len() as u64;
+        self.file.write_all_at(data, self.len)?;
+        self.len = end;
+        if end > self.reserved {
+            self.reserve_after(end)?;
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        self.file.sync_data()?;
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn sync_handle(&self) -> Option<Arc<dyn super::FileSync>> {
+        Some(Arc::new(FsSync(Arc::clone(&self.file))))
+    }
+}
+
 /// `fdatasync` of a file another thread may be appending to.
 struct FsSync(Arc<File>);
 
@@ -137,6 +191,18 @@ impl Storage for FsStorage {
     fn create(&self, name: &str) -> Result<Box<dyn WritableFile>> {
         let file = Arc::new(File::create(self.path(name)?)?);
         Ok(Box::new(FsWritableFile { file, len: 0 }))
+    }
+
+    fn create_preallocated(&self, name: &str, reserve: u64) -> Result<Box<dyn WritableFile>> {
+        let file = Arc::new(File::create(self.path(name)?)?);
+        let mut f = PreallocFile {
+            file,
+            len: 0,
+            reserved: 0,
+            step: reserve.max(4096),
+        };
+        f.reserve_after(0)?;
+        Ok(Box::new(f))
     }
 
     fn open_append(&self, name: &str) -> Result<Box<dyn WritableFile>> {

@@ -73,6 +73,15 @@ pub trait DirLock: Send + Sync {}
 pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Creates (or truncates) `name` for appending.
     fn create(&self, name: &str) -> Result<Box<dyn WritableFile>>;
+    /// Creates (or truncates) `name` for appending into space reserved ahead of the data, about
+    /// `reserve` bytes at a time: zeros are written (and synced) past the data before appends
+    /// reach them, so an append overwrites in place and a later sync commits no change of the
+    /// file's size. Read back, the file is its data followed by zeros. The default (storages
+    /// with nothing to gain) is a plain [`Storage::create`].
+    fn create_preallocated(&self, name: &str, reserve: u64) -> Result<Box<dyn WritableFile>> {
+        let _ = reserve;
+        self.create(name)
+    }
     /// Opens an existing file for appending at its end.
     fn open_append(&self, name: &str) -> Result<Box<dyn WritableFile>>;
     /// Opens an existing file for positional reads.
