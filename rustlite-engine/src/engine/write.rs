@@ -98,8 +98,11 @@ struct Progress {
     wal: Option<WalSyncer>,
     /// Every seqno at or below this is covered by a completed fsync (or was recovered).
     durable: SeqNo,
-    /// An fsync is running (at most one at a time).
+    /// A syncer owns the next fsync: it is gathering appends or its fsync is running (at most
+    /// one at a time).
     syncing: bool,
+    /// The gathering syncer wants a wake-up once `appended` reaches this.
+    gather_until: Option<SeqNo>,
     /// Why an fsync failed; nothing above `durable` will ever become durable.
     failed: Option<String>,
 }
@@ -110,8 +113,10 @@ pub(crate) struct CommitQueue {
     queue: Mutex<Queue>,
     cv: Condvar,
     progress: Mutex<Progress>,
-    /// Wakes committers waiting for `durable` to cover them, and a syncer gathering appends.
-    progress_cv: Condvar,
+    /// Wakes committers waiting for `durable` to cover them (after each fsync).
+    durable_cv: Condvar,
+    /// Wakes a syncer gathering appends, once enough are in (see `wait_durable`).
+    gather_cv: Condvar,
     /// Moving average of the WAL fsync latency in nanoseconds.
     fsync_nanos: AtomicU64,
 }
@@ -298,13 +303,16 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
             }
         }
     }
-    {
+    let gathered = {
         let mut p = inner.commit_queue.progress.lock();
         p.appended = next_seq;
         p.wal = Some(write.wal.syncer());
+        p.gather_until.is_some_and(|until| next_seq >= until)
+    };
+    if gathered {
+        // The syncer gathering appends has what it waited for (see `wait_durable`).
+        inner.commit_queue.gather_cv.notify_one();
     }
-    // A syncer may be gathering appends (see `wait_durable`).
-    inner.commit_queue.progress_cv.notify_all();
     if !immediate {
         let txns_live = inner.snapshots.publish(next_seq);
         if txns_live && !record_now {
@@ -331,7 +339,9 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
 /// would cover fewer commits than that, the syncer waits (at most one fsync's time, and never
 /// more than [`MAX_GATHER`]) for the others to append: the threads the previous fsync released
 /// are about to commit again, and without the wait every other fsync would carry one commit.
-/// A lone writer (`expected` 1) never waits.
+/// A lone writer (`expected` 1) never waits. The gathering syncer already owns the next fsync
+/// (`syncing`), so the committers appending meanwhile wait for its result, and it is woken
+/// once, when the last expected append is in, not by every append.
 fn wait_durable(inner: &Inner, want: SeqNo, expected: u64) -> Result<()> {
     let cq = &inner.commit_queue;
     let mut p = cq.progress.lock();
@@ -343,34 +353,34 @@ fn wait_durable(inner: &Inner, want: SeqNo, expected: u64) -> Result<()> {
             return Err(Error::Poisoned(why.clone()));
         }
         if p.syncing {
-            cq.progress_cv.wait(&mut p);
+            cq.durable_cv.wait(&mut p);
             continue;
         }
-        if expected > 1 && p.appended.saturating_sub(p.durable) < expected {
+        p.syncing = true;
+        let enough = p.durable.saturating_add(expected);
+        if expected > 1 && p.appended < enough {
             let linger =
                 Duration::from_nanos(cq.fsync_nanos.load(Ordering::Relaxed)).min(MAX_GATHER);
             let deadline = Instant::now() + linger;
-            while !p.syncing
-                && p.failed.is_none()
-                && p.appended.saturating_sub(p.durable) < expected
-                && Instant::now() < deadline
-            {
-                cq.progress_cv.wait_until(&mut p, deadline);
+            p.gather_until = Some(enough);
+            while p.appended < enough {
+                if cq.gather_cv.wait_until(&mut p, deadline).timed_out() {
+                    break;
+                }
             }
-            if p.syncing || p.failed.is_some() || p.durable >= want {
-                continue;
-            }
+            p.gather_until = None;
         }
         let target = p.appended;
         let wal = match (&p.wal, target >= want) {
             (Some(wal), true) => wal.clone(),
             _ => {
+                p.syncing = false;
+                cq.durable_cv.notify_all();
                 return Err(Error::Poisoned(format!(
                     "commit pipeline: seqno {want} waited for but not appended"
-                )))
+                )));
             }
         };
-        p.syncing = true;
         drop(p);
         let started = Instant::now();
         let result = wal.sync();
@@ -393,11 +403,11 @@ fn wait_durable(inner: &Inner, want: SeqNo, expected: u64) -> Result<()> {
             Err(e) => {
                 inner.poison(&e);
                 p.failed = Some(e.to_string());
-                cq.progress_cv.notify_all();
+                cq.durable_cv.notify_all();
                 return Err(e);
             }
         }
-        cq.progress_cv.notify_all();
+        cq.durable_cv.notify_all();
     }
 }
 
