@@ -58,7 +58,7 @@ pub fn wal_replay(data: &[u8]) {
     }
     let storage = storage_with("000001.wal", data);
     let mut batches = 0u64;
-    match wal::replay(&storage, "000001.wal", |_, ops| {
+    match wal::replay(&storage, "000001.wal", None, |_, ops| {
         batches += 1;
         for (kind, key, value) in ops {
             assert!(*kind == Kind::Put || value.is_empty());

@@ -28,6 +28,9 @@
 //! - one: data after the damage was once written whole, so `p` cannot be a torn tail; the reader
 //!   fails with [`Error::Corruption`] at offset `p`.
 //!
+//! [`scan_records`] returns such damage, with the valid records after it, instead of failing:
+//! the WAL judges it by what those records say (see `lsm::wal`).
+//!
 //! The rule assumes the damaged bytes are a prefix-torn append. Two consequences to know:
 //! a bit flip inside the *last* record reads as a torn tail (indistinguishable), and a torn
 //! record whose *payload* happens to contain a well-formed framed record (e.g. a user value
@@ -163,8 +166,59 @@ impl Records {
 /// ends; fails with [`Error::Corruption`] if damage is followed by a valid record (see the
 /// module docs for the rule). Payloads are ranges into `buf`: nothing is copied.
 pub fn read_records(buf: &[u8], file: &str) -> Result<Records> {
+    let (records, damage) = scan_records(buf);
+    match damage {
+        Some(d) => Err(d.into_error(file)),
+        None => Ok(records),
+    }
+}
+
+/// Damage that valid records follow (what [`read_records`] reports as corruption).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// Offset of the first unusable record.
+    pub offset: u64,
+    /// Why it is unusable.
+    pub reason: &'static str,
+    /// Every valid record found after it, in file order (never empty).
+    pub after: Vec<Record>,
+}
+
+impl Damage {
+    /// The [`Error::Corruption`] this damage is, in `file`.
+    pub fn into_error(self, file: &str) -> Error {
+        let next = self.after.first().map_or(0, |r| r.offset);
+        Error::corruption(
+            file,
+            self.offset,
+            format!("{}; a valid record follows at offset {next}", self.reason),
+        )
+    }
+}
+
+/// Like [`read_records`], but damage followed by valid records is returned for the caller to
+/// judge instead of failing: the WAL tells a torn overwrite of unsynced records (a page written
+/// back before an earlier one) from corruption by what the later records say. `records` then
+/// holds the valid prefix, with `torn_tail` set and `valid_len` at the damage.
+///
+/// ```
+/// use rustlite_engine::codec::record::{encode_record, scan_records};
+/// let mut buf = Vec::new();
+/// encode_record(&mut buf, 1, b"first")?;
+/// let damaged = buf.len();
+/// encode_record(&mut buf, 1, b"second")?;
+/// encode_record(&mut buf, 1, b"third")?;
+/// buf[damaged + 9] ^= 1; // a payload byte of the second record
+/// let (records, damage) = scan_records(&buf);
+/// assert_eq!((records.records.len(), records.valid_len), (1, damaged as u64));
+/// let damage = damage.expect("a valid record follows the damage");
+/// assert_eq!((damage.offset, damage.after.len()), (damaged as u64, 1));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn scan_records(buf: &[u8]) -> (Records, Option<Damage>) {
     let mut out = Records::default();
     let mut pos = 0usize;
+    let mut damage = None;
     while pos < buf.len() {
         match probe(buf, pos) {
             Ok(record) => {
@@ -172,20 +226,37 @@ pub fn read_records(buf: &[u8], file: &str) -> Result<Records> {
                 out.records.push(record);
             }
             Err(reason) => {
-                if let Some(next) = (pos + 1..buf.len()).find(|&q| probe(buf, q).is_ok()) {
-                    return Err(Error::corruption(
-                        file,
-                        pos as u64,
-                        format!("{reason}; a valid record follows at offset {next}"),
-                    ));
-                }
                 out.torn_tail = true;
+                let after = valid_records_from(buf, pos + 1);
+                if !after.is_empty() {
+                    damage = Some(Damage {
+                        offset: pos as u64,
+                        reason,
+                        after,
+                    });
+                }
                 break;
             }
         }
     }
     out.valid_len = pos as u64;
-    Ok(out)
+    (out, damage)
+}
+
+/// Every valid record starting at or after `from`: the first one found at any offset, then
+/// record by record, searching again past any further damage.
+fn valid_records_from(buf: &[u8], from: usize) -> Vec<Record> {
+    let mut found = Vec::new();
+    let mut pos = from;
+    while let Some(q) = (pos..buf.len()).find(|&q| probe(buf, q).is_ok()) {
+        pos = q;
+        while let Ok(record) = probe(buf, pos) {
+            pos = record.payload.end;
+            found.push(record);
+        }
+        pos += 1;
+    }
+    found
 }
 
 /// Checks the record at `pos`, returning it if valid or why not.

@@ -455,7 +455,7 @@ impl Engine {
 /// fine.
 fn verify_wal(storage: &dyn Storage, number: u64) -> Result<()> {
     let name = crate::lsm::wal::wal_file_name(number);
-    match crate::lsm::wal::replay(storage, &name, |_, _| Ok(())) {
+    match crate::lsm::wal::replay(storage, &name, None, |_, _| Ok(())) {
         Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         other => other.map(|_| ()),
     }

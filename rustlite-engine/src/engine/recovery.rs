@@ -132,7 +132,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
             tracing::warn!(file = %name, "ignoring WAL after a torn tail in an earlier WAL");
             continue;
         }
-        let stats = wal::replay(storage.as_ref(), &name, |seq, ops| {
+        let stats = wal::replay(storage.as_ref(), &name, Some(last_seq), |seq, ops| {
             if seq > MAX_COUNTER {
                 // A checksummed batch with an absurd seqno: later commits' seqnos would overflow.
                 return Err(Error::corruption(

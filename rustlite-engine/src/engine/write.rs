@@ -242,7 +242,11 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
 
     let mut results = Vec::with_capacity(requests.len());
     let mut accepted: Vec<(SeqNo, &WriteBatch)> = Vec::with_capacity(requests.len());
-    let mut next_seq = inner.commit_queue.progress.lock().appended;
+    // `synced` goes into every record: the recovery of a torn write needs it (see `lsm::wal`).
+    let (mut next_seq, synced) = {
+        let p = inner.commit_queue.progress.lock();
+        (p.appended, p.durable)
+    };
     // Under Immediate, commits stay unpublished while their fsync runs, and a transaction may be
     // validated (or begin) meanwhile: record every commit's keys now, before anyone validates.
     // Under Buffered, publication follows at once, so recording after it suffices unless this
@@ -268,7 +272,7 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
                 .ops
                 .iter()
                 .map(|o| (o.kind, o.key.as_slice(), o.value.as_slice()));
-            if let Err(e) = encode_batch(&mut buf, next_seq + 1, ops) {
+            if let Err(e) = encode_batch(&mut buf, next_seq + 1, synced, ops) {
                 results.push(Err(e));
                 continue;
             }

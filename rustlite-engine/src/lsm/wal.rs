@@ -1,18 +1,24 @@
 //! The write-ahead log: one crc-framed record per committed batch, so a commit is atomic.
 //!
 //! A WAL file `{number:06}.wal` is a sequence of [`record`] frames of type
-//! [`BATCH_RECORD`] (`1`). Each payload is one batch:
+//! [`SYNCED_BATCH_RECORD`] (`3`; files written before it hold type [`BATCH_RECORD`] `1`, read
+//! the same way). Each payload is one batch:
 //!
 //! ```text
-//! record:  [crc32 u32 LE][len u32 LE][type u8 = 1][payload]
-//! payload: +-------------+---------------+------+------+------+
-//!          | seq u64 BE  | count varint  | op 1 | ...  | op n |
-//!          +-------------+---------------+------+------+------+
+//! record:  [crc32 u32 LE][len u32 LE][type u8 = 3][payload]
+//! payload: +-------------+----------------+---------------+------+------+------+
+//!          | seq u64 BE  | synced u64 BE  | count varint  | op 1 | ...  | op n |
+//!          +-------------+----------------+---------------+------+------+------+
+//!          (type 1: no `synced` field)
 //! op:      [kind u8][key_len varint][key][value_len varint][value]   kind 1 = Put
 //!          [kind u8][key_len varint][key]                            kind 0 = Delete
 //! ```
 //!
-//! - `seq` is the batch's commit seqno (see [`crate::lsm::ikey`]); all its ops share it.
+//! - `seq` is the batch's commit seqno (see [`crate::lsm::ikey`]); all its ops share it. The
+//!   batches of a log carry consecutive seqnos.
+//! - `synced`: every batch with a seqno up to it was durable (an fsync had completed) before this
+//!   record was written. It lets [`replay`] tell a torn write of unsynced records from
+//!   corruption (below).
 //! - The engine may concatenate several framed batches and [`WalWriter::append`] them with one
 //!   write (group commit): the frames stay independent, each one atomic.
 //! - A [`WalSyncer`] fsyncs the log from another thread while appends go on (pipelined commit):
@@ -21,9 +27,18 @@
 //!   zeros up to the end of the file. The log ends at the first offset that does not hold a valid
 //!   record; zeros from there to the end of the file are the clean end, anything else is a torn
 //!   tail (or corruption, as below). Zeros can never pass for a record: type 0 is reserved.
-//! - [`replay`] applies every whole batch in file order. A torn tail (the remains of a write that
-//!   was never acknowledged) ends replay quietly; damage followed by a valid record, or a record
-//!   whose crc is right but whose payload does not decode, is [`Error::Corruption`].
+//! - [`replay`] applies every whole batch in file order, up to the first damaged record. What
+//!   follows the damage decides what it was:
+//!   - nothing valid: a torn tail (the remains of a write that was never acknowledged); replay
+//!     ends quietly.
+//!   - only records whose `synced` is below the damaged batch's seqno: the damaged batch was not
+//!     durable when any later record was written, so no fsync covered it; the page cache wrote a
+//!     later page back before an earlier one and the power failed in between (an overwrite of
+//!     preallocated space has no file size to order the pages). A torn write too: replay ends
+//!     there and the later, unacknowledged records are dropped with it.
+//!   - any other record (one written after the damaged batch was durable, or a type-1 record):
+//!     [`Error::Corruption`], as is a record whose crc is right but whose payload does not
+//!     decode.
 //! - After a replay that reported `torn_tail`, truncate the file to `valid_len` (or start a new
 //!   WAL) before appending to it again, or the next record lands after garbage.
 
@@ -35,8 +50,11 @@ use crate::storage::{FileSync, Storage, WritableFile};
 use parking_lot::Mutex;
 use std::sync::Arc;
 
-/// Record type of a WAL batch.
+/// Record type of a WAL batch without a `synced` field (written by earlier versions).
 pub const BATCH_RECORD: u8 = 1;
+
+/// Record type of a WAL batch carrying its `synced` watermark (what the engine writes).
+pub const SYNCED_BATCH_RECORD: u8 = 3;
 
 /// Name of WAL file `number`: `{number:06}.wal`.
 ///
@@ -53,7 +71,9 @@ pub fn reserve_step(memtable_size: usize) -> u64 {
     (memtable_size as u64).clamp(4 << 10, 1 << 20)
 }
 
-/// Appends one complete framed batch record (seqno `seq`, then `ops`) to `out`.
+/// Appends one complete framed batch record (seqno `seq`, the `synced` watermark, then `ops`)
+/// to `out`. `synced` must be a seqno up to which every batch was durable before this record is
+/// written (0 if none is known).
 ///
 /// `ops` yields `(kind, key, value)`; the value of a [`Kind::Delete`] is ignored (not written).
 /// Fails with [`Error::InvalidArgument`], leaving `out` as it was, if the encoded batch exceeds
@@ -62,14 +82,15 @@ pub fn reserve_step(memtable_size: usize) -> u64 {
 /// ```
 /// use rustlite_engine::lsm::{ikey::Kind, wal::encode_batch};
 /// let mut group = Vec::new();
-/// encode_batch(&mut group, 1, [(Kind::Put, &b"k"[..], &b"v"[..])])?;
-/// encode_batch(&mut group, 2, [(Kind::Delete, &b"k"[..], &b""[..])])?;
+/// encode_batch(&mut group, 1, 0, [(Kind::Put, &b"k"[..], &b"v"[..])])?;
+/// encode_batch(&mut group, 2, 0, [(Kind::Delete, &b"k"[..], &b""[..])])?;
 /// // one append + one sync commits both batches
 /// # Ok::<(), rustlite_engine::Error>(())
 /// ```
 pub fn encode_batch<'a>(
     out: &mut Vec<u8>,
     seq: SeqNo,
+    synced: SeqNo,
     ops: impl IntoIterator<Item = (Kind, &'a [u8], &'a [u8])>,
 ) -> Result<()> {
     let ops = ops.into_iter();
@@ -80,6 +101,7 @@ pub fn encode_batch<'a>(
     };
     let start = begin_record(out);
     out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&synced.to_be_bytes());
     let count_pos = out.len();
     varint::put_u64(out, guess);
     let count_end = out.len();
@@ -97,12 +119,14 @@ pub fn encode_batch<'a>(
         varint::put_u64(&mut fixed, count);
         out.splice(count_pos..count_end, fixed);
     }
-    finish_record(out, start, BATCH_RECORD)
+    finish_record(out, start, SYNCED_BATCH_RECORD)
 }
 
-/// Decodes a batch payload, pushing its ops into `ops` (cleared first) and returning its seqno.
-/// `file` and `offset` (of the record) locate the damage in a [`Error::Corruption`].
+/// Decodes a batch payload of record type `rtype`, pushing its ops into `ops` (cleared first)
+/// and returning its seqno. `file` and `offset` (of the record) locate the damage in a
+/// [`Error::Corruption`].
 pub fn decode_batch<'a>(
+    rtype: u8,
     payload: &'a [u8],
     file: &str,
     offset: u64,
@@ -112,6 +136,13 @@ pub fn decode_batch<'a>(
     let bad = |what: &str| Error::corruption(file, offset, format!("WAL batch: {what}"));
     let mut r = Reader::new(payload);
     let seq = r.fixed_u64().ok_or_else(|| bad("truncated seqno"))?;
+    match rtype {
+        BATCH_RECORD => {}
+        SYNCED_BATCH_RECORD => {
+            r.fixed_u64().ok_or_else(|| bad("truncated synced seqno"))?;
+        }
+        other => return Err(bad(&format!("unexpected record type {other}"))),
+    }
     let count = r.u64().ok_or_else(|| bad("truncated op count"))?;
     // Every op takes at least two bytes: never reserve more than the payload can hold.
     let cap = usize::try_from(count)
@@ -142,7 +173,7 @@ pub fn decode_batch<'a>(
 /// let storage = MemStorage::new();
 /// let mut wal = WalWriter::create(&storage, 1)?;
 /// let mut buf = Vec::new();
-/// wal::encode_batch(&mut buf, 1, [(Kind::Put, &b"k"[..], &b"v"[..])])?;
+/// wal::encode_batch(&mut buf, 1, 0, [(Kind::Put, &b"k"[..], &b"v"[..])])?;
 /// wal.append(&buf)?;
 /// wal.sync()?;
 /// assert_eq!(wal.len(), buf.len() as u64);
@@ -224,7 +255,7 @@ impl WalWriter {
 /// let mut w = WalWriter::create(&storage, 1)?;
 /// let syncer = w.syncer();
 /// let mut buf = Vec::new();
-/// wal::encode_batch(&mut buf, 1, [(Kind::Put, &b"k"[..], &b"v"[..])])?;
+/// wal::encode_batch(&mut buf, 1, 0, [(Kind::Put, &b"k"[..], &b"v"[..])])?;
 /// w.append(&buf)?;
 /// std::thread::spawn(move || syncer.sync()).join().expect("thread")?;
 /// # Ok::<(), rustlite_engine::Error>(())
@@ -278,7 +309,9 @@ pub struct ReplayStats {
 /// Reads WAL file `name` and calls `apply(seq, ops)` for each whole batch, in file order.
 ///
 /// The ops slice borrows the file's bytes (nothing is copied per op). An error from `apply` stops
-/// replay and is returned as is.
+/// replay and is returned as is. `recovered_before` is the last seqno recovered before this log
+/// (from the manifest and earlier logs), if known: when the very first record is damaged, it
+/// gives the damaged batch's seqno for telling a torn write from corruption (module docs).
 ///
 /// ```
 /// use rustlite_engine::lsm::{ikey::Kind, wal};
@@ -286,10 +319,10 @@ pub struct ReplayStats {
 /// let storage = MemStorage::new();
 /// let mut w = wal::WalWriter::create(&storage, 3)?;
 /// let mut buf = Vec::new();
-/// wal::encode_batch(&mut buf, 10, [(Kind::Put, &b"k"[..], &b"v"[..])])?;
+/// wal::encode_batch(&mut buf, 10, 0, [(Kind::Put, &b"k"[..], &b"v"[..])])?;
 /// w.append(&buf)?;
 /// let mut seen = Vec::new();
-/// let stats = wal::replay(&storage, &wal::wal_file_name(3), |seq, ops| {
+/// let stats = wal::replay(&storage, &wal::wal_file_name(3), None, |seq, ops| {
 ///     seen.push((seq, ops.len()));
 ///     Ok(())
 /// })?;
@@ -300,10 +333,30 @@ pub struct ReplayStats {
 pub fn replay(
     storage: &dyn Storage,
     name: &str,
+    recovered_before: Option<SeqNo>,
     mut apply: impl FnMut(SeqNo, &[(Kind, &[u8], &[u8])]) -> Result<()>,
 ) -> Result<ReplayStats> {
     let buf = storage.read_all(name)?;
-    let found = record::read_records(&buf, name)?;
+    let (found, damage) = record::scan_records(&buf);
+    if let Some(damage) = damage {
+        // The damaged batch's seqno follows the last valid one (or what came before this log).
+        let last_valid = found
+            .records
+            .last()
+            .and_then(|r| buf.get(r.payload.clone()))
+            .and_then(leading_u64);
+        let damaged_seq = last_valid.or(recovered_before).map(|s| s.saturating_add(1));
+        if !torn_overwrite(&buf, &damage, damaged_seq) {
+            return Err(damage.into_error(name));
+        }
+        tracing::warn!(
+            file = name,
+            offset = damage.offset,
+            dropped_records = damage.after.len(),
+            "WAL: a torn write of unsynced records (a later page reached the disk before an \
+             earlier one); the unacknowledged records from there on are dropped"
+        );
+    }
     let mut stats = ReplayStats {
         records: 0,
         last_seq: None,
@@ -312,7 +365,7 @@ pub fn replay(
     };
     let mut ops = Vec::new();
     for rec in &found.records {
-        if rec.rtype != BATCH_RECORD {
+        if rec.rtype != BATCH_RECORD && rec.rtype != SYNCED_BATCH_RECORD {
             return Err(Error::corruption(
                 name,
                 rec.offset,
@@ -322,12 +375,36 @@ pub fn replay(
         let payload = buf
             .get(rec.payload.clone())
             .ok_or_else(|| Error::corruption(name, rec.offset, "record out of bounds"))?;
-        let seq = decode_batch(payload, name, rec.offset, &mut ops)?;
+        let seq = decode_batch(rec.rtype, payload, name, rec.offset, &mut ops)?;
         apply(seq, &ops)?;
         stats.records += 1;
         stats.last_seq = Some(seq);
     }
     Ok(stats)
+}
+
+/// Whether `damage` is a torn write of unsynced records rather than corruption: every valid
+/// record after it says (by its `synced` watermark) that the damaged batch, seqno
+/// `damaged_seq`, was not yet durable when it was written. Unknown seqno, a type-1 record or a
+/// payload too short to hold the watermark: corruption.
+fn torn_overwrite(buf: &[u8], damage: &record::Damage, damaged_seq: Option<SeqNo>) -> bool {
+    let Some(damaged_seq) = damaged_seq else {
+        return false;
+    };
+    damage.after.iter().all(|r| {
+        r.rtype == SYNCED_BATCH_RECORD
+            && buf
+                .get(r.payload.clone())
+                .and_then(|p| p.get(8..))
+                .and_then(leading_u64)
+                .is_some_and(|synced| synced < damaged_seq)
+    })
+}
+
+/// The big-endian `u64` `bytes` starts with.
+fn leading_u64(bytes: &[u8]) -> Option<u64> {
+    let head: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
+    Some(u64::from_be_bytes(head))
 }
 
 #[cfg(test)]
@@ -361,12 +438,14 @@ mod tests {
         ]
     }
 
+    /// The batches as records of a writer that fsyncs each batch before writing the next.
     fn encode_all(batches: &[OwnedBatch]) -> Vec<u8> {
         let mut buf = Vec::new();
         for (seq, ops) in batches {
             encode_batch(
                 &mut buf,
                 *seq,
+                seq.saturating_sub(1),
                 ops.iter().map(|(k, key, v)| (*k, &key[..], &v[..])),
             )
             .expect("encode");
@@ -376,7 +455,7 @@ mod tests {
 
     fn replay_all(storage: &dyn Storage, name: &str) -> Result<(Vec<OwnedBatch>, ReplayStats)> {
         let mut got = Vec::new();
-        let stats = replay(storage, name, |seq, ops| {
+        let stats = replay(storage, name, None, |seq, ops| {
             got.push((
                 seq,
                 ops.iter()
@@ -449,6 +528,115 @@ mod tests {
         assert_eq!((stats.valid_len, stats.torn_tail), (len, true));
     }
 
+    /// Batches 1..=4, each `(seq, synced)` as given; returns the file and each record's offset.
+    fn log_with_watermarks(marks: &[(SeqNo, SeqNo)]) -> (Vec<u8>, Vec<usize>) {
+        let mut buf = Vec::new();
+        let mut starts = Vec::new();
+        for &(seq, synced) in marks {
+            starts.push(buf.len());
+            let key = seq.to_be_bytes();
+            encode_batch(&mut buf, seq, synced, [(Kind::Put, &key[..], &b"v"[..])])
+                .expect("encode");
+        }
+        (buf, starts)
+    }
+
+    /// Replays `buf` as WAL 1 (after `before`); the seqnos applied, or the error.
+    fn replay_bytes(buf: &[u8], before: Option<SeqNo>) -> Result<(Vec<SeqNo>, ReplayStats)> {
+        let storage = MemStorage::new();
+        let mut w = WalWriter::create(&storage, 1).expect("create");
+        w.append(buf).expect("append");
+        let mut seqs = Vec::new();
+        let stats = replay(&storage, &wal_file_name(1), before, |seq, _| {
+            seqs.push(seq);
+            Ok(())
+        })?;
+        Ok((seqs, stats))
+    }
+
+    /// Zeros the record starting at `starts[i]` (a page the disk never got).
+    fn zero_record(buf: &mut [u8], starts: &[usize], i: usize) {
+        let end = starts.get(i + 1).copied().unwrap_or(buf.len());
+        buf[starts[i]..end].fill(0);
+    }
+
+    #[test]
+    fn torn_overwrite_of_unsynced_records_ends_the_log() {
+        // Batch 1 durable; 2, 3 and 4 written while 1 was the last durable one.
+        let (mut buf, starts) = log_with_watermarks(&[(1, 0), (2, 1), (3, 1), (4, 1)]);
+        zero_record(&mut buf, &starts, 1);
+        let (seqs, stats) = replay_bytes(&buf, Some(0)).expect("a torn write, not corruption");
+        assert_eq!(seqs, [1]);
+        assert_eq!((stats.valid_len, stats.torn_tail), (starts[1] as u64, true));
+        // A torn record (half of it on disk) reads the same way.
+        let (mut buf, starts) = log_with_watermarks(&[(1, 0), (2, 1), (3, 1)]);
+        buf[starts[1] + 12..starts[2]].fill(0);
+        let (seqs, _) = replay_bytes(&buf, Some(0)).expect("torn");
+        assert_eq!(seqs, [1]);
+    }
+
+    #[test]
+    fn damage_to_a_record_known_durable_is_corruption() {
+        // Batch 4 was written after batch 2 was durable: losing 2 would lose an acknowledged
+        // commit.
+        let (mut buf, starts) = log_with_watermarks(&[(1, 0), (2, 1), (3, 1), (4, 2)]);
+        zero_record(&mut buf, &starts, 1);
+        match replay_bytes(&buf, Some(0)) {
+            Err(Error::Corruption { offset, .. }) => assert_eq!(offset, starts[1] as u64),
+            other => panic!("expected corruption, got {other:?}"),
+        }
+        // A bit flip in batch 2 followed by a record that knew it durable: corruption too.
+        let (mut buf, starts) = log_with_watermarks(&[(1, 0), (2, 1), (3, 2)]);
+        buf[starts[1] + 20] ^= 0x10;
+        assert!(matches!(
+            replay_bytes(&buf, Some(0)),
+            Err(Error::Corruption { .. })
+        ));
+    }
+
+    #[test]
+    fn damaged_first_record_needs_the_seqno_before_the_log() {
+        let (mut buf, starts) = log_with_watermarks(&[(6, 5), (7, 5), (8, 5)]);
+        zero_record(&mut buf, &starts, 0);
+        let (seqs, stats) = replay_bytes(&buf, Some(5)).expect("batch 6 was never durable");
+        assert!(seqs.is_empty());
+        assert_eq!((stats.valid_len, stats.torn_tail), (0, true));
+        // Unknown: the damaged batch's seqno cannot be told, so it may have been durable.
+        assert!(matches!(
+            replay_bytes(&buf, None),
+            Err(Error::Corruption { .. })
+        ));
+        // Known, but the next record was written after batch 6 was durable.
+        let (mut buf, starts) = log_with_watermarks(&[(6, 5), (7, 6)]);
+        zero_record(&mut buf, &starts, 0);
+        assert!(matches!(
+            replay_bytes(&buf, Some(5)),
+            Err(Error::Corruption { .. })
+        ));
+    }
+
+    #[test]
+    fn damage_before_an_old_format_record_is_corruption() {
+        let (mut buf, starts) = log_with_watermarks(&[(1, 0), (2, 1)]);
+        // A type-1 record (no watermark) after the damage.
+        let mut old = Vec::new();
+        let start = record::begin_record(&mut old);
+        old.extend_from_slice(&3u64.to_be_bytes());
+        old.push(0);
+        record::finish_record(&mut old, start, BATCH_RECORD).expect("frame");
+        zero_record(&mut buf, &starts, 1);
+        buf.extend_from_slice(&old);
+        assert!(matches!(
+            replay_bytes(&buf, Some(0)),
+            Err(Error::Corruption { .. })
+        ));
+        // Undamaged, old and new records replay side by side.
+        let (mut buf, _) = log_with_watermarks(&[(1, 0), (2, 1)]);
+        buf.extend_from_slice(&old);
+        let (seqs, _) = replay_bytes(&buf, Some(0)).expect("replay");
+        assert_eq!(seqs, [1, 2, 3]);
+    }
+
     #[test]
     fn zero_tail_is_not_torn_on_any_storage() {
         let storage = MemStorage::new();
@@ -483,6 +671,7 @@ mod tests {
         encode_batch(
             &mut buf,
             5,
+            4,
             [
                 (Kind::Put, &b"k"[..], &b"v"[..]),
                 (Kind::Delete, &b"d"[..], &b"ignored"[..]),
@@ -495,11 +684,18 @@ mod tests {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        // seq 5 BE | count 2 | put k v | delete d
+        // seq 5 BE | synced 4 BE | count 2 | put k v | delete d
         assert_eq!(
             payload,
-            concat!("0000000000000005", "02", "01016b0176", "000164")
+            concat!(
+                "0000000000000005",
+                "0000000000000004",
+                "02",
+                "01016b0176",
+                "000164"
+            )
         );
+        assert_eq!(buf.get(8), Some(&SYNCED_BATCH_RECORD));
     }
 
     #[test]
@@ -510,14 +706,27 @@ mod tests {
         ];
         let mut buf = Vec::new();
         let many: Vec<_> = (0..200).map(|_| ops[0]).collect();
-        encode_batch(&mut buf, 9, ops.iter().copied().filter(|_| true)).expect("encode");
-        encode_batch(&mut buf, 10, many.iter().copied().filter(|_| true)).expect("encode");
+        encode_batch(&mut buf, 9, 0, ops.iter().copied().filter(|_| true)).expect("encode");
+        encode_batch(&mut buf, 10, 0, many.iter().copied().filter(|_| true)).expect("encode");
         let found = record::read_records(&buf, "w").expect("read");
         let mut decoded = Vec::new();
-        let seq =
-            decode_batch(found.payload(&buf, 0).expect("p"), "w", 0, &mut decoded).expect("decode");
+        let seq = decode_batch(
+            SYNCED_BATCH_RECORD,
+            found.payload(&buf, 0).expect("p"),
+            "w",
+            0,
+            &mut decoded,
+        )
+        .expect("decode");
         assert_eq!((seq, decoded.as_slice()), (9, &ops[..]));
-        decode_batch(found.payload(&buf, 1).expect("p"), "w", 0, &mut decoded).expect("decode");
+        decode_batch(
+            SYNCED_BATCH_RECORD,
+            found.payload(&buf, 1).expect("p"),
+            "w",
+            0,
+            &mut decoded,
+        )
+        .expect("decode");
         assert_eq!(decoded.len(), 200);
     }
 
@@ -570,7 +779,7 @@ mod tests {
     #[test]
     fn valid_frame_with_bad_payload_is_corruption() {
         let mut good = Vec::new();
-        encode_batch(&mut good, 1, [(Kind::Put, &b"k"[..], &b"v"[..])]).expect("encode");
+        encode_batch(&mut good, 1, 0, [(Kind::Put, &b"k"[..], &b"v"[..])]).expect("encode");
         let payload = good.get(record::HEADER_LEN..).expect("payload").to_vec();
         let mut trailing = payload.clone();
         trailing.push(0);
@@ -610,7 +819,7 @@ mod tests {
         let mut w = WalWriter::create(&s, 1).expect("create");
         w.append(&encode_all(&batches())).expect("append");
         let mut calls = 0;
-        let r = replay(&s, &wal_file_name(1), |_, _| {
+        let r = replay(&s, &wal_file_name(1), None, |_, _| {
             calls += 1;
             Err(Error::InvalidArgument("stop".into()))
         });
