@@ -329,4 +329,29 @@ mod tests {
         assert_eq!(r.rows[0][3], Value::Null);
         Ok(())
     }
+
+    /// A repeated SELECT loads the engine's catalog cache, so its tables are looked up without
+    /// reading their entries; a write does not (see `TableStorage::loading_catalog`).
+    #[test]
+    fn repeated_selects_load_the_catalog_cache() -> Result<()> {
+        use crate::catalog::Catalog;
+        use crate::sql::execute;
+        use crate::value::Value;
+        use crate::{Engine, IsolationLevel, Options};
+        let engine = Engine::open_in_memory(Options::default())?;
+        let mut tx = engine.begin(IsolationLevel::default());
+        execute(&mut tx, "CREATE TABLE cc (id INTEGER PRIMARY KEY)", &[])?;
+        execute(&mut tx, "INSERT INTO cc VALUES (1)", &[])?;
+        tx.commit()?;
+        let cached = || Catalog::cached_table(&mut engine.begin(IsolationLevel::default()), "cc");
+        assert!(cached().is_none());
+        for _ in 0..2 {
+            let mut tx = engine.begin(IsolationLevel::Serializable);
+            let r = execute(&mut tx, "SELECT id FROM cc WHERE id = ?", &[Value::Int(1)])?;
+            assert_eq!(r.rows, [[Value::Int(1)]]);
+            tx.commit()?;
+        }
+        assert!(cached().is_some());
+        Ok(())
+    }
 }

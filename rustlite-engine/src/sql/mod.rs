@@ -155,7 +155,12 @@ pub fn execute(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Resu
     let threshold = tx.engine().options().slow_query_threshold;
     let started = std::time::Instant::now();
     let savepoint = tx.savepoint();
-    let result = execute_on(&mut TableStorage::new(tx), sql, params);
+    // A statement with a reusable plan is a SELECT: let it load the catalog cache.
+    let mut storage = match cache::plan(sql) {
+        Some(Some(_)) => TableStorage::new(tx).loading_catalog(),
+        _ => TableStorage::new(tx),
+    };
+    let result = execute_on(&mut storage, sql, params);
     match &result {
         Ok(_) => tx.release(savepoint),
         Err(_) => tx.rollback_to(savepoint),
