@@ -592,6 +592,11 @@ impl Expr {
         })
     }
 
+    /// Whether a parameter placeholder occurs in this expression.
+    pub fn has_param(&self) -> bool {
+        self.any(&mut |e| matches!(e, Expr::Param(_)))
+    }
+
     /// Splits a conjunction into its conjuncts (`a AND b AND c` → `[a, b, c]`).
     pub fn into_conjuncts(self) -> Vec<Expr> {
         let mut out = Vec::new();

@@ -1,31 +1,38 @@
-//! Caches that spare a repeated statement the work that does not depend on its parameters or
-//! its snapshot: the parsed statement, keyed by its SQL text, and the decoded table schema,
-//! keyed by the bytes of its catalog entry.
+//! Caches that spare a repeated statement the work that does not depend on its snapshot:
+//! the parsed statement and the reusable plan, keyed by the SQL text, and the decoded table
+//! schema, keyed by the bytes of its catalog entry.
 //!
 //! ```text
-//! "SELECT * FROM t WHERE id = ?" ──StatementCache──▶ ast::Statement   (then planned per call)
+//! "SELECT * FROM t WHERE id = ?" ──PlanCache──────▶ Prepared (checked against t, then bound)
+//! "SELECT * FROM t WHERE id = ?" ──StatementCache─▶ ast::Statement   (then planned per call)
 //! catalog entry bytes of t       ──SchemaCache────▶ (Arc<TableSchema>, TableInfo)
 //! ```
 //!
-//! # Why neither can go stale
-//! Both caches map a key to a pure function of that key, so an entry is never invalidated: it
-//! is only ever evicted.
+//! # Why none can go stale
+//! The statement and schema caches map a key to a pure function of that key, so an entry is
+//! never invalidated: it is only ever evicted. A reusable plan is checked on every use.
 //! - Parsing and translation ([`translate::parse`](super::translate::parse)) read nothing but
 //!   the text: the cached [`Statement`] holds table and column *names*, never positions, ids or
-//!   indexes. Names are resolved and the access path chosen by the planner on every call,
-//!   against the catalog the statement's transaction sees, so a `CREATE INDEX`, `DROP TABLE` or
-//!   a changed field list between two calls is always honoured (plans are per call, because
-//!   parameters are bound into them as constants for the access-path choice).
+//!   indexes.
+//! - A reusable plan ([`Prepared`]) records the table descriptions it was planned against;
+//!   each use looks them up again through the statement's transaction (its snapshot, its own
+//!   DDL, its Serializable read set) and plans afresh unless all are equal, so a
+//!   `CREATE INDEX`, `DROP TABLE` or a changed field list between two calls is always
+//!   honoured. Parameters are bound into it per call, with the access path they allow. A
+//!   statement that cannot be planned without its values (`LIMIT ?`), and every write and
+//!   DDL, is marked "planned per call" and planned from its cached parse.
 //! - A schema is looked up by first reading its catalog entry through the statement's
 //!   transaction (its snapshot and its own DDL), then by those bytes: equal bytes decode to an
 //!   equal schema. What is saved is the MessagePack decode and the `TableInfo` construction.
 //!
 //! # Bounds
-//! Both are per thread (no lock on the query path) and bounded: at most
-//! [`STATEMENT_CAPACITY`] statements of at most [`MAX_CACHED_SQL_BYTES`] bytes each, evicted
-//! least recently used first, and at most [`SCHEMA_CAPACITY`] schemas (cleared when full).
+//! All are per thread (no lock on the query path) and bounded: at most
+//! [`STATEMENT_CAPACITY`] statements and as many plans, of at most [`MAX_CACHED_SQL_BYTES`]
+//! bytes of text each, evicted least recently used first, and at most [`SCHEMA_CAPACITY`]
+//! schemas (cleared when full).
 
 use super::ast::Statement;
+use super::planner::prepared::Prepared;
 use super::storage::TableInfo;
 use crate::catalog::TableSchema;
 use crate::error::Result;
@@ -40,45 +47,55 @@ pub const MAX_CACHED_SQL_BYTES: usize = 16 * 1024;
 /// Most decoded schemas cached per thread.
 pub const SCHEMA_CAPACITY: usize = 256;
 
-/// A bounded LRU of parsed statements by SQL text.
-#[derive(Default)]
-pub struct StatementCache {
-    entries: HashMap<String, (Statement, u64)>,
+/// A bounded LRU by SQL text.
+pub struct TextCache<V> {
+    entries: HashMap<String, (V, u64)>,
     tick: u64,
 }
 
-impl StatementCache {
-    /// The statement for `sql`: a clone of the cached parse, or `parse(sql)` (cached on
-    /// success when short enough).
-    pub fn get_or_parse(
-        &mut self,
-        sql: &str,
-        parse: impl FnOnce(&str) -> Result<Statement>,
-    ) -> Result<Statement> {
+impl<V> Default for TextCache<V> {
+    fn default() -> Self {
+        TextCache {
+            entries: HashMap::new(),
+            tick: 0,
+        }
+    }
+}
+
+impl<V: Clone> TextCache<V> {
+    /// The value cached for `sql` (marked recently used).
+    pub fn get(&mut self, sql: &str) -> Option<V> {
         self.tick += 1;
-        if let Some((stmt, used)) = self.entries.get_mut(sql) {
-            *used = self.tick;
-            return Ok(stmt.clone());
-        }
-        let stmt = parse(sql)?;
-        if sql.len() <= MAX_CACHED_SQL_BYTES {
-            if self.entries.len() >= STATEMENT_CAPACITY {
-                let oldest = self
-                    .entries
-                    .iter()
-                    .min_by_key(|(_, (_, used))| *used)
-                    .map(|(k, _)| k.clone());
-                if let Some(k) = oldest {
-                    self.entries.remove(&k);
-                }
-            }
-            self.entries
-                .insert(sql.to_string(), (stmt.clone(), self.tick));
-        }
-        Ok(stmt)
+        let (v, used) = self.entries.get_mut(sql)?;
+        *used = self.tick;
+        Some(v.clone())
     }
 
-    /// Number of cached statements.
+    /// Caches `v` for `sql` when the text is short enough, evicting the least recently used
+    /// entry when full.
+    pub fn insert(&mut self, sql: &str, v: V) {
+        if sql.len() > MAX_CACHED_SQL_BYTES {
+            return;
+        }
+        self.tick += 1;
+        if let Some(entry) = self.entries.get_mut(sql) {
+            *entry = (v, self.tick);
+            return;
+        }
+        if self.entries.len() >= STATEMENT_CAPACITY {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                self.entries.remove(&k);
+            }
+        }
+        self.entries.insert(sql.to_string(), (v, self.tick));
+    }
+
+    /// Number of cached entries.
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -90,6 +107,29 @@ impl StatementCache {
         self.entries.is_empty()
     }
 }
+
+/// Parsed statements by SQL text.
+pub type StatementCache = TextCache<Statement>;
+
+impl StatementCache {
+    /// The statement for `sql`: a clone of the cached parse, or `parse(sql)` (cached on
+    /// success when short enough).
+    pub fn get_or_parse(
+        &mut self,
+        sql: &str,
+        parse: impl FnOnce(&str) -> Result<Statement>,
+    ) -> Result<Statement> {
+        if let Some(stmt) = self.get(sql) {
+            return Ok(stmt);
+        }
+        let stmt = parse(sql)?;
+        self.insert(sql, stmt.clone());
+        Ok(stmt)
+    }
+}
+
+/// Reusable plans by SQL text; `None` marks a statement that is planned per call.
+pub type PlanCache = TextCache<Option<Arc<Prepared>>>;
 
 /// Decoded schemas by the bytes of their catalog entry, and the planner's views of schemas
 /// taken from the engine's catalog cache by their identity.
@@ -142,12 +182,24 @@ impl SchemaCache {
 
 thread_local! {
     static STATEMENTS: RefCell<StatementCache> = RefCell::new(StatementCache::default());
+    static PLANS: RefCell<PlanCache> = RefCell::new(PlanCache::default());
     static SCHEMAS: RefCell<SchemaCache> = RefCell::new(SchemaCache::default());
 }
 
 /// [`StatementCache::get_or_parse`] on this thread's cache with the real parser.
 pub fn statement(sql: &str) -> Result<Statement> {
     STATEMENTS.with(|c| c.borrow_mut().get_or_parse(sql, super::translate::parse))
+}
+
+/// This thread's entry for `sql` in the plan cache: `None` when there is none,
+/// `Some(None)` when the statement is planned per call.
+pub fn plan(sql: &str) -> Option<Option<Arc<Prepared>>> {
+    PLANS.with(|c| c.borrow_mut().get(sql))
+}
+
+/// Caches `prepared` (or "planned per call") for `sql` on this thread.
+pub fn set_plan(sql: &str, prepared: Option<Arc<Prepared>>) {
+    PLANS.with(|c| c.borrow_mut().insert(sql, prepared));
 }
 
 /// [`SchemaCache::get_or_decode`] on this thread's cache.
@@ -275,6 +327,31 @@ mod tests {
         let r = run(query)?;
         assert_eq!(r.columns, ["id", "b", "a", "c"]);
         assert_eq!(r.rows[0][3], Value::Null);
+        Ok(())
+    }
+
+    /// A repeated SELECT loads the engine's catalog cache, so its tables are looked up without
+    /// reading their entries; a write does not (see `TableStorage::loading_catalog`).
+    #[test]
+    fn repeated_selects_load_the_catalog_cache() -> Result<()> {
+        use crate::catalog::Catalog;
+        use crate::sql::execute;
+        use crate::value::Value;
+        use crate::{Engine, IsolationLevel, Options};
+        let engine = Engine::open_in_memory(Options::default())?;
+        let mut tx = engine.begin(IsolationLevel::default());
+        execute(&mut tx, "CREATE TABLE cc (id INTEGER PRIMARY KEY)", &[])?;
+        execute(&mut tx, "INSERT INTO cc VALUES (1)", &[])?;
+        tx.commit()?;
+        let cached = || Catalog::cached_table(&mut engine.begin(IsolationLevel::default()), "cc");
+        assert!(cached().is_none());
+        for _ in 0..2 {
+            let mut tx = engine.begin(IsolationLevel::Serializable);
+            let r = execute(&mut tx, "SELECT id FROM cc WHERE id = ?", &[Value::Int(1)])?;
+            assert_eq!(r.rows, [[Value::Int(1)]]);
+            tx.commit()?;
+        }
+        assert!(cached().is_some());
         Ok(())
     }
 }

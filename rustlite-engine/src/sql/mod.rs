@@ -12,7 +12,7 @@
 //! | `table_storage` | that trait over the catalog and the table layer, in a transaction |
 //! | `document` | a stored document → a row, decoding only the columns a query reads |
 //! | `params` | conversions of Rust values into parameters |
-//! | `cache` | parsed statements by SQL text, decoded schemas by catalog entry |
+//! | `cache` | parsed statements and reusable plans by SQL text, decoded schemas by catalog entry |
 //! | `eval` | expression evaluation, three-valued logic, the ORDER BY total order |
 //!
 //! ## A SELECT, from the client down to the LSM
@@ -27,6 +27,8 @@
 //!    and translates the `sqlparser` AST into `ast::Statement`; `?` becomes parameter 0.
 //!    The result is kept in the `cache` under the SQL text, so a repeated statement skips
 //!    this step (it depends on nothing but the text).
+//!    The plan is kept too ([`planner::prepared`]), with `?` as a placeholder: the next call
+//!    checks that `users` and `orders` are unchanged, binds its value and skips steps 3–6.
 //! 3. `planner::Planner` looks up `users` and `orders` in the catalog, resolves `name`,
 //!    `u.age`, `o.user_id` to positions in the joined row, and binds `?` to `30` by value.
 //! 4. The WHERE conjunct `u.age > 30` reads only `users`, so it is pushed into that scan; the
@@ -92,9 +94,40 @@ pub(crate) fn execute_on(
     sql: &str,
     params: &[Value],
 ) -> Result<QueryResult> {
-    let statement = cache::statement(sql)?;
-    let plan = planner::Planner::new(storage, params).plan(statement)?;
+    let plan = plan_reusing(storage, sql, params)?;
     execution::execute(plan, storage)
+}
+
+/// The plan of `sql` with `params`: this thread's reusable plan bound to them when there is one
+/// and its tables are unchanged for `storage`; otherwise planned now (and kept for reuse when
+/// it is a SELECT that plans without its parameter values, see [`planner::prepared`]).
+fn plan_reusing(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Result<planner::Plan> {
+    let cached = cache::plan(sql);
+    if let Some(Some(prepared)) = &cached {
+        if prepared.accepts(params) && prepared.is_current(storage)? {
+            return prepared.bind(params);
+        }
+    }
+    let statement = cache::statement(sql)?;
+    if matches!(cached, None | Some(Some(_))) {
+        match planner::prepared::Prepared::plan(storage, statement.clone()) {
+            Ok(Some(prepared)) if prepared.accepts(params) => {
+                let prepared = std::sync::Arc::new(prepared);
+                cache::set_plan(sql, Some(std::sync::Arc::clone(&prepared)));
+                return prepared.bind(params);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => cache::set_plan(sql, None),
+            Err(_) => {
+                // Planned per call from now on if it plans with its values: LIMIT ?, or
+                // placeholders that only equal values make equal (see `prepared`).
+                let plan = planner::Planner::new(storage, params).plan(statement)?;
+                cache::set_plan(sql, None);
+                return Ok(plan);
+            }
+        }
+    }
+    planner::Planner::new(storage, params).plan(statement)
 }
 
 /// Parses, plans and executes one statement inside the engine transaction `tx`, reading the
@@ -122,7 +155,12 @@ pub fn execute(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Resu
     let threshold = tx.engine().options().slow_query_threshold;
     let started = std::time::Instant::now();
     let savepoint = tx.savepoint();
-    let result = execute_on(&mut TableStorage::new(tx), sql, params);
+    // A statement with a reusable plan is a SELECT: let it load the catalog cache.
+    let mut storage = match cache::plan(sql) {
+        Some(Some(_)) => TableStorage::new(tx).loading_catalog(),
+        _ => TableStorage::new(tx),
+    };
+    let result = execute_on(&mut storage, sql, params);
     match &result {
         Ok(_) => tx.release(savepoint),
         Err(_) => tx.rollback_to(savepoint),

@@ -11,7 +11,8 @@
 //! ```
 //! Table names resolve exactly, then ASCII case-insensitively. Schemas read in a statement are
 //! kept for the statement (DDL clears them); across statements, the catalog entry is read
-//! through the transaction every time but decoded once per distinct entry ([`cache`]).
+//! from the engine's catalog cache when that provably is the transaction's view, else through
+//! the transaction and decoded once per distinct entry ([`cache`]).
 
 use super::ast::{CreateIndex, CreateTable};
 use super::cache;
@@ -36,6 +37,8 @@ type Entry = (Arc<TableSchema>, Arc<TableInfo>);
 pub struct TableStorage<'a> {
     tx: &'a mut Transaction,
     schemas: HashMap<String, Entry>,
+    /// Load the engine's catalog cache when it is stale ([`TableStorage::loading_catalog`]).
+    load_catalog: bool,
 }
 
 impl<'a> TableStorage<'a> {
@@ -44,7 +47,19 @@ impl<'a> TableStorage<'a> {
         TableStorage {
             tx,
             schemas: HashMap::new(),
+            load_catalog: false,
         }
+    }
+
+    /// This storage, loading the engine's catalog cache when it is empty or stale so that
+    /// tables are looked up without reading their entries ([`Catalog::cached_table`]). Worth
+    /// it for reads: nothing else loads the cache on the SQL path, and a load (a read of the
+    /// whole committed catalog) serves every statement until the next catalog change. Not
+    /// for writes: an insert into a table without a declared key advances its row-id counter,
+    /// a catalog key, so every such commit makes the cache stale again.
+    pub fn loading_catalog(mut self) -> Self {
+        self.load_catalog = true;
+        self
     }
 
     /// The table called `name` as the transaction sees it: from the engine's catalog cache
@@ -55,7 +70,7 @@ impl<'a> TableStorage<'a> {
         if let Some(e) = self.schemas.get(name) {
             return Ok(Some(e.clone()));
         }
-        if let Some(schema) = Catalog::cached_table(self.tx, name) {
+        if let Some(schema) = Self::cached_table(self.tx, name, self.load_catalog) {
             let e = cache::info_of(schema);
             self.schemas.insert(name.to_string(), e.clone());
             return Ok(Some(e));
@@ -76,6 +91,19 @@ impl<'a> TableStorage<'a> {
             self.schemas.insert(name.to_string(), e.clone());
         }
         Ok(found)
+    }
+
+    /// [`Catalog::cached_table`], after loading the engine's catalog cache when `load` and it
+    /// is empty or stale (a failed load only means the entry is read through the transaction).
+    fn cached_table(tx: &mut Transaction, name: &str, load: bool) -> Option<Arc<TableSchema>> {
+        if let Some(schema) = Catalog::cached_table(tx, name) {
+            return Some(schema);
+        }
+        if !load {
+            return None;
+        }
+        tx.engine().catalog().ok()?;
+        Catalog::cached_table(tx, name)
     }
 
     fn schema(&mut self, name: &str) -> Result<Arc<TableSchema>> {

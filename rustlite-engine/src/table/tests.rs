@@ -323,3 +323,57 @@ fn cached_schemas_are_checked_against_the_transactions_view() -> Result<()> {
     assert_eq!(count(&mut check, &now)?, 2);
     Ok(())
 }
+
+/// Many index hits are fetched in primary-key order but returned in index order, each row
+/// with its own document.
+#[test]
+fn many_index_hits_come_back_in_index_order() -> Result<()> {
+    let (_engine, mut tx, t) = setup()?;
+    let n = 300;
+    for id in 0..n {
+        insert(&mut tx, &t, &doc(id, None, (id * 7919) % 97))?;
+    }
+    let age = &t.indexes[1];
+    let rows: Vec<RawRow> = index_range(
+        &mut tx,
+        &t,
+        age,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        Direction::Forward,
+    )?
+    .collect();
+    let mut want: Vec<(i64, i64)> = (0..n).map(|id| ((id * 7919) % 97, id)).collect();
+    want.sort_unstable();
+    let got: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|r| match r.document()? {
+            Value::Map(fields) => {
+                let field = |name: &str| {
+                    fields
+                        .iter()
+                        .find(|(k, _)| k == name)
+                        .and_then(|(_, v)| match v {
+                            Value::Int(i) => Some(*i),
+                            _ => None,
+                        })
+                };
+                Ok((field("age").unwrap_or(-1), field("id").unwrap_or(-1)))
+            }
+            _ => Ok((-1, -1)),
+        })
+        .collect::<Result<_>>()?;
+    assert_eq!(got, want);
+    let reversed = ids(index_range(
+        &mut tx,
+        &t,
+        age,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        Direction::Reverse,
+    )?);
+    let mut want_ids: Vec<i64> = want.iter().map(|(_, id)| *id).collect();
+    want_ids.reverse();
+    assert_eq!(reversed, want_ids);
+    Ok(())
+}

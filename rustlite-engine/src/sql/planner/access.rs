@@ -15,8 +15,9 @@
 //!
 //! `c` is any expression without column references (parameters are already bound), coerced to
 //! the column's type; a constant that cannot be coerced exactly (`int_col = 1.5`) leaves the
-//! predicate to the residual filter. Equality conjuncts consumed by a lookup are dropped; range
-//! conjuncts stay in the filter as well (cheap, and exact whatever the value types).
+//! predicate to the residual filter. Equality conjuncts consumed by a lookup are dropped. Range
+//! conjuncts stay in the filter as well, except those an index range provably encodes
+//! exactly ([`exact_index_range`]): then the filter would only re-check every row it yields.
 
 use super::plan::Access;
 use crate::sql::ast::{BinaryOp, ColumnType, Expr};
@@ -104,7 +105,7 @@ pub fn choose_access(table: &TableInfo, conjuncts: Vec<Expr>) -> (Access, Vec<Ex
     }
     // Key prefix and/or range on the next key column.
     if let Some(&next) = table.primary_key.get(prefix.len()) {
-        let (lower, upper) = range_on(&analysed, next);
+        let (lower, upper, _) = range_on(&analysed, next);
         if !prefix.is_empty() || lower.is_some() || upper.is_some() {
             let extend = |b: Option<Bound<Value>>| -> Bound<Vec<Value>> {
                 let with = |v: Value| {
@@ -125,8 +126,13 @@ pub fn choose_access(table: &TableInfo, conjuncts: Vec<Expr>) -> (Access, Vec<Ex
     }
     // B-Tree index range.
     for index in table.indexes.iter().filter(|i| !i.hash) {
-        let (lower, upper) = range_on(&analysed, index.column);
+        let (lower, upper, from) = range_on(&analysed, index.column);
         if lower.is_some() || upper.is_some() {
+            let rest = if exact_index_range(table, index.column, &lower, &upper) {
+                drop(&from, conjuncts)
+            } else {
+                conjuncts
+            };
             let access = Access::Index {
                 index: index.clone(),
                 lookup: IndexLookup::Range(
@@ -134,34 +140,76 @@ pub fn choose_access(table: &TableInfo, conjuncts: Vec<Expr>) -> (Access, Vec<Ex
                     upper.unwrap_or(Bound::Unbounded),
                 ),
             };
-            return (access, conjuncts);
+            return (access, rest);
         }
     }
     (Access::Full, conjuncts)
 }
 
-/// The first lower and upper bound constraining `col`.
+/// Whether an index range with these bounds on column `col` yields exactly the rows that
+/// satisfy the conjuncts the bounds came from, so they need no re-check.
+///
+/// Both bounds must be present and the column `INTEGER` or `TEXT`: the bounds were coerced to
+/// the column's type ([`coerce`]), so both keys carry its type tag and every index entry
+/// between them holds a value of that type (a value of another type, which a document written
+/// outside SQL may hold, sorts under another tag, outside the range). Keys of integers and of
+/// strings order as [`compare`](crate::sql::eval::compare) orders them (numerically, and by
+/// bytes), so the range is the predicate. A one-sided range would also reach the entries of
+/// other types, a `REAL` column has `-0.0` and NaN to think about: those keep their filter.
+fn exact_index_range(
+    table: &TableInfo,
+    col: usize,
+    lower: &Option<Bound<Value>>,
+    upper: &Option<Bound<Value>>,
+) -> bool {
+    let typed = |b: &Option<Bound<Value>>, ty: ColumnType| match b {
+        Some(Bound::Included(v) | Bound::Excluded(v)) => matches!(
+            (ty, v),
+            (ColumnType::Int, Value::Int(_)) | (ColumnType::Text, Value::Text(_))
+        ),
+        _ => false,
+    };
+    table
+        .columns
+        .get(col)
+        .is_some_and(|c| typed(lower, c.ty) && typed(upper, c.ty))
+}
+
+/// The first lower and upper bound constraining `col`, and the conjuncts whose every bound
+/// is one of them (a BETWEEN whose lower bound lost to an earlier `>` is not).
 fn range_on(
     analysed: &[Option<(usize, Constraint)>],
     col: usize,
-) -> (Option<Bound<Value>>, Option<Bound<Value>>) {
+) -> (Option<Bound<Value>>, Option<Bound<Value>>, Vec<usize>) {
     let mut lower = None;
     let mut upper = None;
-    for (c, constraint) in analysed.iter().flatten() {
+    let mut from = Vec::new();
+    for (i, a) in analysed.iter().enumerate() {
+        let Some((c, constraint)) = a else { continue };
         if *c != col {
             continue;
         }
         match constraint {
-            Constraint::Lower(b) if lower.is_none() => lower = Some(b.clone()),
-            Constraint::Upper(b) if upper.is_none() => upper = Some(b.clone()),
+            Constraint::Lower(b) if lower.is_none() => {
+                lower = Some(b.clone());
+                from.push(i);
+            }
+            Constraint::Upper(b) if upper.is_none() => {
+                upper = Some(b.clone());
+                from.push(i);
+            }
             Constraint::Between(lo, hi) => {
+                let both = lower.is_none() && upper.is_none();
                 lower.get_or_insert_with(|| Bound::Included(lo.clone()));
                 upper.get_or_insert_with(|| Bound::Included(hi.clone()));
+                if both {
+                    from.push(i);
+                }
             }
             _ => {}
         }
     }
-    (lower, upper)
+    (lower, upper, from)
 }
 
 /// Recognises `col op const`, `const op col`, `col BETWEEN c AND c`, `col IN (c, …)`.
@@ -365,5 +413,44 @@ mod tests {
             lit(Value::Int(2)),
         );
         assert_eq!(choose_access(&table(), vec![expr_col]).0, Access::Full);
+    }
+
+    #[test]
+    fn exact_index_ranges_drop_their_conjuncts() {
+        let between = |lo: Value, hi: Value| Expr::Between {
+            expr: Box::new(col(2)),
+            low: Box::new(lit(lo)),
+            high: Box::new(lit(hi)),
+            negated: false,
+        };
+        // Both bounds on an INTEGER column: the index range is the predicate.
+        let (access, rest) = choose_access(&table(), vec![between(Value::Int(3), Value::Int(9))]);
+        assert!(matches!(access, Access::Index { ref index, .. } if index.name == "users_age"));
+        assert!(rest.is_empty());
+        let (_, rest) = choose_access(
+            &table(),
+            vec![
+                Expr::binary(BinaryOp::Gt, col(2), lit(Value::Float(3.0))),
+                Expr::binary(BinaryOp::LtEq, col(2), lit(Value::Int(9))),
+                Expr::binary(BinaryOp::Lt, col(2), lit(Value::Int(7))),
+            ],
+        );
+        assert_eq!(
+            rest.len(),
+            1,
+            "the second upper bound is not in the range: {rest:?}"
+        );
+        // One-sided: entries of other types could be in range; keep the filter.
+        let gt = Expr::binary(BinaryOp::Gt, col(2), lit(Value::Int(3)));
+        assert_eq!(choose_access(&table(), vec![gt]).1.len(), 1);
+        // A BETWEEN whose lower bound lost to an earlier one still checks its own.
+        let (_, rest) = choose_access(
+            &table(),
+            vec![
+                Expr::binary(BinaryOp::GtEq, col(2), lit(Value::Int(1))),
+                between(Value::Int(3), Value::Int(9)),
+            ],
+        );
+        assert_eq!(rest.len(), 1);
     }
 }

@@ -7,13 +7,17 @@
 //! | [`access`] | the access path per table (key lookup/range, index, full scan) |
 //! | [`plan`] | the physical plan nodes |
 //! | [`explain`] | plans and expressions as text |
+//! | [`prepared`] | reusable plans of SELECTs, with parameters bound at execution |
 //!
 //! Tables are looked up through the [`Storage`] once per statement; parameters are bound as
-//! values while resolving names, so the access-path choice sees them as constants.
+//! values while resolving names, so the access-path choice sees them as constants. A plan
+//! built for reuse ([`Planner::deferred`]) keeps them as placeholders instead, and leaves the
+//! access path of every scan whose filter reads one to the binding ([`prepared`]).
 
 pub mod access;
 pub mod explain;
 pub mod plan;
+pub mod prepared;
 pub mod scope;
 pub mod select;
 
@@ -22,7 +26,7 @@ use crate::sql::ast::{CreateIndex, CreateTable, Expr, InsertSource, Statement};
 use crate::sql::storage::{Storage, TableInfo};
 use crate::value::Value;
 use plan::Node;
-use scope::{Scope, ScopeColumn};
+use scope::{Params, Scope, ScopeColumn};
 use std::sync::Arc;
 
 /// Deepest nesting of subqueries and joins the planner follows.
@@ -148,17 +152,32 @@ fn indent(tree: &str) -> String {
 /// Plans statements against a storage's tables, with bound parameters.
 pub struct Planner<'a> {
     storage: &'a mut dyn Storage,
-    params: &'a [Value],
+    params: Params<'a>,
     depth: usize,
+    /// Every table looked up, by the name it was looked up with (deferred planning only: the
+    /// tables a reusable plan depends on).
+    tables: Vec<(String, Arc<TableInfo>)>,
 }
 
 impl<'a> Planner<'a> {
-    /// A planner reading table definitions from `storage`.
+    /// A planner reading table definitions from `storage`, binding `params` by value.
     pub fn new(storage: &'a mut dyn Storage, params: &'a [Value]) -> Self {
         Planner {
             storage,
-            params,
+            params: Params::Values(params),
             depth: 0,
+            tables: Vec::new(),
+        }
+    }
+
+    /// A planner for a reusable plan: parameters stay placeholders, and the tables looked up
+    /// are recorded (see [`prepared`]).
+    pub fn deferred(storage: &'a mut dyn Storage) -> Self {
+        Planner {
+            storage,
+            params: Params::Deferred,
+            depth: 0,
+            tables: Vec::new(),
         }
     }
 
@@ -174,9 +193,14 @@ impl<'a> Planner<'a> {
 
     /// The table called `name`, or an error naming it.
     fn table(&mut self, name: &str) -> Result<Arc<TableInfo>> {
-        self.storage
+        let table = self
+            .storage
             .table(name)?
-            .ok_or_else(|| Error::Sql(format!("unknown table {name}")))
+            .ok_or_else(|| Error::Sql(format!("unknown table {name}")))?;
+        if matches!(self.params, Params::Deferred) {
+            self.tables.push((name.to_string(), Arc::clone(&table)));
+        }
+        Ok(table)
     }
 
     /// Plans one statement.

@@ -4,7 +4,8 @@
 //! (or alias) it came from. `name` resolves when exactly one column has that name (otherwise:
 //! unknown or ambiguous column); `t.name` resolves within table `t`; the remaining parts of a
 //! dotted path are nested document fields (`u.address.city`, `address.city`). Parameters are
-//! bound here too, by value.
+//! bound here too, by value ([`Params::Values`]), or left as placeholders
+//! ([`Params::Deferred`]) when a reusable plan is built (see [`super::prepared`]).
 
 use crate::error::{Error, Result};
 use crate::sql::ast::Expr;
@@ -114,7 +115,7 @@ impl Scope {
     }
 
     /// Resolves every name in `expr` and binds parameters.
-    pub fn resolve(&self, expr: Expr, params: &[Value]) -> Result<Expr> {
+    pub fn resolve(&self, expr: Expr, params: Params<'_>) -> Result<Expr> {
         expr.transform(&mut |e| match e {
             Expr::Name(path) => self.resolve_path(&path),
             Expr::Param(n) => bind(n, params),
@@ -123,9 +124,27 @@ impl Scope {
     }
 }
 
-/// The value of parameter `n`.
-pub fn bind(n: usize, params: &[Value]) -> Result<Expr> {
-    params.get(n).cloned().map(Expr::Literal).ok_or_else(|| {
+/// How the planner treats parameters.
+#[derive(Clone, Copy, Debug)]
+pub enum Params<'a> {
+    /// Bound by value while names are resolved (the access-path choice sees constants).
+    Values(&'a [Value]),
+    /// Left as [`Expr::Param`] placeholders, bound later by [`super::prepared::Prepared::bind`].
+    Deferred,
+}
+
+/// The value of parameter `n` (or the placeholder itself when binding is deferred).
+pub fn bind(n: usize, params: Params<'_>) -> Result<Expr> {
+    let params = match params {
+        Params::Values(values) => values,
+        Params::Deferred => return Ok(Expr::Param(n)),
+    };
+    value_of(n, params).map(Expr::Literal)
+}
+
+/// The value of parameter `n`, or an error naming it.
+pub fn value_of(n: usize, params: &[Value]) -> Result<Value> {
+    params.get(n).cloned().ok_or_else(|| {
         Error::Sql(format!(
             "missing parameter ${}: {} given",
             n + 1,

@@ -9,7 +9,7 @@
 //! becomes a join condition, and equalities between the two sides become hash-join keys.
 
 use super::access::choose_access;
-use super::plan::{AggregateCall, Node, SortKey};
+use super::plan::{Access, AggregateCall, Node, SortKey};
 use super::scope::{bind, rebase, Scope, ScopeColumn};
 use super::Planner;
 use crate::error::{Error, Result};
@@ -497,8 +497,14 @@ fn build(rel: Rel) -> Result<Node> {
             start,
             filters,
         } => {
-            let filters = filters.into_iter().map(|f| rebase(f, start)).collect();
-            let (access, rest) = choose_access(&table, filters);
+            let filters: Vec<Expr> = filters.into_iter().map(|f| rebase(f, start)).collect();
+            // A filter with a placeholder (deferred planning): the access path is chosen when
+            // the parameters are bound, from these same conjuncts (see `prepared`).
+            let (access, rest) = if filters.iter().any(Expr::has_param) {
+                (Access::Full, filters)
+            } else {
+                choose_access(&table, filters)
+            };
             Node::Scan {
                 table,
                 alias,
