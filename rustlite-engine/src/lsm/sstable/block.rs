@@ -165,9 +165,6 @@ struct RawEntry<'a> {
     next: usize,
 }
 
-/// Bytes between the loads of [`Block::warm_interval`] (a CPU cache line).
-const CACHE_LINE: usize = 64;
-
 /// Restart points kept inline in the [`Block`] (a 4 KiB block of 100-byte values has 2).
 const INLINE_RESTARTS: usize = 4;
 
@@ -427,28 +424,6 @@ impl Block {
         Ok(e.suffix)
     }
 
-    /// Reads one byte of every cache line of restart interval `i` (its entries up to the next
-    /// restart), so that a seek's linear scan finds them in the CPU cache.
-    ///
-    /// The scan itself decodes entry after entry, and where each entry starts depends on the
-    /// lengths in the previous one: on a block not in the CPU cache that is one full memory
-    /// latency per entry, serially (profiles of point reads and seeks showed ~95 % of the scan's
-    /// time on the loads of entry headers). These loads have addresses known up front, so the
-    /// CPU issues them in parallel, and the scan then runs on cached lines.
-    #[inline]
-    fn warm_interval(&self, i: usize) {
-        let (Some(start), end) = (self.restart(i), self.restart(i + 1)) else {
-            return;
-        };
-        let end = end.unwrap_or(self.entries_end);
-        let lines = self.data.get(start..end).unwrap_or_default();
-        let acc = lines
-            .iter()
-            .step_by(CACHE_LINE)
-            .fold(0u8, |acc, b| acc ^ *b);
-        std::hint::black_box(acc);
-    }
-
     /// Index of the last restart whose key is < `target` (0 if none). Compares the decoded
     /// 8-byte prefixes first and reads a restart key from the block only when they tie (see
     /// [`prefix_of`] for why differing prefixes decide).
@@ -487,7 +462,6 @@ impl Block {
         let mut pos = self
             .restart(restart)
             .ok_or_else(|| self.corrupt("bad restart"))?;
-        self.warm_interval(restart);
         buf.truncate(target_len);
         while pos < self.entries_end {
             let e = self
@@ -612,7 +586,6 @@ impl BlockIter {
     /// Positions at the first entry with key >= `target` (invalid if none).
     pub fn seek(&mut self, target: &[u8]) -> Result<()> {
         let i = self.block.restart_search(target)?;
-        self.block.warm_interval(i);
         self.seek_to_restart(i)?;
         loop {
             self.parse_next()?;
