@@ -15,7 +15,7 @@
 use crate::error::Result;
 use crate::lsm::ikey::{self, Kind, SeqNo};
 use crate::lsm::iter::{Direction, InternalIterator};
-use crate::lsm::sstable::{Table, TableIter};
+use crate::lsm::sstable::{bloom, Table, TableIter};
 use std::sync::Arc;
 
 /// Metadata of one live SSTable, as recorded in the manifest.
@@ -85,18 +85,20 @@ impl Version {
     }
 
     /// The newest version of `key` with seqno `<= snapshot` in the tables, or `None`.
+    /// The key is hashed once for every table's bloom filter.
     pub fn get(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<(SeqNo, Kind, Vec<u8>)>> {
+        let hash = bloom::hash_key(key);
         for (level, files) in self.levels.iter().enumerate() {
             if level == 0 {
                 for f in files {
                     if f.meta.overlaps(key, key) {
-                        if let Some(found) = f.table.get(key, snapshot)? {
+                        if let Some(found) = f.table.get_hashed(key, hash, snapshot)? {
                             return Ok(Some(found));
                         }
                     }
                 }
             } else if let Some(f) = find_file(files, key) {
-                if let Some(found) = f.table.get(key, snapshot)? {
+                if let Some(found) = f.table.get_hashed(key, hash, snapshot)? {
                     return Ok(Some(found));
                 }
             }
@@ -106,22 +108,40 @@ impl Version {
 
     /// Cursors over every table, newest source first: one per L0 file, one [`LevelIter`] per
     /// deeper non-empty level.
+    /// A level cursor shares this `Arc<Version>` rather than copying the level's file list.
     pub fn iterators(
-        &self,
+        self: &Arc<Self>,
         dir: Direction,
         start: Option<&[u8]>,
     ) -> Result<Vec<Box<dyn InternalIterator>>> {
-        let mut out: Vec<Box<dyn InternalIterator>> = Vec::new();
+        let mut out: Vec<Box<dyn InternalIterator>> = Vec::with_capacity(self.iterator_count());
         for (level, files) in self.levels.iter().enumerate() {
             if level == 0 {
                 for f in files {
                     out.push(Box::new(f.table.iter(dir, start)?));
                 }
             } else if !files.is_empty() {
-                out.push(Box::new(LevelIter::new(files.clone(), dir, start)?));
+                out.push(Box::new(LevelIter::new(
+                    Arc::clone(self),
+                    level,
+                    dir,
+                    start,
+                )?));
             }
         }
         Ok(out)
+    }
+
+    /// How many cursors [`iterators`](Self::iterators) returns.
+    pub fn iterator_count(&self) -> usize {
+        self.levels
+            .iter()
+            .enumerate()
+            .map(|(level, files)| match level {
+                0 => files.len(),
+                _ => usize::from(!files.is_empty()),
+            })
+            .sum()
     }
 
     /// Files of `level` whose user-key range intersects `[lo, hi]`.
@@ -147,9 +167,11 @@ fn find_file<'a>(files: &'a [TableHandle], key: &[u8]) -> Option<&'a TableHandle
     files.get(idx).filter(|f| f.meta.smallest_user() <= key)
 }
 
-/// A cursor over a sorted, non-overlapping level: one table at a time, opened lazily.
+/// A cursor over a sorted, non-overlapping level: one table at a time, opened lazily. It holds
+/// the `Arc<Version>` the level belongs to (no copy of the file list per scan).
 pub struct LevelIter {
-    files: Vec<TableHandle>,
+    version: Arc<Version>,
+    level: usize,
     dir: Direction,
     /// Index of the file `current` reads; moves up (forward) or down (reverse).
     next_file: Option<usize>,
@@ -158,7 +180,13 @@ pub struct LevelIter {
 
 impl LevelIter {
     /// Positions on the first entry `>= start` (forward) or the last `<= start` (reverse).
-    pub fn new(files: Vec<TableHandle>, dir: Direction, start: Option<&[u8]>) -> Result<Self> {
+    pub fn new(
+        version: Arc<Version>,
+        level: usize,
+        dir: Direction,
+        start: Option<&[u8]>,
+    ) -> Result<Self> {
+        let files = version.levels.get(level).map_or(&[][..], Vec::as_slice);
         let first = match (dir, start) {
             (Direction::Forward, None) => Some(0),
             (Direction::Reverse, None) => files.len().checked_sub(1),
@@ -170,7 +198,8 @@ impl LevelIter {
                 .checked_sub(1),
         };
         let mut it = LevelIter {
-            files,
+            version,
+            level,
             dir,
             next_file: first,
             current: None,
@@ -187,7 +216,12 @@ impl LevelIter {
                 self.current = None;
                 return Ok(());
             };
-            let Some(file) = self.files.get(idx) else {
+            let file = self
+                .version
+                .levels
+                .get(self.level)
+                .and_then(|files| files.get(idx));
+            let Some(file) = file else {
                 self.current = None;
                 self.next_file = None;
                 return Ok(());

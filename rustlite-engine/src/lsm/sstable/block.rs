@@ -8,7 +8,9 @@
 //! Each key is stored as the length of the prefix it shares with the previous key plus the rest
 //! (prefix compression). Every `restart_interval` entries the chain restarts (`shared = 0`) and
 //! the entry's offset is recorded in the trailer, so a seek binary-searches the restart keys
-//! (stored whole) with [`ikey::compare`] and then scans at most one restart interval.
+//! (stored whole) with [`ikey::compare`] and then scans at most one restart interval. The
+//! restart array is decoded when a block is loaded, with each restart key's 8-byte prefix, so the
+//! binary search runs on that in-memory array (see [`Block`]).
 //!
 //! Invariants checked by [`Block::decode`] (so a corrupt block is rejected once, on load, and
 //! never causes a panic or a huge allocation): the trailer fits, restart 0 is 0 and restarts
@@ -20,6 +22,9 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
+use super::index::prefix_of;
 use crate::codec::varint::{self, Reader};
 use crate::error::{Error, Result};
 use crate::lsm::ikey;
@@ -160,13 +165,32 @@ struct RawEntry<'a> {
     next: usize,
 }
 
+/// Restart points kept inline in the [`Block`] (a 4 KiB block of 100-byte values has 2).
+const INLINE_RESTARTS: usize = 4;
+
+/// One restart point, decoded when the block is loaded.
+#[derive(Clone, Copy, Debug, Default)]
+struct Restart {
+    /// The first 8 bytes of the restart key's user key ([`prefix_of`]).
+    prefix: u64,
+    /// Offset of the restart entry from the block start.
+    offset: u32,
+}
+
 /// A validated, immutable block (checksum already verified by the reader).
+///
+/// The restart array is decoded once, when the block is loaded (and then cached with it), into
+/// `restarts`: each restart's offset and its key's 8-byte [`prefix_of`]. A search compares
+/// those prefixes, which sit inline beside the block's header, and touches the block's bytes
+/// only at the restart it lands on (or where two prefixes tie): on a cold block that saves the
+/// cache misses of reading the trailer and of decoding each probed restart key.
 pub struct Block {
     data: Vec<u8>,
     /// Where the restart array starts (= end of the entries).
     entries_end: usize,
     num_restarts: usize,
     entries: usize,
+    restarts: SmallVec<[Restart; INLINE_RESTARTS]>,
     file: Arc<str>,
     offset: u64,
 }
@@ -205,6 +229,7 @@ impl Block {
             entries_end,
             num_restarts,
             entries: 0,
+            restarts: SmallVec::with_capacity(num_restarts),
             file: file.clone(),
             offset,
         };
@@ -212,7 +237,9 @@ impl Block {
         // the single restart 0 == entries_end).
         let mut prev: Option<usize> = None;
         for i in 0..num_restarts {
-            let r = block.restart(i).ok_or_else(|| corrupt("bad restart"))?;
+            let r = block
+                .trailer_restart(i)
+                .ok_or_else(|| corrupt("bad restart"))?;
             let ok = match prev {
                 None => r == 0,
                 Some(p) => r > p && r < entries_end,
@@ -223,6 +250,8 @@ impl Block {
                 )));
             }
             prev = Some(r);
+            let offset = u32::try_from(r).map_err(|_| corrupt("bad restart"))?;
+            block.restarts.push(Restart { prefix: 0, offset });
         }
         if entries_end == 0 {
             if num_restarts != 1 {
@@ -236,16 +265,18 @@ impl Block {
         let mut pos = 0usize;
         let mut next_restart = 0usize;
         let mut count = 0usize;
+        let mut prefixes: SmallVec<[u64; INLINE_RESTARTS]> = SmallVec::new();
         while pos < entries_end {
             let e = block
                 .entry_at(pos)
                 .ok_or_else(|| corrupt(&format!("entry at {pos} overruns the block")))?;
             let at_restart = block.restart(next_restart) == Some(pos);
             if at_restart {
-                next_restart += 1;
                 if e.shared != 0 {
                     return Err(corrupt(&format!("restart entry at {pos} shares a prefix")));
                 }
+                prefixes.push(prefix_of(e.suffix));
+                next_restart += 1;
             } else if block.restart(next_restart).is_some_and(|r| r < pos) {
                 return Err(corrupt("restart point inside an entry"));
             }
@@ -267,6 +298,9 @@ impl Block {
         if pos != entries_end || next_restart != num_restarts {
             return Err(corrupt("entries do not line up with the restart array"));
         }
+        for (r, p) in block.restarts.iter_mut().zip(prefixes) {
+            r.prefix = p;
+        }
         block.entries = count;
         Ok(block)
     }
@@ -281,9 +315,14 @@ impl Block {
         self.entries == 0
     }
 
-    /// Bytes held (for the cache's weigher).
+    /// Bytes held (for the cache's weigher): the block and any restarts spilled to the heap.
     pub fn size_bytes(&self) -> usize {
-        self.data.len()
+        let spilled = if self.restarts.spilled() {
+            self.restarts.capacity() * std::mem::size_of::<Restart>()
+        } else {
+            0
+        };
+        self.data.len() + spilled
     }
 
     /// File offset the block was read from.
@@ -299,7 +338,6 @@ impl Block {
             current: self.entries_end,
             next: self.entries_end,
             value: (0, 0),
-            restart_index: 0,
             valid: false,
         }
     }
@@ -308,8 +346,14 @@ impl Block {
         Error::corruption(&*self.file, self.offset, format!("block: {reason}"))
     }
 
+    /// Offset of restart `i`, from the decoded array.
     #[inline]
     fn restart(&self, i: usize) -> Option<usize> {
+        self.restarts.get(i).map(|r| r.offset as usize)
+    }
+
+    /// Offset of restart `i` as stored in the block's trailer (used while decoding).
+    fn trailer_restart(&self, i: usize) -> Option<usize> {
         if i >= self.num_restarts {
             return None;
         }
@@ -317,17 +361,30 @@ impl Block {
         Some(read_u32(self.data.get(at..at.checked_add(4)?)?)? as usize)
     }
 
+    /// Decodes the entry header at `pos`. The three lengths are nearly always below 128, so
+    /// one-byte varints take a fast path (as LevelDB's `DecodeEntry` does); anything else goes
+    /// through the general [`Reader`].
     #[inline]
     fn entry_at(&self, pos: usize) -> Option<RawEntry<'_>> {
         let area = self.data.get(..self.entries_end)?;
-        let mut r = Reader::new(area.get(pos..)?);
-        let shared = r.usize()?;
-        let unshared = r.usize()?;
-        let value_len = r.usize()?;
-        let suffix = r.bytes(unshared)?;
-        let value_start = pos.checked_add(r.position())?;
-        r.bytes(value_len)?;
-        let next = pos.checked_add(r.position())?;
+        let rest = area.get(pos..)?;
+        let (shared, unshared, value_len, header) = match rest {
+            [a, b, c, ..] if (a | b | c) < 0x80 => {
+                (usize::from(*a), usize::from(*b), usize::from(*c), 3)
+            }
+            _ => {
+                let mut r = Reader::new(rest);
+                (r.usize()?, r.usize()?, r.usize()?, r.position())
+            }
+        };
+        let suffix_end = header.checked_add(unshared)?;
+        let suffix = rest.get(header..suffix_end)?;
+        let value_end = suffix_end.checked_add(value_len)?;
+        if value_end > rest.len() {
+            return None;
+        }
+        let value_start = pos.checked_add(suffix_end)?;
+        let next = pos.checked_add(value_end)?;
         Some(RawEntry {
             shared,
             suffix,
@@ -335,6 +392,23 @@ impl Block {
             value_end: next,
             next,
         })
+    }
+
+    /// How many restart points lie strictly before entry offset `pos` (restarts ascend).
+    fn restarts_before(&self, pos: usize) -> Result<usize> {
+        let (mut lo, mut hi) = (0usize, self.num_restarts);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let r = self
+                .restart(mid)
+                .ok_or_else(|| self.corrupt("bad restart"))?;
+            if r < pos {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
     }
 
     /// The full key of restart point `i` (stored whole, `shared = 0`).
@@ -350,12 +424,25 @@ impl Block {
         Ok(e.suffix)
     }
 
-    /// Index of the last restart whose key is < `target` (0 if none).
+    /// Index of the last restart whose key is < `target` (0 if none). Compares the decoded
+    /// 8-byte prefixes first and reads a restart key from the block only when they tie (see
+    /// [`prefix_of`] for why differing prefixes decide).
     fn restart_search(&self, target: &[u8]) -> Result<usize> {
+        let tp = prefix_of(target);
         let (mut left, mut right) = (0usize, self.num_restarts.saturating_sub(1));
         while left < right {
             let mid = left + (right - left).div_ceil(2);
-            if ikey::compare(self.restart_key(mid)?, target) == Ordering::Less {
+            let rp = self
+                .restarts
+                .get(mid)
+                .ok_or_else(|| self.corrupt("bad restart"))?
+                .prefix;
+            let less = match rp.cmp(&tp) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => ikey::compare(self.restart_key(mid)?, target) == Ordering::Less,
+            };
+            if less {
                 left = mid;
             } else {
                 right = mid - 1;
@@ -415,7 +502,6 @@ pub struct BlockIter {
     current: usize,
     next: usize,
     value: (usize, usize),
-    restart_index: usize,
     valid: bool,
 }
 
@@ -449,7 +535,6 @@ impl BlockIter {
     fn seek_to_restart(&mut self, i: usize) -> Result<()> {
         self.key.clear();
         self.valid = false;
-        self.restart_index = i;
         self.next = self
             .block
             .restart(i)
@@ -477,12 +562,6 @@ impl BlockIter {
         self.current = self.next;
         self.next = e.next;
         self.value = (e.value_start, e.value_end);
-        while b
-            .restart(self.restart_index + 1)
-            .is_some_and(|r| r <= self.current)
-        {
-            self.restart_index += 1;
-        }
         self.valid = true;
         Ok(())
     }
@@ -542,23 +621,15 @@ impl BlockIter {
             return Ok(());
         }
         let original = self.current;
-        loop {
-            let r = self
-                .block
-                .restart(self.restart_index)
-                .ok_or_else(|| self.block.corrupt("bad restart"))?;
-            if r < original {
-                break;
-            }
-            if self.restart_index == 0 {
-                self.valid = false;
-                self.current = self.block.entries_end;
-                self.next = self.block.entries_end;
-                return Ok(());
-            }
-            self.restart_index -= 1;
-        }
-        self.seek_to_restart(self.restart_index)?;
+        // The restart to rescan from, the last one strictly before the current entry, is found
+        // here by binary search rather than tracked on every forward step.
+        let Some(restart) = self.block.restarts_before(original)?.checked_sub(1) else {
+            self.valid = false;
+            self.current = self.block.entries_end;
+            self.next = self.block.entries_end;
+            return Ok(());
+        };
+        self.seek_to_restart(restart)?;
         loop {
             self.parse_next()?;
             if !self.valid || self.next >= original {

@@ -43,9 +43,11 @@ pub struct TableIndex {
     handles: Vec<BlockHandle>,
 }
 
-/// The first 8 bytes of an internal key's user key as a big-endian word, zero-padded.
+/// The first 8 bytes of an internal key's user key as a big-endian word, zero-padded. Two keys
+/// whose prefixes differ compare as their prefixes do (see the module docs); equal prefixes
+/// decide nothing. Data blocks use it for their restart keys too.
 #[inline]
-fn prefix_of(ikey: &[u8]) -> u64 {
+pub(crate) fn prefix_of(ikey: &[u8]) -> u64 {
     let user = ikey::user_key(ikey);
     let mut word = [0u8; 8];
     let n = user.len().min(8);

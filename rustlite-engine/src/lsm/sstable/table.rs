@@ -20,7 +20,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::block::{Block, BlockHandle, BlockIter};
-use super::bloom::BloomFilter;
+use super::bloom::{self, BloomFilter};
 use super::cache::BlockCache;
 use super::index::TableIndex;
 use super::{BLOCK_TRAILER_LEN, FOOTER_HANDLES_LEN, FOOTER_LEN, FORMAT_VERSION, TABLE_MAGIC};
@@ -228,7 +228,22 @@ impl Table {
     /// value empty for a tombstone. Consults the bloom filter first (a negative reads nothing),
     /// then the in-memory index, then one data block through the cache.
     pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Result<Option<(SeqNo, Kind, Vec<u8>)>> {
-        if !self.may_contain(user_key) {
+        self.get_hashed(user_key, bloom::hash_key(user_key), snapshot)
+    }
+
+    /// [`get`](Self::get) with the key's [`bloom::hash_key`] computed by the caller, so a
+    /// lookup that consults several tables hashes the key once.
+    pub fn get_hashed(
+        &self,
+        user_key: &[u8],
+        hash: u64,
+        snapshot: SeqNo,
+    ) -> Result<Option<(SeqNo, Kind, Vec<u8>)>> {
+        if !self
+            .filter
+            .as_ref()
+            .is_none_or(|f| f.may_contain_hash(hash))
+        {
             return Ok(None);
         }
         // One buffer: the seek key, then room where blocks rebuild the keys they compare.
