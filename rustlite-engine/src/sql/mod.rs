@@ -27,7 +27,7 @@
 //!    and translates the `sqlparser` AST into `ast::Statement`; `?` becomes parameter 0.
 //!    The result is kept in the `cache` under the SQL text, so a repeated statement skips
 //!    this step (it depends on nothing but the text).
-//!    The plan is kept too ([`planner::prepared`]), with `?` as a placeholder: the next call
+//!    The plan is kept too (`planner::prepared`), with `?` as a placeholder: the next call
 //!    checks that `users` and `orders` are unchanged, binds its value and skips steps 3–6.
 //! 3. `planner::Planner` looks up `users` and `orders` in the catalog, resolves `name`,
 //!    `u.age`, `o.user_id` to positions in the joined row, and binds `?` to `30` by value.

@@ -180,7 +180,7 @@ struct Restart {
 /// A validated, immutable block (checksum already verified by the reader).
 ///
 /// The restart array is decoded once, when the block is loaded (and then cached with it), into
-/// `restarts`: each restart's offset and its key's 8-byte [`prefix_of`]. A search compares
+/// `restarts`: each restart's offset and its key's 8-byte `prefix_of`. A search compares
 /// those prefixes, which sit inline beside the block's header, and touches the block's bytes
 /// only at the restart it lands on (or where two prefixes tie): on a cold block that saves the
 /// cache misses of reading the trailer and of decoding each probed restart key.
