@@ -9,7 +9,8 @@
 //!            `INSERT … VALUES (?,?,?,?), …` (250 rows a statement) in transactions of 10,000 rows
 //!  SQLite:   WAL, synchronous=OFF, 256 MiB page cache; one prepared INSERT per row, transactions
 //!            of 10,000 rows; queries through `prepare_cached` (RustLite has no prepared
-//!            statements: each query is planned again; its parse is cached by SQL text)
+//!            statement API: it caches each SELECT's parse and plan by SQL text, per thread,
+//!            and binds the parameters per call)
 //! ```
 //! Every query's result is read completely on both sides (SQLite rows into owned values) and
 //! compared once between the two engines.
