@@ -81,69 +81,59 @@ pub(super) fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-struct FsWritableFile {
-    /// Shared with the [`FsSync`] handles: `write` and `fdatasync` on one descriptor may run at
-    /// once from different threads.
-    file: Arc<File>,
-    len: u64,
-}
-
-impl WritableFile for FsWritableFile {
-    fn append(&mut self, data: &[u8]) -> Result<()> {
-        (&*self.file).write_all(data)?;
-        self.len += data.len() as u64;
-        Ok(())
-    }
-
-    fn sync(&mut self) -> Result<()> {
-        self.file.sync_data()?;
-        Ok(())
-    }
-
-    fn len(&self) -> u64 {
-        self.len
-    }
-
-    fn sync_handle(&self) -> Option<Arc<dyn super::FileSync>> {
-        Some(Arc::new(FsSync(Arc::clone(&self.file))))
-    }
-}
-
-/// A file appended to inside zeros reserved ahead of it (see [`Storage::create_preallocated`]).
+/// A file appended to, plainly or inside zeros reserved ahead of the data
+/// (see [`Storage::create_preallocated`]):
 ///
 /// ```text
 /// | data (len bytes) | zeros ............ | end of file (reserved)
 ///                    ^ next append overwrites here; fdatasync then flushes data only
 /// ```
-/// When an append would pass `reserved`, the data is written and zeros are written after it up to
-/// the next multiple of `step` beyond it, then synced, so the file's size changes once per `step`.
-struct PreallocFile {
+/// When an append would pass the reserved end, the data is written and zeros are written after
+/// it up to the next multiple of `step` beyond it, then synced, so the file's size changes once
+/// per `step`.
+struct FsWritableFile {
+    /// Shared with the [`FsSync`] handles: `write` and `fdatasync` on one descriptor may run at
+    /// once from different threads.
     file: Arc<File>,
     len: u64,
+    /// Preallocated files only: where the reserved zeros end.
+    reserve: Option<Reserve>,
+}
+
+#[derive(Clone, Copy)]
+struct Reserve {
     reserved: u64,
     step: u64,
 }
 
-impl PreallocFile {
+impl FsWritableFile {
     /// Writes zeros from `from` up to the first multiple of `step` past it, and syncs them.
-    fn reserve_after(&mut self, from: u64) -> Result<()> {
-        let target = (from / self.step + 1) * self.step;
+    fn reserve_after(&mut self, from: u64, step: u64) -> Result<()> {
+        let target = (from / step + 1) * step;
         let zeros = vec![0u8; usize::try_from(target - from).unwrap_or(0)];
         self.file.write_all_at(&zeros, from)?;
         self.file.sync_data()?;
-        self.reserved = target;
+        self.reserve = Some(Reserve {
+            reserved: target,
+            step,
+        });
         Ok(())
     }
 }
 
-impl WritableFile for PreallocFile {
+impl WritableFile for FsWritableFile {
     fn append(&mut self, data: &[u8]) -> Result<()> {
         let end = self.len + data.len() as u64;
-        self.file.write_all_at(data, self.len)?;
-        self.len = end;
-        if end > self.reserved {
-            self.reserve_after(end)?;
+        match self.reserve {
+            None => (&*self.file).write_all(data)?,
+            Some(Reserve { reserved, step }) => {
+                self.file.write_all_at(data, self.len)?;
+                if end > reserved {
+                    self.reserve_after(end, step)?;
+                }
+            }
         }
+        self.len = end;
         Ok(())
     }
 
@@ -190,18 +180,21 @@ impl RandomAccessFile for FsRandomAccessFile {
 impl Storage for FsStorage {
     fn create(&self, name: &str) -> Result<Box<dyn WritableFile>> {
         let file = Arc::new(File::create(self.path(name)?)?);
-        Ok(Box::new(FsWritableFile { file, len: 0 }))
+        Ok(Box::new(FsWritableFile {
+            file,
+            len: 0,
+            reserve: None,
+        }))
     }
 
     fn create_preallocated(&self, name: &str, reserve: u64) -> Result<Box<dyn WritableFile>> {
         let file = Arc::new(File::create(self.path(name)?)?);
-        let mut f = PreallocFile {
+        let mut f = FsWritableFile {
             file,
             len: 0,
-            reserved: 0,
-            step: reserve.max(4096),
+            reserve: None,
         };
-        f.reserve_after(0)?;
+        f.reserve_after(0, reserve.max(4096))?;
         Ok(Box::new(f))
     }
 
@@ -211,6 +204,7 @@ impl Storage for FsStorage {
         Ok(Box::new(FsWritableFile {
             file: Arc::new(file),
             len,
+            reserve: None,
         }))
     }
 
