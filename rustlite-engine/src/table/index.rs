@@ -171,23 +171,32 @@ fn scan_pks<R: Reader>(
     Ok(out)
 }
 
+/// `(value key, pk)` of every entry of `ix` whose engine key starts with `prefix`, in key order.
+fn prefix_pks<R: Reader>(
+    r: &mut R,
+    ix: &TableIndex,
+    prefix: Vec<u8>,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let hi = successor(&prefix)?;
+    scan_pks(
+        r,
+        ix,
+        Bound::Included(prefix),
+        Bound::Excluded(hi),
+        Direction::Forward,
+    )
+}
+
 /// The pks of the entries of value key `vkey`.
 fn eq_pks<R: Reader>(r: &mut R, ix: &TableIndex, vkey: &[u8]) -> Result<Vec<Vec<u8>>> {
     let prefix = value_prefix(ix, vkey);
     if ix.def.unique {
         return Ok(r.read(&prefix)?.into_iter().collect());
     }
-    let hi = successor(&prefix)?;
-    Ok(scan_pks(
-        r,
-        ix,
-        Bound::Included(prefix),
-        Bound::Excluded(hi),
-        Direction::Forward,
-    )?
-    .into_iter()
-    .map(|(_, pk)| pk)
-    .collect())
+    Ok(prefix_pks(r, ix, prefix)?
+        .into_iter()
+        .map(|(_, pk)| pk)
+        .collect())
 }
 
 /// The rows of `pks`, in the order given. Many rows are read in primary-key order (then put
@@ -517,15 +526,7 @@ pub fn standalone_range<R: Reader>(
 /// # Ok::<(), rustlite_engine::Error>(())
 /// ```
 pub fn standalone_entries<R: Reader>(r: &mut R, ix: &TableIndex) -> Result<Vec<(Vec<u8>, u64)>> {
-    let prefix = index_prefix(ix);
-    let hi = successor(&prefix)?;
-    decode_standalone(scan_pks(
-        r,
-        ix,
-        Bound::Included(prefix),
-        Bound::Excluded(hi),
-        Direction::Forward,
-    )?)
+    decode_standalone(prefix_pks(r, ix, index_prefix(ix))?)
 }
 
 /// `(key, id)` of standalone-index entries given as `(value key, pk)`.
