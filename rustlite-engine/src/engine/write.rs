@@ -19,6 +19,10 @@
 //!   group N+2                    │append│ (waits)              │── fsync (N+2, N+3 ...) ──│
 //! ```
 //!
+//! Every committer sleeps on its own slot: a leader wakes exactly the committer it hands the
+//! leadership to (the oldest queued one) and, after the fsync, each member of its group with its
+//! result. No wake-up is broadcast to every waiting committer.
+//!
 //! Invariants:
 //! - Seqnos, WAL order and validation order agree: steps 1–4 run for one group at a time, in
 //!   queue order. A later request (in this group or a later one) is validated against every
@@ -56,10 +60,26 @@ struct Request {
     validation: Option<Validation>,
 }
 
+/// One committer's place in the pipeline. Its thread sleeps on `wake` until the slot is given
+/// a result or the leadership; nobody else is woken for it.
 struct Slot {
-    /// Taken (under the queue lock) by the leader that puts the slot in its group.
-    request: Mutex<Option<Request>>,
-    result: Mutex<Option<Result<SeqNo>>>,
+    state: Mutex<SlotState>,
+    wake: Condvar,
+}
+
+struct SlotState {
+    /// Taken by the leader that puts the slot in its group.
+    request: Option<Request>,
+    result: Option<Result<SeqNo>>,
+    /// The previous leader handed leadership to this (queued, ungrouped) slot.
+    lead: bool,
+}
+
+impl Slot {
+    fn finish(&self, result: Result<SeqNo>) {
+        self.state.lock().result = Some(result);
+        self.wake.notify_one();
+    }
 }
 
 /// How many recent committers the queue remembers to estimate how many threads commit
@@ -71,7 +91,9 @@ const MAX_GATHER: Duration = Duration::from_millis(1);
 
 #[derive(Default)]
 struct Queue {
+    /// Slots not yet taken into a group, in arrival order.
     pending: VecDeque<Arc<Slot>>,
+    /// A leader is appending a group, or leadership was handed to `pending`'s front.
     leader_active: bool,
     /// Threads of the last few committers.
     recent: VecDeque<ThreadId>,
@@ -111,7 +133,6 @@ struct Progress {
 #[derive(Default)]
 pub(crate) struct CommitQueue {
     queue: Mutex<Queue>,
-    cv: Condvar,
     progress: Mutex<Progress>,
     /// Wakes committers waiting for `durable` to cover them (after each fsync).
     durable_cv: Condvar,
@@ -147,8 +168,12 @@ pub(crate) fn commit(
         return Ok(inner.snapshots.visible());
     }
     let slot = Arc::new(Slot {
-        request: Mutex::new(Some(Request { batch, validation })),
-        result: Mutex::new(None),
+        state: Mutex::new(SlotState {
+            request: Some(Request { batch, validation }),
+            result: None,
+            lead: false,
+        }),
+        wake: Condvar::new(),
     });
     let cq = &inner.commit_queue;
     let mut q = cq.queue.lock();
@@ -157,29 +182,42 @@ pub(crate) fn commit(
     if q.recent.len() > RECENT_COMMITTERS {
         q.recent.pop_front();
     }
-    loop {
-        if let Some(result) = slot.result.lock().take() {
-            return result;
+    if q.leader_active {
+        drop(q);
+        // Follower: a leader will either take the request into its group (and later hand over
+        // the result) or, once its own group is appended, hand the leadership to this slot.
+        let mut st = slot.state.lock();
+        loop {
+            if let Some(result) = st.result.take() {
+                return result;
+            }
+            if st.lead {
+                break;
+            }
+            slot.wake.wait(&mut st);
         }
-        // Only a committer still queued may lead; one whose group is being synced waits.
-        if !q.leader_active && slot.request.lock().is_some() {
-            q.leader_active = true;
-            break;
-        }
-        cq.cv.wait(&mut q);
+        drop(st);
+        q = cq.queue.lock();
+    } else {
+        q.leader_active = true;
     }
-    // Leader: take a group off the queue (it always starts with our own slot, which is queued
-    // before any slot that is not yet taken).
+    // Leader: take a group off the queue. It starts with our own slot: a slot is only led when it
+    // is the front of the queue, and only the leader removes slots.
     let mut group: Vec<(Arc<Slot>, Request)> = Vec::new();
     let mut bytes = 0usize;
     while let Some(s) = q.pending.front() {
-        let size = s.request.lock().as_ref().map_or(0, |r| r.batch.size());
+        let size = s
+            .state
+            .lock()
+            .request
+            .as_ref()
+            .map_or(0, |r| r.batch.size());
         if !group.is_empty() && bytes + size > MAX_GROUP_BYTES {
             break;
         }
         bytes += size;
         if let Some(s) = q.pending.pop_front() {
-            let request = s.request.lock().take();
+            let request = s.state.lock().request.take();
             if let Some(r) = request {
                 group.push((s, r));
             }
@@ -191,10 +229,16 @@ pub(crate) fn commit(
     let requests: Vec<&Request> = group.iter().map(|(_, r)| r).collect();
     let appended = append_group(inner, &requests);
 
-    // The next group may be appended while this one waits for its fsync.
+    // The next group may be appended while this one waits for its fsync: hand the leadership to
+    // the oldest queued committer, or give it up.
     let mut q = cq.queue.lock();
-    q.leader_active = false;
-    cq.cv.notify_all();
+    match q.pending.front() {
+        Some(next) => {
+            next.state.lock().lead = true;
+            next.wake.notify_one();
+        }
+        None => q.leader_active = false,
+    }
     drop(q);
 
     let results = match appended {
@@ -207,14 +251,15 @@ pub(crate) fn commit(
         },
         Err(e) => fail_all(&e, group.len()),
     };
+    let mut own = None;
     for ((s, _), result) in group.iter().zip(results) {
-        *s.result.lock() = Some(result);
+        if Arc::ptr_eq(s, &slot) {
+            own = Some(result);
+        } else {
+            s.finish(result);
+        }
     }
-    let q = cq.queue.lock();
-    cq.cv.notify_all();
-    drop(q);
-    let result = slot.result.lock().take();
-    result.unwrap_or_else(|| Err(Error::Poisoned("commit slot lost its result".into())))
+    own.unwrap_or_else(|| Err(Error::Poisoned("commit slot lost its result".into())))
 }
 
 /// The error every request of a group gets when the WAL failed.
@@ -278,8 +323,7 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
             }
             next_seq += 1;
             if record_now {
-                let keys = req.batch.ops.iter().map(|o| o.key.clone()).collect();
-                oracle.record(next_seq, keys);
+                oracle.record(next_seq, req.batch.ops.iter().map(|o| o.key.as_slice()));
             }
             accepted.push((next_seq, &req.batch));
             results.push(Ok(next_seq));
@@ -322,7 +366,7 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
         if txns_live && !record_now {
             let mut oracle = inner.oracle.lock();
             for (seq, batch) in &accepted {
-                oracle.record(*seq, batch.ops.iter().map(|o| o.key.clone()).collect());
+                oracle.record(*seq, batch.ops.iter().map(|o| o.key.as_slice()));
             }
         }
     }

@@ -8,6 +8,11 @@
 //!
 //! Memory is bounded by the commits since the oldest live snapshot: [`Oracle::prune`] forgets
 //! every commit at or below it, since no live transaction can conflict with those.
+//!
+//! Recording is cheap and indexing lazy: a commit's keys are copied into one flat buffer, and
+//! only a validation moves the commits recorded since the last one into the ordered index. A
+//! stream of writes that no transaction validates against (a bulk load) is recorded and pruned
+//! without ever touching the index.
 
 use crate::keyspace::KeyRange;
 use crate::lsm::ikey::SeqNo;
@@ -31,11 +36,29 @@ pub struct Validation {
     pub read_ranges: Vec<KeyRange>,
 }
 
+/// The keys one commit wrote, in one allocation.
+#[derive(Debug, Default)]
+struct KeySet {
+    bytes: Vec<u8>,
+    /// End offset of each key in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl KeySet {
+    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(a, &b)| &self.bytes[a..b])
+    }
+}
+
 /// Recent commits' written keys. See the module docs.
 #[derive(Debug, Default)]
 pub struct Oracle {
+    /// Per key, its latest commit among the indexed ones.
     last_commit: BTreeMap<Vec<u8>, SeqNo>,
-    log: VecDeque<(SeqNo, Vec<Vec<u8>>)>,
+    /// Every remembered commit, oldest first; those at or below `indexed` are in `last_commit`.
+    log: VecDeque<(SeqNo, KeySet)>,
+    indexed: SeqNo,
 }
 
 impl Oracle {
@@ -49,7 +72,8 @@ impl Oracle {
     }
 
     /// Checks `v` against the remembered commits; `Err` describes the conflict.
-    pub fn check(&self, v: &Validation) -> Result<(), String> {
+    pub fn check(&mut self, v: &Validation) -> Result<(), String> {
+        self.index();
         for (key, floor) in &v.write_floors {
             if self.committed_after(key, *floor) {
                 return Err(format!(
@@ -87,12 +111,30 @@ impl Oracle {
         Ok(())
     }
 
-    /// Remembers that the commit `seq` wrote `keys`.
-    pub fn record(&mut self, seq: SeqNo, keys: Vec<Vec<u8>>) {
-        for key in &keys {
-            self.last_commit.insert(key.clone(), seq);
+    /// Remembers that the commit `seq` (above every seqno recorded before) wrote `keys`.
+    pub fn record<'k>(&mut self, seq: SeqNo, keys: impl IntoIterator<Item = &'k [u8]>) {
+        let mut set = KeySet::default();
+        for key in keys {
+            set.bytes.extend_from_slice(key);
+            set.ends.push(set.bytes.len());
         }
-        self.log.push_back((seq, keys));
+        self.log.push_back((seq, set));
+    }
+
+    /// Moves the commits recorded since the last validation into `last_commit`.
+    fn index(&mut self) {
+        let newer = self.log.partition_point(|(seq, _)| *seq <= self.indexed);
+        for (seq, keys) in self.log.range(newer..) {
+            for key in keys.iter() {
+                match self.last_commit.get_mut(key) {
+                    Some(latest) => *latest = (*latest).max(*seq),
+                    None => {
+                        self.last_commit.insert(key.to_vec(), *seq);
+                    }
+                }
+            }
+            self.indexed = *seq;
+        }
     }
 
     /// Forgets every commit at or below `oldest` (no live transaction began before it).
@@ -101,9 +143,12 @@ impl Oracle {
             let Some((seq, keys)) = self.log.pop_front() else {
                 break;
             };
-            for key in keys {
-                if self.last_commit.get(&key) == Some(&seq) {
-                    self.last_commit.remove(&key);
+            if seq > self.indexed {
+                continue;
+            }
+            for key in keys.iter() {
+                if self.last_commit.get(key) == Some(&seq) {
+                    self.last_commit.remove(key);
                 }
             }
         }
@@ -157,7 +202,7 @@ mod tests {
     #[test]
     fn write_write_conflicts_after_floor_only() {
         let mut o = Oracle::new();
-        o.record(5, vec![b"a".to_vec()]);
+        o.record(5, [&b"a"[..]]);
         let mut v = txn(IsolationLevel::RepeatableRead, 4);
         v.write_floors.push((b"a".to_vec(), 4));
         assert!(o.check(&v).is_err());
@@ -168,7 +213,7 @@ mod tests {
     #[test]
     fn serializable_checks_reads_and_ranges() {
         let mut o = Oracle::new();
-        o.record(7, vec![b"m".to_vec()]);
+        o.record(7, [&b"m"[..]]);
         let mut v = txn(IsolationLevel::Serializable, 6);
         v.read_ranges.push((
             Bound::Included(b"a".to_vec()),
@@ -192,8 +237,8 @@ mod tests {
     #[test]
     fn prune_forgets_old_commits() {
         let mut o = Oracle::new();
-        o.record(1, vec![b"a".to_vec()]);
-        o.record(2, vec![b"a".to_vec(), b"b".to_vec()]);
+        o.record(1, [&b"a"[..]]);
+        o.record(2, [&b"a"[..], &b"b"[..]]);
         o.prune(1);
         assert_eq!(o.len(), 1);
         let mut v = txn(IsolationLevel::RepeatableRead, 1);
@@ -202,5 +247,29 @@ mod tests {
         o.prune(2);
         assert!(o.is_empty());
         assert!(o.check(&v).is_ok());
+    }
+
+    #[test]
+    fn commits_pruned_before_any_validation_never_reach_the_index() {
+        let mut o = Oracle::new();
+        o.record(1, [&b"a"[..]]);
+        o.record(2, [&b"b"[..], &b"c"[..]]);
+        o.prune(1);
+        assert!(o.last_commit.is_empty(), "recording alone indexes nothing");
+        let mut v = txn(IsolationLevel::RepeatableRead, 1);
+        v.write_floors.push((b"a".to_vec(), 1));
+        assert!(o.check(&v).is_ok(), "commit 1 was forgotten");
+        v.write_floors[0].0 = b"c".to_vec();
+        assert!(o.check(&v).is_err(), "commit 2 is indexed on demand");
+        // A later commit of an indexed key is indexed by the next validation, and pruning the
+        // older one keeps the newer.
+        o.record(3, [&b"c"[..]]);
+        o.prune(2);
+        v.write_floors[0].1 = 2;
+        assert!(o.check(&v).is_err(), "commit 3 wrote c after floor 2");
+        v.write_floors[0].1 = 3;
+        assert!(o.check(&v).is_ok());
+        o.prune(3);
+        assert!(o.is_empty() && o.last_commit.is_empty());
     }
 }
