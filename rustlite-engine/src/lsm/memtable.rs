@@ -1,121 +1,38 @@
-//! The memtable: recent versions in a lock-free ordered map.
+//! The memtable: recent versions in an arena skiplist with lock-free readers.
 //!
-//! A `crossbeam_skiplist::SkipMap` keyed by [`MemKey`] (user key ascending, newest version
-//! first, the order [`ikey::compare`](crate::lsm::ikey::compare) gives encoded internal keys), so readers never block the
-//! writer and a point read is one `lower_bound` seek. A `MemKey` keeps user keys of up to
-//! [`INLINE_KEY`] bytes inside the skiplist node itself: every comparison on the way down the
-//! list then touches one cache line (the node) instead of two (the node, then a heap key), and
-//! dropping a flushed memtable frees one allocation per entry fewer. Each
-//! memtable belongs to one WAL file (`wal_number`): when the memtable is flushed to an SSTable, that
-//! WAL becomes obsolete.
+//! The versions live in a [`SkipList`] ordered as [`ikey::compare`](crate::lsm::ikey::compare)
+//! orders encoded internal keys (user key ascending, newest version first), so readers never
+//! block the writer and a point read is one `lower_bound` seek. Each node sits in the list's
+//! arena with its encoded key and value right behind it: an insert is one bump allocation,
+//! cursors hand out slices of the arena without copying, and dropping a flushed memtable frees a
+//! few large chunks instead of two allocations per entry. Each memtable belongs to one WAL file
+//! (`wal_number`): when the memtable is flushed to an SSTable, that WAL becomes obsolete.
 //!
-//! Writers insert only while holding the engine's write role (one leader at a time), and publish
-//! the new seqno after inserting, so a reader at snapshot `s` never sees a half-applied batch: it
-//! skips every entry with a seqno above `s`.
+//! Writers insert only while holding the engine's write role (one leader at a time; recovery
+//! replays alone), and the list enforces one writer with an uncontended mutex. The leader
+//! publishes the new seqno after inserting, so a reader at snapshot `s` never sees a
+//! half-applied batch: it skips every entry with a seqno above `s`. A batch that writes a key
+//! twice inserts the same (key, seqno) twice; the list then shows only the last write.
 //!
 //! A point read first asks the memtable's [`MemFilter`] (a bloom filter over the user keys), so
 //! a key the memtable does not hold costs one cache line instead of a skiplist walk: the
 //! existence and uniqueness probes before a typed insert are mostly such misses.
 
 use crate::error::Result;
-use crate::lsm::ikey::{Kind, SeqNo, TRAILER_LEN};
+use crate::lsm::ikey::{self, Kind, SeqNo, TRAILER_LEN};
 use crate::lsm::iter::{Direction, InternalIterator};
 use crate::lsm::mem_filter::MemFilter;
-use crossbeam_skiplist::SkipMap;
-use smallvec::SmallVec;
-use std::cmp::Ordering as CmpOrdering;
-use std::ops::Bound;
+use crate::lsm::skiplist::{NodePtr, Probe, SkipList};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Bytes of bookkeeping counted per entry on top of key and value (skiplist node, trailer).
+/// Bytes counted per entry on top of its key, trailer and value by [`Memtable::approximate_size`].
 const ENTRY_OVERHEAD: usize = 64;
-
-/// User keys up to this many bytes live inside the skiplist node (16-byte keys, row keys of
-/// small primary keys, most index entries); longer ones spill to the heap.
-const INLINE_KEY: usize = 32;
-
-/// A version's key in the memtable: the user key (inline when short) and the version trailer as
-/// numbers. Ordered by user key, then newest version first, ignoring the kind, exactly as
-/// [`ikey::compare`](crate::lsm::ikey::compare) orders the encoded form: one seqno holds at most one version of a key, so a
-/// batch that writes a key twice keeps its last write.
-#[derive(Clone, Debug)]
-struct MemKey {
-    user: SmallVec<[u8; INLINE_KEY]>,
-    /// `u64::MAX - seq`: ascending puts the newest version first.
-    inv_seq: u64,
-    /// The kind byte (not part of the order).
-    kind: u8,
-}
-
-impl MemKey {
-    fn new(user: &[u8], seq: SeqNo, kind: Kind) -> Self {
-        MemKey {
-            user: SmallVec::from_slice(user),
-            inv_seq: u64::MAX - seq,
-            kind: kind as u8,
-        }
-    }
-
-    /// The key an encoded internal key stands for, for seeking. The engine only seeks with
-    /// keys from [`ikey::seek_key`](crate::lsm::ikey::seek_key) and [`ikey::last_key`](crate::lsm::ikey::last_key) (whose kind byte is not a valid kind,
-    /// which is fine: the kind does not take part in the order).
-    fn from_encoded(ikey: &[u8]) -> Self {
-        let (user, trailer) = ikey.split_at(ikey.len().saturating_sub(TRAILER_LEN));
-        let mut inv = [0u8; 8];
-        let n = trailer.len().min(8);
-        inv[..n].copy_from_slice(&trailer[..n]);
-        MemKey {
-            user: SmallVec::from_slice(user),
-            inv_seq: u64::from_be_bytes(inv),
-            kind: trailer.get(8).copied().unwrap_or(0),
-        }
-    }
-
-    fn seq(&self) -> SeqNo {
-        u64::MAX - self.inv_seq
-    }
-
-    /// Appends the encoded internal key to `out`.
-    fn encode_into(&self, out: &mut Vec<u8>) {
-        out.reserve(self.user.len() + TRAILER_LEN);
-        out.extend_from_slice(&self.user);
-        out.extend_from_slice(&self.inv_seq.to_be_bytes());
-        out.push(self.kind);
-    }
-
-    fn encoded_len(&self) -> usize {
-        self.user.len() + TRAILER_LEN
-    }
-}
-
-impl Ord for MemKey {
-    fn cmp(&self, other: &Self) -> CmpOrdering {
-        self.user
-            .as_slice()
-            .cmp(other.user.as_slice())
-            .then(self.inv_seq.cmp(&other.inv_seq))
-    }
-}
-
-impl PartialOrd for MemKey {
-    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for MemKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
-    }
-}
-
-impl Eq for MemKey {}
 
 /// An in-memory sorted buffer of versions, backed by one WAL file.
 #[derive(Debug)]
 pub struct Memtable {
-    map: SkipMap<MemKey, Vec<u8>>,
+    list: SkipList,
     filter: MemFilter,
     size: AtomicUsize,
     max_seq: AtomicU64,
@@ -129,10 +46,11 @@ impl Memtable {
         Self::with_budget(wal_number, crate::Options::default().memtable_size)
     }
 
-    /// An empty memtable whose key filter is sized for `budget` bytes of entries.
+    /// An empty memtable whose key filter and arena chunks are sized for `budget` bytes of
+    /// entries.
     pub fn with_budget(wal_number: u64, budget: usize) -> Self {
         Memtable {
-            map: SkipMap::new(),
+            list: SkipList::new(budget),
             filter: MemFilter::for_budget(budget),
             size: AtomicUsize::new(0),
             max_seq: AtomicU64::new(0),
@@ -145,21 +63,21 @@ impl Memtable {
         self.wal_number
     }
 
-    /// Inserts one version. Deletes store an empty value.
+    /// Inserts one version. Deletes store an empty value. Called by one writer at a time (the
+    /// write-role leader, or recovery); a concurrent second caller waits.
     pub fn insert(&self, seq: SeqNo, kind: Kind, key: &[u8], value: &[u8]) {
-        let entry_key = MemKey::new(key, seq, kind);
         let value = match kind {
-            Kind::Put => value.to_vec(),
-            Kind::Delete => Vec::new(),
+            Kind::Put => value,
+            Kind::Delete => &[],
         };
         self.size.fetch_add(
-            entry_key.encoded_len() + value.len() + ENTRY_OVERHEAD,
+            key.len() + TRAILER_LEN + value.len() + ENTRY_OVERHEAD,
             Ordering::Relaxed,
         );
         // Before the entry: a reader that finds the entry finds its bits (module docs of
         // `mem_filter`).
         self.filter.insert(key);
-        self.map.insert(entry_key, value);
+        self.list.insert(key, seq, kind, value);
         self.max_seq.fetch_max(seq, Ordering::Relaxed);
     }
 
@@ -168,19 +86,23 @@ impl Memtable {
         self.max_seq.load(Ordering::Relaxed)
     }
 
-    /// Approximate memory used, in bytes.
+    /// Approximate memory used, in bytes: keys, trailers and values plus 64 bytes per entry,
+    /// the estimate the memtable switch (`memtable_size`) has always used. The arena's real
+    /// usage is smaller per entry (a 16-byte header and 8 bytes per link level, ~11 on average)
+    /// but grows in chunks; switching on it changes when memtables flush, which is a separate
+    /// change (see `SkipList::used`).
     pub fn approximate_size(&self) -> usize {
         self.size.load(Ordering::Relaxed)
     }
 
     /// Whether nothing was inserted.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.list.len() == 0
     }
 
     /// Number of versions held.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.list.len()
     }
 
     /// The newest version of `key` with seqno `<= snapshot`: `(seq, kind, value)`.
@@ -188,91 +110,66 @@ impl Memtable {
         if !self.filter.may_contain(key) {
             return None;
         }
-        let seek = MemKey::new(key, snapshot, Kind::Delete);
-        let entry = self.map.lower_bound(Bound::Included(&seek))?;
-        let found = entry.key();
-        if found.user.as_slice() != key {
+        let entry = self.list.lower_bound(&Probe::new(key, snapshot))?;
+        let found = ikey::parse(entry.key())?;
+        if found.user_key != key {
             return None;
         }
-        let kind = Kind::from_u8(found.kind)?;
-        Some((found.seq(), kind, entry.value().clone()))
+        Some((found.seq, found.kind, entry.value().to_vec()))
     }
 
     /// A cursor over the memtable in `dir`, starting at the first entry `>= start` (forward) or
     /// the last entry `<= start` (reverse); `None` starts at the respective end.
     pub fn iter(self: &Arc<Self>, dir: Direction, start: Option<&[u8]>) -> MemtableIter {
-        let mut it = MemtableIter {
+        let list = &self.list;
+        let entry = match (dir, start) {
+            (Direction::Forward, None) => list.first(),
+            (Direction::Reverse, None) => list.last(),
+            (Direction::Forward, Some(k)) => list.lower_bound(&Probe::from_encoded(k)),
+            (Direction::Reverse, Some(k)) => list.upper_bound(&Probe::from_encoded(k)),
+        };
+        let node = entry.map(|e| e.detach());
+        MemtableIter {
             mem: Arc::clone(self),
             dir,
-            buf: Vec::new(),
-            pos: 0,
-            exhausted: false,
-        };
-        let bound = match start {
-            Some(k) => Bound::Included(MemKey::from_encoded(k)),
-            None => Bound::Unbounded,
-        };
-        it.fill(bound);
-        it
+            node,
+        }
     }
 }
 
-/// Entries copied out of the skiplist per refill of a [`MemtableIter`].
-const CHUNK: usize = 128;
-
-/// A cursor over a memtable. It copies entries out in chunks, so it owns no borrow of the map
-/// and can live as long as the `Arc<Memtable>` it holds.
+/// A cursor over a memtable. It points into the memtable's arena, which the `Arc` it holds keeps
+/// alive, and hands out keys and values without copying.
 pub struct MemtableIter {
     mem: Arc<Memtable>,
     dir: Direction,
-    buf: Vec<(Vec<u8>, Vec<u8>)>,
-    pos: usize,
-    exhausted: bool,
+    /// The current node of `mem.list` (`None`: exhausted).
+    node: Option<NodePtr>,
 }
 
 impl MemtableIter {
-    fn fill(&mut self, from: Bound<MemKey>) {
-        self.buf.clear();
-        self.pos = 0;
-        let map = &self.mem.map;
-        let take = |e: crossbeam_skiplist::map::Entry<'_, MemKey, Vec<u8>>| {
-            let mut key = Vec::with_capacity(e.key().encoded_len());
-            e.key().encode_into(&mut key);
-            (key, e.value().clone())
-        };
-        match self.dir {
-            Direction::Forward => {
-                let range = map.range((from, Bound::Unbounded));
-                self.buf.extend(range.take(CHUNK).map(take));
-            }
-            Direction::Reverse => {
-                let range = map.range((Bound::Unbounded, from));
-                self.buf.extend(range.rev().take(CHUNK).map(take));
-            }
-        }
-        if self.buf.len() < CHUNK {
-            self.exhausted = true;
-        }
+    fn entry(&self) -> Option<crate::lsm::skiplist::Entry<'_>> {
+        // SAFETY: `node` was detached from an entry of `self.mem.list` (in `Memtable::iter` or
+        // `advance`), and `self.mem` keeps that list alive for as long as `self` lives.
+        self.node.map(|n| unsafe { self.mem.list.attach(n) })
     }
 }
 
 impl InternalIterator for MemtableIter {
     fn valid(&self) -> bool {
-        self.pos < self.buf.len()
+        self.node.is_some()
     }
     fn key(&self) -> &[u8] {
-        self.buf.get(self.pos).map_or(&[], |(k, _)| k.as_slice())
+        self.entry().map_or(&[], |e| e.key())
     }
     fn value(&self) -> &[u8] {
-        self.buf.get(self.pos).map_or(&[], |(_, v)| v.as_slice())
+        self.entry().map_or(&[], |e| e.value())
     }
     fn advance(&mut self) -> Result<()> {
-        self.pos += 1;
-        if self.pos >= self.buf.len() && !self.exhausted {
-            if let Some((last, _)) = self.buf.pop() {
-                self.fill(Bound::Excluded(MemKey::from_encoded(&last)));
-            }
-        }
+        let next = self.entry().and_then(|e| match self.dir {
+            Direction::Forward => e.next(),
+            Direction::Reverse => e.prev(),
+        });
+        self.node = next.map(|e| e.detach());
         Ok(())
     }
 }
@@ -281,6 +178,7 @@ impl InternalIterator for MemtableIter {
 mod tests {
     use super::*;
     use crate::lsm::ikey;
+    use std::collections::BTreeMap;
 
     fn collect(mut it: MemtableIter) -> Vec<(SeqNo, Vec<u8>)> {
         let mut out = Vec::new();
@@ -340,25 +238,202 @@ mod tests {
         assert_eq!(m.len(), 1);
     }
 
+    /// One writer inserts (publishing each seqno after its batch, as the engine does) while
+    /// readers iterate both ways and probe: every entry they see is sorted and fully written, and
+    /// at a published snapshot `s` they see exactly the versions `<= s`, each as its last write.
+    #[test]
+    fn readers_see_sorted_complete_entries_while_one_writer_inserts() {
+        use std::sync::atomic::AtomicBool;
+        const BATCHES: u64 = 4000;
+        // Batch `s` writes key `s % 61`; every third batch writes it twice (the last write wins).
+        let key = |s: u64| format!("key{:03}", s % 61).into_bytes();
+        let value = |s: u64| {
+            let len = (s % 13) as usize * 7;
+            let mut v = s.to_be_bytes().to_vec();
+            v.resize(8 + len, (s % 251) as u8);
+            v
+        };
+        let m = Arc::new(Memtable::with_budget(1, 1 << 20));
+        let published = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..3)
+            .map(|r| {
+                let (m, published, done) =
+                    (Arc::clone(&m), Arc::clone(&published), Arc::clone(&done));
+                std::thread::spawn(move || {
+                    let mut rounds = 0u64;
+                    while !done.load(Ordering::Acquire) || rounds < 3 {
+                        rounds += 1;
+                        let s = published.load(Ordering::Acquire);
+                        let dir = if (rounds + r).is_multiple_of(2) {
+                            Direction::Forward
+                        } else {
+                            Direction::Reverse
+                        };
+                        let mut it = m.iter(dir, None);
+                        let mut prev: Option<Vec<u8>> = None;
+                        let mut visible = 0u64;
+                        while it.valid() {
+                            let k = it.key().to_vec();
+                            let p = ikey::parse(&k).expect("fully written key");
+                            if let Some(prev) = &prev {
+                                let want = match dir {
+                                    Direction::Forward => std::cmp::Ordering::Less,
+                                    Direction::Reverse => std::cmp::Ordering::Greater,
+                                };
+                                assert_eq!(
+                                    ikey::compare(prev, &k),
+                                    want,
+                                    "sorted, one entry per version"
+                                );
+                            }
+                            assert_eq!(p.user_key, key(p.seq).as_slice());
+                            if p.seq <= s {
+                                assert_eq!(
+                                    it.value(),
+                                    value(p.seq).as_slice(),
+                                    "last write of {}",
+                                    p.seq
+                                );
+                                visible += 1;
+                            }
+                            prev = Some(k);
+                            it.advance().expect("memtable advance");
+                        }
+                        assert_eq!(visible, s, "versions <= {s}");
+                        if s > 0 {
+                            let probe = s - rounds % s.min(100);
+                            // Alternately at its own seqno and just before: then an older version.
+                            let snap = probe - rounds % 2;
+                            let newest = (1..=snap).rev().find(|t| key(*t) == key(probe));
+                            let got = m.get(&key(probe), snap);
+                            assert_eq!(got.map(|g| (g.0, g.2)), newest.map(|t| (t, value(t))));
+                        }
+                    }
+                    rounds
+                })
+            })
+            .collect();
+        for s in 1..=BATCHES {
+            if s.is_multiple_of(3) {
+                m.insert(
+                    s,
+                    Kind::Put,
+                    &key(s),
+                    b"overwritten by the batch's last write",
+                );
+            }
+            m.insert(s, Kind::Put, &key(s), &value(s));
+            published.store(s, Ordering::Release);
+        }
+        done.store(true, Ordering::Release);
+        for r in readers {
+            assert!(r.join().expect("reader panicked") >= 3);
+        }
+        assert_eq!(m.len() as u64, BATCHES);
+    }
+
+    /// The newest version of `key` at or below `snap` in a model of batches: `(seq, kind, value)`.
+    type Model = BTreeMap<(Vec<u8>, std::cmp::Reverse<SeqNo>), (Kind, Vec<u8>)>;
+
+    fn model_get(model: &Model, key: &[u8], snap: SeqNo) -> Option<(SeqNo, Kind, Vec<u8>)> {
+        let from = (key.to_vec(), std::cmp::Reverse(snap));
+        model
+            .range(from..)
+            .next()
+            .filter(|((k, _), _)| k.as_slice() == key)
+            .map(|((_, s), (kind, v))| (s.0, *kind, v.clone()))
+    }
+
     proptest::proptest! {
-        /// `MemKey`'s order is `ikey::compare`'s order of the encoded keys, for inline and
-        /// spilled user keys alike, and encoding round-trips.
+        /// Many versions of a few keys (puts, deletes, a batch writing a key twice): a point read
+        /// at every snapshot returns what a `BTreeMap` of the versions does.
         #[test]
-        fn memkey_orders_like_encoded_internal_keys(
-            a in proptest::collection::vec(0u8..4, 0..40),
-            b in proptest::collection::vec(0u8..4, 0..40),
-            sa in 0u64..4, sb in 0u64..4, del_a: bool, del_b: bool,
+        fn point_reads_at_every_snapshot_match_a_btreemap(
+            batches in proptest::collection::vec(
+                proptest::collection::vec(
+                    (0u8..4, proptest::bool::weighted(0.2), proptest::collection::vec(proptest::num::u8::ANY, 0..3)),
+                    1..4),
+                1..40),
         ) {
-            let kind = |d: bool| if d { Kind::Delete } else { Kind::Put };
-            let (ka, kb) = (MemKey::new(&a, sa, kind(del_a)), MemKey::new(&b, sb, kind(del_b)));
-            let (ea, eb) = (ikey::encode(&a, sa, kind(del_a)), ikey::encode(&b, sb, kind(del_b)));
-            proptest::prop_assert_eq!(ka.cmp(&kb), ikey::compare(&ea, &eb));
-            let mut out = Vec::new();
-            ka.encode_into(&mut out);
-            proptest::prop_assert_eq!(&out, &ea);
-            proptest::prop_assert_eq!(MemKey::from_encoded(&ea).cmp(&ka), CmpOrdering::Equal);
-            let last = MemKey::from_encoded(&ikey::last_key(&a));
-            proptest::prop_assert_eq!(last.cmp(&kb), ikey::compare(&ikey::last_key(&a), &eb));
+            let m = Memtable::with_budget(1, 1 << 16);
+            let mut model = Model::new();
+            let key = |k: u8| vec![b'k'; usize::from(k)];
+            for (i, ops) in batches.iter().enumerate() {
+                let seq = i as SeqNo + 1;
+                for (k, del, v) in ops {
+                    let (kind, v) = if *del { (Kind::Delete, Vec::new()) } else { (Kind::Put, v.clone()) };
+                    m.insert(seq, kind, &key(*k), &v);
+                    model.insert((key(*k), std::cmp::Reverse(seq)), (kind, v));
+                }
+            }
+            proptest::prop_assert_eq!(m.len(), model.len());
+            for snap in 0..=batches.len() as SeqNo + 1 {
+                for k in 0..5u8 {
+                    proptest::prop_assert_eq!(m.get(&key(k), snap), model_get(&model, &key(k), snap), "key {} at {}", k, snap);
+                }
+            }
+        }
+    }
+
+    /// One writer inserts versions of three keys (one per seqno, every seventh a tombstone) and
+    /// publishes each seqno, while readers read every key at the published snapshot and just
+    /// below it. Nearly every insert links a node right in front of the one a reader is about to
+    /// return, which is the race a seek must survive (see the skiplist's
+    /// `a_seek_racing_an_insert_returns_the_node_it_compared`): each read must be exactly the
+    /// newest version at or below its snapshot.
+    #[test]
+    fn point_reads_at_published_snapshots_are_exact_while_one_writer_inserts() {
+        use std::sync::atomic::AtomicBool;
+        const KEYS: u64 = 3;
+        const BATCHES: u64 = 30_000;
+        let key = |s: u64| format!("key{}", s % KEYS).into_bytes();
+        let kind = |s: u64| {
+            if s.is_multiple_of(7) {
+                Kind::Delete
+            } else {
+                Kind::Put
+            }
+        };
+        let value = move |s: u64| match kind(s) {
+            Kind::Put => s.to_be_bytes().to_vec(),
+            Kind::Delete => Vec::new(),
+        };
+        // The newest seqno <= snap that wrote the key of `k` (seqnos are 1..).
+        let newest = |k: u64, snap: u64| {
+            let t = snap.checked_sub((snap + KEYS - k % KEYS) % KEYS)?;
+            (t > 0).then_some(t)
+        };
+        let m = Arc::new(Memtable::with_budget(1, 4 << 20));
+        let published = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (m, published, done) =
+                    (Arc::clone(&m), Arc::clone(&published), Arc::clone(&done));
+                std::thread::spawn(move || {
+                    let mut reads = 0u64;
+                    while !done.load(Ordering::Acquire) {
+                        let s = published.load(Ordering::Acquire);
+                        for snap in [s, s.saturating_sub(1)] {
+                            for k in 0..KEYS {
+                                let want = newest(k, snap).map(|t| (t, kind(t), value(t)));
+                                assert_eq!(m.get(&key(k), snap), want, "key {k} at {snap}");
+                                reads += 1;
+                            }
+                        }
+                    }
+                    reads
+                })
+            })
+            .collect();
+        for s in 1..=BATCHES {
+            m.insert(s, kind(s), &key(s), &value(s));
+            published.store(s, Ordering::Release);
+        }
+        done.store(true, Ordering::Release);
+        for r in readers {
+            assert!(r.join().expect("reader panicked") > 0);
         }
     }
 }

@@ -10,6 +10,7 @@
 //! found by binary search on key ranges); each SSTable consults its bloom filter before reading a
 //! block, and blocks come through the shared block cache.
 
+pub(crate) mod arena;
 pub(crate) mod compaction;
 pub mod ikey;
 pub mod iter;
@@ -17,6 +18,7 @@ pub mod manifest;
 pub(crate) mod mem_filter;
 pub(crate) mod memtable;
 pub(crate) mod merge;
+pub(crate) mod skiplist;
 pub mod sstable;
 pub(crate) mod version;
 pub mod wal;
