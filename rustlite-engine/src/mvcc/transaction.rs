@@ -17,6 +17,7 @@ use crate::lsm::iter::Direction;
 use crate::mvcc::oracle::Validation;
 use crate::mvcc::snapshot::SnapshotGuard;
 use crate::mvcc::IsolationLevel;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -224,7 +225,13 @@ impl Transaction {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.write(key, Some(value.to_vec()))
+        self.write(key.to_vec(), Some(value.to_vec()))
+    }
+
+    /// [`put`](Self::put) of a key and value the caller already owns (the table layer builds
+    /// them for this write): buffered as they are, without copying.
+    pub(crate) fn put_owned(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<()> {
+        self.write(key, Some(value))
     }
 
     /// Buffers a delete of `key`.
@@ -242,10 +249,15 @@ impl Transaction {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.write(key.to_vec(), None)
+    }
+
+    /// [`delete`](Self::delete) of a key the caller already owns.
+    pub(crate) fn delete_owned(&mut self, key: Vec<u8>) -> Result<()> {
         self.write(key, None)
     }
 
-    fn write(&mut self, key: &[u8], value: Option<Vec<u8>>) -> Result<()> {
+    fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<()> {
         self.check_active()?;
         let floor = if self.isolation.uses_snapshot() {
             self.snapshot.seq()
@@ -253,14 +265,14 @@ impl Transaction {
             self.engine.last_seq()
         };
         if self.savepoints > 0 {
-            self.undo
-                .push((key.to_vec(), self.writes.get(key).cloned()));
+            let previous = self.writes.get(&key).cloned();
+            self.undo.push((key.clone(), previous));
         }
-        match self.writes.get_mut(key) {
+        match self.writes.entry(key) {
             // Keep the first floor: a conflict after the first write of the key still counts.
-            Some(p) => p.value = value,
-            None => {
-                self.writes.insert(key.to_vec(), Pending { value, floor });
+            Entry::Occupied(mut e) => e.get_mut().value = value,
+            Entry::Vacant(e) => {
+                e.insert(Pending { value, floor });
             }
         }
         Ok(())
@@ -288,7 +300,11 @@ impl Transaction {
         } else {
             self.engine.last_seq()
         };
-        self.guards.entry(key.to_vec()).or_insert(floor);
+        // Keep the first floor, as for writes (and copy the key only the first time: the
+        // table layer guards the same catalog key on every write).
+        if !self.guards.contains_key(key) {
+            self.guards.insert(key.to_vec(), floor);
+        }
     }
 
     /// Marks the current state of this transaction's writes, so that a failed step (one SQL

@@ -11,6 +11,7 @@
 //! a range on keys). A hash index spreads values by their hash and answers equality only.
 //! Null is not indexed (see the [table](super) docs).
 
+use std::borrow::Cow;
 use std::ops::Bound;
 
 use xxhash_rust::xxh3::xxh3_64;
@@ -66,13 +67,13 @@ fn entry_pk(ix: &TableIndex, key: &[u8], value: Vec<u8>, value_start: usize) -> 
     Ok(pk.to_vec())
 }
 
-/// The key encoding of an index value, or `None` for null (not indexed). Integers are compared
-/// as floats in a `Float` column, as the row layer stores them.
-pub(crate) fn value_key(
+/// The value an index stores for column value `value`, or `None` for null (not indexed).
+/// Integers are compared as floats in a `Float` column, as the row layer stores them.
+fn indexed_value<'v>(
     ix: &TableIndex,
     ty: Option<FieldType>,
-    value: &Value,
-) -> Result<Option<Vec<u8>>> {
+    value: &'v Value,
+) -> Result<Option<Cow<'v, Value>>> {
     match value {
         Value::Null => Ok(None),
         Value::Map(_) => Err(Error::Schema(format!(
@@ -81,9 +82,58 @@ pub(crate) fn value_key(
         ))),
         #[expect(clippy::cast_precision_loss, reason = "SQL semantics of INT -> REAL")]
         Value::Int(i) if ty == Some(FieldType::Float) => {
-            Ok(Some(Value::Float(*i as f64).to_key()?))
+            Ok(Some(Cow::Owned(Value::Float(*i as f64))))
         }
-        v => Ok(Some(v.to_key()?)),
+        v => Ok(Some(Cow::Borrowed(v))),
+    }
+}
+
+/// The key encoding of an index value, or `None` for null (not indexed); see
+/// [`indexed_value`].
+pub(crate) fn value_key(
+    ix: &TableIndex,
+    ty: Option<FieldType>,
+    value: &Value,
+) -> Result<Option<Vec<u8>>> {
+    match indexed_value(ix, ty, value)? {
+        Some(v) => Ok(Some(v.to_key()?)),
+        None => Ok(None),
+    }
+}
+
+/// The entry (engine key, engine value) of `ix` for a row with primary key `pk` whose indexed
+/// column holds `value`, or `None` for null: the bytes of
+/// `entry(ix, value_key(ix, ty, value), pk)`, encoded straight into one key buffer (the write
+/// path builds one or two per index per row).
+fn value_entry(
+    ix: &TableIndex,
+    ty: Option<FieldType>,
+    value: &Value,
+    pk: &[u8],
+) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    let Some(value) = indexed_value(ix, ty, value)? else {
+        return Ok(None);
+    };
+    let mut key = Vec::with_capacity(64 + pk.len());
+    key.push(INDEX);
+    key.extend_from_slice(&ix.id.to_be_bytes());
+    if ix.def.kind == IndexKind::Hash {
+        // The hash of the value's key encoding precedes it: encode, then hash what was encoded.
+        let at = key.len();
+        key.extend_from_slice(&[0; 8]);
+        value.append_key(&mut key)?;
+        let hash = xxh3_64(key.get(at + 8..).unwrap_or_default()).to_be_bytes();
+        if let Some(slot) = key.get_mut(at..at + 8) {
+            slot.copy_from_slice(&hash);
+        }
+    } else {
+        value.append_key(&mut key)?;
+    }
+    if ix.def.unique {
+        Ok(Some((key, pk.to_vec())))
+    } else {
+        key.extend_from_slice(pk);
+        Ok(Some((key, Vec::new())))
     }
 }
 
@@ -108,20 +158,21 @@ pub(crate) fn apply(
     let mut changes = Vec::with_capacity(table.indexes.len());
     for ix in &table.indexes {
         let ty = column_type(table, ix);
-        let old_v = match old {
-            Some((pk, doc)) => value_key(ix, ty, doc.field(&ix.def.field))?.map(|v| (pk, v)),
+        let old_e = match old {
+            Some((pk, doc)) => value_entry(ix, ty, doc.field(&ix.def.field), pk)?,
             None => None,
         };
-        let new_v = match new {
-            Some((pk, doc)) => value_key(ix, ty, doc.field(&ix.def.field))?.map(|v| (pk, v)),
+        let new_e = match new {
+            Some((pk, doc)) => value_entry(ix, ty, doc.field(&ix.def.field), pk)?,
             None => None,
         };
-        if old_v == new_v {
+        // Entries are equal exactly when (value, pk) are: the value encoding is
+        // self-delimiting, and a unique entry's engine value is its pk.
+        if old_e == new_e {
             continue;
         }
-        if let (true, Some((pk, vkey))) = (ix.def.unique, &new_v) {
-            let (key, _) = entry(ix, vkey, pk);
-            if let Some(owner) = tx.get(&key)? {
+        if let (true, Some((key, pk))) = (ix.def.unique, &new_e) {
+            if let Some(owner) = tx.get(key)? {
                 let own = owner == *pk || old.is_some_and(|(opk, _)| owner == opk);
                 if !own {
                     let value = new.map(|(_, d)| d.field(&ix.def.field).to_string());
@@ -133,16 +184,16 @@ pub(crate) fn apply(
             }
         }
         changes.push(Change {
-            remove: old_v.map(|(pk, v)| entry(ix, &v, pk).0),
-            add: new_v.map(|(pk, v)| entry(ix, &v, pk)),
+            remove: old_e.map(|(key, _)| key),
+            add: new_e,
         });
     }
     for c in changes {
         if let Some(key) = c.remove {
-            tx.delete(&key)?;
+            tx.delete_owned(key)?;
         }
         if let Some((key, value)) = c.add {
-            tx.put(&key, &value)?;
+            tx.put_owned(key, value)?;
         }
     }
     Ok(())
@@ -547,4 +598,58 @@ fn decode_standalone(entries: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Vec<(Vec<u8>, u
             Ok((key, decode_id(&pk)?))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::IndexDef;
+
+    /// The write path's one-buffer entries are byte for byte the entries every other path
+    /// builds from `value_key` (lookups, backfill): same keys, same values, same nulls, same
+    /// errors.
+    #[test]
+    fn value_entries_match_entries_of_value_keys() {
+        let pk = Value::Int(42).to_key().unwrap_or_default();
+        let values = [
+            Value::Null,
+            Value::Int(7),
+            Value::Int(-3),
+            Value::Float(2.5),
+            Value::Bool(true),
+            Value::Text("user0001@example.org".into()),
+            Value::Bytes(vec![0, 255, 1]),
+            Value::Array(vec![Value::Int(1), Value::Text("a".into())]),
+            Value::Map(vec![("a".into(), Value::Int(1))]),
+        ];
+        let mut checked = 0;
+        for kind in [IndexKind::BTree, IndexKind::Hash] {
+            for unique in [false, true] {
+                let ix = TableIndex::new(9, IndexDef::named("ix", "f", kind, unique));
+                for ty in [None, Some(FieldType::Int), Some(FieldType::Float)] {
+                    for v in &values {
+                        let direct = value_entry(&ix, ty, v, &pk);
+                        let via_key = value_key(&ix, ty, v).map(|k| k.map(|k| entry(&ix, &k, &pk)));
+                        match (direct, via_key) {
+                            (Ok(a), Ok(b)) => {
+                                assert_eq!(a, b, "{kind:?} unique={unique} {ty:?} {v}")
+                            }
+                            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                            (a, b) => panic!("{kind:?} unique={unique} {ty:?} {v}: {a:?} vs {b:?}"),
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 4 * 3 * values.len());
+        // An integer in a Float column is indexed as the float, as the row stores it.
+        let ix = TableIndex::new(9, IndexDef::named("ix", "f", IndexKind::BTree, false));
+        let as_float = value_entry(&ix, Some(FieldType::Float), &Value::Int(2), &pk);
+        let float = value_entry(&ix, Some(FieldType::Float), &Value::Float(2.0), &pk)
+            .ok()
+            .flatten();
+        assert!(float.is_some());
+        assert_eq!(as_float.ok().flatten(), float);
+    }
 }

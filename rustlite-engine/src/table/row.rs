@@ -295,14 +295,18 @@ fn write_row(
     } else {
         pk_of(table, &doc)?
     };
-    let old_pk = at.map_or_else(|| new_pk.clone(), <[Value]>::to_vec);
-    let prefix = row_prefix(table.id);
-    let old_pk_bytes = encode_pk(&old_pk)?;
-    let new_pk_bytes = encode_pk(&new_pk)?;
-    let old_key = [prefix.as_slice(), &old_pk_bytes].concat();
-    let new_key = [prefix.as_slice(), &new_pk_bytes].concat();
+    // The row's key, and its key before this write when `at` names another one. The pk's
+    // encoding is the key after the table's prefix.
+    let new_key = super::row_key(table.id, &new_pk)?;
+    let prefix_len = row_prefix_len();
+    let from = match at {
+        Some(pk) => Some(super::row_key(table.id, pk)?).filter(|k| *k != new_key),
+        None => None,
+    };
+    let moved = from.is_some();
+    let old_key = from.as_ref().unwrap_or(&new_key);
 
-    let old = tx.get(&old_key)?;
+    let old = tx.get(old_key)?;
     match (mode, &old) {
         (WriteMode::Insert, Some(_)) => {
             return Err(Error::AlreadyExists {
@@ -314,12 +318,11 @@ fn write_row(
             return Err(Error::NotFound(format!(
                 "{}: no row with key {}",
                 table.name(),
-                render_pk(&old_pk)
+                render_pk(at.unwrap_or(&new_pk))
             )))
         }
         _ => {}
     }
-    let moved = old_key != new_key;
     if moved && tx.get(&new_key)?.is_some() {
         return Err(Error::AlreadyExists {
             collection: table.name().to_owned(),
@@ -333,18 +336,25 @@ fn write_row(
     index::apply(
         tx,
         table,
-        old_doc.as_ref().map(|d| (old_pk_bytes.as_slice(), d)),
-        Some((new_pk_bytes.as_slice(), &doc)),
+        old_doc
+            .as_ref()
+            .map(|d| (old_key.get(prefix_len..).unwrap_or_default(), d)),
+        Some((new_key.get(prefix_len..).unwrap_or_default(), &doc)),
     )?;
     let bytes = match bytes {
         Some(b) => b,
         None => doc.to_msgpack()?,
     };
-    if moved && old.is_some() {
-        tx.delete(&old_key)?;
+    if let (Some(from), Some(_)) = (from, &old) {
+        tx.delete_owned(from)?;
     }
-    tx.put(&new_key, &bytes)?;
+    tx.put_owned(new_key, bytes)?;
     Ok(new_pk)
+}
+
+/// Length of a [`row_prefix`]: the tag and the table id.
+const fn row_prefix_len() -> usize {
+    1 + std::mem::size_of::<u32>()
 }
 
 /// Deletes the row at `pk` with its index entries; returns whether it existed.

@@ -116,6 +116,55 @@ fn updates_move_index_entries_and_deletes_remove_them() -> Result<()> {
 }
 
 #[test]
+fn rows_moved_by_update_at_keep_their_entries_pointing_at_the_new_key() -> Result<()> {
+    let (_e, mut tx, t) = setup()?;
+    insert(&mut tx, &t, &doc(1, Some("a@x"), 30))?;
+    insert(&mut tx, &t, &doc(2, Some("b@x"), 40))?;
+    // Onto a taken key: refused, nothing changes.
+    assert!(matches!(
+        update_at(&mut tx, &t, &[Value::Int(1)], &doc(2, Some("a@x"), 30)),
+        Err(Error::AlreadyExists { .. })
+    ));
+    // From a missing key: NotFound names the key it looked for.
+    match update_at(&mut tx, &t, &[Value::Int(8)], &doc(9, None, 1)) {
+        Err(Error::NotFound(msg)) => assert!(msg.contains('8'), "{msg}"),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    // Same unique value, same age, new key: the unique entry now names pk 3, the B-Tree entry
+    // moved from (30, 1) to (30, 3), the old row is gone.
+    assert_eq!(
+        update_at(&mut tx, &t, &[Value::Int(1)], &doc(3, Some("a@x"), 30))?,
+        [Value::Int(3)]
+    );
+    assert_eq!(get(&mut tx, &t, &[Value::Int(1)])?, None);
+    assert_eq!(
+        get(&mut tx, &t, &[Value::Int(3)])?,
+        Some(doc(3, Some("a@x"), 30))
+    );
+    let (email, age) = (&t.indexes[0], &t.indexes[1]);
+    assert_eq!(
+        ids(index_eq(&mut tx, &t, email, &Value::Text("a@x".into()))?),
+        [3]
+    );
+    assert_eq!(ids(index_eq(&mut tx, &t, age, &Value::Int(30))?), [3]);
+    assert_eq!(entries(&mut tx), 4);
+    // The value stays owned by the moved row.
+    assert!(matches!(
+        insert(&mut tx, &t, &doc(1, Some("a@x"), 1)),
+        Err(Error::UniqueViolation { .. })
+    ));
+    // update_at onto its own key is an in-place update.
+    update_at(&mut tx, &t, &[Value::Int(3)], &doc(3, Some("z@x"), 30))?;
+    assert_eq!(
+        ids(index_eq(&mut tx, &t, email, &Value::Text("z@x".into()))?),
+        [3]
+    );
+    assert_eq!(entries(&mut tx), 4);
+    assert_eq!(count(&mut tx, &t)?, 2);
+    Ok(())
+}
+
+#[test]
 fn type_checks_name_the_column() -> Result<()> {
     let (_e, mut tx, t) = setup()?;
     let bad = Value::Map(vec![

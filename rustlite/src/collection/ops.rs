@@ -36,6 +36,9 @@ pub(crate) fn pk_values<T: Collection>(table: &TableSchema, key: &T::Key) -> Res
     }
 }
 
+/// Initial capacity of a document's MessagePack buffer.
+const DOC_CAPACITY: usize = 256;
+
 /// Serializes `doc` (named MessagePack) and writes it per `mode`.
 pub(crate) fn write<T: Collection>(
     tx: &mut rustlite_engine::Transaction,
@@ -43,7 +46,10 @@ pub(crate) fn write<T: Collection>(
     doc: &T,
     mode: WriteMode,
 ) -> Result<()> {
-    let bytes = rmp_serde::to_vec_named(doc)
+    // Sized for a typical small document up front: growing from empty reallocates several
+    // times per document (the buffer is handed on to the transaction as it is).
+    let mut bytes = Vec::with_capacity(DOC_CAPACITY);
+    rmp_serde::encode::write_named(&mut bytes, doc)
         .map_err(|e| Error::Serialization(format!("cannot encode {}: {e}", T::NAME)))?;
     table::write_msgpack(tx, table, bytes, mode)?;
     Ok(())
