@@ -46,7 +46,8 @@ impl<'de> Visitor<'de> for RowVisitor<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Vec<Value>, A::Error> {
         let mut row = vec![Value::Null; self.names.len()];
-        let mut set = vec![false; self.names.len()];
+        // Which columns are filled (on the stack for up to 32 columns: no allocation per row).
+        let mut set: smallvec::SmallVec<[bool; 32]> = smallvec::smallvec![false; self.names.len()];
         let mut left = match self.wanted {
             Some(w) => w.iter().filter(|b| **b).count(),
             None => self.names.len(),

@@ -86,23 +86,30 @@ pub struct QueryResult {
     pub rows_affected: u64,
 }
 
-/// Parses, plans and executes one statement against `storage`.
+/// Parses, plans and executes one statement against `storage`; `cached` is
+/// [`cache::plan`] of `sql`, looked up by the caller.
 ///
 /// The caller provides atomicity (runs this inside a transaction it commits on success).
 pub(crate) fn execute_on(
     storage: &mut dyn Storage,
     sql: &str,
     params: &[Value],
+    cached: Option<Option<std::sync::Arc<planner::prepared::Prepared>>>,
 ) -> Result<QueryResult> {
-    let plan = plan_reusing(storage, sql, params)?;
+    let plan = plan_reusing(storage, sql, params, cached)?;
     execution::execute(plan, storage)
 }
 
 /// The plan of `sql` with `params`: this thread's reusable plan bound to them when there is one
 /// and its tables are unchanged for `storage`; otherwise planned now (and kept for reuse when
 /// it is a SELECT that plans without its parameter values, see [`planner::prepared`]).
-fn plan_reusing(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Result<planner::Plan> {
-    let cached = cache::plan(sql);
+/// `cached` is [`cache::plan`] of `sql`, looked up by the caller.
+fn plan_reusing(
+    storage: &mut dyn Storage,
+    sql: &str,
+    params: &[Value],
+    cached: Option<Option<std::sync::Arc<planner::prepared::Prepared>>>,
+) -> Result<planner::Plan> {
     if let Some(Some(prepared)) = &cached {
         if prepared.accepts(params) && prepared.is_current(storage)? {
             return prepared.bind(params);
@@ -153,20 +160,25 @@ fn plan_reusing(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Resul
 /// (a savepoint) and the transaction can go on.
 pub fn execute(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Result<QueryResult> {
     let threshold = tx.engine().options().slow_query_threshold;
-    let started = std::time::Instant::now();
+    // The clock is read only when slow queries are logged.
+    let started = threshold.map(|_| std::time::Instant::now());
     let savepoint = tx.savepoint();
     // A statement with a reusable plan is a SELECT: let it load the catalog cache.
-    let mut storage = match cache::plan(sql) {
+    let cached = cache::plan(sql);
+    let mut storage = match cached {
         Some(Some(_)) => TableStorage::new(tx).loading_catalog(),
         _ => TableStorage::new(tx),
     };
-    let result = execute_on(&mut storage, sql, params);
+    let result = execute_on(&mut storage, sql, params, cached);
     match &result {
         Ok(_) => tx.release(savepoint),
         Err(_) => tx.rollback_to(savepoint),
     }
+    let (Some(threshold), Some(started)) = (threshold, started) else {
+        return result;
+    };
     let elapsed = started.elapsed();
-    if threshold.is_some_and(|t| elapsed > t) {
+    if elapsed > threshold {
         tracing::warn!(
             sql,
             ms = elapsed.as_millis() as u64,

@@ -110,8 +110,13 @@ pub trait Storage {
         columns: Columns<'_>,
         sink: &mut RowSink<'_>,
     ) -> Result<bool>;
-    /// The row with exactly this key.
-    fn get(&mut self, table: &TableInfo, key: &[Value]) -> Result<Option<KeyedRow>>;
+    /// The row with exactly this key, its columns as [`Storage::scan`] gives them.
+    fn get(
+        &mut self,
+        table: &TableInfo,
+        key: &[Value],
+        columns: Columns<'_>,
+    ) -> Result<Option<KeyedRow>>;
     /// Feeds `sink` the rows found through a secondary index (as [`Storage::scan`]).
     fn index_scan(
         &mut self,

@@ -200,15 +200,23 @@ impl Storage for TableStorage<'_> {
         Self::feed(&schema, rows, columns, sink)
     }
 
-    fn get(&mut self, t: &TableInfo, key: &[Value]) -> Result<Option<KeyedRow>> {
+    fn get(
+        &mut self,
+        t: &TableInfo,
+        key: &[Value],
+        columns: Columns<'_>,
+    ) -> Result<Option<KeyedRow>> {
         let schema = self.schema(&t.name)?;
         let Some(doc) = table::get_encoded(self.tx, &schema, key)? else {
             return Ok(None);
         };
         let names = field_names(&schema);
         Ok(Some(KeyedRow {
-            key: key.to_vec(),
-            row: document::decode_row(&doc, &names, None)?,
+            key: match columns {
+                None => key.to_vec(),
+                Some(_) => Vec::new(),
+            },
+            row: document::decode_row(&doc, &names, columns)?,
         }))
     }
 
@@ -327,8 +335,9 @@ impl Storage for TableStorage<'_> {
     }
 }
 
-/// The names of `schema`'s fields, in stored order (what `document::decode_row` decodes by).
-fn field_names(schema: &TableSchema) -> Vec<&str> {
+/// The names of `schema`'s fields, in stored order (what `document::decode_row` decodes by);
+/// on the stack for up to 16 fields, as a point read needs them once.
+fn field_names(schema: &TableSchema) -> smallvec::SmallVec<[&str; 16]> {
     schema
         .schema
         .fields

@@ -199,7 +199,32 @@ pub(crate) fn apply(
     Ok(())
 }
 
-/// `(pk)` of every entry whose value is within `[lo, hi]` (value-key bytes), in `dir` order.
+/// Calls `each(value key, pk)` for every entry whose value is within `[lo, hi]` (value-key
+/// bytes), in `dir` order.
+fn for_entries<R: Reader>(
+    r: &mut R,
+    ix: &TableIndex,
+    lo: Bound<Vec<u8>>,
+    hi: Bound<Vec<u8>>,
+    dir: Direction,
+    mut each: impl FnMut(&[u8], Vec<u8>),
+) -> Result<()> {
+    let prefix = index_prefix(ix);
+    let value_start = prefix.len() + if ix.def.kind == IndexKind::Hash { 8 } else { 0 };
+    let bounds = (lo, hi);
+    let (l, h) = as_slices(&bounds);
+    for kv in r.scan_range(l, h, dir)? {
+        let (key, value) = kv?;
+        let pk = entry_pk(ix, &key, value, value_start)?;
+        let vkey = key.get(value_start..).unwrap_or_default();
+        let vlen = vkey.len() - if ix.def.unique { 0 } else { pk.len() };
+        each(vkey.get(..vlen).unwrap_or_default(), pk);
+    }
+    Ok(())
+}
+
+/// `(value key, pk)` of every entry whose value is within `[lo, hi]` (value-key bytes), in
+/// `dir` order.
 fn scan_pks<R: Reader>(
     r: &mut R,
     ix: &TableIndex,
@@ -207,18 +232,21 @@ fn scan_pks<R: Reader>(
     hi: Bound<Vec<u8>>,
     dir: Direction,
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let prefix = index_prefix(ix);
-    let value_start = prefix.len() + if ix.def.kind == IndexKind::Hash { 8 } else { 0 };
-    let bounds = (lo, hi);
-    let (l, h) = as_slices(&bounds);
     let mut out = Vec::new();
-    for kv in r.scan_range(l, h, dir)? {
-        let (key, value) = kv?;
-        let pk = entry_pk(ix, &key, value, value_start)?;
-        let vkey = key.get(value_start..).unwrap_or_default();
-        let vlen = vkey.len() - if ix.def.unique { 0 } else { pk.len() };
-        out.push((vkey.get(..vlen).unwrap_or_default().to_vec(), pk));
-    }
+    for_entries(r, ix, lo, hi, dir, |vkey, pk| out.push((vkey.to_vec(), pk)))?;
+    Ok(out)
+}
+
+/// The pks of [`scan_pks`] without their value keys (not copied).
+fn scan_pks_only<R: Reader>(
+    r: &mut R,
+    ix: &TableIndex,
+    lo: Bound<Vec<u8>>,
+    hi: Bound<Vec<u8>>,
+    dir: Direction,
+) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for_entries(r, ix, lo, hi, dir, |_, pk| out.push(pk))?;
     Ok(out)
 }
 
@@ -244,10 +272,14 @@ fn eq_pks<R: Reader>(r: &mut R, ix: &TableIndex, vkey: &[u8]) -> Result<Vec<Vec<
     if ix.def.unique {
         return Ok(r.read(&prefix)?.into_iter().collect());
     }
-    Ok(prefix_pks(r, ix, prefix)?
-        .into_iter()
-        .map(|(_, pk)| pk)
-        .collect())
+    let hi = successor(&prefix)?;
+    scan_pks_only(
+        r,
+        ix,
+        Bound::Included(prefix),
+        Bound::Excluded(hi),
+        Direction::Forward,
+    )
 }
 
 /// The rows of `pks`, in the order given. Many rows are read in primary-key order (then put
@@ -276,10 +308,13 @@ fn fetch_in_order<R: Reader>(
     table: &TableSchema,
     pks: Vec<Vec<u8>>,
 ) -> Result<Vec<RawRow>> {
-    let prefix = row_prefix(table.id);
+    let mut key = row_prefix(table.id);
+    let prefix_len = key.len();
     let mut rows = Vec::with_capacity(pks.len());
     for pk in pks {
-        match r.read(&[prefix.as_slice(), &pk].concat())? {
+        key.truncate(prefix_len);
+        key.extend_from_slice(&pk);
+        match r.read(&key)? {
             Some(doc) => rows.push(RawRow { pk, doc }),
             None => {
                 return Err(Error::corruption(
@@ -358,10 +393,7 @@ pub fn index_range<R: Reader>(
 ) -> Result<std::vec::IntoIter<RawRow>> {
     let ty = column_type(table, ix);
     let (lo, hi) = value_bounds(ix, ty, lower, upper)?;
-    let pks = scan_pks(r, ix, lo, hi, dir)?
-        .into_iter()
-        .map(|(_, pk)| pk)
-        .collect();
+    let pks = scan_pks_only(r, ix, lo, hi, dir)?;
     Ok(fetch(r, table, pks)?.into_iter())
 }
 

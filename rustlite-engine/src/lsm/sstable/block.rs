@@ -9,8 +9,9 @@
 //! (prefix compression). Every `restart_interval` entries the chain restarts (`shared = 0`) and
 //! the entry's offset is recorded in the trailer, so a seek binary-searches the restart keys
 //! (stored whole) with [`ikey::compare`] and then scans at most one restart interval. The
-//! restart array is decoded when a block is loaded, with each restart key's 8-byte prefix, so the
-//! binary search runs on that in-memory array (see [`Block`]).
+//! restart array is decoded when a block is loaded, with 16 bytes of each restart key taken after
+//! the prefix all of them share, so the binary search runs on that in-memory array (see
+//! [`Block`] and [`SharedPrefix`]).
 //!
 //! Invariants checked by [`Block::decode`] (so a corrupt block is rejected once, on load, and
 //! never causes a panic or a huge allocation): the trailer fits, restart 0 is 0 and restarts
@@ -24,7 +25,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use super::index::prefix_of;
+use super::index::{Position, SharedPrefix};
 use crate::codec::varint::{self, Reader};
 use crate::error::{Error, Result};
 use crate::lsm::ikey;
@@ -165,14 +166,16 @@ struct RawEntry<'a> {
     next: usize,
 }
 
-/// Restart points kept inline in the [`Block`] (a 4 KiB block of 100-byte values has 2).
-const INLINE_RESTARTS: usize = 4;
+/// Restart points kept inline in the [`Block`] (a 4 KiB block of 100-byte values has 2, of
+/// 40-byte rows 5 or 6: spilled, they cost a lookup one more dependent cache miss).
+const INLINE_RESTARTS: usize = 8;
 
 /// One restart point, decoded when the block is loaded.
 #[derive(Clone, Copy, Debug, Default)]
 struct Restart {
-    /// The first 8 bytes of the restart key's user key ([`prefix_of`]).
-    prefix: u64,
+    /// 16 bytes of the restart key's user key, after the prefix all restart keys share
+    /// ([`SharedPrefix::word`]).
+    prefix: u128,
     /// Offset of the restart entry from the block start.
     offset: u32,
 }
@@ -180,7 +183,7 @@ struct Restart {
 /// A validated, immutable block (checksum already verified by the reader).
 ///
 /// The restart array is decoded once, when the block is loaded (and then cached with it), into
-/// `restarts`: each restart's offset and its key's 8-byte `prefix_of`. A search compares
+/// `restarts`: each restart's offset and 16 bytes of its key ([`SharedPrefix`]). A search compares
 /// those prefixes, which sit inline beside the block's header, and touches the block's bytes
 /// only at the restart it lands on (or where two prefixes tie): on a cold block that saves the
 /// cache misses of reading the trailer and of decoding each probed restart key.
@@ -191,6 +194,8 @@ pub struct Block {
     num_restarts: usize,
     entries: usize,
     restarts: SmallVec<[Restart; INLINE_RESTARTS]>,
+    /// The prefix shared by every restart key's user key.
+    shared: SharedPrefix,
     file: Arc<str>,
     offset: u64,
 }
@@ -230,6 +235,7 @@ impl Block {
             num_restarts,
             entries: 0,
             restarts: SmallVec::with_capacity(num_restarts),
+            shared: SharedPrefix::default(),
             file: file.clone(),
             offset,
         };
@@ -265,7 +271,6 @@ impl Block {
         let mut pos = 0usize;
         let mut next_restart = 0usize;
         let mut count = 0usize;
-        let mut prefixes: SmallVec<[u64; INLINE_RESTARTS]> = SmallVec::new();
         while pos < entries_end {
             let e = block
                 .entry_at(pos)
@@ -275,7 +280,6 @@ impl Block {
                 if e.shared != 0 {
                     return Err(corrupt(&format!("restart entry at {pos} shares a prefix")));
                 }
-                prefixes.push(prefix_of(e.suffix));
                 next_restart += 1;
             } else if block.restart(next_restart).is_some_and(|r| r < pos) {
                 return Err(corrupt("restart point inside an entry"));
@@ -298,9 +302,15 @@ impl Block {
         if pos != entries_end || next_restart != num_restarts {
             return Err(corrupt("entries do not line up with the restart array"));
         }
-        for (r, p) in block.restarts.iter_mut().zip(prefixes) {
-            r.prefix = p;
+        let shared = SharedPrefix::of(block.restart_key(0)?, block.restart_key(num_restarts - 1)?);
+        let mut words: SmallVec<[u128; INLINE_RESTARTS]> = SmallVec::with_capacity(num_restarts);
+        for i in 0..num_restarts {
+            words.push(shared.word(block.restart_key(i)?));
         }
+        for (r, w) in block.restarts.iter_mut().zip(words) {
+            r.prefix = w;
+        }
+        block.shared = shared;
         block.entries = count;
         Ok(block)
     }
@@ -322,7 +332,7 @@ impl Block {
         } else {
             0
         };
-        self.data.len() + spilled
+        self.data.len() + spilled + self.shared.heap_bytes()
     }
 
     /// File offset the block was read from.
@@ -424,12 +434,18 @@ impl Block {
         Ok(e.suffix)
     }
 
-    /// Index of the last restart whose key is < `target` (0 if none). Compares the decoded
-    /// 8-byte prefixes first and reads a restart key from the block only when they tie (see
-    /// [`prefix_of`] for why differing prefixes decide).
+    /// Index of the last restart whose key is < `target` (0 if none). Places the target
+    /// against the restart keys' shared prefix, then compares the decoded 16-byte words after it
+    /// and reads a restart key from the block only when they tie (see [`SharedPrefix`] for why
+    /// differing words decide).
     fn restart_search(&self, target: &[u8]) -> Result<usize> {
-        let tp = prefix_of(target);
-        let (mut left, mut right) = (0usize, self.num_restarts.saturating_sub(1));
+        let last = self.num_restarts.saturating_sub(1);
+        let tp = match self.shared.locate(target) {
+            Position::Below => return Ok(0),
+            Position::Above => return Ok(last),
+            Position::Within(word) => word,
+        };
+        let (mut left, mut right) = (0usize, last);
         while left < right {
             let mid = left + (right - left).div_ceil(2);
             let rp = self
@@ -709,6 +725,29 @@ mod tests {
             assert!(!it.valid());
             it.seek_for_prev(&z).expect("sfp");
             assert_eq!(it.key(), &ks[99][..]);
+            // Targets against the prefix the keys share ("k00"): shorter, equal, inside it,
+            // past it; placed as a linear search places them.
+            for t in [
+                &b"k"[..],
+                b"k0",
+                b"k00",
+                b"k000",
+                b"k001",
+                b"k002",
+                b"k01",
+                b"j9",
+            ] {
+                for seq in [0, 7, ikey::MAX_SEQNO] {
+                    let p = ikey::encode(t, seq, Kind::Put);
+                    it.seek(&p).expect("seek");
+                    let want = ks.iter().find(|k| ikey::compare(k, &p) != Ordering::Less);
+                    assert_eq!(
+                        it.valid().then(|| it.key().to_vec()).as_ref(),
+                        want,
+                        "{t:?}"
+                    );
+                }
+            }
         }
     }
 

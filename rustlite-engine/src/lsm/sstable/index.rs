@@ -7,20 +7,29 @@
 //! and keeps:
 //!
 //! ```text
-//! prefixes: [p0][p1]...[pn-1]        u64: the first 8 bytes of each user key, big-endian, 0-padded
+//! prefixes: [p0][p1]...[pn-1]        u128: 16 bytes of each user key (after the shared
+//!                                    prefix), big-endian, 0-padded
 //! ends:     [e0][e1]...[en-1]        u32: key i is keys[e(i-1)..e(i)] (e(-1) = 0)
 //! keys:     [key 0][key 1]...[key n-1]   the full internal keys, back to back
 //! handles:  [h0][h1]...[hn-1]        offset and size of data block i
 //! ```
 //!
-//! A probe first compares the 8-byte prefixes, a dense array (8 bytes an entry) that stays in
+//! A probe first compares the 16-byte prefixes, a dense array (16 bytes an entry) that stays in
 //! the CPU caches; only when they are equal does it compare the full keys with
 //! [`ikey::compare`]. Differing zero-padded prefixes order two byte strings exactly as the
 //! strings do (a string that ends inside the prefix pads with zeros, and it is a prefix of the
 //! other exactly when the padded words compare lower), so the shortcut never changes an answer.
 //!
+//! The 16 bytes are taken *after* the prefix every user key of the index shares
+//! ([`SharedPrefix`]). Keys of one table's rows share `[0x01][table id][tag]` and the high
+//! bytes of their integer keys: 8 bytes from byte 0 were all equal and decided nothing (every
+//! probe a full-key `memcmp`), 16 cover such a key whole even when a file also holds other key
+//! spaces (its shared prefix is then empty). A target that does not start with the shared
+//! prefix is below or above every key, decided by that comparison alone. Data blocks use the
+//! same scheme for their restart keys, whose shared prefix is usually long.
+//!
 //! Memory is bounded by the index block itself, which is already read and crc-checked whole:
-//! `keys` is at most its size, and each entry adds 28 bytes (prefix, end, handle), while an
+//! `keys` is at most its size, and each entry adds 36 bytes (prefix, end, handle), while an
 //! entry on disk is at least 12 bytes (three varints, a 9-byte key trailer).
 //!
 //! Invariants checked by [`TableIndex::decode`] (any failure is [`Error::Corruption`] at the
@@ -30,6 +39,8 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use super::block::{Block, BlockHandle};
 use crate::error::{Error, Result};
 use crate::lsm::ikey;
@@ -37,24 +48,99 @@ use crate::lsm::ikey;
 /// The decoded index of one table. See the module docs.
 #[derive(Debug, Default)]
 pub struct TableIndex {
-    prefixes: Vec<u64>,
+    /// What every key's user key starts with; `prefixes` are taken after it.
+    shared: SharedPrefix,
+    prefixes: Vec<u128>,
     ends: Vec<u32>,
     keys: Vec<u8>,
     handles: Vec<BlockHandle>,
 }
 
-/// The first 8 bytes of an internal key's user key as a big-endian word, zero-padded. Two keys
-/// whose prefixes differ compare as their prefixes do (see the module docs); equal prefixes
-/// decide nothing. Data blocks use it for their restart keys too.
+/// The first 16 bytes of `bytes` as a big-endian word, zero-padded. Two byte strings whose
+/// words differ compare as their words do (see the module docs); equal words decide nothing.
 #[inline]
-pub(crate) fn prefix_of(ikey: &[u8]) -> u64 {
-    let user = ikey::user_key(ikey);
-    let mut word = [0u8; 8];
-    let n = user.len().min(8);
-    if let (Some(dst), Some(src)) = (word.get_mut(..n), user.get(..n)) {
+fn word_of(bytes: &[u8]) -> u128 {
+    let mut word = [0u8; 16];
+    let n = bytes.len().min(16);
+    if let (Some(dst), Some(src)) = (word.get_mut(..n), bytes.get(..n)) {
         dst.copy_from_slice(src);
     }
-    u64::from_be_bytes(word)
+    u128::from_be_bytes(word)
+}
+
+/// Where a search target stands against a sorted set of keys whose user keys all start with
+/// one [`SharedPrefix`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Position {
+    /// Below every key.
+    Below,
+    /// Above every key.
+    Above,
+    /// It starts with the shared prefix too: the word of its user key after the prefix, to
+    /// compare with the keys' words (equal words: compare the full keys).
+    Within(u128),
+}
+
+/// The longest prefix shared by the user keys of a sorted set of internal keys (that of the
+/// first and the last key), and the 16-byte words of what follows it. See the module docs.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SharedPrefix {
+    bytes: SmallVec<[u8; 16]>,
+}
+
+impl SharedPrefix {
+    /// The prefix shared by every key of a sorted set whose first and last internal keys are
+    /// `first` and `last`.
+    pub(crate) fn of(first: &[u8], last: &[u8]) -> SharedPrefix {
+        let (a, b) = (ikey::user_key(first), ikey::user_key(last));
+        let n = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        SharedPrefix {
+            bytes: SmallVec::from_slice(a.get(..n).unwrap_or_default()),
+        }
+    }
+
+    /// Bytes held on the heap (a prefix longer than the inline 16).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        if self.bytes.spilled() {
+            self.bytes.capacity()
+        } else {
+            0
+        }
+    }
+
+    /// The word of internal key `ikey` of the set (the 16 bytes of its user key after the
+    /// shared prefix).
+    #[inline]
+    pub(crate) fn word(&self, ikey: &[u8]) -> u128 {
+        word_of(
+            ikey::user_key(ikey)
+                .get(self.bytes.len()..)
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Where the internal key `target` stands against every key of the set. Exact: a user key
+    /// that differs from the shared prefix within it (or is a proper prefix of it) orders
+    /// against every key of the set as it orders against the prefix.
+    #[inline]
+    pub(crate) fn locate(&self, target: &[u8]) -> Position {
+        let user = ikey::user_key(target);
+        let shared = self.bytes.as_slice();
+        match user.get(..shared.len()) {
+            Some(head) => match head.cmp(shared) {
+                Ordering::Less => Position::Below,
+                Ordering::Greater => Position::Above,
+                Ordering::Equal => {
+                    Position::Within(word_of(user.get(shared.len()..).unwrap_or_default()))
+                }
+            },
+            // Shorter than the prefix: below every key unless it differs upwards.
+            None => match user.cmp(shared.get(..user.len()).unwrap_or_default()) {
+                Ordering::Greater => Position::Above,
+                _ => Position::Below,
+            },
+        }
+    }
 }
 
 impl TableIndex {
@@ -69,13 +155,23 @@ impl TableIndex {
         let corrupt = |reason: &str| Error::corruption(file, offset, format!("index: {reason}"));
         let n = block.len();
         let mut index = TableIndex {
+            shared: SharedPrefix::default(),
             prefixes: Vec::with_capacity(n),
             ends: Vec::with_capacity(n),
             keys: Vec::with_capacity(block.size_bytes()),
             handles: Vec::with_capacity(n),
         };
         let mut it = block.iter();
+        it.seek_to_last()?;
+        let last = if it.valid() {
+            it.key().to_vec()
+        } else {
+            Vec::new()
+        };
         it.seek_to_first()?;
+        if it.valid() {
+            index.shared = SharedPrefix::of(it.key(), &last);
+        }
         let mut expected = 0u64;
         while it.valid() {
             let key = it.key();
@@ -89,7 +185,7 @@ impl TableIndex {
                 .end_with_crc()
                 .filter(|e| *e <= data_end)
                 .ok_or_else(|| corrupt("data block past the data area"))?;
-            index.prefixes.push(prefix_of(key));
+            index.prefixes.push(index.shared.word(key));
             index.keys.extend_from_slice(key);
             let end = u32::try_from(index.keys.len()).map_err(|_| corrupt("index too large"))?;
             index.ends.push(end);
@@ -140,7 +236,11 @@ impl TableIndex {
     /// can hold the first entry `>= target`); [`len`](Self::len) when every key is smaller.
     #[inline]
     pub fn seek(&self, target: &[u8]) -> usize {
-        let tp = prefix_of(target);
+        let tp = match self.shared.locate(target) {
+            Position::Below => return 0,
+            Position::Above => return self.len(),
+            Position::Within(word) => word,
+        };
         let (mut lo, mut hi) = (0usize, self.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -161,7 +261,8 @@ impl TableIndex {
     /// Bytes held (keys plus per-entry arrays).
     pub fn size_bytes(&self) -> usize {
         self.keys.capacity()
-            + self.prefixes.capacity() * 8
+            + self.shared.heap_bytes()
+            + self.prefixes.capacity() * 16
             + self.ends.capacity() * 4
             + self.handles.capacity() * std::mem::size_of::<BlockHandle>()
     }
@@ -234,6 +335,50 @@ mod tests {
                 .position(|k| ikey::compare(k, p) != Ordering::Less)
                 .unwrap_or(keys.len());
             assert_eq!(index.seek(p), want, "{p:?}");
+        }
+    }
+
+    /// Keys that share a long prefix (a table's row keys): a target below, above, shorter
+    /// than, equal to or inside that prefix is placed as a linear search places it.
+    #[test]
+    fn seek_past_a_shared_prefix_matches_a_linear_search() {
+        let base = b"\x01\0\0\0\x07\x03\x80\0\0\0\0";
+        let uks: Vec<Vec<u8>> = [
+            &b"\x01\x02"[..],
+            b"\x01\x03",
+            b"\x02\x00",
+            b"\x02\x00\x01",
+            b"\x09",
+        ]
+        .iter()
+        .map(|tail| [&base[..], tail].concat())
+        .collect();
+        let refs: Vec<&[u8]> = uks.iter().map(Vec::as_slice).collect();
+        let (index, keys) = index_of(&refs);
+        assert_eq!(index.shared.bytes.as_slice(), &base[..]);
+        let mut targets: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"\x01".to_vec(),
+            base[..5].to_vec(),
+            b"\x01\0\0\0\x07\x02\xff".to_vec(),
+            b"\x01\0\0\0\x07\x04".to_vec(),
+            base.to_vec(),
+            b"\x02".to_vec(),
+        ];
+        for uk in &uks {
+            targets.push(uk.clone());
+            targets.push([&uk[..], b"\0"].concat());
+            targets.push(uk[..uk.len() - 1].to_vec());
+        }
+        for t in &targets {
+            for seq in [0, 97, 100, ikey::MAX_SEQNO] {
+                let p = ikey::encode(t, seq, Kind::Put);
+                let want = keys
+                    .iter()
+                    .position(|k| ikey::compare(k, &p) != Ordering::Less)
+                    .unwrap_or(keys.len());
+                assert_eq!(index.seek(&p), want, "{p:?}");
+            }
         }
     }
 

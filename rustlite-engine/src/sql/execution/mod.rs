@@ -264,7 +264,7 @@ fn read(
         Access::Full => storage.scan(table, Bound::Unbounded, Bound::Unbounded, columns, sink),
         Access::KeyLookup(keys) => {
             for k in keys {
-                if let Some(r) = storage.get(table, k)? {
+                if let Some(r) = storage.get(table, k, columns)? {
                     if !sink(r)? {
                         return Ok(false);
                     }

@@ -266,6 +266,18 @@ fn analyse(table: &TableInfo, conjunct: &Expr) -> Option<(usize, Constraint)> {
     }
 }
 
+/// The access [`choose_access`] chooses for the single conjunct `column = value` when that is
+/// a [`Access::KeyLookup`] (the table's key is that one column and `value` coerces to its
+/// type exactly), without building the conjunct: the bound plan of `SELECT … WHERE id = ?`.
+/// `None`: ask [`choose_access`].
+pub fn key_lookup(table: &TableInfo, column: usize, value: Value) -> Option<Access> {
+    if table.primary_key.as_slice() != [column] {
+        return None;
+    }
+    let v = coerce(table.columns.get(column)?.ty, value)?;
+    Some(Access::KeyLookup(vec![vec![v]]))
+}
+
 /// The value of an expression that reads no column (None if it does, or fails).
 fn constant(e: &Expr) -> Option<Value> {
     if e.any(&mut |x| {
@@ -300,6 +312,48 @@ fn coerce(ty: ColumnType, v: Value) -> Option<Value> {
 mod tests {
     use super::*;
     use crate::sql::storage::{ColumnInfo, IndexInfo};
+
+    /// `key_lookup` answers what `choose_access` answers for `column = value`, whenever it
+    /// answers at all (and it does for an exact key value).
+    #[test]
+    fn key_lookup_agrees_with_choose_access() {
+        let t = table();
+        let values = [
+            Value::Int(3),
+            Value::Float(3.0),
+            Value::Float(3.5),
+            Value::Null,
+            Value::Text("3".into()),
+            Value::Bool(true),
+        ];
+        for col in 0..t.columns.len() {
+            for v in &values {
+                let conjunct = Expr::binary(
+                    BinaryOp::Eq,
+                    Expr::Column {
+                        index: col,
+                        label: "c".into(),
+                    },
+                    Expr::Literal(v.clone()),
+                );
+                let (chosen, rest) = choose_access(&t, vec![conjunct]);
+                match key_lookup(&t, col, v.clone()) {
+                    Some(access) => {
+                        assert_eq!(access, chosen, "{col} {v:?}");
+                        assert!(rest.is_empty());
+                    }
+                    None => assert!(
+                        !(col == t.primary_key[0] && matches!(v, Value::Int(_))),
+                        "an exact key value is looked up: {v:?}"
+                    ),
+                }
+            }
+        }
+        assert_eq!(
+            key_lookup(&t, t.primary_key[0], Value::Int(3)),
+            Some(Access::KeyLookup(vec![vec![Value::Int(3)]]))
+        );
+    }
 
     fn table() -> TableInfo {
         let col = |name: &str, ty| ColumnInfo {

@@ -30,12 +30,12 @@
 //!   placeholder pair that planning with values would match (`$1` and `$2` bound to equal
 //!   values) fails deferred planning instead, and the statement is planned per call.
 
-use super::access::choose_access;
-use super::plan::{AggregateCall, Node, SortKey};
+use super::access::{choose_access, key_lookup};
+use super::plan::{Access, AggregateCall, Node, SortKey};
 use super::scope::value_of;
 use super::{Plan, Planner};
 use crate::error::Result;
-use crate::sql::ast::{Expr, Statement};
+use crate::sql::ast::{BinaryOp, Expr, Statement};
 use crate::sql::storage::{Storage, TableInfo};
 use crate::value::Value;
 use std::sync::Arc;
@@ -127,6 +127,21 @@ fn bind_box(n: &Node, params: &[Value]) -> Result<Box<Node>> {
     bind_node(n, params).map(Box::new)
 }
 
+/// The access of a scan filtered by `key = $n` alone on a one-column key: what binding the
+/// filter and running [`choose_access`] on it gives when that is a key lookup (which consumes
+/// the conjunct), without building the bound filter ([`key_lookup`]). `None`: bind in full.
+fn key_param_lookup(table: &TableInfo, filter: &Expr, params: &[Value]) -> Result<Option<Access>> {
+    let Expr::Binary(BinaryOp::Eq, l, r) = filter else {
+        return Ok(None);
+    };
+    let (column, n) = match (&**l, &**r) {
+        (Expr::Column { index, .. }, Expr::Param(n))
+        | (Expr::Param(n), Expr::Column { index, .. }) => (*index, *n),
+        _ => return Ok(None),
+    };
+    Ok(key_lookup(table, column, value_of(n, params)?))
+}
+
 /// The node tree with `params` bound; a scan whose filter reads a parameter gets its access
 /// path chosen now, from its filter's conjuncts (see the module docs).
 #[recursive::recursive]
@@ -139,6 +154,14 @@ fn bind_node(node: &Node, params: &[Value]) -> Result<Node> {
             filter,
         } => match filter {
             Some(f) if f.has_param() => {
+                if let Some(access) = key_param_lookup(table, f, params)? {
+                    return Ok(Node::Scan {
+                        table: Arc::clone(table),
+                        alias: alias.clone(),
+                        access,
+                        filter: None,
+                    });
+                }
                 let conjuncts = bind_expr(f, params)?.into_conjuncts();
                 let (access, rest) = choose_access(table, conjuncts);
                 Node::Scan {
