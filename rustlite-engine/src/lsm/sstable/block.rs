@@ -11,7 +11,7 @@
 //! (stored whole) with [`ikey::compare`] and then scans at most one restart interval. The
 //! restart array is decoded when a block is loaded, with 16 bytes of each restart key taken after
 //! the prefix all of them share, so the binary search runs on that in-memory array (see
-//! [`Block`] and [`SharedPrefix`]).
+//! [`Block`] and `SharedPrefix`).
 //!
 //! Invariants checked by [`Block::decode`] (so a corrupt block is rejected once, on load, and
 //! never causes a panic or a huge allocation): the trailer fits, restart 0 is 0 and restarts
@@ -183,7 +183,7 @@ struct Restart {
 /// A validated, immutable block (checksum already verified by the reader).
 ///
 /// The restart array is decoded once, when the block is loaded (and then cached with it), into
-/// `restarts`: each restart's offset and 16 bytes of its key ([`SharedPrefix`]). A search compares
+/// `restarts`: each restart's offset and 16 bytes of its key (`SharedPrefix`). A search compares
 /// those prefixes, which sit inline beside the block's header, and touches the block's bytes
 /// only at the restart it lands on (or where two prefixes tie): on a cold block that saves the
 /// cache misses of reading the trailer and of decoding each probed restart key.
@@ -436,7 +436,7 @@ impl Block {
 
     /// Index of the last restart whose key is < `target` (0 if none). Places the target
     /// against the restart keys' shared prefix, then compares the decoded 16-byte words after it
-    /// and reads a restart key from the block only when they tie (see [`SharedPrefix`] for why
+    /// and reads a restart key from the block only when they tie (see `SharedPrefix` for why
     /// differing words decide).
     fn restart_search(&self, target: &[u8]) -> Result<usize> {
         let last = self.num_restarts.saturating_sub(1);

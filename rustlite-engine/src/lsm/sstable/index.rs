@@ -21,7 +21,7 @@
 //! other exactly when the padded words compare lower), so the shortcut never changes an answer.
 //!
 //! The 16 bytes are taken *after* the prefix every user key of the index shares
-//! ([`SharedPrefix`]). Keys of one table's rows share `[0x01][table id][tag]` and the high
+//! (`SharedPrefix`). Keys of one table's rows share `[0x01][table id][tag]` and the high
 //! bytes of their integer keys: 8 bytes from byte 0 were all equal and decided nothing (every
 //! probe a full-key `memcmp`), 16 cover such a key whole even when a file also holds other key
 //! spaces (its shared prefix is then empty). A target that does not start with the shared
@@ -69,7 +69,7 @@ fn word_of(bytes: &[u8]) -> u128 {
 }
 
 /// Where a search target stands against a sorted set of keys whose user keys all start with
-/// one [`SharedPrefix`].
+/// one `SharedPrefix`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Position {
     /// Below every key.
