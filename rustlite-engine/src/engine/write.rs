@@ -300,6 +300,12 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
     let mut buf = Vec::with_capacity(requests.iter().map(|r| r.batch.size() + 32).sum());
     {
         let mut oracle = inner.oracle.lock();
+        if !oracle.is_empty() {
+            // Forget what no live transaction can conflict with before validating, so the
+            // validation does not index it first. Never prunes an unpublished commit: the oldest
+            // snapshot is at most the visible seqno.
+            oracle.prune(inner.snapshots.oldest());
+        }
         for req in requests {
             if let Some(v) = &req.validation {
                 if let Err(why) = oracle.check(v) {
@@ -369,11 +375,6 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
                 oracle.record(*seq, batch.ops.iter().map(|o| o.key.as_slice()));
             }
         }
-    }
-    let mut oracle = inner.oracle.lock();
-    if !oracle.is_empty() {
-        // Never prunes an unpublished commit: the oldest snapshot is at most the visible seqno.
-        oracle.prune(inner.snapshots.oldest());
     }
     Ok((results, next_seq))
 }
