@@ -53,6 +53,9 @@ pub use row::{
     WriteMode,
 };
 
+/// Length of a [`row_prefix`]: the tag byte and the table id.
+pub(crate) const ROW_PREFIX_LEN: usize = 1 + std::mem::size_of::<u32>();
+
 /// `[0x01][table id u32 BE]`: the prefix of every row key of a table.
 ///
 /// ```

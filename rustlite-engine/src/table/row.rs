@@ -298,7 +298,7 @@ fn write_row(
     // The row's key, and its key before this write when `at` names another one. The pk's
     // encoding is the key after the table's prefix.
     let new_key = super::row_key(table.id, &new_pk)?;
-    let prefix_len = row_prefix_len();
+    let prefix_len = super::ROW_PREFIX_LEN;
     let from = match at {
         Some(pk) => Some(super::row_key(table.id, pk)?).filter(|k| *k != new_key),
         None => None,
@@ -350,11 +350,6 @@ fn write_row(
     }
     tx.put_owned(new_key, bytes)?;
     Ok(new_pk)
-}
-
-/// Length of a [`row_prefix`]: the tag and the table id.
-const fn row_prefix_len() -> usize {
-    1 + std::mem::size_of::<u32>()
 }
 
 /// Deletes the row at `pk` with its index entries; returns whether it existed.

@@ -426,3 +426,8 @@ fn many_index_hits_come_back_in_index_order() -> Result<()> {
     assert_eq!(reversed, want_ids);
     Ok(())
 }
+
+#[test]
+fn row_prefix_len_matches_the_prefix() {
+    assert_eq!(super::row_prefix(7).len(), super::ROW_PREFIX_LEN);
+}
