@@ -205,22 +205,18 @@ pub(crate) fn commit(
     // is the front of the queue, and only the leader removes slots.
     let mut group: Vec<(Arc<Slot>, Request)> = Vec::new();
     let mut bytes = 0usize;
-    while let Some(s) = q.pending.front() {
-        let size = s
-            .state
-            .lock()
-            .request
-            .as_ref()
-            .map_or(0, |r| r.batch.size());
-        if !group.is_empty() && bytes + size > MAX_GROUP_BYTES {
-            break;
-        }
-        bytes += size;
-        if let Some(s) = q.pending.pop_front() {
-            let request = s.state.lock().request.take();
-            if let Some(r) = request {
-                group.push((s, r));
+    while let Some(front) = q.pending.front() {
+        let request = {
+            let mut st = front.state.lock();
+            let size = st.request.as_ref().map_or(0, |r| r.batch.size());
+            if !group.is_empty() && bytes + size > MAX_GROUP_BYTES {
+                break;
             }
+            bytes += size;
+            st.request.take()
+        };
+        if let (Some(s), Some(r)) = (q.pending.pop_front(), request) {
+            group.push((s, r));
         }
     }
     let expected = q.distinct_recent_committers();
