@@ -578,26 +578,26 @@ mod tests {
         assert_eq!(at(c.prev()), Some((b"b".to_vec(), 9)));
     }
 
-    fn keys(list: &SkipList) -> Vec<(Vec<u8>, SeqNo, Kind, Vec<u8>)> {
+    /// Every entry from `e` on, stepping with `step`.
+    fn walk<'a>(
+        mut e: Option<Entry<'a>>,
+        step: impl Fn(&Entry<'a>) -> Option<Entry<'a>>,
+    ) -> Vec<(Vec<u8>, SeqNo, Kind, Vec<u8>)> {
         let mut out = Vec::new();
-        let mut e = list.first();
         while let Some(x) = e {
             let p = parse(x.key()).expect("stored key");
             out.push((p.user_key.to_vec(), p.seq, p.kind, x.value().to_vec()));
-            e = x.next();
+            e = step(&x);
         }
         out
     }
 
+    fn keys(list: &SkipList) -> Vec<(Vec<u8>, SeqNo, Kind, Vec<u8>)> {
+        walk(list.first(), Entry::next)
+    }
+
     fn keys_rev(list: &SkipList) -> Vec<(Vec<u8>, SeqNo, Kind, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut e = list.last();
-        while let Some(x) = e {
-            let p = parse(x.key()).expect("stored key");
-            out.push((p.user_key.to_vec(), p.seq, p.kind, x.value().to_vec()));
-            e = x.prev();
-        }
-        out
+        walk(list.last(), Entry::prev)
     }
 
     #[test]
