@@ -6,12 +6,16 @@
 //!                                     1. switch memtable / stall if needed
 //!                                     2. per request: validate (oracle), assign seqno, record keys
 //!                                     3. one WAL append of all records, memtable insert
-//!                                     4. `appended` = last seqno; hand leadership on
-//!                                   then, outside `write`, waits until `durable` covers its group:
-//!                                     5. if no fsync is running, become the syncer: fsync the WAL
-//!                                        (covers everything appended before it began), then
-//!                                        `durable` = `published` = what it covered
-//!                                     6. hand each request its result
+//!                                     4. `appended` = last seqno; each accepted request waits
+//!                                        for durability in `waiters`; hand leadership on
+//!                                   then, outside `write`, drives the sync:
+//!                                     5. if no fsync is running or gathering, start one (or
+//!                                        gather first, see below); take over a gathering one
+//!                                        once enough commits are appended
+//!                                   the syncer, after its fsync:
+//!                                     6. `durable` = `published` = what it covered; hands each
+//!                                        covered waiter its result; asks the first uncovered
+//!                                        waiter (if any) to drive the next fsync
 //!
 //!   time ─────────────────────────────────────────────────────────►
 //!   group N   │append│──────── fsync ────────│publish N, ack N
@@ -19,9 +23,18 @@
 //!   group N+2                    │append│ (waits)              │── fsync (N+2, N+3 ...) ──│
 //! ```
 //!
-//! Every committer sleeps on its own slot: a leader wakes exactly the committer it hands the
-//! leadership to (the oldest queued one) and, after the fsync, each member of its group with its
-//! result. No wake-up is broadcast to every waiting committer.
+//! Every committer sleeps on its own slot. A leader wakes exactly the committer it hands the
+//! leadership to (the oldest queued one); a syncer wakes exactly the committers its fsync covered,
+//! and the one it asks to drive the next fsync. No wake-up is broadcast to every waiting
+//! committer, and no woken committer has to win a shared lock before it may return.
+//!
+//! **Gathering.** With several threads committing, the threads one fsync released are about to
+//! commit again; an fsync started at the first of them would carry one commit and make the others
+//! wait a whole fsync. So a committer that finds no fsync running, while fewer commits are appended
+//! than threads have lately been committing, *gathers*: it waits (at most one fsync's time) for
+//! the others to append. The committer whose append completes the gathering starts the fsync
+//! itself at once, without waking the gatherer first; the gatherer only runs the fsync if its wait
+//! times out. A lone writer never gathers.
 //!
 //! Invariants:
 //! - Seqnos, WAL order and validation order agree: steps 1–4 run for one group at a time, in
@@ -31,6 +44,8 @@
 //!   watermark is published, only by the syncer and only after its fsync succeeded, so readers
 //!   see commits in seqno order and never one that is not durable. A commit is acknowledged only
 //!   once `durable` reaches its seqno.
+//! - Whenever a waiter is not yet covered, an fsync is running, a gatherer is waiting (with a
+//!   deadline), or a waiter has been asked to drive: no commit waits forever.
 //! - Memtable entries above the visible seqno are invisible to readers. A memtable is frozen
 //!   ([`sync_appended`] from the switch) only after everything appended to its WAL is durable and
 //!   published, so flushes never write an unacknowledged commit.
@@ -45,7 +60,7 @@ use crate::lsm::ikey::{Kind, SeqNo};
 use crate::lsm::wal::{encode_batch, WalSyncer};
 use crate::mvcc::oracle::Validation;
 use crate::options::Durability;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -55,39 +70,62 @@ use std::time::{Duration, Instant};
 /// Groups larger than this many bytes are split, bounding the latency of the first committer.
 const MAX_GROUP_BYTES: usize = 4 << 20;
 
+/// How many recent committers the queue remembers to estimate how many threads commit
+/// concurrently.
+const RECENT_COMMITTERS: usize = 16;
+
+/// The longest a gatherer waits for more commits to join its fsync.
+const MAX_GATHER: Duration = Duration::from_millis(1);
+
 struct Request {
     batch: WriteBatch,
     validation: Option<Validation>,
 }
 
 /// One committer's place in the pipeline. Its thread sleeps on `wake` until the slot is given
-/// a result or the leadership; nobody else is woken for it.
+/// a result, the leadership, or the job of driving the next fsync; nobody else is woken for it.
 struct Slot {
     state: Mutex<SlotState>,
     wake: Condvar,
 }
 
+#[derive(Default)]
 struct SlotState {
     /// Taken by the leader that puts the slot in its group.
     request: Option<Request>,
     result: Option<Result<SeqNo>>,
     /// The previous leader handed leadership to this (queued, ungrouped) slot.
     lead: bool,
+    /// A syncer asks this (waiting) committer to drive the next fsync.
+    drive: bool,
 }
 
 impl Slot {
+    fn new(request: Option<Request>) -> Arc<Slot> {
+        Arc::new(Slot {
+            state: Mutex::new(SlotState {
+                request,
+                ..SlotState::default()
+            }),
+            wake: Condvar::new(),
+        })
+    }
+
     fn finish(&self, result: Result<SeqNo>) {
         self.state.lock().result = Some(result);
         self.wake.notify_one();
     }
+
+    fn lead(&self) {
+        self.state.lock().lead = true;
+        self.wake.notify_one();
+    }
+
+    fn drive(&self) {
+        self.state.lock().drive = true;
+        self.wake.notify_one();
+    }
 }
-
-/// How many recent committers the queue remembers to estimate how many threads commit
-/// concurrently.
-const RECENT_COMMITTERS: usize = 16;
-
-/// The longest a syncer waits for more commits to join its fsync.
-const MAX_GATHER: Duration = Duration::from_millis(1);
 
 #[derive(Default)]
 struct Queue {
@@ -111,6 +149,19 @@ impl Queue {
     }
 }
 
+/// Who owns the next fsync.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+enum Sync {
+    /// Nobody: the next committer to drive starts (or gathers) one.
+    #[default]
+    Idle,
+    /// A gatherer waits until `appended` reaches `until` (or its deadline); whoever appends that
+    /// far runs the fsync instead. `round` tells one gathering from the next.
+    Gathering { until: SeqNo, round: u64 },
+    /// An fsync is running; its syncer hands on whatever it does not cover.
+    Running,
+}
+
 /// How far the WAL is written and how far it is durable.
 #[derive(Default)]
 struct Progress {
@@ -120,11 +171,13 @@ struct Progress {
     wal: Option<WalSyncer>,
     /// Every seqno at or below this is covered by a completed fsync (or was recovered).
     durable: SeqNo,
-    /// A syncer owns the next fsync: it is gathering appends or its fsync is running (at most
-    /// one at a time).
-    syncing: bool,
-    /// The gathering syncer wants a wake-up once `appended` reaches this.
-    gather_until: Option<SeqNo>,
+    sync: Sync,
+    /// Gatherings started so far (names each [`Sync::Gathering`]).
+    rounds: u64,
+    /// How many threads have been committing lately (set by each leader).
+    expected: u64,
+    /// Committers waiting for `durable` to reach their seqno, in seqno order.
+    waiters: VecDeque<(SeqNo, Arc<Slot>)>,
     /// Why an fsync failed; nothing above `durable` will ever become durable.
     failed: Option<String>,
 }
@@ -134,9 +187,7 @@ struct Progress {
 pub(crate) struct CommitQueue {
     queue: Mutex<Queue>,
     progress: Mutex<Progress>,
-    /// Wakes committers waiting for `durable` to cover them (after each fsync).
-    durable_cv: Condvar,
-    /// Wakes a syncer gathering appends, once enough are in (see `wait_durable`).
+    /// Wakes a gatherer early when another committer took its fsync over.
     gather_cv: Condvar,
     /// Moving average of the WAL fsync latency in nanoseconds.
     fsync_nanos: AtomicU64,
@@ -167,14 +218,7 @@ pub(crate) fn commit(
     if batch.is_empty() && validation.is_none() {
         return Ok(inner.snapshots.visible());
     }
-    let slot = Arc::new(Slot {
-        state: Mutex::new(SlotState {
-            request: Some(Request { batch, validation }),
-            result: None,
-            lead: false,
-        }),
-        wake: Condvar::new(),
-    });
+    let slot = Slot::new(Some(Request { batch, validation }));
     let cq = &inner.commit_queue;
     let mut q = cq.queue.lock();
     q.pending.push_back(Arc::clone(&slot));
@@ -184,19 +228,11 @@ pub(crate) fn commit(
     }
     if q.leader_active {
         drop(q);
-        // Follower: a leader will either take the request into its group (and later hand over
-        // the result) or, once its own group is appended, hand the leadership to this slot.
-        let mut st = slot.state.lock();
-        loop {
-            if let Some(result) = st.result.take() {
-                return result;
-            }
-            if st.lead {
-                break;
-            }
-            slot.wake.wait(&mut st);
+        // Follower: a leader will either take the request into its group (its result then comes
+        // from a syncer) or, once its own group is appended, hand the leadership to this slot.
+        if let Some(result) = await_slot(inner, &slot, true) {
+            return result;
         }
-        drop(st);
         q = cq.queue.lock();
     } else {
         q.leader_active = true;
@@ -222,54 +258,66 @@ pub(crate) fn commit(
     let expected = q.distinct_recent_committers();
     drop(q);
 
-    let requests: Vec<&Request> = group.iter().map(|(_, r)| r).collect();
-    let appended = append_group(inner, &requests);
+    let appended = append_group(inner, &group, expected);
 
     // The next group may be appended while this one waits for its fsync: hand the leadership to
     // the oldest queued committer, or give it up.
     let mut q = cq.queue.lock();
     match q.pending.front() {
-        Some(next) => {
-            next.state.lock().lead = true;
-            next.wake.notify_one();
-        }
+        Some(next) => next.lead(),
         None => q.leader_active = false,
     }
     drop(q);
 
-    let results = match appended {
-        Ok((results, last)) => match inner.opts.durability {
-            Durability::Immediate => match wait_durable(inner, last, expected) {
-                Ok(()) => results,
-                Err(e) => fail_all(&e, results.len()),
-            },
-            Durability::Buffered => results,
-        },
-        Err(e) => fail_all(&e, group.len()),
-    };
-    let mut own = None;
-    for ((s, _), result) in group.iter().zip(results) {
-        if Arc::ptr_eq(s, &slot) {
-            own = Some(result);
-        } else {
-            s.finish(result);
+    match appended {
+        // Every request has its result, or waits for an fsync.
+        Ok(true) => drive_sync(inner, false),
+        Ok(false) => {}
+        Err(e) => {
+            for (s, _) in &group {
+                s.finish(Err(poisoned(&e)));
+            }
         }
     }
-    own.unwrap_or_else(|| Err(Error::Poisoned("commit slot lost its result".into())))
+    await_slot(inner, &slot, false)
+        .unwrap_or_else(|| Err(Error::Poisoned("commit slot lost its result".into())))
 }
 
-/// The error every request of a group gets when the WAL failed.
-fn fail_all(e: &Error, n: usize) -> Vec<Result<SeqNo>> {
-    let msg = match e {
-        Error::Poisoned(why) => why.clone(),
-        other => other.to_string(),
-    };
-    (0..n).map(|_| Err(Error::Poisoned(msg.clone()))).collect()
+/// Sleeps on `slot` until it has a result (returned) or, when `may_lead`, the leadership
+/// (`None`). Drives the next fsync whenever a syncer asks it to.
+fn await_slot(inner: &Inner, slot: &Slot, may_lead: bool) -> Option<Result<SeqNo>> {
+    let mut st = slot.state.lock();
+    loop {
+        if st.drive {
+            st.drive = false;
+            drop(st);
+            drive_sync(inner, false);
+            st = slot.state.lock();
+            continue;
+        }
+        if let Some(result) = st.result.take() {
+            return Some(result);
+        }
+        if may_lead && st.lead {
+            return None;
+        }
+        slot.wake.wait(&mut st);
+    }
 }
 
-/// Validates, logs and inserts a group (steps 1–4). Returns each request's result, valid once the
-/// returned seqno is durable, or `Err` when the WAL failed (the engine is then poisoned).
-fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqNo>>, SeqNo)> {
+/// The error every commit an I/O failure left uncovered gets.
+fn poisoned(e: &Error) -> Error {
+    match e {
+        Error::Poisoned(why) => Error::Poisoned(why.clone()),
+        other => Error::Poisoned(other.to_string()),
+    }
+}
+
+/// Validates, logs and inserts a group (steps 1–4) and settles each request's result: given at
+/// once where it does not wait for an fsync (a conflict, [`Durability::Buffered`], a seqno already
+/// durable), otherwise registered in `waiters`. Returns whether any request waits for an fsync, or
+/// `Err` when the WAL failed (the engine is then poisoned; no request has its result yet).
+fn append_group(inner: &Inner, group: &[(Arc<Slot>, Request)], expected: u64) -> Result<bool> {
     let mut write = inner.write.lock();
     inner.check_writable()?;
     if let Err(e) = jobs::make_room_for_write(inner, &mut write) {
@@ -281,8 +329,8 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
     }
     let immediate = inner.opts.durability == Durability::Immediate;
 
-    let mut results = Vec::with_capacity(requests.len());
-    let mut accepted: Vec<(SeqNo, &WriteBatch)> = Vec::with_capacity(requests.len());
+    let mut results: Vec<Result<SeqNo>> = Vec::with_capacity(group.len());
+    let mut accepted: Vec<(SeqNo, &WriteBatch)> = Vec::with_capacity(group.len());
     // `synced` goes into every record: the recovery of a torn write needs it (see `lsm::wal`).
     let (mut next_seq, synced) = {
         let p = inner.commit_queue.progress.lock();
@@ -292,8 +340,8 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
     // validated (or begin) meanwhile: record every commit's keys now, before anyone validates.
     // Under Buffered, publication follows at once, so recording after it suffices unless this
     // group itself validates.
-    let record_now = immediate || requests.iter().any(|r| r.validation.is_some());
-    let mut buf = Vec::with_capacity(requests.iter().map(|r| r.batch.size() + 32).sum());
+    let record_now = immediate || group.iter().any(|(_, r)| r.validation.is_some());
+    let mut buf = Vec::with_capacity(group.iter().map(|(_, r)| r.batch.size() + 32).sum());
     {
         let mut oracle = inner.oracle.lock();
         if !oracle.is_empty() {
@@ -302,7 +350,7 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
             // snapshot is at most the visible seqno.
             oracle.prune(inner.snapshots.oldest());
         }
-        for req in requests {
+        for (_, req) in group {
             if let Some(v) = &req.validation {
                 if let Err(why) = oracle.check(v) {
                     tracing::debug!(reason = %why, "commit conflict");
@@ -331,39 +379,51 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
             results.push(Ok(next_seq));
         }
     }
-    if accepted.is_empty() {
-        // Nothing to log; results naming `next_seq` are acknowledged once it is durable.
-        return Ok((results, next_seq));
-    }
 
-    if let Err(e) = write.wal.append(&buf) {
-        inner.poison(&e);
-        return Err(e);
-    }
-    let mem = Arc::clone(&inner.state.load().mem);
-    for (seq, batch) in &accepted {
-        // Before the publish below: see `catalog` (checking a write's schema).
-        if crate::catalog::touches_catalog(batch.ops.iter().map(|o| o.key.as_slice())) {
-            inner.catalog.note_change(*seq);
+    if !accepted.is_empty() {
+        if let Err(e) = write.wal.append(&buf) {
+            inner.poison(&e);
+            return Err(e);
         }
-        for op in &batch.ops {
-            match op.kind {
-                Kind::Put => mem.insert(*seq, Kind::Put, &op.key, &op.value),
-                Kind::Delete => mem.insert(*seq, Kind::Delete, &op.key, &[]),
+        let mem = Arc::clone(&inner.state.load().mem);
+        for (seq, batch) in &accepted {
+            // Before the publish below: see `catalog` (checking a write's schema).
+            if crate::catalog::touches_catalog(batch.ops.iter().map(|o| o.key.as_slice())) {
+                inner.catalog.note_change(*seq);
+            }
+            for op in &batch.ops {
+                match op.kind {
+                    Kind::Put => mem.insert(*seq, Kind::Put, &op.key, &op.value),
+                    Kind::Delete => mem.insert(*seq, Kind::Delete, &op.key, &[]),
+                }
             }
         }
     }
-    let gathered = {
+
+    // Settle the results. Under Immediate an `Ok` waits (in seqno order) until an fsync covers it.
+    let mut now: Vec<(&Slot, Result<SeqNo>)> = Vec::new();
+    let mut waiting = false;
+    {
         let mut p = inner.commit_queue.progress.lock();
-        p.appended = next_seq;
-        p.wal = Some(write.wal.syncer());
-        p.gather_until.is_some_and(|until| next_seq >= until)
-    };
-    if gathered {
-        // The syncer gathering appends has what it waited for (see `wait_durable`).
-        inner.commit_queue.gather_cv.notify_one();
+        if !accepted.is_empty() {
+            p.appended = next_seq;
+            p.wal = Some(write.wal.syncer());
+        }
+        p.expected = expected;
+        for ((slot, _), result) in group.iter().zip(results) {
+            match result {
+                Ok(seq) if immediate && seq > p.durable => match &p.failed {
+                    Some(why) => now.push((slot, Err(Error::Poisoned(why.clone())))),
+                    None => {
+                        p.waiters.push_back((seq, Arc::clone(slot)));
+                        waiting = true;
+                    }
+                },
+                result => now.push((slot, result)),
+            }
+        }
     }
-    if !immediate {
+    if !immediate && !accepted.is_empty() {
         let txns_live = inner.snapshots.publish(next_seq);
         if txns_live && !record_now {
             let mut oracle = inner.oracle.lock();
@@ -372,87 +432,107 @@ fn append_group(inner: &Inner, requests: &[&Request]) -> Result<(Vec<Result<SeqN
             }
         }
     }
-    Ok((results, next_seq))
+    drop(write);
+    for (slot, result) in now {
+        slot.finish(result);
+    }
+    Ok(waiting)
 }
 
-/// Waits until every seqno up to `want` (which must have been appended) is durable, running the
-/// fsync itself when none is in flight, and publishes what each fsync covered (under
-/// [`Durability::Immediate`]). Fails with the fsync's own error when it ran the failed fsync, or
-/// [`Error::Poisoned`] if an earlier fsync failed before covering `want`.
-///
-/// `expected` is how many threads have been committing lately. Before it starts an fsync that
-/// would cover fewer commits than that, the syncer waits (at most one fsync's time, and never
-/// more than [`MAX_GATHER`]) for the others to append: the threads the previous fsync released
-/// are about to commit again, and without the wait every other fsync would carry one commit.
-/// A lone writer (`expected` 1) never waits. The gathering syncer already owns the next fsync
-/// (`syncing`), so the committers appending meanwhile wait for its result, and it is woken
-/// once, when the last expected append is in, not by every append.
-fn wait_durable(inner: &Inner, want: SeqNo, expected: u64) -> Result<()> {
+/// Makes sure an fsync will cover what is appended (step 5): starts one when none is running or
+/// gathering, gathering first when other threads are about to commit too, or takes over a
+/// gathering one once enough is appended (at once when `urgent`). Returns when the fsync it ran is
+/// done and its waiters have their results, or at once when another committer owns the fsync.
+fn drive_sync(inner: &Inner, urgent: bool) {
     let cq = &inner.commit_queue;
     let mut p = cq.progress.lock();
-    loop {
-        if p.durable >= want {
-            return Ok(());
+    if p.failed.is_some() || p.durable >= p.appended {
+        return;
+    }
+    match p.sync {
+        Sync::Running => return,
+        Sync::Gathering { until, .. } => {
+            if !urgent && p.appended < until {
+                return;
+            }
+            // Take the gatherer's fsync over and let it go back to waiting for its result.
+            cq.gather_cv.notify_one();
         }
-        if let Some(why) = &p.failed {
-            return Err(Error::Poisoned(why.clone()));
-        }
-        if p.syncing {
-            cq.durable_cv.wait(&mut p);
-            continue;
-        }
-        p.syncing = true;
-        let enough = p.durable.saturating_add(expected);
-        if expected > 1 && p.appended < enough {
-            let linger =
-                Duration::from_nanos(cq.fsync_nanos.load(Ordering::Relaxed)).min(MAX_GATHER);
-            let deadline = Instant::now() + linger;
-            p.gather_until = Some(enough);
-            while p.appended < enough {
-                if cq.gather_cv.wait_until(&mut p, deadline).timed_out() {
-                    break;
+        Sync::Idle => {
+            let until = p.durable.saturating_add(p.expected);
+            if !urgent && p.expected > 1 && p.appended < until {
+                p.rounds += 1;
+                let round = p.rounds;
+                p.sync = Sync::Gathering { until, round };
+                let linger =
+                    Duration::from_nanos(cq.fsync_nanos.load(Ordering::Relaxed)).min(MAX_GATHER);
+                let deadline = Instant::now() + linger;
+                loop {
+                    let timed_out = cq.gather_cv.wait_until(&mut p, deadline).timed_out();
+                    if p.sync != (Sync::Gathering { until, round }) {
+                        return; // another committer runs the fsync
+                    }
+                    if timed_out {
+                        break;
+                    }
                 }
             }
-            p.gather_until = None;
         }
-        let target = p.appended;
-        let wal = match (&p.wal, target >= want) {
-            (Some(wal), true) => wal.clone(),
-            _ => {
-                p.syncing = false;
-                cq.durable_cv.notify_all();
-                return Err(Error::Poisoned(format!(
-                    "commit pipeline: seqno {want} waited for but not appended"
-                )));
-            }
-        };
-        drop(p);
-        let started = Instant::now();
-        let result = wal.sync();
-        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let avg = &cq.fsync_nanos;
-        let old = avg.load(Ordering::Relaxed);
-        avg.store(
-            if old == 0 { took } else { (old * 7 + took) / 8 },
-            Ordering::Relaxed,
-        );
-        p = cq.progress.lock();
-        p.syncing = false;
-        match result {
-            Ok(()) => {
-                p.durable = p.durable.max(target);
-                if inner.opts.durability == Durability::Immediate {
-                    inner.snapshots.publish(p.durable);
-                }
-            }
-            Err(e) => {
-                inner.poison(&e);
-                p.failed = Some(e.to_string());
-                cq.durable_cv.notify_all();
-                return Err(e);
-            }
+    }
+    p.sync = Sync::Running;
+    run_sync(inner, p);
+}
+
+/// Runs one fsync as the syncer (step 6): publishes what it covered, hands each covered waiter its
+/// result (or every waiter [`Error::Poisoned`] if it failed), and asks the first waiter it did
+/// not cover to drive the next one.
+fn run_sync<'a>(inner: &'a Inner, mut p: MutexGuard<'a, Progress>) {
+    let cq = &inner.commit_queue;
+    let target = p.appended;
+    let result = match p.wal.clone() {
+        Some(wal) => {
+            drop(p);
+            let started = Instant::now();
+            let result = wal.sync();
+            let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let old = cq.fsync_nanos.load(Ordering::Relaxed);
+            cq.fsync_nanos.store(
+                if old == 0 { took } else { (old * 7 + took) / 8 },
+                Ordering::Relaxed,
+            );
+            p = cq.progress.lock();
+            result
         }
-        cq.durable_cv.notify_all();
+        None => Err(Error::Poisoned(format!(
+            "commit pipeline: seqno {target} appended without a WAL"
+        ))),
+    };
+    p.sync = Sync::Idle;
+    let covered: Vec<(SeqNo, Arc<Slot>)> = match &result {
+        Ok(()) => {
+            p.durable = p.durable.max(target);
+            if inner.opts.durability == Durability::Immediate {
+                inner.snapshots.publish(p.durable);
+            }
+            let n = p.waiters.partition_point(|(seq, _)| *seq <= target);
+            p.waiters.drain(..n).collect()
+        }
+        Err(e) => {
+            inner.poison(e);
+            p.failed = Some(e.to_string());
+            p.waiters.drain(..).collect()
+        }
+    };
+    let next = p.waiters.front().map(|(_, slot)| Arc::clone(slot));
+    drop(p);
+    for (seq, slot) in covered {
+        slot.finish(match &result {
+            Ok(()) => Ok(seq),
+            Err(e) => Err(poisoned(e)),
+        });
+    }
+    if let Some(next) = next {
+        next.drive();
     }
 }
 
@@ -460,8 +540,23 @@ fn wait_durable(inner: &Inner, want: SeqNo, expected: u64) -> Result<()> {
 /// published): `Engine::sync`, the memtable switch and a clean close call this. Waits for an
 /// fsync in flight rather than running a second one beside it.
 pub(crate) fn sync_appended(inner: &Inner) -> Result<()> {
-    let want = inner.commit_queue.progress.lock().appended;
-    wait_durable(inner, want, 1)
+    let slot = Slot::new(None);
+    {
+        let mut p = inner.commit_queue.progress.lock();
+        if let Some(why) = &p.failed {
+            return Err(Error::Poisoned(why.clone()));
+        }
+        if p.durable >= p.appended {
+            return Ok(());
+        }
+        let want = p.appended;
+        p.waiters.push_back((want, Arc::clone(&slot)));
+    }
+    drive_sync(inner, true);
+    match await_slot(inner, &slot, false) {
+        Some(result) => result.map(|_| ()),
+        None => Err(Error::Poisoned("sync slot lost its result".into())),
+    }
 }
 
 #[cfg(test)]
