@@ -405,12 +405,12 @@ pub fn render_sql(res: &Results, plans: &[String]) -> String {
         let ratio = a / b;
         let verdict = format!("{} ≤2×", if ratio <= 2.0 { "met" } else { "**MISSED**" });
         let plan = match res.get(&format!("sql_plan_ok_{id}")) {
-            Some(&ok) if ok == 1.0 => "expected ✓".to_string(),
+            Some(&1.0) => "expected ✓".to_string(),
             Some(_) => "**not the expected path**".to_string(),
             None => "—".to_string(),
         };
         let same = match res.get(&format!("sql_same_{id}")) {
-            Some(&s) if s == 1.0 => "yes",
+            Some(&1.0) => "yes",
             Some(_) => "**NO**",
             None => "—",
         };

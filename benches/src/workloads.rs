@@ -350,9 +350,18 @@ fn txn_workloads(
     let id4 = format!("txn4_{mode}");
     if want(&id4) {
         let per = count / THREADS;
+        let before = db.commit_stats();
         if let Err(e) = timed_threads(&id4, per * THREADS, |t| one(50 + t, per)) {
             if !unsupported(&id4, &*e) {
                 return Err(e);
+            }
+        }
+        if let (Some((s0, c0)), Some((s1, c1))) = (before, db.commit_stats()) {
+            if s1 > s0 {
+                report(
+                    &format!("{id4}_per_fsync"),
+                    (c1 - c0) as f64 / (s1 - s0) as f64,
+                );
             }
         }
     }

@@ -38,7 +38,7 @@ pub mod storage;
 pub mod table;
 pub mod value;
 
-pub use engine::{Engine, Op, ScanIter, Stats, WriteBatch};
+pub use engine::{CommitStats, Engine, Op, ScanIter, Stats, WriteBatch};
 pub use error::{Error, Result};
 pub use lsm::ikey::SeqNo;
 pub use lsm::iter::Direction;

@@ -73,6 +73,10 @@ pub trait Engine: Send + Sync {
     /// Makes everything written so far durable and flushes memtables where the engine has them,
     /// so disk sizes compare like with like.
     fn settle(&self) -> Result<()>;
+    /// WAL fsyncs and the commits they acknowledged so far, where the engine counts them.
+    fn commit_stats(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// Engines built into this binary, in table order.

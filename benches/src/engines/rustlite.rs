@@ -85,4 +85,9 @@ impl Engine for RustLite {
         self.db.flush()?;
         Ok(())
     }
+
+    fn commit_stats(&self) -> Option<(u64, u64)> {
+        let c = self.db.stats().commits;
+        Some((c.wal_syncs, c.synced_commits))
+    }
 }

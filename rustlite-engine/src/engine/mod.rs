@@ -203,6 +203,23 @@ pub struct Stats {
     pub cache: CacheStats,
     /// Bytes in the current WAL file.
     pub wal_bytes: u64,
+    /// Group-commit counters since open.
+    pub commits: CommitStats,
+}
+
+/// What the commit pipeline did since the engine opened: under
+/// [`Durability::Immediate`](crate::Durability::Immediate), `synced_commits / wal_syncs` is how
+/// many commits an fsync carried.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Fsyncs of the WAL that acknowledged at least one waiting commit.
+    pub wal_syncs: u64,
+    /// Commits acknowledged by those fsyncs.
+    pub synced_commits: u64,
+    /// Times a committer waited for other threads to join its fsync ("gathering").
+    pub gathers: u64,
+    /// Gatherings that ran out of time before the expected commits arrived.
+    pub gather_timeouts: u64,
 }
 
 /// Files and bytes in one level.
@@ -395,6 +412,7 @@ impl Engine {
             live_snapshots: self.inner.snapshots.live_count(),
             cache: self.inner.cache.stats(),
             wal_bytes: self.inner.write.lock().wal.len(),
+            commits: self.inner.commit_queue.stats(),
         }
     }
 

@@ -54,7 +54,7 @@
 //!
 //! Under [`Durability::Buffered`] there is no fsync: step 4 also publishes.
 
-use crate::engine::{jobs, Inner, WriteBatch};
+use crate::engine::{jobs, CommitStats, Inner, WriteBatch};
 use crate::error::{Error, Result};
 use crate::lsm::ikey::{Kind, SeqNo};
 use crate::lsm::wal::{encode_batch, WalSyncer};
@@ -191,6 +191,11 @@ pub(crate) struct CommitQueue {
     gather_cv: Condvar,
     /// Moving average of the WAL fsync latency in nanoseconds.
     fsync_nanos: AtomicU64,
+    /// Counters for [`CommitStats`].
+    wal_syncs: AtomicU64,
+    synced_commits: AtomicU64,
+    gathers: AtomicU64,
+    gather_timeouts: AtomicU64,
 }
 
 impl CommitQueue {
@@ -203,6 +208,16 @@ impl CommitQueue {
                 ..Progress::default()
             }),
             ..CommitQueue::default()
+        }
+    }
+
+    pub(crate) fn stats(&self) -> CommitStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CommitStats {
+            wal_syncs: get(&self.wal_syncs),
+            synced_commits: get(&self.synced_commits),
+            gathers: get(&self.gathers),
+            gather_timeouts: get(&self.gather_timeouts),
         }
     }
 }
@@ -464,6 +479,7 @@ fn drive_sync(inner: &Inner, urgent: bool) {
                 p.rounds += 1;
                 let round = p.rounds;
                 p.sync = Sync::Gathering { until, round };
+                cq.gathers.fetch_add(1, Ordering::Relaxed);
                 let linger =
                     Duration::from_nanos(cq.fsync_nanos.load(Ordering::Relaxed)).min(MAX_GATHER);
                 let deadline = Instant::now() + linger;
@@ -473,6 +489,7 @@ fn drive_sync(inner: &Inner, urgent: bool) {
                         return; // another committer runs the fsync
                     }
                     if timed_out {
+                        cq.gather_timeouts.fetch_add(1, Ordering::Relaxed);
                         break;
                     }
                 }
@@ -525,6 +542,11 @@ fn run_sync<'a>(inner: &'a Inner, mut p: MutexGuard<'a, Progress>) {
     };
     let next = p.waiters.front().map(|(_, slot)| Arc::clone(slot));
     drop(p);
+    if result.is_ok() && !covered.is_empty() {
+        cq.wal_syncs.fetch_add(1, Ordering::Relaxed);
+        cq.synced_commits
+            .fetch_add(covered.len() as u64, Ordering::Relaxed);
+    }
     for (seq, slot) in covered {
         slot.finish(match &result {
             Ok(()) => Ok(seq),
@@ -736,6 +758,9 @@ mod tests {
         assert_eq!(d.get(b"b").expect("get"), Some(b"2".to_vec()));
         assert_eq!(db.last_seq(), base + 2);
         assert_eq!(d.get(b"a").expect("get"), Some(b"1".to_vec()));
+        // Two fsyncs, each acknowledging one commit (the conflict waited for none).
+        let stats = db.stats().commits;
+        assert_eq!((stats.wal_syncs, stats.synced_commits), (2, 2));
     }
 
     #[test]

@@ -174,6 +174,8 @@ pub fn stats_json(stats: &Stats) -> serde_json::Value {
         "cache_bytes": stats.cache.size_bytes,
         "last_seq": stats.last_seq,
         "live_snapshots": stats.live_snapshots,
+        "wal_syncs": stats.commits.wal_syncs,
+        "synced_commits": stats.commits.synced_commits,
     })
 }
 
