@@ -82,8 +82,12 @@ impl<'a> Scalars<'a> {
         let mut set: smallvec::SmallVec<[bool; 32]> = smallvec::smallvec![false; names.len()];
         let mut left = wanted_count(names, wanted);
         for _ in 0..entries {
-            let key = r.str()?;
-            let pos = names.iter().position(|n| *n == key);
+            let key = r.str_bytes()?;
+            let pos = names.iter().position(|n| n.as_bytes() == key);
+            if pos.is_none() {
+                // A key that names no column must still be a string, as serde requires.
+                std::str::from_utf8(key).ok()?;
+            }
             let slot = pos.filter(|&i| {
                 wanted.is_none_or(|w| w.get(i) == Some(&true)) && set.get(i) == Some(&false)
             });
@@ -138,7 +142,8 @@ impl<'a> Scalars<'a> {
         }
     }
 
-    fn str(&mut self) -> Option<&'a str> {
+    /// The bytes of a string (a key: equal to a column name's bytes, it is valid UTF-8).
+    fn str_bytes(&mut self) -> Option<&'a [u8]> {
         let n = match self.byte()? {
             b @ 0xa0..=0xbf => usize::from(b & 0x1f),
             0xd9 => self.len(1)?,
@@ -146,7 +151,7 @@ impl<'a> Scalars<'a> {
             0xdb => self.len(4)?,
             _ => return None,
         };
-        std::str::from_utf8(self.take(n)?).ok()
+        self.take(n)
     }
 
     /// One scalar value, as `Value`'s serde visitor builds it.
