@@ -29,6 +29,8 @@
 //!    this step (it depends on nothing but the text).
 //!    The plan is kept too (`planner::prepared`), with `?` as a placeholder: the next call
 //!    checks that `users` and `orders` are unchanged, binds its value and skips steps 3–6.
+//!    (A plan that reads one table and outputs plain columns, unlike this one, is not even
+//!    bound as a tree: `execution::simple` binds its access path and hands out the rows.)
 //! 3. `planner::Planner` looks up `users` and `orders` in the catalog, resolves `name`,
 //!    `u.age`, `o.user_id` to positions in the joined row, and binds `?` to `30` by value.
 //! 4. The WHERE conjunct `u.age > 30` reads only `users`, so it is pushed into that scan; the
