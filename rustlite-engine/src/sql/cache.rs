@@ -70,7 +70,7 @@ impl std::hash::Hasher for TextHasher {
 
 /// A bounded LRU by SQL text.
 pub struct TextCache<V> {
-    entries: HashMap<String, (V, u64), std::hash::BuildHasherDefault<TextHasher>>,
+    entries: HashMap<String, (V, u64), FastHash>,
     tick: u64,
 }
 
@@ -156,11 +156,15 @@ pub type PlanCache = TextCache<Option<Arc<Prepared>>>;
 /// taken from the engine's catalog cache by their identity.
 #[derive(Default)]
 pub struct SchemaCache {
-    entries: HashMap<Vec<u8>, (Arc<TableSchema>, Arc<TableInfo>)>,
+    entries: HashMap<Vec<u8>, (Arc<TableSchema>, Arc<TableInfo>), FastHash>,
     /// Keyed by `Arc::as_ptr`; the value holds the `Arc`, so the address cannot be reused by
     /// another schema while it is a key.
-    by_identity: HashMap<usize, (Arc<TableSchema>, Arc<TableInfo>)>,
+    by_identity: HashMap<usize, (Arc<TableSchema>, Arc<TableInfo>), FastHash>,
 }
+
+/// [`TextHasher`] for the schema caches too (bounded by [`SCHEMA_CAPACITY`], so chosen
+/// collisions cost a bounded scan here as well).
+type FastHash = std::hash::BuildHasherDefault<TextHasher>;
 
 impl SchemaCache {
     /// The schema stored as `entry`: cached, or `decode(entry)` (then cached).
