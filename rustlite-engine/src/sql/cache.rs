@@ -47,16 +47,37 @@ pub const MAX_CACHED_SQL_BYTES: usize = 16 * 1024;
 /// Most decoded schemas cached per thread.
 pub const SCHEMA_CAPACITY: usize = 256;
 
+/// Hashes a SQL text with one `xxh3` call (plus one for `str`'s terminator byte) instead of
+/// SipHash: every repeated statement hashes its whole text once per lookup. SipHash's keyed
+/// defence against chosen collisions buys nothing here: a cache holds at most
+/// [`STATEMENT_CAPACITY`] entries, so even texts made to collide cost a bounded scan.
+#[derive(Clone, Copy, Default)]
+pub struct TextHasher(u64);
+
+impl std::hash::Hasher for TextHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// A bounded LRU by SQL text.
 pub struct TextCache<V> {
-    entries: HashMap<String, (V, u64)>,
+    entries: HashMap<String, (V, u64), FastHash>,
     tick: u64,
 }
 
 impl<V> Default for TextCache<V> {
     fn default() -> Self {
         TextCache {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             tick: 0,
         }
     }
@@ -135,11 +156,15 @@ pub type PlanCache = TextCache<Option<Arc<Prepared>>>;
 /// taken from the engine's catalog cache by their identity.
 #[derive(Default)]
 pub struct SchemaCache {
-    entries: HashMap<Vec<u8>, (Arc<TableSchema>, Arc<TableInfo>)>,
+    entries: HashMap<Vec<u8>, (Arc<TableSchema>, Arc<TableInfo>), FastHash>,
     /// Keyed by `Arc::as_ptr`; the value holds the `Arc`, so the address cannot be reused by
     /// another schema while it is a key.
-    by_identity: HashMap<usize, (Arc<TableSchema>, Arc<TableInfo>)>,
+    by_identity: HashMap<usize, (Arc<TableSchema>, Arc<TableInfo>), FastHash>,
 }
+
+/// [`TextHasher`] for the schema caches too (bounded by [`SCHEMA_CAPACITY`], so chosen
+/// collisions cost a bounded scan here as well).
+type FastHash = std::hash::BuildHasherDefault<TextHasher>;
 
 impl SchemaCache {
     /// The schema stored as `entry`: cached, or `decode(entry)` (then cached).

@@ -29,6 +29,8 @@
 //!    this step (it depends on nothing but the text).
 //!    The plan is kept too (`planner::prepared`), with `?` as a placeholder: the next call
 //!    checks that `users` and `orders` are unchanged, binds its value and skips steps 3–6.
+//!    (A plan that reads one table and outputs plain columns, unlike this one, is not even
+//!    bound as a tree: `execution::simple` binds its access path and hands out the rows.)
 //! 3. `planner::Planner` looks up `users` and `orders` in the catalog, resolves `name`,
 //!    `u.age`, `o.user_id` to positions in the joined row, and binds `?` to `30` by value.
 //! 4. The WHERE conjunct `u.age > 30` reads only `users`, so it is pushed into that scan; the
@@ -87,7 +89,9 @@ pub struct QueryResult {
 }
 
 /// Parses, plans and executes one statement against `storage`; `cached` is
-/// [`cache::plan`] of `sql`, looked up by the caller.
+/// [`cache::plan`] of `sql`, looked up by the caller. A reusable plan whose tables are
+/// unchanged is bound to `params` and run, through its fast path when it is a simple
+/// single-table read ([`execution::simple`]).
 ///
 /// The caller provides atomicity (runs this inside a transaction it commits on success).
 pub(crate) fn execute_on(
@@ -96,25 +100,32 @@ pub(crate) fn execute_on(
     params: &[Value],
     cached: Option<Option<std::sync::Arc<planner::prepared::Prepared>>>,
 ) -> Result<QueryResult> {
+    if let Some(Some(prepared)) = &cached {
+        if prepared.accepts(params) && prepared.is_current(storage)? {
+            if let Some(simple) = prepared.simple() {
+                return Ok(QueryResult {
+                    columns: prepared.columns().to_vec(),
+                    rows: simple.run(storage, params)?,
+                    rows_affected: 0,
+                });
+            }
+            return execution::execute(prepared.bind(params)?, storage);
+        }
+    }
     let plan = plan_reusing(storage, sql, params, cached)?;
     execution::execute(plan, storage)
 }
 
-/// The plan of `sql` with `params`: this thread's reusable plan bound to them when there is one
-/// and its tables are unchanged for `storage`; otherwise planned now (and kept for reuse when
-/// it is a SELECT that plans without its parameter values, see [`planner::prepared`]).
-/// `cached` is [`cache::plan`] of `sql`, looked up by the caller.
+/// The plan of `sql` with `params` when this thread's reusable plan cannot serve (there is
+/// none, or a table it read changed for `storage`: [`execute_on`] runs a reusable plan that
+/// can): planned now, and kept for reuse when it is a SELECT that plans without its parameter
+/// values (see [`planner::prepared`]). `cached` is [`cache::plan`] of `sql`.
 fn plan_reusing(
     storage: &mut dyn Storage,
     sql: &str,
     params: &[Value],
     cached: Option<Option<std::sync::Arc<planner::prepared::Prepared>>>,
 ) -> Result<planner::Plan> {
-    if let Some(Some(prepared)) = &cached {
-        if prepared.accepts(params) && prepared.is_current(storage)? {
-            return prepared.bind(params);
-        }
-    }
     let statement = cache::statement(sql)?;
     if matches!(cached, None | Some(Some(_))) {
         match planner::prepared::Prepared::plan(storage, statement.clone()) {

@@ -26,7 +26,6 @@ use crate::lsm::iter::Direction;
 use crate::mvcc::transaction::Transaction;
 use crate::table;
 use crate::value::Value;
-use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -36,7 +35,9 @@ type Entry = (Arc<TableSchema>, Arc<TableInfo>);
 /// See the module docs.
 pub struct TableStorage<'a> {
     tx: &'a mut Transaction,
-    schemas: HashMap<String, Entry>,
+    /// The tables looked up in this statement, by the name used (a statement names a few: a
+    /// list, searched without hashing).
+    schemas: Vec<(String, Entry)>,
     /// Load the engine's catalog cache when it is stale ([`TableStorage::loading_catalog`]).
     load_catalog: bool,
 }
@@ -46,7 +47,7 @@ impl<'a> TableStorage<'a> {
     pub fn new(tx: &'a mut Transaction) -> Self {
         TableStorage {
             tx,
-            schemas: HashMap::new(),
+            schemas: Vec::new(),
             load_catalog: false,
         }
     }
@@ -67,12 +68,12 @@ impl<'a> TableStorage<'a> {
     /// catalog entry is read through the transaction and decoded only when this thread has not
     /// decoded the same bytes before (see [`cache`]).
     fn lookup(&mut self, name: &str) -> Result<Option<Entry>> {
-        if let Some(e) = self.schemas.get(name) {
+        if let Some((_, e)) = self.schemas.iter().find(|(n, _)| n == name) {
             return Ok(Some(e.clone()));
         }
         if let Some(schema) = Self::cached_table(self.tx, name, self.load_catalog) {
             let e = cache::info_of(schema);
-            self.schemas.insert(name.to_string(), e.clone());
+            self.schemas.push((name.to_string(), e.clone()));
             return Ok(Some(e));
         }
         let found = match Catalog::table_entry(self.tx, name)? {
@@ -88,7 +89,7 @@ impl<'a> TableStorage<'a> {
                 }),
         };
         if let Some(e) = &found {
-            self.schemas.insert(name.to_string(), e.clone());
+            self.schemas.push((name.to_string(), e.clone()));
         }
         Ok(found)
     }

@@ -6,6 +6,7 @@
 //! | [`join`] | hash join and nested-loop join, all five kinds |
 //! | [`aggregate`] | GROUP BY and the aggregate functions |
 //! | [`needs`] | which columns each node's consumer reads (projection pushdown) |
+//! | [`simple`] | the fast path of a reusable single-table read of plain columns |
 //! | [`write`](mod@write) | INSERT / UPDATE / DELETE and DDL, with type coercion and NOT NULL |
 //!
 //! Rows are pushed: [`stream`] runs a node and hands each of its rows to a sink, which returns
@@ -26,6 +27,7 @@
 pub mod aggregate;
 pub mod join;
 pub mod needs;
+pub mod simple;
 pub mod write;
 
 use super::eval::{eval, eval_predicate, group_key, sort_cmp};
@@ -253,7 +255,7 @@ pub fn scan(node: &Node, storage: &mut dyn Storage) -> Result<Vec<KeyedRow>> {
 }
 
 /// Feeds `sink` the rows `access` finds in `table`.
-fn read(
+pub fn read(
     table: &TableInfo,
     access: &Access,
     storage: &mut dyn Storage,

@@ -36,6 +36,7 @@ use super::scope::value_of;
 use super::{Plan, Planner};
 use crate::error::Result;
 use crate::sql::ast::{BinaryOp, Expr, Statement};
+use crate::sql::execution::simple::SimpleSelect;
 use crate::sql::storage::{Storage, TableInfo};
 use crate::value::Value;
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct Prepared {
     tables: Vec<(String, Arc<TableInfo>)>,
     /// One more than the highest parameter number in the plan.
     params: usize,
+    /// The plan as a [`SimpleSelect`], when it is one (run without binding the tree).
+    simple: Option<SimpleSelect>,
 }
 
 impl Prepared {
@@ -71,6 +74,7 @@ impl Prepared {
             })
         });
         Ok(Some(Prepared {
+            simple: SimpleSelect::of(&node),
             node,
             columns,
             tables: std::mem::take(&mut planner.tables),
@@ -93,6 +97,17 @@ impl Prepared {
     /// them, which names the first one missing).
     pub fn accepts(&self, params: &[Value]) -> bool {
         params.len() >= self.params
+    }
+
+    /// The plan's output column names.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The plan as a single-table read of plain columns, when it is one: [`SimpleSelect::run`]
+    /// gives the rows [`bind`](Self::bind) and the executor would.
+    pub fn simple(&self) -> Option<&SimpleSelect> {
+        self.simple.as_ref()
     }
 
     /// The plan with `params` in place of the placeholders and the access paths they allow.
@@ -142,6 +157,23 @@ fn key_param_lookup(table: &TableInfo, filter: &Expr, params: &[Value]) -> Resul
     Ok(key_lookup(table, column, value_of(n, params)?))
 }
 
+/// The access path and residual filter of a scan of `table` whose filter `filter` reads a
+/// parameter, with `params` bound: [`choose_access`] over the bound filter's conjuncts (a key
+/// lookup straight from the parameter when that is what it would choose, see
+/// [`key_param_lookup`]).
+pub fn bind_scan(
+    table: &TableInfo,
+    filter: &Expr,
+    params: &[Value],
+) -> Result<(Access, Option<Expr>)> {
+    if let Some(access) = key_param_lookup(table, filter, params)? {
+        return Ok((access, None));
+    }
+    let conjuncts = bind_expr(filter, params)?.into_conjuncts();
+    let (access, rest) = choose_access(table, conjuncts);
+    Ok((access, Expr::conjoin(rest)))
+}
+
 /// The node tree with `params` bound; a scan whose filter reads a parameter gets its access
 /// path chosen now, from its filter's conjuncts (see the module docs).
 #[recursive::recursive]
@@ -154,21 +186,12 @@ fn bind_node(node: &Node, params: &[Value]) -> Result<Node> {
             filter,
         } => match filter {
             Some(f) if f.has_param() => {
-                if let Some(access) = key_param_lookup(table, f, params)? {
-                    return Ok(Node::Scan {
-                        table: Arc::clone(table),
-                        alias: alias.clone(),
-                        access,
-                        filter: None,
-                    });
-                }
-                let conjuncts = bind_expr(f, params)?.into_conjuncts();
-                let (access, rest) = choose_access(table, conjuncts);
+                let (access, filter) = bind_scan(table, f, params)?;
                 Node::Scan {
                     table: Arc::clone(table),
                     alias: alias.clone(),
                     access,
-                    filter: Expr::conjoin(rest),
+                    filter,
                 }
             }
             _ => Node::Scan {
