@@ -13,6 +13,8 @@
 //! publishes the new seqno after inserting, so a reader at snapshot `s` never sees a
 //! half-applied batch: it skips every entry with a seqno above `s`. A batch that writes a key
 //! twice inserts the same (key, seqno) twice; the list then shows only the last write.
+//! A batch goes in through [`Memtable::insert_batch`], whose skiplist searches for the batch's
+//! ops overlap their cache misses (the row and index entries of a typed insert).
 //!
 //! A point read first asks the memtable's [`MemFilter`] (a bloom filter over the user keys), so
 //! a key the memtable does not hold costs one cache line instead of a skiplist walk: the

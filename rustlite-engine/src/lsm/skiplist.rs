@@ -45,6 +45,19 @@
 //! [`Entry::prev`] steps back to the start of the previous run. The skipping is only done once
 //! the list has seen such a duplicate (`has_dups`, set before the duplicate is linked, so a
 //! reader that can reach the duplicate sees the flag), and [`SkipList::len`] counts a run once.
+//!
+//! # Batches
+//! A commit's ops go in through [`SkipList::insert_batch`]: one hold of the writer lock, and the
+//! insert positions of up to [`BATCH_SEARCHES`] ops searched together, one step of each in
+//! turn, each step prefetching the node its search compares next. A walk down the list is a
+//! chain of cache misses that cannot overlap within one search, but the searches of a row and
+//! its index entries are independent, so their misses can. Positions are searched in the list
+//! as it was before the group; the nodes are then linked one by one exactly as `insert` links
+//! them, and after each link every later position whose predecessor on some level was the new
+//! node's predecessor there is corrected (the new node becomes its predecessor if it is
+//! smaller, else its level-0 successor). An equal (key, seqno) is not smaller, so a later write
+//! of it still goes in front: a batch reads as its ops inserted one by one, in order. Readers
+//! see nothing new: nodes are published one at a time, fully written, with Release stores.
 
 use crate::lsm::arena::Arena;
 use crate::lsm::ikey::{Kind, SeqNo, TRAILER_LEN};
