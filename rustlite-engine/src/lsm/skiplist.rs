@@ -776,6 +776,37 @@ mod tests {
         );
     }
 
+    /// As above, with the racing writer inserting a whole batch (a newer version of the key
+    /// sought and a key in front of it): the seek still returns the node it compared.
+    #[test]
+    fn a_seek_racing_a_batch_returns_the_node_it_compared() {
+        let l = SkipList::new(0);
+        l.insert(b"a", 1, Kind::Put, b"a1");
+        l.insert(b"k", 5, Kind::Put, b"k5");
+        let hook: Hook = Box::new(|list| {
+            list.insert_batch(
+                10,
+                [
+                    (&b"k"[..], Kind::Put, &b"k10"[..]),
+                    (b"b", Kind::Put, b"b10"),
+                ],
+            );
+            true
+        });
+        AFTER_SEARCH.with(|h| *h.borrow_mut() = Some(hook));
+        assert_eq!(
+            at(l.lower_bound(&Probe::new(b"k", 7))),
+            Some((b"k".to_vec(), 5))
+        );
+        assert_eq!(
+            keys(&l)
+                .iter()
+                .map(|e| (e.0.as_slice(), e.1))
+                .collect::<Vec<_>>(),
+            [(&b"a"[..], 1), (b"b", 10), (b"k", 10), (b"k", 5)]
+        );
+    }
+
     /// With duplicates present, stepping back finds the previous entry, then the start of its run
     /// with a second search; a node linked in front of that run meanwhile must not replace it
     /// (a reverse scan would skip the run).
