@@ -141,9 +141,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
                     format!("batch seqno {seq} exceeds the limit {MAX_COUNTER}"),
                 ));
             }
-            for (kind, key, value) in ops {
-                recovered.insert(seq, *kind, key, value);
-            }
+            recovered.insert_batch(seq, ops.iter().copied());
             Ok(())
         })?;
         records += stats.records;

@@ -45,6 +45,19 @@
 //! [`Entry::prev`] steps back to the start of the previous run. The skipping is only done once
 //! the list has seen such a duplicate (`has_dups`, set before the duplicate is linked, so a
 //! reader that can reach the duplicate sees the flag), and [`SkipList::len`] counts a run once.
+//!
+//! # Batches
+//! A commit's ops go in through [`SkipList::insert_batch`]: one hold of the writer lock, and the
+//! insert positions of up to [`BATCH_SEARCHES`] ops searched together, one step of each in
+//! turn, each step prefetching the node its search compares next. A walk down the list is a
+//! chain of cache misses that cannot overlap within one search, but the searches of a row and
+//! its index entries are independent, so their misses can. Positions are searched in the list
+//! as it was before the group; the nodes are then linked one by one exactly as `insert` links
+//! them, and after each link every later position whose predecessor on some level was the new
+//! node's predecessor there is corrected (the new node becomes its predecessor if it is
+//! smaller, else its level-0 successor). An equal (key, seqno) is not smaller, so a later write
+//! of it still goes in front: a batch reads as its ops inserted one by one, in order. Readers
+//! see nothing new: nodes are published one at a time, fully written, with Release stores.
 
 use crate::lsm::arena::Arena;
 use crate::lsm::ikey::{Kind, SeqNo, TRAILER_LEN};
@@ -367,9 +380,124 @@ impl SkipList {
         let mut prev = [None; MAX_HEIGHT];
         // Under the writer lock nothing is linked meanwhile: `after` follows `prev[0]`.
         let after = self.find_less_than(&probe, &mut prev);
-        // SAFETY: `n` was loaded from a link of this list.
-        let dup = after.is_some_and(|n| unsafe { self.cmp(n, &probe) } == CmpOrdering::Equal);
+        let (_, added) = self.link_new(&mut w, &probe, kind, value, &prev, after);
+        if added {
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
+        self.used.store(w.arena.used(), Ordering::Relaxed);
+    }
 
+    /// Inserts the versions `ops` (user key, kind, value), all of seqno `seq`, as if by
+    /// [`insert`](Self::insert) one after the other in order (a key written twice reads as its
+    /// last write), under one hold of the writer lock.
+    ///
+    /// Up to [`BATCH_SEARCHES`] insert positions are searched at once, one step of each search
+    /// in turn, and each step prefetches the node the search compares next: the searches' cache
+    /// misses (most of an insert's time) overlap instead of following one another. The nodes are
+    /// then linked one by one, exactly as `insert` links them; each link may change the insert
+    /// position of a later op of the group, which [`Search::after_link`] corrects.
+    pub(crate) fn insert_batch<'k>(
+        &self,
+        seq: SeqNo,
+        ops: impl IntoIterator<Item = (&'k [u8], Kind, &'k [u8])>,
+    ) {
+        let mut w = self.writer.lock();
+        let mut added = 0;
+        let mut ops = ops.into_iter();
+        let empty = (&[][..], Kind::Put, &[][..]);
+        loop {
+            // The next group, in arrays on the stack (a commit is usually one small group).
+            let mut group = [empty; BATCH_SEARCHES];
+            let mut n = 0;
+            for (slot, op) in group.iter_mut().zip(ops.by_ref()) {
+                *slot = op;
+                n += 1;
+            }
+            let (Some(group), true) = (group.get(..n), n > 0) else {
+                break;
+            };
+            let mut searches: [Search<'_>; BATCH_SEARCHES] = std::array::from_fn(|i| {
+                Search::new(Probe::new(group.get(i).map_or(&[], |o| o.0), seq))
+            });
+            let Some(searches) = searches.get_mut(..n) else {
+                break;
+            };
+            self.search_all(searches);
+            for (i, (_, kind, value)) in group.iter().enumerate() {
+                let Some((done, later)) = searches.get_mut(i..).and_then(|s| s.split_first_mut())
+                else {
+                    break;
+                };
+                let (node, new) =
+                    self.link_new(&mut w, &done.probe, *kind, value, &done.prev, done.next);
+                added += usize::from(new);
+                for s in later {
+                    // SAFETY: `node` was just linked into this list by this writer, at
+                    // `done.prev`.
+                    unsafe { s.after_link(self, node, &done.prev) };
+                }
+            }
+            if n < BATCH_SEARCHES {
+                break;
+            }
+        }
+        if added > 0 {
+            self.len.fetch_add(added, Ordering::Relaxed);
+        }
+        self.used.store(w.arena.used(), Ordering::Relaxed);
+    }
+
+    /// Runs `searches` to completion, one step of each in turn (see [`insert_batch`](Self::insert_batch)).
+    /// Only the writer calls it (it holds the writer lock), so the list does not change meanwhile.
+    fn search_all(&self, searches: &mut [Search<'_>]) {
+        let top = self.height.load(Ordering::Relaxed);
+        for s in searches.iter_mut() {
+            s.level = top - 1;
+            s.cand = NonNull::new(self.head[s.level].load(Ordering::Acquire));
+            prefetch(s.cand, s.level);
+        }
+        let mut left = searches.len();
+        while left > 0 {
+            for s in searches.iter_mut().filter(|s| !s.done) {
+                // SAFETY: `cand` was loaded (Acquire) from a link of this list.
+                match s.cand {
+                    Some(n) if unsafe { self.cmp(n, &s.probe) } == CmpOrdering::Less => {
+                        s.x = Some(n)
+                    }
+                    _ => {
+                        s.prev[s.level] = s.x;
+                        if s.level == 0 {
+                            s.next = s.cand;
+                            s.done = true;
+                            left -= 1;
+                            continue;
+                        }
+                        s.level -= 1;
+                    }
+                }
+                // SAFETY: `x` is the head or a node reached on `level` or above.
+                s.cand = NonNull::new(unsafe { self.link(s.x, s.level) }.load(Ordering::Acquire));
+                prefetch(s.cand, s.level);
+            }
+        }
+    }
+
+    /// Writes a node for (`probe`, `kind`) → `value` into the arena and links it at the insert
+    /// position `prev` (the last node `< probe` on every level, from a search under the writer
+    /// lock `w`) whose level-0 successor is `after`. Returns the node and whether it is a new
+    /// entry (`false`: it shadows an equal (key, seqno), see the module docs).
+    fn link_new(
+        &self,
+        w: &mut Writer,
+        probe: &Probe<'_>,
+        kind: Kind,
+        value: &[u8],
+        prev: &[Option<NonNull<Node>>; MAX_HEIGHT],
+        after: Option<NonNull<Node>>,
+    ) -> (NonNull<Node>, bool) {
+        // SAFETY: `n` was loaded from a link of this list.
+        let dup = after.is_some_and(|n| unsafe { self.cmp(n, probe) } == CmpOrdering::Equal);
+        let user_key = probe.user;
         let height = w.random_height();
         let key_len = user_key.len() + TRAILER_LEN;
         let size = LINK * height + size_of::<Node>() + key_len + value.len();
@@ -386,7 +514,7 @@ impl SkipList {
             let mut dst = node.add(1).cast::<u8>();
             ptr::copy_nonoverlapping(user_key.as_ptr(), dst, user_key.len());
             dst = dst.add(user_key.len());
-            let trailer = (u64::MAX - seq).to_be_bytes();
+            let trailer = probe.inv_seq.to_be_bytes();
             ptr::copy_nonoverlapping(trailer.as_ptr(), dst, trailer.len());
             dst.add(trailer.len()).write(kind as u8);
             dst = dst.add(TRAILER_LEN);
@@ -412,11 +540,100 @@ impl SkipList {
             // SAFETY: `p` is the head or a node of this list reached on `level` or above.
             unsafe { self.link(*p, level) }.store(node.as_ptr(), Ordering::Release);
         }
-        if !dup {
-            self.len.fetch_add(1, Ordering::Relaxed);
-        }
-        self.used.store(w.arena.used(), Ordering::Relaxed);
+        (node, !dup)
     }
+}
+
+/// How many insert positions [`SkipList::insert_batch`] searches at once: enough to overlap the
+/// cache misses of a small transaction's writes (a row and its index entries), few enough that
+/// the searches' state stays in registers and L1.
+const BATCH_SEARCHES: usize = 4;
+
+/// One insert position being searched by [`SkipList::search_all`].
+struct Search<'a> {
+    probe: Probe<'a>,
+    /// The last node `< probe` found on `level` so far (`None`: the head).
+    x: Option<NonNull<Node>>,
+    level: usize,
+    /// The node after `x` on `level`, loaded and prefetched, to be compared next.
+    cand: Option<NonNull<Node>>,
+    /// Per level, the last node `< probe` (filled from the top down).
+    prev: [Option<NonNull<Node>>; MAX_HEIGHT],
+    /// The level-0 successor compared `>= probe` (once `done`).
+    next: Option<NonNull<Node>>,
+    done: bool,
+}
+
+impl<'a> Search<'a> {
+    fn new(probe: Probe<'a>) -> Self {
+        Search {
+            probe,
+            x: None,
+            level: 0,
+            cand: None,
+            prev: [None; MAX_HEIGHT],
+            next: None,
+            done: false,
+        }
+    }
+
+    /// Keeps this finished search's insert position exact after `node` was linked at the
+    /// position `at` (its own search's `prev`). On a level where both positions had the same
+    /// predecessor, `node` now follows it: if `node < probe`, `node` is the new last node
+    /// `< probe` there; otherwise it is the new successor (which matters on level 0 only, as
+    /// `next`). Elsewhere nothing between this position's predecessor and successor changed.
+    /// An equal (key, seqno) is not `< probe`, so a later write of it goes in front, as with
+    /// [`SkipList::insert`].
+    ///
+    /// # Safety
+    /// `node` is a node of `list` that was just linked at `at` by the writer, which still holds
+    /// the writer lock.
+    unsafe fn after_link(
+        &mut self,
+        list: &SkipList,
+        node: NonNull<Node>,
+        at: &[Option<NonNull<Node>>; MAX_HEIGHT],
+    ) {
+        // SAFETY: `node` is a node of `list` (forwarded from the caller).
+        let less = unsafe { list.cmp(node, &self.probe) } == CmpOrdering::Less;
+        // The levels `node` was linked on: those whose link out of `at[level]` is `node`.
+        for (level, (mine, &theirs)) in self.prev.iter_mut().zip(at).enumerate() {
+            if *mine != theirs {
+                continue;
+            }
+            // SAFETY: `theirs` is the head or a node of `list` with a link at `level` (it was
+            // the predecessor on `level` of the position `node` was linked at).
+            let linked = unsafe { list.link(theirs, level) }.load(Ordering::Relaxed);
+            if linked != node.as_ptr() {
+                continue;
+            }
+            if less {
+                *mine = Some(node);
+            } else if level == 0 {
+                self.next = Some(node);
+            }
+        }
+    }
+}
+
+/// Asks the CPU to fetch the cache lines a search reads next from `node`: its header (the key's
+/// length, the key's first bytes) and its link at `level`.
+#[inline(always)]
+fn prefetch(node: Option<NonNull<Node>>, level: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(n) = node {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let header = n.as_ptr().cast::<i8>();
+        let link = header.wrapping_sub(LINK * (level + 1));
+        // SAFETY: a prefetch is a hint that never faults and reads nothing the program sees,
+        // whatever the address; both addresses are computed without dereferencing.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(header);
+            _mm_prefetch::<_MM_HINT_T0>(link);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (node, level);
 }
 
 /// A node of a list, detached from the list's lifetime, for cursors that own the list through an
@@ -556,6 +773,37 @@ mod tests {
                 .map(|e| (e.0.as_slice(), e.1))
                 .collect::<Vec<_>>(),
             [(&b"a"[..], 1), (b"b", 10), (b"k", 9), (b"k", 5)]
+        );
+    }
+
+    /// As above, with the racing writer inserting a whole batch (a newer version of the key
+    /// sought and a key in front of it): the seek still returns the node it compared.
+    #[test]
+    fn a_seek_racing_a_batch_returns_the_node_it_compared() {
+        let l = SkipList::new(0);
+        l.insert(b"a", 1, Kind::Put, b"a1");
+        l.insert(b"k", 5, Kind::Put, b"k5");
+        let hook: Hook = Box::new(|list| {
+            list.insert_batch(
+                10,
+                [
+                    (&b"k"[..], Kind::Put, &b"k10"[..]),
+                    (b"b", Kind::Put, b"b10"),
+                ],
+            );
+            true
+        });
+        AFTER_SEARCH.with(|h| *h.borrow_mut() = Some(hook));
+        assert_eq!(
+            at(l.lower_bound(&Probe::new(b"k", 7))),
+            Some((b"k".to_vec(), 5))
+        );
+        assert_eq!(
+            keys(&l)
+                .iter()
+                .map(|e| (e.0.as_slice(), e.1))
+                .collect::<Vec<_>>(),
+            [(&b"a"[..], 1), (b"b", 10), (b"k", 10), (b"k", 5)]
         );
     }
 
@@ -720,6 +968,48 @@ mod tests {
         assert_eq!(keys(&l).len(), 3);
     }
 
+    #[test]
+    fn a_batch_reads_as_its_ops_inserted_one_by_one() {
+        let l = SkipList::new(0);
+        l.insert(b"b", 1, Kind::Put, b"b1");
+        l.insert(b"d", 1, Kind::Put, b"d1");
+        // Neighbours in one group (c then a then c again: the last write wins), a key equal to
+        // a stored one at another seqno, and more ops than one group of searches.
+        let ops: [(&[u8], Kind, &[u8]); 7] = [
+            (b"c", Kind::Put, b"c-first"),
+            (b"a", Kind::Put, b"a2"),
+            (b"c", Kind::Put, b"c-last"),
+            (b"b", Kind::Delete, b""),
+            (b"cc", Kind::Put, b"cc2"),
+            (b"a", Kind::Put, b"a-last"),
+            (b"e", Kind::Put, b"e2"),
+        ];
+        l.insert_batch(2, ops);
+        let got: Vec<_> = keys(&l)
+            .into_iter()
+            .map(|(k, s, kind, v)| (String::from_utf8(k).unwrap_or_default(), s, kind, v))
+            .collect();
+        let want: Vec<(String, SeqNo, Kind, Vec<u8>)> = [
+            ("a", 2, Kind::Put, &b"a-last"[..]),
+            ("b", 2, Kind::Delete, b""),
+            ("b", 1, Kind::Put, b"b1"),
+            ("c", 2, Kind::Put, b"c-last"),
+            ("cc", 2, Kind::Put, b"cc2"),
+            ("d", 1, Kind::Put, b"d1"),
+            ("e", 2, Kind::Put, b"e2"),
+        ]
+        .iter()
+        .map(|(k, s, kind, v)| (k.to_string(), *s, *kind, v.to_vec()))
+        .collect();
+        assert_eq!(got, want);
+        assert_eq!(l.len(), 7);
+        let mut rev = keys_rev(&l);
+        rev.reverse();
+        assert_eq!(rev, keys(&l));
+        l.insert_batch(3, std::iter::empty());
+        assert_eq!(l.len(), 7);
+    }
+
     proptest::proptest! {
         /// The list against a `BTreeMap` keyed the way `ikey::compare` orders: contents both
         /// ways, and every seek.
@@ -738,6 +1028,19 @@ mod tests {
                 l.insert(k, *s, kind, v);
                 model.insert((k.clone(), u64::MAX - s), (kind, v.clone()));
             }
+            // The same ops again as batches (one per seqno, in op order) into a second list:
+            // the same contents as one-by-one inserts.
+            let batched = SkipList::new(0);
+            for seq in 0..4 {
+                batched.insert_batch(seq, ops.iter().filter(|o| o.1 == seq).map(|(k, _, del, v)| {
+                    (k.as_slice(), if *del { Kind::Delete } else { Kind::Put }, v.as_slice())
+                }));
+            }
+            proptest::prop_assert_eq!(batched.len(), l.len());
+            proptest::prop_assert_eq!(keys(&batched), keys(&l));
+            let mut rev = keys_rev(&batched);
+            rev.reverse();
+            proptest::prop_assert_eq!(rev, keys(&l));
             let want: Vec<_> = model
                 .iter()
                 .map(|((k, inv), (kind, v))| (k.clone(), u64::MAX - inv, *kind, v.clone()))
