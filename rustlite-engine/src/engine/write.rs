@@ -56,7 +56,7 @@
 
 use crate::engine::{jobs, CommitStats, Inner, WriteBatch};
 use crate::error::{Error, Result};
-use crate::lsm::ikey::{Kind, SeqNo};
+use crate::lsm::ikey::SeqNo;
 use crate::lsm::wal::{encode_batch, WalSyncer};
 use crate::mvcc::oracle::Validation;
 use crate::options::Durability;
@@ -356,7 +356,13 @@ fn append_group(inner: &Inner, group: &[(Arc<Slot>, Request)], expected: u64) ->
     // Under Buffered, publication follows at once, so recording after it suffices unless this
     // group itself validates.
     let record_now = immediate || group.iter().any(|(_, r)| r.validation.is_some());
-    let mut buf = Vec::with_capacity(group.iter().map(|(_, r)| r.batch.size() + 32).sum());
+    // A record's framing is ~27 bytes, an op's (kind and two length prefixes) at most ~7.
+    let mut buf = Vec::with_capacity(
+        group
+            .iter()
+            .map(|(_, r)| r.batch.size() + 32 + 8 * r.batch.ops.len())
+            .sum(),
+    );
     {
         let mut oracle = inner.oracle.lock();
         if !oracle.is_empty() {
@@ -406,12 +412,13 @@ fn append_group(inner: &Inner, group: &[(Arc<Slot>, Request)], expected: u64) ->
             if crate::catalog::touches_catalog(batch.ops.iter().map(|o| o.key.as_slice())) {
                 inner.catalog.note_change(*seq);
             }
-            for op in &batch.ops {
-                match op.kind {
-                    Kind::Put => mem.insert(*seq, Kind::Put, &op.key, &op.value),
-                    Kind::Delete => mem.insert(*seq, Kind::Delete, &op.key, &[]),
-                }
-            }
+            mem.insert_batch(
+                *seq,
+                batch
+                    .ops
+                    .iter()
+                    .map(|op| (op.kind, op.key.as_slice(), op.value.as_slice())),
+            );
         }
     }
 
