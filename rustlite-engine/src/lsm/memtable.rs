@@ -65,8 +65,10 @@ impl Memtable {
         self.wal_number
     }
 
-    /// Inserts one version. Deletes store an empty value. Called by one writer at a time (the
-    /// write-role leader, or recovery); a concurrent second caller waits.
+    /// Inserts one version. Deletes store an empty value. Called by one writer at a time; a
+    /// concurrent second caller waits. The write path and recovery insert whole commits with
+    /// [`insert_batch`](Self::insert_batch); tests insert single versions.
+    #[cfg(test)]
     pub fn insert(&self, seq: SeqNo, kind: Kind, key: &[u8], value: &[u8]) {
         let value = match kind {
             Kind::Put => value,

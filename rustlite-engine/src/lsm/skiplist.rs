@@ -373,7 +373,10 @@ impl SkipList {
     }
 
     /// Inserts the version (`user_key`, `seq`, `kind`) → `value`. Inserting a (key, seqno) that
-    /// is already present shadows it: readers see only the newest insert (module docs).
+    /// is already present shadows it: readers see only the newest insert (module docs). The
+    /// memtable inserts whole commits with [`insert_batch`](Self::insert_batch); tests, and the
+    /// reference that batch inserts are checked against, use this.
+    #[cfg(test)]
     pub(crate) fn insert(&self, user_key: &[u8], seq: SeqNo, kind: Kind, value: &[u8]) {
         let mut w = self.writer.lock();
         let probe = Probe::new(user_key, seq);
