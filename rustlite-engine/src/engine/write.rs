@@ -62,7 +62,7 @@ use crate::mvcc::oracle::Validation;
 use crate::options::Durability;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
@@ -77,6 +77,9 @@ const RECENT_COMMITTERS: usize = 16;
 /// The longest a gatherer waits for more commits to join its fsync.
 const MAX_GATHER: Duration = Duration::from_millis(1);
 
+/// Committers spin before sleeping only while an average fsync takes at most this long.
+const SPIN_MAX_FSYNC: Duration = Duration::from_micros(500);
+
 struct Request {
     batch: WriteBatch,
     validation: Option<Validation>,
@@ -87,6 +90,8 @@ struct Request {
 struct Slot {
     state: Mutex<SlotState>,
     wake: Condvar,
+    /// Set with every change a sleeper wakes for; a spinning committer polls it.
+    signaled: AtomicBool,
 }
 
 #[derive(Default)]
@@ -108,21 +113,25 @@ impl Slot {
                 ..SlotState::default()
             }),
             wake: Condvar::new(),
+            signaled: AtomicBool::new(false),
         })
     }
 
     fn finish(&self, result: Result<SeqNo>) {
         self.state.lock().result = Some(result);
+        self.signaled.store(true, Ordering::Release);
         self.wake.notify_one();
     }
 
     fn lead(&self) {
         self.state.lock().lead = true;
+        self.signaled.store(true, Ordering::Release);
         self.wake.notify_one();
     }
 
     fn drive(&self) {
         self.state.lock().drive = true;
+        self.signaled.store(true, Ordering::Release);
         self.wake.notify_one();
     }
 }
@@ -298,13 +307,17 @@ pub(crate) fn commit(
         .unwrap_or_else(|| Err(Error::Poisoned("commit slot lost its result".into())))
 }
 
-/// Sleeps on `slot` until it has a result (returned) or, when `may_lead`, the leadership
-/// (`None`). Drives the next fsync whenever a syncer asks it to.
+/// Waits on `slot` until it has a result (returned) or, when `may_lead`, the leadership
+/// (`None`): spins first while that is cheaper than sleeping ([`spin_budget`]), then sleeps.
+/// Drives the next fsync whenever a syncer asks it to.
 fn await_slot(inner: &Inner, slot: &Slot, may_lead: bool) -> Option<Result<SeqNo>> {
+    let mut spun = false;
     let mut st = slot.state.lock();
     loop {
         if st.drive {
             st.drive = false;
+            slot.signaled.store(false, Ordering::Relaxed);
+            spun = false;
             drop(st);
             drive_sync(inner, false);
             st = slot.state.lock();
@@ -316,8 +329,31 @@ fn await_slot(inner: &Inner, slot: &Slot, may_lead: bool) -> Option<Result<SeqNo
         if may_lead && st.lead {
             return None;
         }
+        if !spun {
+            // Before sleeping, spin (yielding the CPU) while the wait is likely short: a
+            // sleeping committer's wake-up costs more than a whole small transaction here.
+            spun = true;
+            if let Some(budget) = spin_budget(inner) {
+                drop(st);
+                let until = Instant::now() + budget;
+                while !slot.signaled.load(Ordering::Acquire) && Instant::now() < until {
+                    std::thread::yield_now();
+                }
+                st = slot.state.lock();
+                continue;
+            }
+        }
         slot.wake.wait(&mut st);
     }
+}
+
+/// How long a committer spins before it sleeps on its slot: twice the average fsync (what a
+/// result usually waits for), when fsyncs are short enough that spinning through one costs less
+/// than being woken ([`SPIN_MAX_FSYNC`]). Like InnoDB's spin-wait for its log flush, this trades
+/// some CPU for commit latency; a lone writer runs its own fsync and never spins.
+fn spin_budget(inner: &Inner) -> Option<Duration> {
+    let fsync = Duration::from_nanos(inner.commit_queue.fsync_nanos.load(Ordering::Relaxed));
+    (inner.opts.durability == Durability::Immediate && fsync <= SPIN_MAX_FSYNC).then(|| fsync * 2)
 }
 
 /// The error every commit an I/O failure left uncovered gets.
