@@ -1,7 +1,7 @@
 //! [`Database`]: the handle an application opens and shares between threads.
 
 use crate::collection::{Collection, CollectionHandle};
-use crate::kv::{as_slices, prefix_bounds, raw_bounds, raw_key, KvIter};
+use crate::kv::{as_slices, prefix_bounds, raw_bounds, raw_key, with_raw_key, KvIter};
 use crate::transaction::{Snapshot, Transaction};
 use rustlite_engine::engine::BackupInfo;
 use rustlite_engine::{
@@ -151,7 +151,7 @@ impl Database {
     /// # Ok::<(), rustlite::Error>(())
     /// ```
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        self.engine.get(&raw_key(key.as_ref()))
+        with_raw_key(key.as_ref(), |k| self.engine.get(k))
     }
 
     /// Deletes `key`; deleting a missing key is not an error.

@@ -10,6 +10,23 @@ pub(crate) fn raw_key(key: &[u8]) -> Vec<u8> {
     keyspace::tagged(RAW, key)
 }
 
+/// Raw keys up to this long are tagged in a stack buffer by [`with_raw_key`].
+const STACK_KEY: usize = 63;
+
+/// Runs `f` on the engine key of raw key `key`, built on the stack when it is short (a point
+/// read then allocates nothing for its key).
+pub(crate) fn with_raw_key<R>(key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut buf = [0u8; STACK_KEY + 1];
+    if let Some(tagged) = buf.get_mut(..=key.len()) {
+        if let Some((tag, rest)) = tagged.split_first_mut() {
+            *tag = RAW;
+            rest.copy_from_slice(key);
+            return f(tagged);
+        }
+    }
+    f(&raw_key(key))
+}
+
 /// Engine bounds of a raw-key range.
 pub(crate) fn raw_bounds<K: AsRef<[u8]>>(
     range: &impl RangeBounds<K>,
@@ -88,5 +105,22 @@ impl Iterator for KvIter<'_> {
             k.remove(0);
             (k, v)
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_raw_key_tags_short_and_long_keys_alike() {
+        for len in [0, 1, STACK_KEY - 1, STACK_KEY, STACK_KEY + 1, 500] {
+            let key: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            assert_eq!(
+                with_raw_key(&key, <[u8]>::to_vec),
+                raw_key(&key),
+                "length {len}"
+            );
+        }
     }
 }

@@ -78,6 +78,8 @@ pub struct BlockBuilder {
     buf: Vec<u8>,
     restarts: Vec<u32>,
     restart_interval: usize,
+    /// A restart also begins once the entries since the last one span this many bytes.
+    restart_bytes: usize,
     counter: usize,
     last_key: Vec<u8>,
     entries: usize,
@@ -90,15 +92,30 @@ impl BlockBuilder {
             buf: Vec::new(),
             restarts: vec![0],
             restart_interval: restart_interval.max(1),
+            restart_bytes: usize::MAX,
             counter: 0,
             last_key: Vec::new(),
             entries: 0,
         }
     }
 
+    /// Also begins a restart once the entries since the last restart span `bytes` bytes, so
+    /// a restart interval of large entries is not a long scan: a point lookup reads at most
+    /// about `bytes` of entries after the restart its binary search lands on. Data blocks use
+    /// an eighth of the block size, which keeps a full block within the restarts a [`Block`]
+    /// holds inline.
+    pub fn restart_every_bytes(mut self, bytes: usize) -> Self {
+        self.restart_bytes = bytes.max(1);
+        self
+    }
+
     /// Appends an entry. The block's entry area must stay below 4 GiB (offsets are u32).
     pub fn add(&mut self, key: &[u8], value: &[u8]) {
-        let shared = if self.counter < self.restart_interval {
+        let since_restart = self
+            .restarts
+            .last()
+            .map_or(0, |r| self.buf.len() - *r as usize);
+        let shared = if self.counter < self.restart_interval && since_restart < self.restart_bytes {
             self.last_key
                 .iter()
                 .zip(key)
@@ -673,6 +690,32 @@ mod tests {
         }
         let bytes = b.finish().to_vec();
         Arc::new(Block::decode(bytes, "t.sst".into(), 100).expect("valid block"))
+    }
+
+    #[test]
+    fn restarts_also_begin_every_restart_bytes() {
+        // 16-entry interval, but 100-byte values and a 300-byte cap: a restart every 3 entries
+        // (the entries after a restart reach 300 bytes at the third).
+        let ks = keys(40);
+        let mut b = BlockBuilder::new(16).restart_every_bytes(300);
+        for k in &ks {
+            b.add(k, &[7u8; 100]);
+        }
+        let block = Arc::new(Block::decode(b.finish().to_vec(), "t.sst".into(), 0).expect("block"));
+        assert_eq!(block.num_restarts, 14);
+        let first = block.restart(1).expect("restart 1");
+        assert!(
+            (300..450).contains(&first),
+            "first restart interval of {first} bytes"
+        );
+        let mut buf = Vec::new();
+        for (i, k) in ks.iter().enumerate() {
+            buf.clear();
+            buf.extend_from_slice(k);
+            let value = block.seek_in_place(&mut buf, k.len()).expect("seek");
+            assert_eq!(value, Some(&[7u8; 100][..]), "entry {i}");
+            assert_eq!(&buf[k.len()..], &k[..]);
+        }
     }
 
     #[test]

@@ -25,6 +25,12 @@ use crate::storage::WritableFile;
 
 /// Appends are batched to about this many bytes.
 const WRITE_BUFFER: usize = 64 * 1024;
+/// A data block restarts its prefix compression at least every `block_size / 8` bytes of
+/// entries (and every `restart_interval` entries): with 100-byte values that is every 4 entries
+/// instead of 16, so a point lookup scans about 2 entries after its restart instead of 8 (each
+/// a cache line or two of a block just fetched), for ~1 % more bytes on disk; a 4 KiB block then
+/// has at most about 8 restarts, which the decoded [`Block`](super::block::Block) keeps inline.
+const RESTART_BYTES_DIVISOR: usize = 8;
 /// The largest key + value one entry may hold (block offsets are u32).
 pub const MAX_ENTRY_LEN: usize = 1 << 30;
 
@@ -76,7 +82,8 @@ impl TableBuilder {
     pub fn new(file: Box<dyn WritableFile>, file_name: String, opts: TableOptions) -> Self {
         let block_size = opts.block_size.max(64);
         TableBuilder {
-            data: BlockBuilder::new(opts.restart_interval),
+            data: BlockBuilder::new(opts.restart_interval)
+                .restart_every_bytes(block_size / RESTART_BYTES_DIVISOR),
             index: BlockBuilder::new(1),
             file,
             file_name,

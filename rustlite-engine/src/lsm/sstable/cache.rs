@@ -10,7 +10,24 @@
 //! cache is sharded internally (quick_cache's default, 4 shards per core: 16 per core measured
 //! ~9 % slower single-threaded on seek + 100, so the default stays).
 //!
-//! A hit is one shard lookup and an `Arc` clone: [`BlockCache::get_or_load`] tries a plain `get`
+//! Each open table also has [`BlockSlots`]: one slot per data block, holding the block while
+//! the cache does, so a read of a cached block is an index into the table's slots instead of a
+//! hash lookup (the shard lock, the hash probe, the entry and its reference counter were ~12 %
+//! of a point read, each a likely cache miss):
+//!
+//! ```text
+//! Table --Arc--> BlockSlots [ slot 0 | slot 1 | ... ]      slot i = Some(block i) iff cached
+//!                              ^ set by the loader, before the insert that may evict it
+//! cache entry (file, offset) -> CachedBlock { block, (Arc<BlockSlots>, i) }
+//!                              on eviction: slot i cleared if it still holds that block
+//! ```
+//! Invariant: a slot holds a block only while the cache does (plus the moment between the
+//! loader's store and the insert), so the slots never keep blocks beyond the cache's budget.
+//! Slot reads bypass the cache's S3-FIFO access counters, so one slot hit in
+//! `TOUCH_EVERY` (8) per thread also goes through the cache's `get`, which keeps the eviction
+//! policy's view of which blocks are hot (approximately: sampled, not every hit).
+//!
+//! A miss in the slots falls back to the cache: [`BlockCache::get_or_load`] tries a plain `get`
 //! first and only on a miss goes through `get_or_insert_with`, whose placeholder makes concurrent
 //! loaders of one block wait for the first. Hits are counted in per-thread-striped counters (a
 //! cache line each), so threads hitting the cache do not bounce one shared counter; misses are
@@ -23,8 +40,9 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use arc_swap::ArcSwapOption;
 use quick_cache::sync::Cache;
-use quick_cache::Weighter;
+use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 
 use super::block::Block;
 use crate::error::Result;
@@ -40,11 +58,17 @@ const STRIPES: usize = 16;
 #[repr(align(128))]
 struct Stripe(AtomicU64);
 
+/// One slot hit in this many (per thread) also touches the cache's own entry (see the module
+/// docs).
+const TOUCH_EVERY: u32 = 8;
+
 /// Hands each thread a stripe index, round-robin.
 static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static STRIPE: Cell<Option<usize>> = const { Cell::new(None) };
+    /// Slot hits since this thread last touched the cache's entry.
+    static SLOT_HITS: Cell<u32> = const { Cell::new(0) };
 }
 
 /// This thread's stripe index in `0..STRIPES`.
@@ -60,12 +84,74 @@ fn stripe_index() -> usize {
     })
 }
 
+/// One table's direct slots: slot `i` holds data block `i` while the cache holds it. See the
+/// module docs.
+pub struct BlockSlots {
+    slots: Box<[ArcSwapOption<Block>]>,
+}
+
+impl std::fmt::Debug for BlockSlots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockSlots")
+            .field("len", &self.slots.len())
+            .finish()
+    }
+}
+
+impl BlockSlots {
+    /// Empty slots for a table of `blocks` data blocks.
+    pub fn new(blocks: usize) -> Arc<BlockSlots> {
+        Arc::new(BlockSlots {
+            slots: (0..blocks).map(|_| ArcSwapOption::empty()).collect(),
+        })
+    }
+
+    /// Clears slot `i` if it still holds `block` (a newer copy loaded since stays).
+    fn clear(&self, i: usize, block: &Arc<Block>) {
+        if let Some(slot) = self.slots.get(i) {
+            let current = slot.load();
+            if current.as_ref().is_some_and(|b| Arc::ptr_eq(b, block)) {
+                slot.compare_and_swap(&*current, None);
+            }
+        }
+    }
+
+    /// How many slots hold a block (tests check that evictions empty them).
+    #[cfg(test)]
+    fn filled(&self) -> usize {
+        self.slots.iter().filter(|s| s.load().is_some()).count()
+    }
+}
+
+/// A cache entry: the block and the table slot it fills, if any.
+#[derive(Clone)]
+struct CachedBlock {
+    block: Arc<Block>,
+    slot: Option<(Arc<BlockSlots>, usize)>,
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 struct BlockWeighter;
 
-impl Weighter<(u64, u64), Arc<Block>> for BlockWeighter {
-    fn weight(&self, _key: &(u64, u64), block: &Arc<Block>) -> u64 {
-        block.size_bytes() as u64 + ENTRY_OVERHEAD
+impl Weighter<(u64, u64), CachedBlock> for BlockWeighter {
+    fn weight(&self, _key: &(u64, u64), entry: &CachedBlock) -> u64 {
+        entry.block.size_bytes() as u64 + ENTRY_OVERHEAD
+    }
+}
+
+/// Empties a block's table slot when the cache evicts (or refuses) the block.
+#[derive(Clone, Copy, Debug, Default)]
+struct ClearSlot;
+
+impl Lifecycle<(u64, u64), CachedBlock> for ClearSlot {
+    type RequestState = ();
+
+    fn begin_request(&self) {}
+
+    fn on_evict(&self, _state: &mut (), _key: (u64, u64), entry: CachedBlock) {
+        if let Some((slots, i)) = &entry.slot {
+            slots.clear(*i, &entry.block);
+        }
     }
 }
 
@@ -94,7 +180,7 @@ pub struct CacheStats {
 
 /// A byte-bounded cache of decoded blocks. See the module docs.
 pub struct BlockCache {
-    cache: Cache<(u64, u64), Arc<Block>, BlockWeighter>,
+    cache: Cache<(u64, u64), CachedBlock, BlockWeighter, DefaultHashBuilder, ClearSlot>,
     hits: Box<[Stripe; STRIPES]>,
     misses: AtomicU64,
 }
@@ -118,7 +204,13 @@ impl BlockCache {
     /// ```
     pub fn new(capacity_bytes: usize) -> Self {
         let items = (capacity_bytes / 4096).max(16);
-        let cache = Cache::with_weighter(items, capacity_bytes as u64, BlockWeighter);
+        let cache = Cache::with(
+            items,
+            capacity_bytes as u64,
+            BlockWeighter,
+            DefaultHashBuilder::default(),
+            ClearSlot,
+        );
         BlockCache {
             cache,
             hits: Box::default(),
@@ -135,11 +227,85 @@ impl BlockCache {
         load: impl FnOnce() -> Result<Arc<Block>>,
     ) -> Result<Arc<Block>> {
         let key = (file_number, offset);
-        if let Some(block) = self.cache.get(&key) {
+        if let Some(entry) = self.cache.get(&key) {
             self.count_hit();
+            return Ok(entry.block);
+        }
+        self.load_slow(key, None, load)
+    }
+
+    /// Data block `i` of a table whose slots are `slots`, cached at (`file_number`, `offset`):
+    /// from its slot when filled (no hash lookup), else as [`get_or_load`](Self::get_or_load),
+    /// filling the slot when it loads the block.
+    #[inline]
+    pub fn get_or_load_slot(
+        &self,
+        slots: &Arc<BlockSlots>,
+        i: usize,
+        file_number: u64,
+        offset: u64,
+        load: impl FnOnce() -> Result<Arc<Block>>,
+    ) -> Result<Arc<Block>> {
+        if let Some(block) = slots.slots.get(i).and_then(ArcSwapOption::load_full) {
+            self.slot_hit(file_number, offset);
             return Ok(block);
         }
-        self.load_slow(key, load)
+        self.slot_miss(slots, i, file_number, offset, load)
+    }
+
+    /// [`get_or_load_slot`](Self::get_or_load_slot) for a caller that only borrows the block:
+    /// `f` runs on it without taking a reference count when the slot is filled.
+    #[inline]
+    pub fn with_slot<R>(
+        &self,
+        slots: &Arc<BlockSlots>,
+        i: usize,
+        file_number: u64,
+        offset: u64,
+        load: impl FnOnce() -> Result<Arc<Block>>,
+        f: impl FnOnce(&Block) -> Result<R>,
+    ) -> Result<R> {
+        if let Some(slot) = slots.slots.get(i) {
+            let guard = slot.load();
+            if let Some(block) = guard.as_ref() {
+                self.slot_hit(file_number, offset);
+                return f(block);
+            }
+        }
+        let block = self.slot_miss(slots, i, file_number, offset, load)?;
+        f(&block)
+    }
+
+    /// Counts a slot hit; one in `TOUCH_EVERY` also touches the cache's entry.
+    #[inline]
+    fn slot_hit(&self, file_number: u64, offset: u64) {
+        self.count_hit();
+        let touch = SLOT_HITS.with(|n| {
+            let hits = n.get() + 1;
+            n.set(if hits >= TOUCH_EVERY { 0 } else { hits });
+            hits >= TOUCH_EVERY
+        });
+        if touch {
+            drop(self.cache.get(&(file_number, offset)));
+        }
+    }
+
+    /// An empty slot: the cache (which fills the slot on a load).
+    #[inline(never)]
+    fn slot_miss(
+        &self,
+        slots: &Arc<BlockSlots>,
+        i: usize,
+        file_number: u64,
+        offset: u64,
+        load: impl FnOnce() -> Result<Arc<Block>>,
+    ) -> Result<Arc<Block>> {
+        let key = (file_number, offset);
+        if let Some(entry) = self.cache.get(&key) {
+            self.count_hit();
+            return Ok(entry.block);
+        }
+        self.load_slow(key, Some((slots, i)), load)
     }
 
     #[inline]
@@ -150,29 +316,40 @@ impl BlockCache {
     }
 
     /// The miss path: coalesces concurrent loaders of one block (a loader that finds the block
-    /// inserted by another while it waited counts as a hit).
+    /// inserted by another while it waited counts as a hit). The loader fills `slot` before the
+    /// block is inserted, so an eviction, which clears the slot, always comes after.
     #[inline(never)]
     fn load_slow(
         &self,
         key: (u64, u64),
+        slot: Option<(&Arc<BlockSlots>, usize)>,
         load: impl FnOnce() -> Result<Arc<Block>>,
     ) -> Result<Arc<Block>> {
-        let (file_number, offset) = key;
         let mut missed = false;
-        let block = self.cache.get_or_insert_with(&(file_number, offset), || {
+        let entry = self.cache.get_or_insert_with(&key, || {
             missed = true;
-            load()
+            let block = load()?;
+            if let Some((slots, i)) = slot {
+                if let Some(s) = slots.slots.get(i) {
+                    s.store(Some(Arc::clone(&block)));
+                }
+            }
+            Ok::<_, crate::Error>(CachedBlock {
+                block,
+                slot: slot.map(|(slots, i)| (Arc::clone(slots), i)),
+            })
         })?;
         if missed {
             self.misses.fetch_add(1, Ordering::Relaxed);
         } else {
             self.count_hit();
         }
-        Ok(block)
+        Ok(entry.block)
     }
 
     /// Drops every cached block of `file_number` (after the table is deleted). Walks the whole
     /// cache, so call it once per deleted file, not per read.
+    /// The table's slots are left as they are: the table is gone or going, and they go with it.
     pub fn remove_file(&self, file_number: u64) {
         self.cache.retain(|(f, _), _| *f != file_number);
     }
@@ -246,6 +423,87 @@ mod tests {
         }
         assert_eq!(cache.stats().hits, 2000);
         assert_eq!(cache.stats().misses, 1);
+    }
+
+    #[test]
+    fn slots_hold_exactly_the_cached_blocks() {
+        let b = block(30); // ~3.5 KiB
+        let weight = b.size_bytes() as u64 + ENTRY_OVERHEAD;
+        let cache = BlockCache::new(64 * 1024);
+        let slots = BlockSlots::new(200);
+        let fail = || Err(crate::Error::corruption("f", 0, "not cached"));
+        for i in 0..200 {
+            let got = cache
+                .get_or_load_slot(&slots, i, 3, i as u64, || Ok(block(30)))
+                .expect("load");
+            assert_eq!(got.len(), 30);
+        }
+        // Evictions emptied the slots of evicted blocks: what the slots hold fits the budget,
+        // and every filled slot is a block the cache still has.
+        let filled: Vec<usize> = (0..200)
+            .filter(|&i| slots.slots[i].load().is_some())
+            .collect();
+        assert!(!filled.is_empty());
+        assert!(
+            filled.len() as u64 * weight <= 64 * 1024,
+            "{filled:?} filled"
+        );
+        let cached: Vec<usize> = (0..200)
+            .filter(|&i| cache.cache.peek(&(3, i as u64)).is_some())
+            .collect();
+        assert_eq!(filled, cached);
+        // A filled slot is read without loading and counts as a hit.
+        for &i in &filled {
+            let len = cache
+                .with_slot(&slots, i, 3, i as u64, fail, |b| Ok(b.len()))
+                .expect("slot hit");
+            assert_eq!(len, 30);
+        }
+        assert_eq!(cache.stats().misses, 200);
+        assert_eq!(cache.stats().hits, filled.len() as u64);
+
+        // A cache of zero bytes admits nothing, so no slot stays filled.
+        let none = BlockCache::new(0);
+        let slots = BlockSlots::new(4);
+        for i in 0..4 {
+            none.get_or_load_slot(&slots, i, 1, i as u64, || Ok(block(1)))
+                .expect("load");
+        }
+        assert_eq!(slots.filled(), 0);
+    }
+
+    #[test]
+    fn slots_match_the_cache_after_concurrent_loads_and_evictions() {
+        let cache = Arc::new(BlockCache::new(64 * 1024));
+        let slots = BlockSlots::new(300);
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let (cache, slots) = (Arc::clone(&cache), Arc::clone(&slots));
+                std::thread::spawn(move || {
+                    let mut x = t + 1;
+                    for _ in 0..3_000 {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        let i = ((x >> 33) % 300) as usize;
+                        let got = cache
+                            .with_slot(&slots, i, 5, i as u64, || Ok(block(30)), |b| Ok(b.len()))
+                            .expect("read");
+                        assert_eq!(got, 30);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let filled: Vec<usize> = (0..300)
+            .filter(|&i| slots.slots[i].load().is_some())
+            .collect();
+        let cached: Vec<usize> = (0..300)
+            .filter(|&i| cache.cache.peek(&(5, i as u64)).is_some())
+            .collect();
+        assert_eq!(filled, cached);
     }
 
     #[test]

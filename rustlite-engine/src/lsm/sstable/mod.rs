@@ -24,7 +24,8 @@
 //! A *block handle* is `[offset varint][size varint]`: where a block starts and its length
 //! without the 4-byte crc that follows it. Varints are LEB128 ([`crate::codec::varint`]).
 //!
-//! Data and index block (`restart_interval` entries per restart; the index uses 1):
+//! Data and index block (a restart every `restart_interval` entries or `block_size / 8` bytes of
+//! entries, whichever comes first; the index restarts at every entry):
 //! ```text
 //! entry:   [shared varint][unshared varint][value_len varint][key suffix: unshared][value: value_len]
 //! block:   [entry 0][entry 1]...[entry m-1][restart 0 u32 LE]...[restart r-1 u32 LE][r u32 LE]
@@ -86,7 +87,9 @@ pub use table::{Table, TableIter};
 pub struct TableOptions {
     /// Target uncompressed size of a data block in bytes (a block is cut once it reaches this).
     pub block_size: usize,
-    /// Entries between restart points in data blocks (values below 1 are treated as 1).
+    /// Entries between restart points in data blocks (values below 1 are treated as 1). A
+    /// data block also restarts once the entries since its last restart span `block_size / 8`
+    /// bytes, whichever comes first.
     pub restart_interval: usize,
     /// Bloom filter bits per distinct user key; 0 writes no filter.
     pub bloom_bits_per_key: usize,

@@ -8,7 +8,8 @@
 //! get:   bloom(user key)? --no--> None (no data block read)
 //!          | maybe
 //!        index: first block whose last key >= seek key (binary search over the decoded index)
-//!        block (cache or file, crc-checked): first entry >= seek key; same user key? -> version
+//!        block (its table slot, else the cache, else the file, crc-checked): first entry >=
+//!          seek key; same user key? -> version
 //! iter:  index position + data-block cursor, in either direction
 //! ```
 //! Layout and footer are described in the [`super`] module docs. Every length read from the
@@ -21,7 +22,7 @@ use std::sync::Arc;
 
 use super::block::{Block, BlockHandle, BlockIter};
 use super::bloom::{self, BloomFilter};
-use super::cache::BlockCache;
+use super::cache::{BlockCache, BlockSlots};
 use super::index::TableIndex;
 use super::{BLOCK_TRAILER_LEN, FOOTER_HANDLES_LEN, FOOTER_LEN, FORMAT_VERSION, TABLE_MAGIC};
 use crate::codec::varint::Reader;
@@ -50,6 +51,8 @@ pub struct Table {
     name: Arc<str>,
     size: u64,
     cache: Arc<BlockCache>,
+    /// Data block `i` while the cache holds it (reads skip the cache's hash lookup).
+    slots: Arc<BlockSlots>,
     index: TableIndex,
     filter: Option<BloomFilter>,
     /// End of the data blocks (= the filter block's offset).
@@ -184,6 +187,7 @@ impl Table {
             name,
             size,
             cache,
+            slots: BlockSlots::new(index.len()),
             index,
             filter,
             data_end: filter_h.offset,
@@ -192,7 +196,7 @@ impl Table {
             entries,
         };
         if let Some(first) = table.index.handle(0) {
-            let block = table.data_block(first)?;
+            let block = table.data_block(0, first)?;
             let mut b = block.iter();
             b.seek_to_first()?;
             if !b.valid() {
@@ -207,16 +211,40 @@ impl Table {
         Error::corruption(&*self.name, offset, reason)
     }
 
-    /// The data block at `handle` (from the checked index), through the cache.
-    fn data_block(&self, handle: BlockHandle) -> Result<Arc<Block>> {
-        self.cache.get_or_load(self.number, handle.offset, || {
-            let bytes = read_block_bytes(&*self.file, &self.name, handle, self.data_end)?;
-            Ok(Arc::new(Block::decode(
-                bytes,
-                self.name.clone(),
-                handle.offset,
-            )?))
-        })
+    /// Data block `i`, at `handle` (from the checked index), through its slot or the cache.
+    fn data_block(&self, i: usize, handle: BlockHandle) -> Result<Arc<Block>> {
+        self.cache
+            .get_or_load_slot(&self.slots, i, self.number, handle.offset, || {
+                self.load_block(handle)
+            })
+    }
+
+    /// Runs `f` on data block `i` (at `handle`), borrowed from its slot when it is cached.
+    #[inline]
+    fn with_data_block<R>(
+        &self,
+        i: usize,
+        handle: BlockHandle,
+        f: impl FnOnce(&Block) -> Result<R>,
+    ) -> Result<R> {
+        self.cache.with_slot(
+            &self.slots,
+            i,
+            self.number,
+            handle.offset,
+            || self.load_block(handle),
+            f,
+        )
+    }
+
+    /// Reads and decodes the data block at `handle` from the file.
+    fn load_block(&self, handle: BlockHandle) -> Result<Arc<Block>> {
+        let bytes = read_block_bytes(&*self.file, &self.name, handle, self.data_end)?;
+        Ok(Arc::new(Block::decode(
+            bytes,
+            self.name.clone(),
+            handle.offset,
+        )?))
     }
 
     /// Whether the bloom filter admits `user_key` (always `true` without a filter).
@@ -272,20 +300,22 @@ impl Table {
         buf.clear();
         buf.reserve(2 * seek_len + 16);
         ikey::encode_into(buf, user_key, snapshot, Kind::Delete);
-        let Some(handle) = self.index.handle(self.index.seek(buf)) else {
+        let i = self.index.seek(buf);
+        let Some(handle) = self.index.handle(i) else {
             return Ok(None);
         };
-        let block = self.data_block(handle)?;
-        let Some(value) = block.seek_in_place(buf, seek_len)? else {
-            return Err(self.corrupt(block.offset(), "index key beyond the block's last key"));
-        };
-        let found = buf.get(seek_len..).unwrap_or_default();
-        let parsed = ikey::parse(found)
-            .ok_or_else(|| self.corrupt(block.offset(), "entry key is not an internal key"))?;
-        if parsed.user_key != user_key {
-            return Ok(None);
-        }
-        Ok(Some((parsed.seq, parsed.kind, value.to_vec())))
+        self.with_data_block(i, handle, |block| {
+            let Some(value) = block.seek_in_place(buf, seek_len)? else {
+                return Err(self.corrupt(block.offset(), "index key beyond the block's last key"));
+            };
+            let found = buf.get(seek_len..).unwrap_or_default();
+            let parsed = ikey::parse(found)
+                .ok_or_else(|| self.corrupt(block.offset(), "entry key is not an internal key"))?;
+            if parsed.user_key != user_key {
+                return Ok(None);
+            }
+            Ok(Some((parsed.seq, parsed.kind, value.to_vec())))
+        })
     }
 
     /// A cursor in direction `dir`. Forward starts at the first entry with ikey `>= start`
@@ -403,7 +433,7 @@ impl TableIter {
     fn load_block(&mut self) -> Result<()> {
         self.data = None;
         if let Some(handle) = self.table.index.handle(self.index) {
-            let block = self.table.data_block(handle)?;
+            let block = self.table.data_block(self.index, handle)?;
             self.data = Some(block.iter());
         }
         Ok(())
