@@ -226,12 +226,7 @@ impl BlockCache {
         offset: u64,
         load: impl FnOnce() -> Result<Arc<Block>>,
     ) -> Result<Arc<Block>> {
-        let key = (file_number, offset);
-        if let Some(entry) = self.cache.get(&key) {
-            self.count_hit();
-            return Ok(entry.block);
-        }
-        self.load_slow(key, None, load)
+        self.cached_or_load((file_number, offset), None, load)
     }
 
     /// Data block `i` of a table whose slots are `slots`, cached at (`file_number`, `offset`):
@@ -300,12 +295,22 @@ impl BlockCache {
         offset: u64,
         load: impl FnOnce() -> Result<Arc<Block>>,
     ) -> Result<Arc<Block>> {
-        let key = (file_number, offset);
+        self.cached_or_load((file_number, offset), Some((slots, i)), load)
+    }
+
+    /// The cached block under `key`, or [`load_slow`](Self::load_slow)'s (filling `slot`).
+    #[inline]
+    fn cached_or_load(
+        &self,
+        key: (u64, u64),
+        slot: Option<(&Arc<BlockSlots>, usize)>,
+        load: impl FnOnce() -> Result<Arc<Block>>,
+    ) -> Result<Arc<Block>> {
         if let Some(entry) = self.cache.get(&key) {
             self.count_hit();
             return Ok(entry.block);
         }
-        self.load_slow(key, Some((slots, i)), load)
+        self.load_slow(key, slot, load)
     }
 
     #[inline]
