@@ -41,7 +41,7 @@ impl Sizes {
             range100: 20_000 / d,
             range10: 100_000 / d,
             commits: 1000 / d,
-            txn_durable: 1000 / d,
+            txn_durable: 4000 / d,
             txn_buffered: 100_000 / d,
             ycsb: 500_000 / d,
             cold_reads: 100_000 / d,
