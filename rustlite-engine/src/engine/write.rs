@@ -171,6 +171,15 @@ enum Sync {
     Running,
 }
 
+/// A committer (or a [`sync_appended`] caller: `commit` false) waiting for `durable` to reach
+/// `seq` before it gets `result`.
+struct Waiter {
+    seq: SeqNo,
+    slot: Arc<Slot>,
+    result: Result<SeqNo>,
+    commit: bool,
+}
+
 /// How far the WAL is written and how far it is durable.
 #[derive(Default)]
 struct Progress {
@@ -186,7 +195,7 @@ struct Progress {
     /// How many threads have been committing lately (set by each leader).
     expected: u64,
     /// Committers waiting for `durable` to reach their seqno, in seqno order.
-    waiters: VecDeque<(SeqNo, Arc<Slot>)>,
+    waiters: VecDeque<Waiter>,
     /// Why an fsync failed; nothing above `durable` will ever become durable.
     failed: Option<String>,
 }
@@ -380,7 +389,8 @@ fn append_group(inner: &Inner, group: &[(Arc<Slot>, Request)], expected: u64) ->
     }
     let immediate = inner.opts.durability == Durability::Immediate;
 
-    let mut results: Vec<Result<SeqNo>> = Vec::with_capacity(group.len());
+    // Each result, with the seqno that must be durable before it is given (0: none).
+    let mut results: Vec<(Result<SeqNo>, SeqNo)> = Vec::with_capacity(group.len());
     let mut accepted: Vec<(SeqNo, &WriteBatch)> = Vec::with_capacity(group.len());
     // `synced` goes into every record: the recovery of a torn write needs it (see `lsm::wal`).
     let (mut next_seq, synced) = {
@@ -411,12 +421,14 @@ fn append_group(inner: &Inner, group: &[(Arc<Slot>, Request)], expected: u64) ->
             if let Some(v) = &req.validation {
                 if let Err(why) = oracle.check(v) {
                     tracing::debug!(reason = %why, "commit conflict");
-                    results.push(Err(Error::Conflict(why)));
+                    // Reported once the commits it conflicts with (all at or below `next_seq`) are
+                    // published, so a retry's snapshot sees them instead of conflicting again.
+                    results.push((Err(Error::Conflict(why)), next_seq));
                     continue;
                 }
             }
             if req.batch.is_empty() {
-                results.push(Ok(next_seq));
+                results.push((Ok(next_seq), next_seq));
                 continue;
             }
             let ops = req
@@ -425,7 +437,7 @@ fn append_group(inner: &Inner, group: &[(Arc<Slot>, Request)], expected: u64) ->
                 .iter()
                 .map(|o| (o.kind, o.key.as_slice(), o.value.as_slice()));
             if let Err(e) = encode_batch(&mut buf, next_seq + 1, synced, ops) {
-                results.push(Err(e));
+                results.push((Err(e), 0));
                 continue;
             }
             next_seq += 1;
@@ -433,7 +445,7 @@ fn append_group(inner: &Inner, group: &[(Arc<Slot>, Request)], expected: u64) ->
                 oracle.record(next_seq, req.batch.ops.iter().map(|o| o.key.as_slice()));
             }
             accepted.push((next_seq, &req.batch));
-            results.push(Ok(next_seq));
+            results.push((Ok(next_seq), next_seq));
         }
     }
 
@@ -458,7 +470,8 @@ fn append_group(inner: &Inner, group: &[(Arc<Slot>, Request)], expected: u64) ->
         }
     }
 
-    // Settle the results. Under Immediate an `Ok` waits (in seqno order) until an fsync covers it.
+    // Settle the results. Under Immediate a result waits (in seqno order) until an fsync covers
+    // its seqno: an `Ok` its own, a conflict the commits it conflicts with.
     let mut now: Vec<(&Slot, Result<SeqNo>)> = Vec::new();
     let mut waiting = false;
     {
@@ -468,16 +481,19 @@ fn append_group(inner: &Inner, group: &[(Arc<Slot>, Request)], expected: u64) ->
             p.wal = Some(write.wal.syncer());
         }
         p.expected = expected;
-        for ((slot, _), result) in group.iter().zip(results) {
-            match result {
-                Ok(seq) if immediate && seq > p.durable => match &p.failed {
-                    Some(why) => now.push((slot, Err(Error::Poisoned(why.clone())))),
-                    None => {
-                        p.waiters.push_back((seq, Arc::clone(slot)));
-                        waiting = true;
-                    }
-                },
-                result => now.push((slot, result)),
+        for ((slot, _), (result, seq)) in group.iter().zip(results) {
+            if !immediate || seq <= p.durable {
+                now.push((slot, result));
+            } else if let Some(why) = &p.failed {
+                now.push((slot, Err(Error::Poisoned(why.clone()))));
+            } else {
+                p.waiters.push_back(Waiter {
+                    seq,
+                    slot: Arc::clone(slot),
+                    result,
+                    commit: true,
+                });
+                waiting = true;
             }
         }
     }
@@ -568,13 +584,13 @@ fn run_sync<'a>(inner: &'a Inner, mut p: MutexGuard<'a, Progress>) {
         ))),
     };
     p.sync = Sync::Idle;
-    let covered: Vec<(SeqNo, Arc<Slot>)> = match &result {
+    let covered: Vec<Waiter> = match &result {
         Ok(()) => {
             p.durable = p.durable.max(target);
             if inner.opts.durability == Durability::Immediate {
                 inner.snapshots.publish(p.durable);
             }
-            let n = p.waiters.partition_point(|(seq, _)| *seq <= target);
+            let n = p.waiters.partition_point(|w| w.seq <= target);
             p.waiters.drain(..n).collect()
         }
         Err(e) => {
@@ -583,16 +599,19 @@ fn run_sync<'a>(inner: &'a Inner, mut p: MutexGuard<'a, Progress>) {
             p.waiters.drain(..).collect()
         }
     };
-    let next = p.waiters.front().map(|(_, slot)| Arc::clone(slot));
+    let next = p.waiters.front().map(|w| Arc::clone(&w.slot));
     drop(p);
-    if result.is_ok() && !covered.is_empty() {
+    let acked = covered
+        .iter()
+        .filter(|w| w.commit && w.result.is_ok())
+        .count() as u64;
+    if result.is_ok() && acked > 0 {
         cq.wal_syncs.fetch_add(1, Ordering::Relaxed);
-        cq.synced_commits
-            .fetch_add(covered.len() as u64, Ordering::Relaxed);
+        cq.synced_commits.fetch_add(acked, Ordering::Relaxed);
     }
-    for (seq, slot) in covered {
-        slot.finish(match &result {
-            Ok(()) => Ok(seq),
+    for w in covered {
+        w.slot.finish(match &result {
+            Ok(()) => w.result,
             Err(e) => Err(poisoned(e)),
         });
     }
@@ -615,7 +634,12 @@ pub(crate) fn sync_appended(inner: &Inner) -> Result<()> {
             return Ok(());
         }
         let want = p.appended;
-        p.waiters.push_back((want, Arc::clone(&slot)));
+        p.waiters.push_back(Waiter {
+            seq: want,
+            slot: Arc::clone(&slot),
+            result: Ok(want),
+            commit: false,
+        });
     }
     drive_sync(inner, true);
     match await_slot(inner, &slot, false) {
@@ -804,6 +828,34 @@ mod tests {
         // Two fsyncs, each acknowledging one commit (the conflict waited for none).
         let stats = db.stats().commits;
         assert_eq!((stats.wal_syncs, stats.synced_commits), (2, 2));
+    }
+
+    #[test]
+    fn a_conflict_is_reported_once_the_commit_it_lost_to_is_visible() {
+        let (db, started, verdict) = gated();
+        let mut txn = db.begin(IsolationLevel::RepeatableRead);
+        txn.put(b"a", b"txn").expect("put");
+        let d = db.clone();
+        let first = std::thread::spawn(move || d.put(b"a", b"1"));
+        recv(&started); // the put is recorded for validation; its fsync is in flight
+        let (done, reported) = channel();
+        let conflicting = std::thread::spawn(move || {
+            let result = txn.commit();
+            let _ = done.send(());
+            result
+        });
+        // Known to conflict, but a retry begun now would not see the put yet and conflict
+        // again: the conflict waits for the put's fsync.
+        assert!(reported.recv_timeout(Duration::from_millis(100)).is_err());
+        verdict.send(true).expect("verdict");
+        assert!(matches!(
+            conflicting.join().expect("thread"),
+            Err(Error::Conflict(_))
+        ));
+        assert_eq!(db.get(b"a").expect("get"), Some(b"1".to_vec()));
+        first.join().expect("thread").expect("put");
+        let stats = db.stats().commits;
+        assert_eq!((stats.wal_syncs, stats.synced_commits), (1, 1));
     }
 
     #[test]
