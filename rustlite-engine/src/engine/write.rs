@@ -7,7 +7,8 @@
 //!                                     2. per request: validate (oracle), assign seqno, record keys
 //!                                     3. one WAL append of all records, memtable insert
 //!                                     4. `appended` = last seqno; each accepted request waits
-//!                                        for durability in `waiters`; hand leadership on
+//!                                        for durability in `waiters` (a conflicting one for
+//!                                        the commits it lost to); hand leadership on
 //!                                   then, outside `write`, drives the sync:
 //!                                     5. if no fsync is running or gathering, start one (or
 //!                                        gather first, see below); take over a gathering one
