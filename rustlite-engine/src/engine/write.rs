@@ -118,22 +118,23 @@ impl Slot {
         })
     }
 
-    fn finish(&self, result: Result<SeqNo>) {
-        self.state.lock().result = Some(result);
+    /// Applies `change` to the slot's state and wakes its committer (sleeping or spinning).
+    fn signal(&self, change: impl FnOnce(&mut SlotState)) {
+        change(&mut self.state.lock());
         self.signaled.store(true, Ordering::Release);
         self.wake.notify_one();
+    }
+
+    fn finish(&self, result: Result<SeqNo>) {
+        self.signal(|st| st.result = Some(result));
     }
 
     fn lead(&self) {
-        self.state.lock().lead = true;
-        self.signaled.store(true, Ordering::Release);
-        self.wake.notify_one();
+        self.signal(|st| st.lead = true);
     }
 
     fn drive(&self) {
-        self.state.lock().drive = true;
-        self.signaled.store(true, Ordering::Release);
-        self.wake.notify_one();
+        self.signal(|st| st.drive = true);
     }
 }
 
