@@ -54,18 +54,9 @@ impl Database {
     /// # Ok::<(), rustlite::Error>(())
     /// ```
     pub fn query(&self, sql: &str, params: impl AsRef<[Value]>) -> Result<QueryResult> {
-        let mut tx = self.begin()?;
-        let result = sql::execute(tx.engine_tx(), sql, params.as_ref());
-        match result {
-            Ok(r) => {
-                tx.commit()?;
-                Ok(r)
-            }
-            Err(e) => {
-                tx.rollback();
-                Err(e)
-            }
-        }
+        let engine = self.engine();
+        engine.check_writable()?;
+        sql::query(engine, sql, params.as_ref())
     }
 
     /// Same as [`Database::query`]; reads better for writes and DDL.

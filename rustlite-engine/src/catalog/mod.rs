@@ -62,7 +62,7 @@ use crate::keyspace::{self, CATALOG};
 use crate::lsm::ikey::SeqNo;
 use crate::lsm::iter::Direction;
 use crate::mvcc::transaction::Transaction;
-use crate::mvcc::Reader;
+use crate::mvcc::{ReadView, Reader};
 use crate::table;
 
 pub use schema::{
@@ -84,9 +84,19 @@ enum CatalogKey<'a> {
     RowId(u32),
 }
 
+/// An encoded catalog key on the stack (table and index names up to 62 bytes).
+type KeyBuf = smallvec::SmallVec<[u8; 64]>;
+
 impl CatalogKey<'_> {
     fn encode(self) -> Vec<u8> {
-        let mut out = vec![CATALOG];
+        self.encoded().into_vec()
+    }
+
+    /// The key's bytes, without a heap allocation for names up to 62 bytes (the catalog-cache
+    /// lookup of every SQL statement encodes one).
+    fn encoded(self) -> KeyBuf {
+        let mut out = KeyBuf::new();
+        out.push(CATALOG);
         match self {
             CatalogKey::Table(name) => {
                 out.push(KIND_TABLE);
@@ -320,10 +330,39 @@ impl Catalog {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn cached_table(tx: &mut Transaction, name: &str) -> Option<Arc<TableSchema>> {
-        let key = CatalogKey::Table(name).encode();
+        let key = CatalogKey::Table(name).encoded();
         let table = cached_view(tx, &key)?.tables.get(name).cloned()?;
         tx.note_read(&key);
         Some(table)
+    }
+
+    /// [`Catalog::cached_table`] for a [`ReadView`]: the cached table when the cache provably
+    /// is what the view sees (no catalog change published after the cache was loaded, and the
+    /// view not older than the cache). `None` means "read it" through the view.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+    /// # use rustlite_engine::{Engine, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false)] };
+    /// let old = engine.read_view();
+    /// let mut ddl = engine.begin(IsolationLevel::default());
+    /// Catalog::create_table(&mut ddl, &users)?;
+    /// ddl.commit()?;
+    /// engine.catalog()?; // loads the cache
+    /// assert!(Catalog::cached_table_in(&old, "users").is_none()); // older than the cache
+    /// assert!(Catalog::cached_table_in(&engine.read_view(), "users").is_some());
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn cached_table_in(view: &ReadView, name: &str) -> Option<Arc<TableSchema>> {
+        let cache = &view.engine().inner.catalog;
+        let catalog = cache.current()?;
+        // Acquire: as in `cached_view`; the view read its seqno before this load.
+        if cache.changed_at.load(Ordering::Acquire) > catalog.seq || view.seq() < catalog.seq {
+            return None;
+        }
+        catalog.tables.get(name).cloned()
     }
 
     /// Decodes the entry of table `name` returned by [`Catalog::table_entry`]: an entry of an

@@ -27,6 +27,7 @@ pub use crate::lsm::ikey::Kind;
 pub use crate::lsm::sstable::CacheStats;
 pub use backup::{restore, BackupInfo, BACKUP_FILE};
 pub use batch::{Op, WriteBatch};
+pub(crate) use read::get_in_state;
 pub use read::ScanIter;
 
 use crate::error::{Error, Result};

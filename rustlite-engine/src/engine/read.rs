@@ -94,7 +94,18 @@ impl Engine {
         dir: Direction,
         guard: Arc<SnapshotGuard>,
     ) -> Result<ScanIter> {
-        let state = self.inner.state.load_full();
+        self.scan_in(self.inner.state.load_full(), lower, upper, dir, guard)
+    }
+
+    /// Scans `state` (a read view's pinned state) at the seqno `guard` holds.
+    pub(crate) fn scan_in(
+        &self,
+        state: Arc<State>,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        dir: Direction,
+        guard: Arc<SnapshotGuard>,
+    ) -> Result<ScanIter> {
         let start = match dir {
             Direction::Forward => match lower {
                 Bound::Included(k) => Some(ikey::seek_key(k, ikey::MAX_SEQNO)),

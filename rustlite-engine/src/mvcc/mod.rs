@@ -31,7 +31,7 @@ pub(crate) mod reader;
 pub(crate) mod snapshot;
 pub(crate) mod transaction;
 
-pub use reader::Reader;
+pub use reader::{ReadView, Reader};
 
 /// How much a transaction is shielded from concurrent ones. See the module docs for the table.
 ///

@@ -5,10 +5,34 @@
 //! scans borrow nothing, so they can be returned to a caller as owned iterators). It is also the
 //! seam DESIGN.md keeps clean for a distributed transactional KV: `get` and `scan` at a snapshot.
 
-use std::ops::Bound;
+//!
+//! ## A read view: one statement's reads without a registered snapshot
+//!
+//! [`ReadView`] is what a read-only statement outside a transaction reads through. Like
+//! `Engine::get`, it loads the engine's state (memtables and `Version`) *before* it reads the
+//! visible seqno `s`, and it keeps that state (an `Arc`) for its life. Every version at or below
+//! `s` that it reads lives in that state, and nothing in it ever changes: a memtable is only
+//! appended to with newer seqnos, and compaction and flushes write *new* tables into a *new*
+//! state, so dropping versions that no registered snapshot needs never touches what the view
+//! holds. Hence no registration (a mutex, a map entry) for point reads: just the state's
+//! reference count.
+//!
+//! ```text
+//! view: state S (mem M1, imm [], tables {t1, t2}), seqno s       (S loaded before s was read)
+//! compaction after the view:   t1 + t2 -> t3, dropping versions <= oldest   (a new state S')
+//! the view still reads M1, t1, t2 at s: every version <= s it needs is there
+//! ```
+//!
+//! A scan over the view also reads the pinned state, and registers its seqno for the scan's
+//! life ([`SnapshotList::acquire_at`](crate::mvcc::snapshot::SnapshotList::acquire_at)), as
+//! every scan iterator holds a registration.
 
-use crate::engine::ScanIter;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::engine::{get_in_state, Engine, ScanIter, State};
 use crate::error::Result;
+use crate::lsm::ikey::SeqNo;
 use crate::lsm::iter::Direction;
 use crate::mvcc::transaction::{Snapshot, Transaction, TxnScan};
 
@@ -96,5 +120,218 @@ impl Reader for Snapshot {
         dir: Direction,
     ) -> Result<ScanIter> {
         self.scan(lower, upper, dir)
+    }
+}
+
+/// A pinned, read-only view of the latest committed state, for one statement (see the module
+/// docs): cheaper than a [`Snapshot`], which registers its seqno, and as consistent.
+///
+/// ```
+/// use rustlite_engine::{mvcc::Reader, Engine, Options};
+/// let db = Engine::open_in_memory(Options::default())?;
+/// db.put(b"k", b"old")?;
+/// let mut view = db.read_view();
+/// db.put(b"k", b"new")?;
+/// db.compact(true)?; // "old" is dropped from the tables: no snapshot is registered
+/// assert_eq!(view.read(b"k")?, Some(b"old".to_vec())); // the view still holds it
+/// assert_eq!(db.read_view().read(b"k")?, Some(b"new".to_vec()));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub struct ReadView {
+    engine: Engine,
+    state: Arc<State>,
+    seq: SeqNo,
+}
+
+impl std::fmt::Debug for ReadView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadView").field("seq", &self.seq).finish()
+    }
+}
+
+impl ReadView {
+    /// The seqno the view reads at.
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// let seq = db.put(b"k", b"v")?;
+    /// assert_eq!(db.read_view().seq(), seq);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn seq(&self) -> SeqNo {
+        self.seq
+    }
+
+    /// The engine the view reads.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+impl Engine {
+    /// A [`ReadView`] of the latest committed state.
+    ///
+    /// ```
+    /// use rustlite_engine::{mvcc::Reader, Engine, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// assert_eq!(db.read_view().read(b"k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn read_view(&self) -> ReadView {
+        // The state first, then the seqno (as `Engine::get`): see the module docs.
+        let state = self.inner.state.load_full();
+        let seq = self.inner.snapshots.visible();
+        ReadView {
+            engine: self.clone(),
+            state,
+            seq,
+        }
+    }
+}
+
+impl Reader for ReadView {
+    type Scan<'a> = ScanIter;
+
+    fn read(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        get_in_state(&self.state, key, self.seq)
+    }
+
+    fn scan_range(
+        &mut self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        dir: Direction,
+    ) -> Result<ScanIter> {
+        let guard = Arc::new(self.engine.inner.snapshots.acquire_at(self.seq));
+        self.engine
+            .scan_in(Arc::clone(&self.state), lower, upper, dir, guard)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{IsolationLevel, Options, WriteBatch};
+    use std::ops::Bound::Unbounded;
+
+    fn key(i: u32) -> Vec<u8> {
+        format!("k{i:05}").into_bytes()
+    }
+
+    fn scan_all(view: &mut ReadView) -> Vec<(Vec<u8>, Vec<u8>)> {
+        view.scan_range(Unbounded, Unbounded, Direction::Forward)
+            .unwrap()
+            .collect::<Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_view_never_sees_uncommitted_or_later_writes() {
+        let db = Engine::open_in_memory(Options::default()).unwrap();
+        db.put(b"a", b"1").unwrap();
+        let mut tx = db.begin(IsolationLevel::default());
+        tx.put(b"a", b"2").unwrap();
+        tx.put(b"b", b"2").unwrap();
+        let mut before = db.read_view();
+        assert_eq!(before.read(b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(before.read(b"b").unwrap(), None);
+        tx.commit().unwrap();
+        assert_eq!(before.read(b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(scan_all(&mut before), [(b"a".to_vec(), b"1".to_vec())]);
+        let mut after = db.read_view();
+        assert_eq!(after.read(b"b").unwrap(), Some(b"2".to_vec()));
+        assert_eq!(scan_all(&mut after).len(), 2);
+        assert!(after.seq() > before.seq());
+    }
+
+    #[test]
+    fn a_view_keeps_its_versions_through_flush_and_compaction() {
+        let db = Engine::open_in_memory(Options::default()).unwrap();
+        for i in 0..500 {
+            db.put(&key(i), b"old").unwrap();
+        }
+        db.flush().unwrap();
+        for i in 250..750 {
+            db.put(&key(i), b"mem").unwrap();
+        }
+        let mut view = db.read_view();
+        let seen = scan_all(&mut view);
+        assert_eq!(seen.len(), 750);
+        for i in 0..750 {
+            db.put(&key(i), b"new").unwrap();
+            if i % 3 == 0 {
+                db.delete(&key(i)).unwrap();
+            }
+        }
+        db.compact(true).unwrap();
+        // No snapshot is registered: compaction dropped what only the view reads...
+        assert_eq!(db.inner.snapshots.live_count(), 0);
+        assert_eq!(db.get_at(&key(1), view.seq()).unwrap(), None);
+        // ...from its new tables; the view reads the state it pinned.
+        for i in [0, 1, 249, 250, 749] {
+            let want: &[u8] = if i < 250 { b"old" } else { b"mem" };
+            assert_eq!(
+                view.read(&key(i)).unwrap().as_deref(),
+                Some(want),
+                "key {i}"
+            );
+        }
+        assert_eq!(view.read(&key(750)).unwrap(), None);
+        assert_eq!(scan_all(&mut view), seen);
+        // A scan registers the view's seqno while it runs.
+        let scan = view
+            .scan_range(Unbounded, Unbounded, Direction::Reverse)
+            .unwrap();
+        assert_eq!(db.inner.snapshots.oldest(), view.seq());
+        drop(scan);
+        assert_eq!(db.inner.snapshots.live_count(), 0);
+        assert_eq!(db.read_view().read(&key(1)).unwrap(), Some(b"new".to_vec()));
+        assert_eq!(db.read_view().read(&key(0)).unwrap(), None);
+    }
+
+    /// Writers keep two keys equal, one batch per step, with flushes and compactions in
+    /// between; every view must see them equal, by point reads and by a scan.
+    #[test]
+    fn views_read_one_consistent_state_while_compaction_runs() {
+        let db = Engine::open_in_memory(Options::default().memtable_size(64 << 10)).unwrap();
+        db.put(b"a", &0u64.to_be_bytes()).unwrap();
+        db.put(b"b", &0u64.to_be_bytes()).unwrap();
+        let writer = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for n in 1..=3000u64 {
+                    let mut batch = WriteBatch::new();
+                    batch.put(b"a", n.to_be_bytes()).put(b"b", n.to_be_bytes());
+                    batch.put(key((n % 1000) as u32), [0u8; 64]);
+                    db.write(batch).unwrap();
+                    if n % 500 == 0 {
+                        db.compact(true).unwrap();
+                    }
+                }
+            })
+        };
+        let mut last = 0;
+        while !writer.is_finished() {
+            let mut view = db.read_view();
+            let a = view.read(b"a").unwrap().unwrap();
+            std::thread::yield_now();
+            let b = view.read(b"b").unwrap().unwrap();
+            assert_eq!(a, b);
+            let scanned: Vec<_> = view
+                .scan_range(
+                    Unbounded,
+                    std::ops::Bound::Excluded(&b"c"[..]),
+                    Direction::Forward,
+                )
+                .unwrap()
+                .map(|e| e.unwrap().1)
+                .collect();
+            assert_eq!(scanned, [a.clone(), a.clone()]);
+            let n = u64::from_be_bytes(a.try_into().unwrap());
+            assert!(n >= last, "a later view never reads an older state");
+            last = n;
+        }
+        writer.join().unwrap();
     }
 }

@@ -61,6 +61,20 @@ impl SnapshotList {
         }
     }
 
+    /// Registers a snapshot at `seq`, a seqno at or below the visible one that the caller can
+    /// still read whole (a [`ReadView`](crate::mvcc::reader::ReadView) holding the state it
+    /// read at `seq`): from now on compaction keeps what `seq` reads for the guard's lifetime.
+    pub fn acquire_at(self: &Arc<Self>, seq: SeqNo) -> SnapshotGuard {
+        let mut live = self.live.lock();
+        let seq = seq.min(self.visible.load(Ordering::Acquire));
+        *live.counts.entry(seq).or_insert(0) += 1;
+        SnapshotGuard {
+            list: Arc::clone(self),
+            seq,
+            transaction: false,
+        }
+    }
+
     /// The oldest seqno any live reader may use (the visible seqno when none is registered).
     pub fn oldest(&self) -> SeqNo {
         let live = self.live.lock();
@@ -131,5 +145,21 @@ mod tests {
         assert_eq!(list.oldest(), 10);
         assert!(!list.publish(11));
         assert_eq!(list.live_count(), 0);
+    }
+
+    #[test]
+    fn acquire_at_registers_an_older_seqno() {
+        let list = Arc::new(SnapshotList::new(5));
+        assert!(!list.publish(8));
+        let a = list.acquire_at(6);
+        assert_eq!((a.seq(), list.oldest()), (6, 6));
+        // Never above the visible seqno, and never a transaction.
+        let b = list.acquire_at(100);
+        assert_eq!(b.seq(), 8);
+        assert!(!list.publish(9));
+        drop(a);
+        assert_eq!(list.oldest(), 8);
+        drop(b);
+        assert_eq!((list.oldest(), list.live_count()), (9, 0));
     }
 }

@@ -171,11 +171,20 @@ fn plan_reusing(
 /// (a savepoint) and the transaction can go on.
 pub fn execute(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Result<QueryResult> {
     let threshold = tx.engine().options().slow_query_threshold;
-    // The clock is read only when slow queries are logged.
-    let started = threshold.map(|_| std::time::Instant::now());
+    timed(threshold, sql, || {
+        execute_in(tx, sql, params, cache::plan(sql))
+    })
+}
+
+/// [`execute`] without the slow-query timer; `cached` is [`cache::plan`] of `sql`.
+fn execute_in(
+    tx: &mut crate::Transaction,
+    sql: &str,
+    params: &[Value],
+    cached: Option<Option<std::sync::Arc<planner::prepared::Prepared>>>,
+) -> Result<QueryResult> {
     let savepoint = tx.savepoint();
     // A statement with a reusable plan is a SELECT: let it load the catalog cache.
-    let cached = cache::plan(sql);
     let mut storage = match cached {
         Some(Some(_)) => TableStorage::new(tx).loading_catalog(),
         _ => TableStorage::new(tx),
@@ -185,9 +194,55 @@ pub fn execute(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Resu
         Ok(_) => tx.release(savepoint),
         Err(_) => tx.rollback_to(savepoint),
     }
-    let (Some(threshold), Some(started)) = (threshold, started) else {
-        return result;
+    result
+}
+
+/// Parses, plans and executes one statement on its own, atomically: a statement this thread
+/// has run before as a reusable SELECT (see [`planner::prepared`]) reads through a
+/// [`ReadView`](crate::mvcc::ReadView) (one consistent committed state, without the
+/// bookkeeping of a transaction); any other runs in a transaction of its own at the default
+/// isolation level, committed on success and rolled back on error.
+///
+/// ```
+/// use rustlite_engine::{sql, Engine, Options, Value};
+/// let engine = Engine::open_in_memory(Options::default())?;
+/// sql::query(&engine, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)", &[])?;
+/// sql::query(&engine, "INSERT INTO t VALUES (1, 'ada'), (2, 'bob')", &[])?;
+/// for _ in 0..2 { // planned, then reused through a read view
+///     let r = sql::query(&engine, "SELECT name FROM t WHERE id = ?", &[Value::Int(2)])?;
+///     assert_eq!(r.rows, vec![vec![Value::Text("bob".into())]]);
+/// }
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn query(engine: &crate::Engine, sql: &str, params: &[Value]) -> Result<QueryResult> {
+    let threshold = engine.options().slow_query_threshold;
+    timed(threshold, sql, || {
+        let cached = cache::plan(sql);
+        if let Some(Some(_)) = cached {
+            // Only SELECTs have reusable plans; a view refuses writes all the same.
+            let mut view = engine.read_view();
+            let mut storage = TableStorage::new(&mut view).loading_catalog();
+            return execute_on(&mut storage, sql, params, cached);
+        }
+        let mut tx = engine.begin(crate::IsolationLevel::default());
+        let result = execute_in(&mut tx, sql, params, cached)?;
+        tx.commit()?;
+        Ok(result)
+    })
+}
+
+/// Runs `run`, logging `sql` as a slow query when it took longer than `threshold` (the clock
+/// is read only when slow queries are logged).
+fn timed(
+    threshold: Option<std::time::Duration>,
+    sql: &str,
+    run: impl FnOnce() -> Result<QueryResult>,
+) -> Result<QueryResult> {
+    let Some(threshold) = threshold else {
+        return run();
     };
+    let started = std::time::Instant::now();
+    let result = run();
     let elapsed = started.elapsed();
     if elapsed > threshold {
         tracing::warn!(

@@ -24,6 +24,7 @@ use crate::catalog::{Catalog, FieldDef, IndexDef, IndexKind, Schema, TableSchema
 use crate::error::{Error, Result};
 use crate::lsm::iter::Direction;
 use crate::mvcc::transaction::Transaction;
+use crate::mvcc::{ReadView, Reader};
 use crate::table;
 use crate::value::Value;
 use std::ops::Bound;
@@ -32,9 +33,56 @@ use std::sync::Arc;
 /// A table's schema and the planner's view of it.
 type Entry = (Arc<TableSchema>, Arc<TableInfo>);
 
+/// What a [`TableStorage`] reads and writes through: an engine [`Transaction`], or a
+/// [`ReadView`] for a read-only statement outside one (whose writes are refused).
+pub trait Source: Reader {
+    /// The table called `name` from the engine's catalog cache when that provably is this
+    /// source's view (after loading the cache when `load` and it is empty or stale; a failed
+    /// load only means the entry is read through the source).
+    fn cached_table(&mut self, name: &str, load: bool) -> Option<Arc<TableSchema>>;
+    /// The transaction writes go to.
+    fn writer(&mut self) -> Result<&mut Transaction>;
+}
+
+impl Source for Transaction {
+    fn cached_table(&mut self, name: &str, load: bool) -> Option<Arc<TableSchema>> {
+        if let Some(schema) = Catalog::cached_table(self, name) {
+            return Some(schema);
+        }
+        if !load {
+            return None;
+        }
+        self.engine().catalog().ok()?;
+        Catalog::cached_table(self, name)
+    }
+
+    fn writer(&mut self) -> Result<&mut Transaction> {
+        Ok(self)
+    }
+}
+
+impl Source for ReadView {
+    fn cached_table(&mut self, name: &str, load: bool) -> Option<Arc<TableSchema>> {
+        if let Some(schema) = Catalog::cached_table_in(self, name) {
+            return Some(schema);
+        }
+        if !load {
+            return None;
+        }
+        self.engine().catalog().ok()?;
+        Catalog::cached_table_in(self, name)
+    }
+
+    fn writer(&mut self) -> Result<&mut Transaction> {
+        Err(Error::Sql(
+            "a write statement cannot run on a read-only view".into(),
+        ))
+    }
+}
+
 /// See the module docs.
-pub struct TableStorage<'a> {
-    tx: &'a mut Transaction,
+pub struct TableStorage<'a, S: Source = Transaction> {
+    tx: &'a mut S,
     /// The tables looked up in this statement, by the name used (a statement names a few: a
     /// list, searched without hashing).
     schemas: Vec<(String, Entry)>,
@@ -42,9 +90,9 @@ pub struct TableStorage<'a> {
     load_catalog: bool,
 }
 
-impl<'a> TableStorage<'a> {
+impl<'a, S: Source> TableStorage<'a, S> {
     /// A storage reading and writing through `tx`.
-    pub fn new(tx: &'a mut Transaction) -> Self {
+    pub fn new(tx: &'a mut S) -> Self {
         TableStorage {
             tx,
             schemas: Vec::new(),
@@ -71,7 +119,7 @@ impl<'a> TableStorage<'a> {
         if let Some((_, e)) = self.schemas.iter().find(|(n, _)| n == name) {
             return Ok(Some(e.clone()));
         }
-        if let Some(schema) = Self::cached_table(self.tx, name, self.load_catalog) {
+        if let Some(schema) = self.tx.cached_table(name, self.load_catalog) {
             let e = cache::info_of(schema);
             self.schemas.push((name.to_string(), e.clone()));
             return Ok(Some(e));
@@ -92,19 +140,6 @@ impl<'a> TableStorage<'a> {
             self.schemas.push((name.to_string(), e.clone()));
         }
         Ok(found)
-    }
-
-    /// [`Catalog::cached_table`], after loading the engine's catalog cache when `load` and it
-    /// is empty or stale (a failed load only means the entry is read through the transaction).
-    fn cached_table(tx: &mut Transaction, name: &str, load: bool) -> Option<Arc<TableSchema>> {
-        if let Some(schema) = Catalog::cached_table(tx, name) {
-            return Some(schema);
-        }
-        if !load {
-            return None;
-        }
-        tx.engine().catalog().ok()?;
-        Catalog::cached_table(tx, name)
     }
 
     fn schema(&mut self, name: &str) -> Result<Arc<TableSchema>> {
@@ -183,7 +218,7 @@ pub fn table_info(t: &TableSchema) -> TableInfo {
     }
 }
 
-impl Storage for TableStorage<'_> {
+impl<S: Source> Storage for TableStorage<'_, S> {
     fn table(&mut self, name: &str) -> Result<Option<Arc<TableInfo>>> {
         Ok(self.lookup(name)?.map(|(_, info)| info))
     }
@@ -250,17 +285,17 @@ impl Storage for TableStorage<'_> {
 
     fn insert(&mut self, t: &TableInfo, row: Row) -> Result<()> {
         let schema = self.schema(&t.name)?;
-        table::insert(self.tx, &schema, &Self::doc_of(&schema, row)).map(drop)
+        table::insert(self.tx.writer()?, &schema, &Self::doc_of(&schema, row)).map(drop)
     }
 
     fn update(&mut self, t: &TableInfo, key: &[Value], row: Row) -> Result<()> {
         let schema = self.schema(&t.name)?;
-        table::update_at(self.tx, &schema, key, &Self::doc_of(&schema, row)).map(drop)
+        table::update_at(self.tx.writer()?, &schema, key, &Self::doc_of(&schema, row)).map(drop)
     }
 
     fn delete(&mut self, t: &TableInfo, key: &[Value]) -> Result<()> {
         let schema = self.schema(&t.name)?;
-        table::delete(self.tx, &schema, key).map(drop)
+        table::delete(self.tx.writer()?, &schema, key).map(drop)
     }
 
     fn create_table(&mut self, def: &CreateTable) -> Result<()> {
@@ -279,13 +314,13 @@ impl Storage for TableStorage<'_> {
                 .map(|c| IndexDef::new(&def.name, c, IndexKind::BTree, true))
                 .collect(),
         };
-        Catalog::create_table(self.tx, &schema).map(drop)
+        Catalog::create_table(self.tx.writer()?, &schema).map(drop)
     }
 
     fn drop_table(&mut self, name: &str) -> Result<()> {
         let t = self.schema(name)?;
         self.schemas.clear();
-        Catalog::drop_table(self.tx, t.name())
+        Catalog::drop_table(self.tx.writer()?, t.name())
     }
 
     fn create_index(&mut self, def: &CreateIndex) -> Result<()> {
@@ -313,7 +348,7 @@ impl Storage for TableStorage<'_> {
             IndexKind::BTree
         };
         let ix = IndexDef::named(def.name.clone(), &column, kind, def.unique);
-        Catalog::create_index(self.tx, t.name(), &ix).map(drop)
+        Catalog::create_index(self.tx.writer()?, t.name(), &ix).map(drop)
     }
 
     fn drop_index(&mut self, name: &str) -> Result<()> {
@@ -332,7 +367,7 @@ impl Storage for TableStorage<'_> {
             .find(|i| i.def.name.eq_ignore_ascii_case(name))
             .map(|i| i.def.name.clone())
             .unwrap_or_else(|| name.to_string());
-        Catalog::drop_index(self.tx, t.name(), &exact).map(drop)
+        Catalog::drop_index(self.tx.writer()?, t.name(), &exact).map(drop)
     }
 }
 
