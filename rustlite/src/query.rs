@@ -49,7 +49,7 @@ impl Database {
     /// db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)", params![])?;
     /// db.execute("INSERT INTO users VALUES (?, ?), (?, ?)", params![1, "ada", 2, "bob"])?;
     /// let r = db.query("SELECT name FROM users WHERE id = ?", params![2])?;
-    /// assert_eq!(r.columns, ["name"]);
+    /// assert_eq!(*r.columns, ["name"]);
     /// assert_eq!(r.rows, [[Value::Text("bob".into())]]);
     /// # Ok::<(), rustlite::Error>(())
     /// ```

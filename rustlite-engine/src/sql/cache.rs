@@ -330,7 +330,7 @@ mod tests {
         run("CREATE TABLE t (id INTEGER PRIMARY KEY, b TEXT, a INTEGER)")?;
         run("INSERT INTO t VALUES (5, 'x', 7)")?;
         let r = run(query)?;
-        assert_eq!(r.columns, ["id", "b", "a"]);
+        assert_eq!(*r.columns, ["id", "b", "a"]);
         assert_eq!(
             r.rows,
             [[Value::Int(5), Value::Text("x".into()), Value::Int(7)]]
@@ -345,12 +345,12 @@ mod tests {
         Catalog::set_fields(&mut tx, "t", fields)?;
         // The transaction's own DDL is visible to its next statement.
         assert_eq!(
-            execute(&mut tx, query, &[Value::Int(7)])?.columns,
+            *execute(&mut tx, query, &[Value::Int(7)])?.columns,
             ["id", "b", "a", "c"]
         );
         tx.commit()?;
         let r = run(query)?;
-        assert_eq!(r.columns, ["id", "b", "a", "c"]);
+        assert_eq!(*r.columns, ["id", "b", "a", "c"]);
         assert_eq!(r.rows[0][3], Value::Null);
         Ok(())
     }

@@ -74,14 +74,15 @@ use crate::value::Value;
 /// let written = sql::execute(&mut tx, "INSERT INTO t VALUES (1, 10), (2, 20)", &[])?;
 /// assert_eq!(written.rows_affected, 2);
 /// let r = sql::execute(&mut tx, "SELECT id, n * 2 AS twice FROM t ORDER BY id DESC", &[])?;
-/// assert_eq!(r.columns, ["id", "twice"]);
+/// assert_eq!(*r.columns, ["id", "twice"]);
 /// assert_eq!(r.rows[0], [Value::Int(2), Value::Int(40)]);
 /// # Ok::<(), rustlite_engine::Error>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QueryResult {
-    /// Output column names (empty for writes and DDL).
-    pub columns: Vec<String>,
+    /// Output column names (empty for writes and DDL), shared by the results of one reused
+    /// statement (compare with `*r.columns == ["a", "b"]`).
+    pub columns: std::sync::Arc<[String]>,
     /// Output rows, one value per column.
     pub rows: Vec<Vec<Value>>,
     /// Rows inserted, updated or deleted by a write statement.
@@ -104,7 +105,7 @@ pub(crate) fn execute_on(
         if prepared.accepts(params) && prepared.is_current(storage)? {
             if let Some(simple) = prepared.simple() {
                 return Ok(QueryResult {
-                    columns: prepared.columns().to_vec(),
+                    columns: std::sync::Arc::clone(prepared.columns()),
                     rows: simple.run(storage, params)?,
                     rows_affected: 0,
                 });

@@ -51,7 +51,7 @@ pub fn execute(plan: Plan, storage: &mut dyn Storage) -> Result<QueryResult> {
             rows_affected: 0,
         }),
         Plan::Explain(inner) => Ok(QueryResult {
-            columns: vec!["plan".into()],
+            columns: std::sync::Arc::new(["plan".to_string()]),
             rows: inner
                 .explain()
                 .lines()
@@ -60,7 +60,7 @@ pub fn execute(plan: Plan, storage: &mut dyn Storage) -> Result<QueryResult> {
             rows_affected: 0,
         }),
         other => write::execute(other, storage).map(|n| QueryResult {
-            columns: vec![],
+            columns: std::sync::Arc::new([]),
             rows: vec![],
             rows_affected: n,
         }),

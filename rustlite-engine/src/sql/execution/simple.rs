@@ -304,7 +304,7 @@ mod tests {
         let q = "SELECT a, id FROM t WHERE id = ?";
         for _ in 0..3 {
             let r = run(q, &[Value::Int(2)])?;
-            assert_eq!(r.columns, ["a", "id"]);
+            assert_eq!(*r.columns, ["a", "id"]);
             assert_eq!(r.rows, [[Value::Text("y".into()), Value::Int(2)]]);
             assert!(run(q, &[Value::Int(3)])?.rows.is_empty());
         }

@@ -39,8 +39,8 @@ pub enum Plan {
     Query {
         /// Root node.
         node: Node,
-        /// Output column names.
-        columns: Vec<String>,
+        /// Output column names (shared with every result of a reused plan).
+        columns: std::sync::Arc<[String]>,
     },
     /// EXPLAIN of a plan.
     Explain(Box<Plan>),
@@ -208,7 +208,10 @@ impl<'a> Planner<'a> {
         Ok(match statement {
             Statement::Select(q) => {
                 let (node, columns) = self.plan_query(*q)?;
-                Plan::Query { node, columns }
+                Plan::Query {
+                    node,
+                    columns: columns.into(),
+                }
             }
             Statement::Explain(inner) => Plan::Explain(Box::new(self.plan(*inner)?)),
             Statement::CreateTable(c) => Plan::CreateTable(c),

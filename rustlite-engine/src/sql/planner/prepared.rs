@@ -45,7 +45,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct Prepared {
     node: Node,
-    columns: Vec<String>,
+    columns: Arc<[String]>,
     /// Each table looked up while planning, by the name used, with what it was.
     tables: Vec<(String, Arc<TableInfo>)>,
     /// One more than the highest parameter number in the plan.
@@ -100,7 +100,7 @@ impl Prepared {
     }
 
     /// The plan's output column names.
-    pub fn columns(&self) -> &[String] {
+    pub fn columns(&self) -> &Arc<[String]> {
         &self.columns
     }
 
@@ -114,7 +114,7 @@ impl Prepared {
     pub fn bind(&self, params: &[Value]) -> Result<Plan> {
         Ok(Plan::Query {
             node: bind_node(&self.node, params)?,
-            columns: self.columns.clone(),
+            columns: Arc::clone(&self.columns),
         })
     }
 }

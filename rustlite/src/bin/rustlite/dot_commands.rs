@@ -85,7 +85,7 @@ pub fn run(session: &mut Session, line: &str) -> CliResult<Flow> {
             let result = QueryResult {
                 columns: ["index", "table", "column", "kind", "unique"]
                     .map(String::from)
-                    .to_vec(),
+                    .into(),
                 rows,
                 rows_affected: 0,
             };
@@ -137,7 +137,7 @@ pub fn run(session: &mut Session, line: &str) -> CliResult<Flow> {
                 rows.push(vec![bytes_value(key), bytes_value(value)]);
             }
             let result = QueryResult {
-                columns: vec!["key".into(), "value".into()],
+                columns: vec!["key".into(), "value".into()].into(),
                 rows,
                 rows_affected: 0,
             };

@@ -277,7 +277,7 @@ mod tests {
     #[test]
     fn table_aligns_numbers_right() {
         let result = QueryResult {
-            columns: vec!["id".into(), "name".into()],
+            columns: vec!["id".into(), "name".into()].into(),
             rows: vec![
                 vec![Value::Int(1), Value::Text("ada".into())],
                 vec![Value::Int(10), Value::Null],
@@ -301,7 +301,7 @@ mod tests {
     #[test]
     fn csv_and_json_modes() {
         let result = QueryResult {
-            columns: vec!["a".into(), "b".into()],
+            columns: vec!["a".into(), "b".into()].into(),
             rows: vec![vec![Value::Text("x,y".into()), Value::Null]],
             rows_affected: 0,
         };

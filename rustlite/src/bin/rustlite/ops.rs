@@ -198,7 +198,7 @@ pub fn print_stats(out: &mut dyn Write, stats: &Stats) -> CliResult<()> {
         writeln!(out, "levels: no tables yet")?;
     } else {
         let result = QueryResult {
-            columns: vec!["level".into(), "files".into(), "size".into()],
+            columns: vec!["level".into(), "files".into(), "size".into()].into(),
             rows,
             rows_affected: 0,
         };
