@@ -355,7 +355,7 @@ impl Catalog {
     /// assert!(Catalog::cached_table_in(&engine.read_view(), "users").is_some());
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
-    pub fn cached_table_in(view: &ReadView, name: &str) -> Option<Arc<TableSchema>> {
+    pub fn cached_table_in(view: &ReadView<'_>, name: &str) -> Option<Arc<TableSchema>> {
         let cache = &view.engine().inner.catalog;
         let catalog = cache.current()?;
         // Acquire: as in `cached_view`; the view read its seqno before this load.

@@ -137,19 +137,19 @@ impl Reader for Snapshot {
 /// assert_eq!(db.read_view().read(b"k")?, Some(b"new".to_vec()));
 /// # Ok::<(), rustlite_engine::Error>(())
 /// ```
-pub struct ReadView {
-    engine: Engine,
+pub struct ReadView<'e> {
+    engine: &'e Engine,
     state: Arc<State>,
     seq: SeqNo,
 }
 
-impl std::fmt::Debug for ReadView {
+impl std::fmt::Debug for ReadView<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReadView").field("seq", &self.seq).finish()
     }
 }
 
-impl ReadView {
+impl<'e> ReadView<'e> {
     /// The seqno the view reads at.
     ///
     /// ```
@@ -163,8 +163,8 @@ impl ReadView {
     }
 
     /// The engine the view reads.
-    pub(crate) fn engine(&self) -> &Engine {
-        &self.engine
+    pub(crate) fn engine(&self) -> &'e Engine {
+        self.engine
     }
 }
 
@@ -178,20 +178,23 @@ impl Engine {
     /// assert_eq!(db.read_view().read(b"k")?, Some(b"v".to_vec()));
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
-    pub fn read_view(&self) -> ReadView {
+    pub fn read_view(&self) -> ReadView<'_> {
         // The state first, then the seqno (as `Engine::get`): see the module docs.
         let state = self.inner.state.load_full();
         let seq = self.inner.snapshots.visible();
         ReadView {
-            engine: self.clone(),
+            engine: self,
             state,
             seq,
         }
     }
 }
 
-impl Reader for ReadView {
-    type Scan<'a> = ScanIter;
+impl<'e> Reader for ReadView<'e> {
+    type Scan<'a>
+        = ScanIter
+    where
+        Self: 'a;
 
     fn read(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         get_in_state(&self.state, key, self.seq)
@@ -219,7 +222,7 @@ mod tests {
         format!("k{i:05}").into_bytes()
     }
 
-    fn scan_all(view: &mut ReadView) -> Vec<(Vec<u8>, Vec<u8>)> {
+    fn scan_all(view: &mut ReadView<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
         view.scan_range(Unbounded, Unbounded, Direction::Forward)
             .unwrap()
             .collect::<Result<_>>()
