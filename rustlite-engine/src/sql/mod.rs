@@ -12,6 +12,7 @@
 //! | `table_storage` | that trait over the catalog and the table layer, in a transaction |
 //! | `document` | a stored document → a row, decoding only the columns a query reads |
 //! | `params` | conversions of Rust values into parameters |
+//! | `clock` | the slow-query timer's clock |
 //! | `cache` | parsed statements and reusable plans by SQL text, decoded schemas by catalog entry |
 //! | `eval` | expression evaluation, three-valued logic, the ORDER BY total order |
 //!
@@ -49,6 +50,7 @@
 
 pub(crate) mod ast;
 pub(crate) mod cache;
+pub(crate) mod clock;
 pub(crate) mod document;
 pub(crate) mod eval;
 pub(crate) mod execution;
@@ -233,7 +235,8 @@ pub fn query(engine: &crate::Engine, sql: &str, params: &[Value]) -> Result<Quer
 }
 
 /// Runs `run`, logging `sql` as a slow query when it took longer than `threshold` (the clock
-/// is read only when slow queries are logged).
+/// is read only when slow queries are logged, and coarsely for thresholds of 10 ms or more:
+/// see [`clock`]).
 fn timed(
     threshold: Option<std::time::Duration>,
     sql: &str,
@@ -242,7 +245,7 @@ fn timed(
     let Some(threshold) = threshold else {
         return run();
     };
-    let started = std::time::Instant::now();
+    let started = clock::Stopwatch::start(threshold);
     let result = run();
     let elapsed = started.elapsed();
     if elapsed > threshold {
