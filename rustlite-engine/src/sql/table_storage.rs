@@ -61,7 +61,7 @@ impl Source for Transaction {
     }
 }
 
-impl Source for ReadView {
+impl Source for ReadView<'_> {
     fn cached_table(&mut self, name: &str, load: bool) -> Option<Arc<TableSchema>> {
         if let Some(schema) = Catalog::cached_table_in(self, name) {
             return Some(schema);
@@ -85,7 +85,9 @@ pub struct TableStorage<'a, S: Source = Transaction> {
     tx: &'a mut S,
     /// The tables looked up in this statement, by the name used (a statement names a few: a
     /// list, searched without hashing).
-    schemas: Vec<(String, Entry)>,
+    /// Each under its table's own name, or under the name used when that differs in case
+    /// (so the usual exact lookup allocates nothing).
+    schemas: smallvec::SmallVec<[(Option<Box<str>>, Entry); 2]>,
     /// Load the engine's catalog cache when it is stale ([`TableStorage::loading_catalog`]).
     load_catalog: bool,
 }
@@ -95,7 +97,7 @@ impl<'a, S: Source> TableStorage<'a, S> {
     pub fn new(tx: &'a mut S) -> Self {
         TableStorage {
             tx,
-            schemas: Vec::new(),
+            schemas: smallvec::SmallVec::new(),
             load_catalog: false,
         }
     }
@@ -116,12 +118,15 @@ impl<'a, S: Source> TableStorage<'a, S> {
     /// catalog entry is read through the transaction and decoded only when this thread has not
     /// decoded the same bytes before (see [`cache`]).
     fn lookup(&mut self, name: &str) -> Result<Option<Entry>> {
-        if let Some((_, e)) = self.schemas.iter().find(|(n, _)| n == name) {
+        let known = |(alias, (schema, _)): &&(Option<Box<str>>, Entry)| {
+            alias.as_deref().unwrap_or(schema.name()) == name
+        };
+        if let Some((_, e)) = self.schemas.iter().find(known) {
             return Ok(Some(e.clone()));
         }
         if let Some(schema) = self.tx.cached_table(name, self.load_catalog) {
             let e = cache::info_of(schema);
-            self.schemas.push((name.to_string(), e.clone()));
+            self.remember(name, &e);
             return Ok(Some(e));
         }
         let found = match Catalog::table_entry(self.tx, name)? {
@@ -137,9 +142,15 @@ impl<'a, S: Source> TableStorage<'a, S> {
                 }),
         };
         if let Some(e) = &found {
-            self.schemas.push((name.to_string(), e.clone()));
+            self.remember(name, e);
         }
         Ok(found)
+    }
+
+    /// Keeps `e`, looked up as `name`, for the rest of the statement.
+    fn remember(&mut self, name: &str, e: &Entry) {
+        let alias = (e.0.name() != name).then(|| name.into());
+        self.schemas.push((alias, e.clone()));
     }
 
     fn schema(&mut self, name: &str) -> Result<Arc<TableSchema>> {
