@@ -214,6 +214,7 @@ impl<'e> Reader for ReadView<'e> {
 
 #[cfg(test)]
 mod tests {
+    #![expect(clippy::unwrap_used, reason = "a test fails by panicking")]
     use super::*;
     use crate::{IsolationLevel, Options, WriteBatch};
     use std::ops::Bound::Unbounded;
