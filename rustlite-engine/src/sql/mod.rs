@@ -201,7 +201,7 @@ fn execute_in(
 }
 
 /// Parses, plans and executes one statement on its own, atomically: a statement this thread
-/// has run before as a reusable SELECT (see [`planner::prepared`]) reads through a
+/// has run before as a reusable SELECT (its plan kept, see the module docs) reads through a
 /// [`ReadView`](crate::mvcc::ReadView) (one consistent committed state, without the
 /// bookkeeping of a transaction); any other runs in a transaction of its own at the default
 /// isolation level, committed on success and rolled back on error.
