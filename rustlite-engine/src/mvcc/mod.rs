@@ -24,7 +24,9 @@
 //! ## Garbage collection
 //! Live snapshots and transactions register their seqno in the engine's snapshot list;
 //! compaction keeps every version the oldest of them may read, and the oracle forgets commits
-//! older than the oldest.
+//! older than the oldest. A [`ReadView`] (one read-only SQL statement) registers nothing: it
+//! pins the engine state it reads, whose memtables and tables compaction never changes (see
+//! [`ReadView`]).
 
 pub(crate) mod oracle;
 pub(crate) mod reader;

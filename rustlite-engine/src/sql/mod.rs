@@ -21,9 +21,11 @@
 //! `SELECT name, count(*) FROM users u JOIN orders o ON o.user_id = u.id WHERE u.age > ?
 //! GROUP BY name`, with parameter `30`:
 //!
-//! 1. The client calls `db.query(sql, params![30])`; the facade opens a transaction at the
-//!    current snapshot (or uses the caller's) and calls `execute_on` with a `Storage`
-//!    over it.
+//! 1. The client calls `db.query(sql, params![30])`; the facade calls [`query`], which opens a
+//!    transaction at the current snapshot (a `Transaction::query` uses the caller's) and calls
+//!    `execute_on` with a `Storage` over it. A statement this thread already planned as a
+//!    reusable SELECT needs no transaction: it reads through a [`ReadView`](crate::mvcc::ReadView),
+//!    the engine state pinned at the visible seqno.
 //! 2. `translate::parse` checks the size limits, tokenizes, parses with a recursion limit,
 //!    and translates the `sqlparser` AST into `ast::Statement`; `?` becomes parameter 0.
 //!    The result is kept in the `cache` under the SQL text, so a repeated statement skips
