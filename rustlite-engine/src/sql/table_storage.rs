@@ -392,3 +392,65 @@ fn field_names(schema: &TableSchema) -> smallvec::SmallVec<[&str; 16]> {
         .map(|f| f.name.as_str())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::{cache, execute, execute_on, query};
+    use crate::{Engine, IsolationLevel, Options};
+
+    fn n_of(engine: &Engine, id: i64) -> Result<Vec<Vec<Value>>> {
+        Ok(query(engine, "SELECT n FROM t WHERE id = ?", &[Value::Int(id)])?.rows)
+    }
+
+    /// A reused SELECT reads through a `ReadView`: committed data only, and nothing written
+    /// after it began.
+    #[test]
+    fn a_reused_select_on_a_view_reads_committed_data_only() -> Result<()> {
+        let engine = Engine::open_in_memory(Options::default())?;
+        query(
+            &engine,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)",
+            &[],
+        )?;
+        query(&engine, "INSERT INTO t VALUES (1, 10)", &[])?;
+        assert_eq!(n_of(&engine, 1)?, [[Value::Int(10)]]);
+        assert!(
+            matches!(cache::plan("SELECT n FROM t WHERE id = ?"), Some(Some(_))),
+            "the next call takes the view"
+        );
+        let mut tx = engine.begin(IsolationLevel::default());
+        execute(&mut tx, "UPDATE t SET n = 11 WHERE id = 1", &[])?;
+        execute(&mut tx, "INSERT INTO t VALUES (2, 20)", &[])?;
+        assert_eq!(n_of(&engine, 1)?, [[Value::Int(10)]]);
+        assert!(n_of(&engine, 2)?.is_empty());
+        tx.commit()?;
+        assert_eq!(n_of(&engine, 1)?, [[Value::Int(11)]]);
+        assert_eq!(n_of(&engine, 2)?, [[Value::Int(20)]]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_view_refuses_writes_and_ddl() -> Result<()> {
+        let engine = Engine::open_in_memory(Options::default())?;
+        query(
+            &engine,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)",
+            &[],
+        )?;
+        let mut view = engine.read_view();
+        let mut storage = TableStorage::new(&mut view);
+        for sql in [
+            "INSERT INTO t VALUES (1, 10)",
+            "DROP TABLE t",
+            "CREATE TABLE u (id INTEGER PRIMARY KEY)",
+        ] {
+            let refused = execute_on(&mut storage, sql, &[], None);
+            assert!(matches!(refused, Err(Error::Sql(_))), "{sql}: {refused:?}");
+        }
+        let count = query(&engine, "SELECT count(*) FROM t", &[])?;
+        assert_eq!(count.rows, [[Value::Int(0)]]);
+        assert!(engine.catalog()?.list().all(|t| t.name() == "t"));
+        Ok(())
+    }
+}
