@@ -182,6 +182,7 @@ pub fn decode_batch<'a>(
 pub struct WalWriter {
     file: Arc<Mutex<Box<dyn WritableFile>>>,
     syncer: WalSyncer,
+    /// Bytes in the file plus the staged bytes not yet written to it.
     len: u64,
 }
 
@@ -199,6 +200,7 @@ impl WalWriter {
         let file = Arc::new(Mutex::new(file));
         let syncer = WalSyncer {
             file: Arc::clone(&file),
+            staged: Arc::default(),
             handle,
         };
         WalWriter { file, syncer, len }
@@ -212,15 +214,32 @@ impl WalWriter {
         Ok(WalWriter::new(file))
     }
 
-    /// Appends framed records (one or more [`encode_batch`] outputs) with one write.
+    /// Appends framed records (one or more [`encode_batch`] outputs) with one write, after any
+    /// records [`stage`](Self::stage)d before them.
     pub fn append(&mut self, framed: &[u8]) -> Result<()> {
         let mut file = self.file.lock();
+        self.syncer.write_staged(&mut file)?;
         file.append(framed)?;
-        self.len = file.len();
+        self.len += framed.len() as u64;
         Ok(())
     }
 
-    /// Makes everything appended so far durable.
+    /// Queues framed records in memory; the next [`WalSyncer::sync`] (or [`append`](Self::append))
+    /// writes every queued record with one write before it fsyncs. For records nobody is told
+    /// about before a sync covers them (group commit under `Durability::Immediate`): the
+    /// committers of one fsync then cost one write instead of one each, and no write sits in
+    /// the commit path between two committers.
+    pub fn stage(&mut self, framed: Vec<u8>) {
+        self.len += framed.len() as u64;
+        let mut staged = self.syncer.staged.lock();
+        if staged.is_empty() {
+            *staged = framed;
+        } else {
+            staged.extend_from_slice(&framed);
+        }
+    }
+
+    /// Makes everything appended or staged so far durable.
     pub fn sync(&mut self) -> Result<()> {
         self.syncer.sync()
     }
@@ -230,12 +249,12 @@ impl WalWriter {
         self.syncer.clone()
     }
 
-    /// Bytes in the file.
+    /// Bytes in the log, staged ones included.
     pub fn len(&self) -> u64 {
         self.len
     }
 
-    /// Whether the file is empty.
+    /// Whether the log is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -244,9 +263,9 @@ impl WalWriter {
 /// Syncs a WAL from any thread while its [`WalWriter`] keeps appending: the pipelined commit
 /// fsyncs group N through it while group N+1 is written.
 ///
-/// A sync covers every record appended before it began. When the file offers no
-/// [`FileSync`] handle, the sync takes the file's own lock, so appends wait for it (still
-/// correct, no longer overlapped).
+/// A sync first writes the records [staged](WalWriter::stage) so far, then covers every record
+/// appended before it began. When the file offers no [`FileSync`] handle, the sync takes the
+/// file's own lock, so appends wait for it (still correct, no longer overlapped).
 ///
 /// ```
 /// use rustlite_engine::lsm::{ikey::Kind, wal::{self, WalWriter}};
@@ -263,6 +282,8 @@ impl WalWriter {
 #[derive(Clone)]
 pub struct WalSyncer {
     file: Arc<Mutex<Box<dyn WritableFile>>>,
+    /// Records staged by the writer, not yet written. Locked after `file` when both are held.
+    staged: Arc<Mutex<Vec<u8>>>,
     handle: Option<Arc<dyn FileSync>>,
 }
 
@@ -275,12 +296,27 @@ impl std::fmt::Debug for WalSyncer {
 }
 
 impl WalSyncer {
-    /// Makes durable every record appended to the WAL before this call began.
+    /// Makes durable every record staged or appended to the WAL before this call began.
     pub fn sync(&self) -> Result<()> {
+        let mut file = self.file.lock();
+        self.write_staged(&mut file)?;
         match &self.handle {
-            Some(h) => h.sync(),
-            None => self.file.lock().sync(),
+            Some(h) => {
+                drop(file);
+                h.sync()
+            }
+            None => file.sync(),
         }
+    }
+
+    /// Writes the staged records to `file` (whose lock the caller holds, so writes keep their
+    /// order) with one write.
+    fn write_staged(&self, file: &mut Box<dyn WritableFile>) -> Result<()> {
+        let staged = std::mem::take(&mut *self.staged.lock());
+        if staged.is_empty() {
+            return Ok(());
+        }
+        file.append(&staged)
     }
 }
 
@@ -663,6 +699,48 @@ mod tests {
     fn round_trip_fs() {
         let dir = tempfile::tempdir().expect("tempdir");
         round_trip_on(&FsStorage::open(dir.path()).expect("open"));
+    }
+
+    /// Staged records reach the file only at the next sync or append, before whatever that
+    /// append writes: the log holds every batch once, in seqno order.
+    fn staged_records_on(storage: &dyn Storage) {
+        let want = batches();
+        let one = |b: &OwnedBatch| encode_all(std::slice::from_ref(b));
+        let name = wal_file_name(1);
+        let mut w = WalWriter::create(storage, 1).expect("create");
+        w.stage(one(&want[0]));
+        w.stage(one(&want[1]));
+        assert_eq!(
+            storage.read_all(&name).expect("read"),
+            b"",
+            "staged, not written"
+        );
+        let staged_len = one(&want[0]).len() + one(&want[1]).len();
+        assert_eq!(w.len(), staged_len as u64, "len counts staged bytes");
+        // A sync from another handle writes them with one write, then fsyncs.
+        w.syncer().sync().expect("sync");
+        assert_eq!(storage.read_all(&name).expect("read").len(), staged_len);
+        // An append writes what was staged before it first.
+        w.stage(one(&want[2]));
+        w.append(&one(&want[3])).expect("append");
+        w.sync().expect("sync");
+        let (got, stats) = replay_all(storage, &name).expect("replay");
+        assert_eq!(got, want);
+        assert_eq!(stats.valid_len, w.len());
+        // Nothing staged: a sync writes nothing.
+        w.sync().expect("sync");
+        assert_eq!(storage.read_all(&name).expect("read").len() as u64, w.len());
+    }
+
+    #[test]
+    fn staged_records_mem() {
+        staged_records_on(&MemStorage::new());
+    }
+
+    #[test]
+    fn staged_records_fs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        staged_records_on(&FsStorage::open(dir.path()).expect("open"));
     }
 
     #[test]
