@@ -183,8 +183,8 @@ struct RawEntry<'a> {
     next: usize,
 }
 
-/// Restart points kept inline in the [`Block`] (a 4 KiB block of 100-byte values has 2, of
-/// 40-byte rows 5 or 6: spilled, they cost a lookup one more dependent cache miss).
+/// Restart points kept inline in the [`Block`] (a 4 KiB block restarts about every 512 bytes:
+/// up to 8 restarts; spilled, they cost a lookup one more dependent cache miss).
 const INLINE_RESTARTS: usize = 8;
 
 /// Up to this many restarts, a block search scans their words rather than bisecting them
