@@ -11,17 +11,20 @@ use crate::error::{Error, Result};
 use crate::lsm::ikey::{self, Kind, SeqNo};
 use crate::lsm::iter::{Direction, InternalIterator};
 use crate::lsm::merge::MergeIterator;
+use crate::lsm::sstable::bloom;
 use crate::mvcc::snapshot::SnapshotGuard;
 use std::ops::Bound;
 use std::sync::Arc;
 
 /// The newest version of `key` at `seq` in `state`: `Some(value)`, or `None` if absent/deleted.
+/// The key is hashed once ([`bloom::hash_key`]) for the memtables' filters and every table's.
 pub(crate) fn get_in_state(state: &State, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
-    let found = match state.mem.get(key, seq) {
+    let hash = bloom::hash_key(key);
+    let found = match state.mem.get_hashed(key, hash, seq) {
         Some(v) => Some(v),
-        None => match state.imm.iter().find_map(|m| m.get(key, seq)) {
+        None => match state.imm.iter().find_map(|m| m.get_hashed(key, hash, seq)) {
             Some(v) => Some(v),
-            None => state.version.get(key, seq)?,
+            None => state.version.get_hashed(key, hash, seq)?,
         },
     };
     Ok(match found {

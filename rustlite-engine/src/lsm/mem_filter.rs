@@ -83,8 +83,16 @@ impl MemFilter {
     }
 
     /// Whether `user_key` may have been inserted (`false` = certainly not).
+    #[cfg(test)]
     pub fn may_contain(&self, user_key: &[u8]) -> bool {
-        self.probes(hash_key(user_key)).all(|(word, mask)| {
+        self.may_contain_hash(hash_key(user_key))
+    }
+
+    /// Whether a key whose [`hash_key`] is `h` may have been inserted; a point read
+    /// computes the hash once for this filter and every table's.
+    #[inline]
+    pub fn may_contain_hash(&self, h: u64) -> bool {
+        self.probes(h).all(|(word, mask)| {
             self.words
                 .get(word)
                 .is_none_or(|w| w.load(Ordering::Acquire) & mask != 0)

@@ -135,8 +135,21 @@ impl Memtable {
     }
 
     /// The newest version of `key` with seqno `<= snapshot`: `(seq, kind, value)`.
+    #[cfg(test)]
     pub fn get(&self, key: &[u8], snapshot: SeqNo) -> Option<(SeqNo, Kind, Vec<u8>)> {
-        if !self.filter.may_contain(key) {
+        self.get_hashed(key, crate::lsm::sstable::bloom::hash_key(key), snapshot)
+    }
+
+    /// The newest version of `key` with seqno `<= snapshot`, given the key's
+    /// [`hash_key`](crate::lsm::sstable::bloom::hash_key) computed by the caller, so a point read
+    /// hashes the key once for every memtable's filter and every table's.
+    pub fn get_hashed(
+        &self,
+        key: &[u8],
+        hash: u64,
+        snapshot: SeqNo,
+    ) -> Option<(SeqNo, Kind, Vec<u8>)> {
+        if !self.filter.may_contain_hash(hash) {
             return None;
         }
         let entry = self.list.lower_bound(&Probe::new(key, snapshot))?;

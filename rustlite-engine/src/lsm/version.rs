@@ -15,7 +15,7 @@
 use crate::error::Result;
 use crate::lsm::ikey::{self, Kind, SeqNo};
 use crate::lsm::iter::{Direction, InternalIterator};
-use crate::lsm::sstable::{bloom, Table, TableIter};
+use crate::lsm::sstable::{Table, TableIter};
 use std::sync::Arc;
 
 /// Metadata of one live SSTable, as recorded in the manifest.
@@ -84,10 +84,15 @@ impl Version {
         self.levels.get(level).map_or(0, Vec::len)
     }
 
-    /// The newest version of `key` with seqno `<= snapshot` in the tables, or `None`.
-    /// The key is hashed once for every table's bloom filter.
-    pub fn get(&self, key: &[u8], snapshot: SeqNo) -> Result<Option<(SeqNo, Kind, Vec<u8>)>> {
-        let hash = bloom::hash_key(key);
+    /// The newest version of `key` with seqno `<= snapshot` in the tables, or `None`. `hash` is
+    /// the key's [`hash_key`](crate::lsm::sstable::bloom::hash_key), computed once by the caller
+    /// for the memtables' filters and every table's.
+    pub fn get_hashed(
+        &self,
+        key: &[u8],
+        hash: u64,
+        snapshot: SeqNo,
+    ) -> Result<Option<(SeqNo, Kind, Vec<u8>)>> {
         for (level, files) in self.levels.iter().enumerate() {
             if level == 0 {
                 for f in files {

@@ -3,7 +3,10 @@
 //! correct data: never a panic, an abort on a huge allocation, or a wrong value.
 
 use super::block::BlockHandle;
-use super::testutil::{build, model_get, model_iter, open, small_blocks, to_entries, versions};
+use super::bloom::FilterKind;
+use super::testutil::{
+    build, collect, model_get, model_iter, open, small_blocks, to_entries, versions,
+};
 use super::testutil::{Entries, MemFile, Version};
 use super::{TableOptions, FOOTER_HANDLES_LEN, FOOTER_LEN, FORMAT_VERSION, TABLE_MAGIC};
 use crate::codec::varint::Reader;
@@ -152,22 +155,25 @@ fn footer_handles(bytes: &[u8]) -> (BlockHandle, BlockHandle, u64) {
 #[test]
 fn unknown_version_is_reported() {
     let (file, _) = build(&to_entries(&versions(10)), TableOptions::default());
-    let mut bytes = file.bytes();
+    let bytes = file.bytes();
     let at = bytes.len() - FOOTER_LEN;
     let handles = bytes[at..at + FOOTER_HANDLES_LEN].to_vec();
-    reseal(&mut bytes, &handles, 2);
-    let r = open(&MemFile::from_bytes(bytes), 1 << 20);
-    assert!(
-        matches!(
-            r,
-            Err(Error::UnsupportedVersion {
-                found: 2,
-                supported: 1,
-                ..
-            })
-        ),
-        "{r:?}"
-    );
+    for version in [0, 3, u32::MAX] {
+        let mut bytes = bytes.clone();
+        reseal(&mut bytes, &handles, version);
+        let r = open(&MemFile::from_bytes(bytes), 1 << 20);
+        assert!(
+            matches!(
+                r,
+                Err(Error::UnsupportedVersion {
+                    found,
+                    supported: 2,
+                    ..
+                }) if found == version
+            ),
+            "{r:?}"
+        );
+    }
 }
 
 #[test]
@@ -237,9 +243,8 @@ fn huge_lengths_are_errors_not_aborts() {
     assert!(!it.valid());
 }
 
-/// Format v1 pinned byte for byte: a table of `("a", seq 2, Put, "x")` and `("b", seq 1,
-/// Delete)` at 10 bloom bits per key. A change here is a format change: bump
-/// `FORMAT_VERSION`, keep this fixture opening, and update docs/FORMAT.md.
+/// Format v1 (classic bloom filter), as written before 2026-11-26: a table of `("a", seq 2,
+/// Put, "x")` and `("b", seq 1, Delete)` at 10 bloom bits per key. Must keep opening.
 const GOLDEN_V1: &str = concat!(
     "000a0161fffffffffffffffd0178000a0062fffffffffffffffe000000000001",
     "0000009134d170024c20a24010018c07f645de2d000a0262fffffffffffffffe",
@@ -260,22 +265,115 @@ fn golden_entries() -> Vec<Version> {
     ]
 }
 
-#[test]
-fn format_v1_golden_bytes() {
-    let (file, _) = build(&to_entries(&golden_entries()), TableOptions::default());
-    assert_eq!(hex(&file.bytes()), GOLDEN_V1);
+/// Format v2 (blocked bloom filter) pinned byte for byte: the same table as [`GOLDEN_V1`]. A
+/// change here is a format change: bump `FORMAT_VERSION`, keep the v1 and v2 fixtures opening,
+/// and update docs/FORMAT.md.
+const GOLDEN_V2: &str = concat!(
+    "000a0161fffffffffffffffd0178000a0062fffffffffffffffe000000000001",
+    "0000009134d17020000000010000004000000020000000000000010000000020",
+    "0000000000000000000088000000000000000000000000000180000400000000",
+    "000000000000400682fe4c1a000a0262fffffffffffffffe0000230000000001",
+    "000000cc13037127416c17020000000000000000000000000000000000000000",
+    "000000000000000000000000000000000000000000000002000000f5a08af352",
+    "4c697465535354",
+);
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
 }
 
 #[test]
-fn format_v1_fixture_still_opens() -> crate::Result<()> {
-    let bytes: Vec<u8> = (0..GOLDEN_V1.len() / 2)
-        .map(|i| u8::from_str_radix(&GOLDEN_V1[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect();
-    let table = open(&MemFile::from_bytes(bytes), 1 << 20)?;
-    let vs = golden_entries();
-    for (k, _, _, _) in &vs {
-        assert_eq!(table.get(k, MAX_SEQNO)?, model_get(&vs, k, MAX_SEQNO));
+fn format_v2_golden_bytes() {
+    let (file, _) = build(&to_entries(&golden_entries()), TableOptions::default());
+    assert_eq!(hex(&file.bytes()), GOLDEN_V2);
+}
+
+#[test]
+fn format_v1_and_v2_goldens_open() -> crate::Result<()> {
+    for (golden, version, kind) in [
+        (GOLDEN_V1, 1, FilterKind::Classic),
+        (GOLDEN_V2, 2, FilterKind::Blocked),
+    ] {
+        let bytes = unhex(golden);
+        let at = bytes.len() - FOOTER_LEN + FOOTER_HANDLES_LEN;
+        assert_eq!(bytes[at..at + 4], u32::to_le_bytes(version));
+        let table = open(&MemFile::from_bytes(bytes), 1 << 20)?;
+        assert_eq!(table.filter_kind(), Some(kind));
+        let vs = golden_entries();
+        for (k, _, _, _) in &vs {
+            assert_eq!(table.get(k, MAX_SEQNO)?, model_get(&vs, k, MAX_SEQNO));
+        }
+        assert_eq!(table.get(b"c", MAX_SEQNO)?, None);
+        assert_eq!(table.verify()?, 2);
     }
-    assert_eq!(table.verify()?, 2);
     Ok(())
+}
+
+/// A format-v1 table (classic bloom filter) of `versions(300)` with `small_blocks()`, written by
+/// the builder of 2026-11-26 before the blocked filter: every key at every snapshot reads as
+/// the model says, through the classic filter, and absent keys are mostly rejected by it.
+#[test]
+fn format_v1_fixture_reads_every_key() -> crate::Result<()> {
+    let bytes = include_bytes!("fixtures/v1_classic_bloom.sst").to_vec();
+    let table = open(&MemFile::from_bytes(bytes), 1 << 20)?;
+    assert_eq!(table.filter_kind(), Some(FilterKind::Classic));
+    let vs = versions(300);
+    assert_eq!(table.verify()?, vs.len() as u64);
+    let mut rejected = 0;
+    for i in 0..300usize {
+        let key = format!("key{:06}", i * 2).into_bytes();
+        assert!(table.may_contain(&key));
+        let base = (i as u64) * 10;
+        for snap in [0, base, base + 1, base + 4, base + 7, MAX_SEQNO] {
+            assert_eq!(
+                table.get(&key, snap)?,
+                model_get(&vs, &key, snap),
+                "{i}@{snap}"
+            );
+        }
+        let missing = format!("key{:06}", i * 2 + 1).into_bytes();
+        rejected += usize::from(!table.may_contain(&missing));
+        assert_eq!(table.get(&missing, MAX_SEQNO)?, None);
+    }
+    assert!(rejected > 280, "{rejected} of 300 absent keys rejected");
+    let mut it = table.iter(Direction::Forward, None)?;
+    assert_eq!(collect(&mut it, usize::MAX)?, to_entries(&vs));
+    Ok(())
+}
+
+/// Bit flips in a v2 table's filter block (crc recomputed, so the decoder sees them): open
+/// fails with `Corruption` at the filter's offset, or the table opens and answers every
+/// lookup without panicking (a flipped filter bit may turn a present key into a miss: the crc
+/// is what catches that in a real file).
+#[test]
+fn corrupted_blocked_filter_is_corruption_or_harmless() {
+    let (file, _) = build(&to_entries(&versions(200)), small_blocks());
+    let good = file.bytes();
+    let (f, _, _) = footer_handles(&good);
+    let (start, end) = (f.offset as usize, (f.offset + f.size) as usize);
+    let mut errors = 0;
+    for pos in (start..end).step_by(7).chain([end - 1]) {
+        for flip in [0x01u8, 0x40, 0xFF] {
+            let mut bytes = good.clone();
+            bytes[pos] ^= flip;
+            let crc = crc32fast::hash(&bytes[start..end]);
+            bytes[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+            match open(&MemFile::from_bytes(bytes), 1 << 20) {
+                Ok(t) => {
+                    for i in 0..50 {
+                        let _ = t.get(format!("key{:06}", i).as_bytes(), MAX_SEQNO);
+                    }
+                }
+                Err(Error::Corruption { offset, .. }) => {
+                    assert_eq!(offset, f.offset);
+                    errors += 1;
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+    // Only the k byte is checked by the decoder: 0 and values above 30 fail.
+    assert!(errors >= 2, "{errors}");
 }

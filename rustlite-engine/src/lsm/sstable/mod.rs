@@ -7,13 +7,13 @@
 //! | file | owns |
 //! |---|---|
 //! | [`block`] | data/index block encoding (prefix compression, restart points), block handles, in-block search |
-//! | [`bloom`] | the per-table bloom filter over user keys |
+//! | [`bloom`] | the per-table bloom filter over user keys (blocked; classic in version-1 files) |
 //! | [`cache`] | the shared block cache keyed by (file number, block offset) |
 //! | [`index`] | a table's index decoded at open into flat arrays for binary search |
 //! | [`builder`] | writing a table: blocks, filter, index, footer |
 //! | [`table`] | reading a table: open, point lookups, iterators, verification |
 //!
-//! # File format (version 1)
+//! # File format (version 2; version 1 is still read)
 //!
 //! ```text
 //! +--------------+-------+-----+----------------+-------+--------------+-------+--------------+-------+--------+
@@ -39,19 +39,21 @@
 //! - Index block entries: one per data block, key = that block's last internal key, value =
 //!   the block's handle.
 //!
-//! Filter block (see [`bloom`]): `[filter bits: m bytes][k u8]`; an empty filter block means
-//! "no filter" (`bloom_bits_per_key == 0`).
+//! Filter block (see [`bloom`]): version 2, a blocked bloom filter `[64-byte lines][k u8]`
+//! whose probes for one key all fall in one line (one cache line per lookup); version 1, the
+//! classic `[filter bits: m bytes][k u8]` with probes over the whole array. The two versions
+//! differ in nothing else. An empty filter block means "no filter" (`bloom_bits_per_key == 0`).
 //!
 //! Footer (fixed 64 bytes, at the end of the file):
 //! ```text
 //! 0                                                          48          52        56            64
 //! +----------------+----------------+---------------+---------+-----------+---------+-------------+
 //! | filter handle  | index handle   | entries       | zero    | version   | crc32   | magic       |
-//! | 2 varints      | 2 varints      | varint        | padding | u32 LE =1 | u32 LE  | u64 LE      |
+//! | 2 varints      | 2 varints      | varint        | padding | u32 LE =2 | u32 LE  | u64 LE      |
 //! +----------------+----------------+---------------+---------+-----------+---------+-------------+
 //! crc32 covers bytes 0..52; magic = "RLiteSST" (the file's last 8 bytes read as ASCII).
 //! ```
-//! Opening checks, in order: length >= 64, magic, footer crc, version (an unknown version gives
+//! Opening checks, in order: length >= 64, magic, footer crc, version (1 or 2; any other gives
 //! [`crate::Error::UnsupportedVersion`]; later versions must keep the last 16 bytes' layout),
 //! then each handle against the file length before anything is allocated.
 //!
@@ -109,8 +111,10 @@ impl Default for TableOptions {
 pub const FOOTER_LEN: usize = 64;
 /// Bytes at the start of the footer holding the handles, the entry count and zero padding.
 pub const FOOTER_HANDLES_LEN: usize = 48;
-/// The on-disk format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The on-disk format version this build writes (and reads): 2 = blocked bloom filter.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build reads: 1 = classic bloom filter, otherwise as 2.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// The table magic number: the file's last 8 bytes spell `RLiteSST`.
 pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"RLiteSST");
 /// Length of the crc32 that follows every block.

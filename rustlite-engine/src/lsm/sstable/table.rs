@@ -21,10 +21,13 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::block::{Block, BlockHandle, BlockIter};
-use super::bloom::{self, BloomFilter};
+use super::bloom::{self, BloomFilter, FilterKind};
 use super::cache::{BlockCache, BlockSlots};
 use super::index::TableIndex;
-use super::{BLOCK_TRAILER_LEN, FOOTER_HANDLES_LEN, FOOTER_LEN, FORMAT_VERSION, TABLE_MAGIC};
+use super::{
+    BLOCK_TRAILER_LEN, FOOTER_HANDLES_LEN, FOOTER_LEN, FORMAT_VERSION, OLDEST_FORMAT_VERSION,
+    TABLE_MAGIC,
+};
 use crate::codec::varint::Reader;
 use crate::error::{Error, Result};
 use crate::lsm::ikey::{self, Kind, SeqNo};
@@ -146,13 +149,18 @@ impl Table {
             return Err(corrupt("checksum mismatch"));
         }
         let version = u32::from_le_bytes(version.try_into().map_err(|_| corrupt("bad length"))?);
-        if version != FORMAT_VERSION {
-            return Err(Error::UnsupportedVersion {
-                file: name.to_string(),
-                found: version,
-                supported: FORMAT_VERSION,
-            });
-        }
+        // Version 1 differs from 2 only in its filter block's layout.
+        let filter_kind = match version {
+            OLDEST_FORMAT_VERSION => FilterKind::Classic,
+            FORMAT_VERSION => FilterKind::Blocked,
+            _ => {
+                return Err(Error::UnsupportedVersion {
+                    file: name.to_string(),
+                    found: version,
+                    supported: FORMAT_VERSION,
+                })
+            }
+        };
         let mut r = Reader::new(head);
         let (filter_h, index_h, entries) = (|| {
             Some((
@@ -169,7 +177,7 @@ impl Table {
         }
 
         let filter_bytes = read_block_bytes(&*file, &name, filter_h, footer_off)?;
-        let filter = BloomFilter::decode(filter_bytes)
+        let filter = BloomFilter::decode(filter_bytes, filter_kind)
             .map_err(|reason| Error::corruption(&*name, filter_h.offset, reason))?;
         let index_bytes = read_block_bytes(&*file, &name, index_h, footer_off)?;
         let index_block = Arc::new(Block::decode(index_bytes, name.clone(), index_h.offset)?);
@@ -245,6 +253,11 @@ impl Table {
             self.name.clone(),
             handle.offset,
         )?))
+    }
+
+    /// The layout of the table's bloom filter (`None`: written without one).
+    pub fn filter_kind(&self) -> Option<FilterKind> {
+        self.filter.as_ref().map(BloomFilter::kind)
     }
 
     /// Whether the bloom filter admits `user_key` (always `true` without a filter).
