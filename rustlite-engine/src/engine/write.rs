@@ -36,8 +36,7 @@
 //! than threads have lately been committing, *gathers*: it waits (at most one fsync's time) for
 //! the others to append. The committer whose append completes the gathering starts the fsync
 //! itself at once, without waking the gatherer first; the gatherer only runs the fsync if its wait
-//! times out. A lone writer never gathers. Where committers spin (see [`spin_budget`]), the
-//! gatherer spins too, polling its round, so the taker wakes nobody.
+//! times out. A lone writer never gathers.
 //!
 //! **Staged WAL records.** Under [`Durability::Immediate`] a group's records are staged in memory
 //! ([`WalWriter::stage`](crate::lsm::wal::WalWriter::stage)) rather than written: nobody hears of
@@ -222,8 +221,6 @@ pub(crate) struct CommitQueue {
     progress: Mutex<Progress>,
     /// Wakes a gatherer early when another committer took its fsync over.
     gather_cv: Condvar,
-    /// The round of the gathering in progress (0: none), for a gatherer that spins.
-    gathering: AtomicU64,
     /// Moving average of the WAL fsync latency in nanoseconds.
     fsync_nanos: AtomicU64,
     /// Counters for [`CommitStats`].
@@ -361,9 +358,10 @@ fn await_slot(inner: &Inner, slot: &Slot, may_lead: bool) -> Option<Result<SeqNo
             spun = true;
             if let Some(budget) = spin_budget(inner) {
                 drop(st);
-                spin_while(Instant::now() + budget, || {
-                    !slot.signaled.load(Ordering::Acquire)
-                });
+                let until = Instant::now() + budget;
+                while !slot.signaled.load(Ordering::Acquire) && Instant::now() < until {
+                    std::thread::yield_now();
+                }
                 st = slot.state.lock();
                 continue;
             }
@@ -385,13 +383,6 @@ fn spin_budget(inner: &Inner) -> Option<Duration> {
     }
     let fsync = Duration::from_nanos(inner.commit_queue.fsync_nanos.load(Ordering::Relaxed));
     (fsync <= SPIN_MAX_FSYNC).then(|| fsync * 2)
-}
-
-/// Yields the CPU while `busy()` holds, until `deadline` at the latest.
-fn spin_while(deadline: Instant, mut busy: impl FnMut() -> bool) {
-    while busy() && Instant::now() < deadline {
-        std::thread::yield_now();
-    }
 }
 
 /// The error every commit an I/O failure left uncovered gets.
@@ -563,7 +554,6 @@ fn drive_sync(inner: &Inner, urgent: bool) {
                 return;
             }
             // Take the gatherer's fsync over and let it go back to waiting for its result.
-            cq.gathering.store(0, Ordering::Release);
             cq.gather_cv.notify_one();
         }
         Sync::Idle => {
@@ -576,28 +566,14 @@ fn drive_sync(inner: &Inner, urgent: bool) {
                 let linger =
                     Duration::from_nanos(cq.fsync_nanos.load(Ordering::Relaxed)).min(MAX_GATHER);
                 let deadline = Instant::now() + linger;
-                if spin_budget(inner).is_some() {
-                    // Spin (yielding) rather than sleep: the committer taking the fsync over
-                    // then needs no wake-up, and nothing waits for this thread to get the
-                    // progress lock back before the fsync starts.
-                    cq.gathering.store(round, Ordering::Release);
-                    drop(p);
-                    spin_while(deadline, || cq.gathering.load(Ordering::Acquire) == round);
-                    p = cq.progress.lock();
+                loop {
+                    let timed_out = cq.gather_cv.wait_until(&mut p, deadline).timed_out();
                     if p.sync != (Sync::Gathering { until, round }) {
                         return; // another committer runs the fsync
                     }
-                    cq.gather_timeouts.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    loop {
-                        let timed_out = cq.gather_cv.wait_until(&mut p, deadline).timed_out();
-                        if p.sync != (Sync::Gathering { until, round }) {
-                            return; // another committer runs the fsync
-                        }
-                        if timed_out {
-                            cq.gather_timeouts.fetch_add(1, Ordering::Relaxed);
-                            break;
-                        }
+                    if timed_out {
+                        cq.gather_timeouts.fetch_add(1, Ordering::Relaxed);
+                        break;
                     }
                 }
             }
