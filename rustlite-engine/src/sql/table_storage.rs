@@ -21,6 +21,7 @@ use super::storage::{
     ColumnInfo, Columns, IndexInfo, IndexLookup, KeyedRow, Row, RowSink, Storage, TableInfo,
 };
 use crate::catalog::{Catalog, FieldDef, IndexDef, IndexKind, Schema, TableSchema};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::lsm::iter::Direction;
 use crate::mvcc::transaction::Transaction;
@@ -36,24 +37,34 @@ type Entry = (Arc<TableSchema>, Arc<TableInfo>);
 /// What a [`TableStorage`] reads and writes through: an engine [`Transaction`], or a
 /// [`ReadView`] for a read-only statement outside one (whose writes are refused).
 pub trait Source: Reader {
-    /// The table called `name` from the engine's catalog cache when that provably is this
-    /// source's view (after loading the cache when `load` and it is empty or stale; a failed
-    /// load only means the entry is read through the source).
-    fn cached_table(&mut self, name: &str, load: bool) -> Option<Arc<TableSchema>>;
-    /// The transaction writes go to.
-    fn writer(&mut self) -> Result<&mut Transaction>;
-}
-
-impl Source for Transaction {
+    /// The table called `name` from the engine's catalog cache as it stands, when that provably
+    /// is this source's view.
+    fn cache_lookup(&mut self, name: &str) -> Option<Arc<TableSchema>>;
+    /// The engine this source reads.
+    fn source_engine(&self) -> &Engine;
+    /// [`cache_lookup`](Self::cache_lookup), after loading the cache when `load` and it is empty
+    /// or stale (a failed load only means the entry is read through the source).
     fn cached_table(&mut self, name: &str, load: bool) -> Option<Arc<TableSchema>> {
-        if let Some(schema) = Catalog::cached_table(self, name) {
+        if let Some(schema) = self.cache_lookup(name) {
             return Some(schema);
         }
         if !load {
             return None;
         }
-        self.engine().catalog().ok()?;
+        self.source_engine().catalog().ok()?;
+        self.cache_lookup(name)
+    }
+    /// The transaction writes go to.
+    fn writer(&mut self) -> Result<&mut Transaction>;
+}
+
+impl Source for Transaction {
+    fn cache_lookup(&mut self, name: &str) -> Option<Arc<TableSchema>> {
         Catalog::cached_table(self, name)
+    }
+
+    fn source_engine(&self) -> &Engine {
+        self.engine()
     }
 
     fn writer(&mut self) -> Result<&mut Transaction> {
@@ -62,15 +73,12 @@ impl Source for Transaction {
 }
 
 impl Source for ReadView<'_> {
-    fn cached_table(&mut self, name: &str, load: bool) -> Option<Arc<TableSchema>> {
-        if let Some(schema) = Catalog::cached_table_in(self, name) {
-            return Some(schema);
-        }
-        if !load {
-            return None;
-        }
-        self.engine().catalog().ok()?;
+    fn cache_lookup(&mut self, name: &str) -> Option<Arc<TableSchema>> {
         Catalog::cached_table_in(self, name)
+    }
+
+    fn source_engine(&self) -> &Engine {
+        self.engine()
     }
 
     fn writer(&mut self) -> Result<&mut Transaction> {
