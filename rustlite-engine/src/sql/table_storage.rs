@@ -407,6 +407,17 @@ mod tests {
     use crate::sql::{cache, execute, execute_on, query};
     use crate::{Engine, IsolationLevel, Options};
 
+    /// An in-memory engine with an empty table `t (id INTEGER PRIMARY KEY, n INTEGER)`.
+    fn engine_with_t() -> Result<Engine> {
+        let engine = Engine::open_in_memory(Options::default())?;
+        query(
+            &engine,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)",
+            &[],
+        )?;
+        Ok(engine)
+    }
+
     fn n_of(engine: &Engine, id: i64) -> Result<Vec<Vec<Value>>> {
         Ok(query(engine, "SELECT n FROM t WHERE id = ?", &[Value::Int(id)])?.rows)
     }
@@ -415,12 +426,7 @@ mod tests {
     /// after it began.
     #[test]
     fn a_reused_select_on_a_view_reads_committed_data_only() -> Result<()> {
-        let engine = Engine::open_in_memory(Options::default())?;
-        query(
-            &engine,
-            "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)",
-            &[],
-        )?;
+        let engine = engine_with_t()?;
         query(&engine, "INSERT INTO t VALUES (1, 10)", &[])?;
         assert_eq!(n_of(&engine, 1)?, [[Value::Int(10)]]);
         assert!(
@@ -440,12 +446,7 @@ mod tests {
 
     #[test]
     fn a_view_refuses_writes_and_ddl() -> Result<()> {
-        let engine = Engine::open_in_memory(Options::default())?;
-        query(
-            &engine,
-            "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)",
-            &[],
-        )?;
+        let engine = engine_with_t()?;
         let mut view = engine.read_view();
         let mut storage = TableStorage::new(&mut view);
         for sql in [
