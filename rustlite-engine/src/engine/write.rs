@@ -36,7 +36,8 @@
 //! than threads have lately been committing, *gathers*: it waits (at most one fsync's time) for
 //! the others to append. The committer whose append completes the gathering starts the fsync
 //! itself at once, without waking the gatherer first; the gatherer only runs the fsync if its wait
-//! times out. A lone writer never gathers.
+//! times out. A lone writer never gathers; a gathering that times out makes the queue forget the
+//! threads it counted, so a writer left alone after a busy phase stops waiting for the others.
 //!
 //! **Staged WAL records.** Under [`Durability::Immediate`] a group's records are staged in memory
 //! ([`WalWriter::stage`](crate::lsm::wal::WalWriter::stage)) rather than written: nobody hears of
@@ -221,6 +222,9 @@ pub(crate) struct CommitQueue {
     progress: Mutex<Progress>,
     /// Wakes a gatherer early when another committer took its fsync over.
     gather_cv: Condvar,
+    /// Set when a gathering timed out: the threads counted in [`Queue::recent`] no longer all
+    /// commit, so the next committer forgets them rather than gather for them again.
+    forget_recent: AtomicBool,
     /// Moving average of the WAL fsync latency in nanoseconds.
     fsync_nanos: AtomicU64,
     /// Counters for [`CommitStats`].
@@ -269,6 +273,9 @@ pub(crate) fn commit(
     let cq = &inner.commit_queue;
     let mut q = cq.queue.lock();
     q.pending.push_back(Arc::clone(&slot));
+    if cq.forget_recent.swap(false, Ordering::Relaxed) {
+        q.recent.clear();
+    }
     q.recent.push_back(std::thread::current().id());
     if q.recent.len() > RECENT_COMMITTERS {
         q.recent.pop_front();
@@ -573,6 +580,7 @@ fn drive_sync(inner: &Inner, urgent: bool) {
                     }
                     if timed_out {
                         cq.gather_timeouts.fetch_add(1, Ordering::Relaxed);
+                        cq.forget_recent.store(true, Ordering::Relaxed);
                         break;
                     }
                 }
@@ -880,6 +888,36 @@ mod tests {
         first.join().expect("thread").expect("put");
         let stats = db.stats().commits;
         assert_eq!((stats.wal_syncs, stats.synced_commits), (1, 1));
+    }
+
+    /// After several threads committed, a lone writer gathers (and times out) at most once: the
+    /// timeout makes the queue forget the threads that stopped committing.
+    #[test]
+    fn a_lone_writer_after_many_stops_gathering_after_one_timeout() {
+        let opts = Options::default().durability(Durability::Immediate);
+        let db = Engine::open_with_storage(Arc::new(MemStorage::new()), opts).expect("open");
+        let writers: Vec<_> = (0..4u8)
+            .map(|t| {
+                let d = db.clone();
+                std::thread::spawn(move || {
+                    for i in 0..20u8 {
+                        d.put(&[t, i], b"v").expect("put");
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().expect("writer");
+        }
+        let before = db.stats().commits.gather_timeouts;
+        for i in 0..20u8 {
+            db.put(&[9, i], b"v").expect("put");
+        }
+        let timeouts = db.stats().commits.gather_timeouts - before;
+        assert!(
+            timeouts <= 1,
+            "a lone writer's gatherings timed out {timeouts} times"
+        );
     }
 
     #[test]
