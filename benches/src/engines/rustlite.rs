@@ -38,7 +38,8 @@ impl Engine for RustLite {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<usize>> {
-        Ok(self.db.get(key)?.map(|v| v.len()))
+        // Borrowed, as the B-trees' adapters read it (no copy of the value).
+        Ok(self.db.get_with(key, <[u8]>::len)?)
     }
 
     fn range(&self, start: &[u8], n: usize) -> Result<usize> {

@@ -17,20 +17,37 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 /// The newest version of `key` at `seq` in `state`: `Some(value)`, or `None` if absent/deleted.
-/// The key is hashed once ([`bloom::hash_key`]) for the memtables' filters and every table's.
 pub(crate) fn get_in_state(state: &State, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
+    get_in_state_with(state, key, seq, <[u8]>::to_vec)
+}
+
+/// [`get_in_state`] without copying the value: `f` runs on the value where it lies (a memtable
+/// entry or a cached data block) and its result is returned. The key is hashed once
+/// ([`bloom::hash_key`]) for the memtables' filters and every table's.
+pub(crate) fn get_in_state_with<R>(
+    state: &State,
+    key: &[u8],
+    seq: SeqNo,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<Option<R>> {
     let hash = bloom::hash_key(key);
-    let found = match state.mem.get_hashed(key, hash, seq) {
-        Some(v) => Some(v),
-        None => match state.imm.iter().find_map(|m| m.get_hashed(key, hash, seq)) {
-            Some(v) => Some(v),
-            None => state.version.get_hashed(key, hash, seq)?,
-        },
+    let mut f = Some(f);
+    let mut out = None;
+    // The first version found decides: a put gives its value, a tombstone "absent".
+    let mut visit = |_seq: SeqNo, kind: Kind, value: &[u8]| {
+        if let (Kind::Put, Some(f)) = (kind, f.take()) {
+            out = Some(f(value));
+        }
     };
-    Ok(match found {
-        Some((_, Kind::Put, value)) => Some(value),
-        _ => None,
-    })
+    let found = state.mem.get_visit(key, hash, seq, &mut visit)
+        || state
+            .imm
+            .iter()
+            .any(|m| m.get_visit(key, hash, seq, &mut visit));
+    if !found {
+        state.version.get_visit(key, hash, seq, &mut visit)?;
+    }
+    Ok(out)
 }
 
 impl Engine {
@@ -44,9 +61,24 @@ impl Engine {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_with(key, <[u8]>::to_vec)
+    }
+
+    /// Reads the latest committed value of `key` without copying it: `f` runs on the value
+    /// where it lies (the memtable, or the cached data block) and its result is returned;
+    /// `None` (and `f` not called) when the key is absent or deleted.
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// db.put(b"k", b"value")?;
+    /// assert_eq!(db.get_with(b"k", |v| v.len())?, Some(5));
+    /// assert_eq!(db.get_with(b"missing", |v| v.len())?, None);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         let state = self.inner.state.load();
         let seq = self.inner.snapshots.visible();
-        get_in_state(&state, key, seq)
+        get_in_state_with(&state, key, seq, f)
     }
 
     /// Reads `key` as of `seq`. The caller must hold a snapshot registered at or below `seq`
@@ -305,5 +337,80 @@ impl Iterator for ScanIter {
                 Some(Err(e))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Options;
+    use std::collections::BTreeMap;
+
+    /// `get_with` sees what `get` sees, and calls `f` exactly when there is a value.
+    fn check(db: &Engine, model: &BTreeMap<Vec<u8>, Vec<u8>>, keys: &[Vec<u8>]) -> Result<()> {
+        for k in keys {
+            let mut calls = 0;
+            let got = db.get_with(k, |v| {
+                calls += 1;
+                v.to_vec()
+            })?;
+            assert_eq!(got.as_ref(), model.get(k), "key {k:?}");
+            assert_eq!(calls, usize::from(got.is_some()));
+            assert_eq!(db.get(k)?, got);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn get_with_matches_a_model_in_memtables_and_every_level() -> Result<()> {
+        let db = Engine::open_in_memory(Options::default())?;
+        let mut model = BTreeMap::new();
+        let keys: Vec<Vec<u8>> = (0..400u32)
+            .map(|i| format!("k{i:04}").into_bytes())
+            .collect();
+        // Rounds of puts and deletes, each round flushed (L0), some compacted down, the last
+        // round left in the memtable: every source holds live values and tombstones.
+        for round in 0..6u32 {
+            for (i, k) in keys.iter().enumerate() {
+                let i = i as u32;
+                if (i + round) % 7 == 0 {
+                    db.delete(k)?;
+                    model.remove(k);
+                } else if (i * 3 + round) % 5 == 0 {
+                    let v = format!("v{round}-{i}").into_bytes();
+                    db.put(k, &v)?;
+                    model.insert(k.clone(), v);
+                }
+            }
+            check(&db, &model, &keys)?;
+            if round < 5 {
+                db.flush()?;
+            }
+            if round == 2 {
+                db.compact(true)?;
+            }
+        }
+        let mut probes = keys.clone();
+        probes.push(b"absent".to_vec());
+        probes.push(Vec::new());
+        check(&db, &model, &probes)
+    }
+
+    #[test]
+    fn get_with_reads_a_tombstone_as_absent_without_calling_f() -> Result<()> {
+        let db = Engine::open_in_memory(Options::default())?;
+        db.put(b"k", b"old")?;
+        db.flush()?; // the value in a table, the tombstone above it in the memtable
+        db.delete(b"k")?;
+        assert_eq!(
+            db.get_with(b"k", |_| panic!("f called on a deleted key"))?,
+            None::<()>
+        );
+        db.flush()?; // both in tables
+        assert_eq!(
+            db.get_with(b"k", |_| panic!("f called on a deleted key"))?,
+            None::<()>
+        );
+        Ok(())
     }
 }
