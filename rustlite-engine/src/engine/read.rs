@@ -373,10 +373,10 @@ mod tests {
         for round in 0..6u32 {
             for (i, k) in keys.iter().enumerate() {
                 let i = i as u32;
-                if (i + round) % 7 == 0 {
+                if (i + round).is_multiple_of(7) {
                     db.delete(k)?;
                     model.remove(k);
-                } else if (i * 3 + round) % 5 == 0 {
+                } else if (i * 3 + round).is_multiple_of(5) {
                     let v = format!("v{round}-{i}").into_bytes();
                     db.put(k, &v)?;
                     model.insert(k.clone(), v);
