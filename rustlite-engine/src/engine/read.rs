@@ -170,6 +170,7 @@ impl Engine {
             current: Vec::new(),
             has_current: false,
             best: None,
+            advance_first: false,
             done: false,
         })
     }
@@ -202,6 +203,9 @@ pub struct ScanIter {
     has_current: bool,
     /// Reverse: the newest version `<= seq` seen so far for `current`.
     best: Option<(Kind, Vec<u8>)>,
+    /// Forward: the merged cursor still sits on the pair last returned (its value is borrowed
+    /// by [`ScanIter::next_ref`]); the next call moves it on first.
+    advance_first: bool,
     done: bool,
 }
 
@@ -240,13 +244,18 @@ impl ScanIter {
         Error::corruption("<merged scan>", 0, "malformed internal key")
     }
 
-    fn next_forward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    /// Moves the merged cursor to the next live pair at or after it: the key is left in
+    /// `current`, the value under the cursor. Returns whether there is one.
+    fn seek_forward(&mut self) -> Result<bool> {
+        if std::mem::take(&mut self.advance_first) {
+            self.merged.advance()?;
+        }
         while self.merged.valid() {
             let Some(p) = ikey::parse(self.merged.key()) else {
                 return Err(self.corrupt());
             };
             if above(&self.upper, p.user_key) {
-                return Ok(None);
+                return Ok(false);
             }
             let skip = p.seq > self.seq
                 || below(&self.lower, p.user_key)
@@ -258,14 +267,72 @@ impl ScanIter {
             self.current.clear();
             self.current.extend_from_slice(p.user_key);
             self.has_current = true;
-            let out =
-                (p.kind == Kind::Put).then(|| (p.user_key.to_vec(), self.merged.value().to_vec()));
+            if p.kind == Kind::Put {
+                self.advance_first = true;
+                return Ok(true);
+            }
             self.merged.advance()?;
-            if out.is_some() {
-                return Ok(out);
+        }
+        Ok(false)
+    }
+
+    fn next_forward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        Ok(self
+            .seek_forward()?
+            .then(|| (self.current.clone(), self.merged.value().to_vec())))
+    }
+
+    /// The next pair, borrowed from the scan (no allocation per entry on a forward scan): the
+    /// key and value stay valid until the next call. `None` at the end; after an error, `None`.
+    ///
+    /// ```
+    /// use rustlite_engine::{Direction, Engine, Options};
+    /// use std::ops::Bound::Unbounded;
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"b", b"22")?;
+    /// let mut it = db.scan(Unbounded, Unbounded, Direction::Forward)?;
+    /// let mut total = 0;
+    /// while let Some(entry) = it.next_ref() {
+    ///     let (key, value) = entry?;
+    ///     total += key.len() + value.len();
+    /// }
+    /// assert_eq!(total, 5);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn next_ref(&mut self) -> Option<Result<(&[u8], &[u8])>> {
+        if self.done {
+            return None;
+        }
+        let r = match self.dir {
+            Direction::Forward => self.seek_forward(),
+            // The pair is parked in `current` and `best`, which the next call resets before
+            // it reads them (`has_current` is false once a key was taken).
+            Direction::Reverse => self.next_reverse().map(|kv| match kv {
+                Some((key, value)) => {
+                    self.current = key;
+                    self.best = Some((Kind::Put, value));
+                    true
+                }
+                None => false,
+            }),
+        };
+        match r {
+            Ok(true) => Some(Ok(match (self.dir, &self.best) {
+                (Direction::Reverse, Some((_, value))) => {
+                    (self.current.as_slice(), value.as_slice())
+                }
+                _ => (self.current.as_slice(), self.merged.value()),
+            })),
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
             }
         }
-        Ok(None)
     }
 
     fn take_reverse(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
@@ -411,6 +478,70 @@ mod tests {
             db.get_with(b"k", |_| panic!("f called on a deleted key"))?,
             None::<()>
         );
+        Ok(())
+    }
+
+    type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+    /// Drains `it` with `next_ref`, copying each borrowed pair.
+    fn drain_ref(mut it: ScanIter) -> Result<Pairs> {
+        let mut out = Vec::new();
+        while let Some(entry) = it.next_ref() {
+            let (k, v) = entry?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        assert!(it.next_ref().is_none(), "an exhausted scan stays exhausted");
+        Ok(out)
+    }
+
+    #[test]
+    fn next_ref_matches_next_in_both_directions_and_any_bounds() -> Result<()> {
+        let db = Engine::open_in_memory(Options::default())?;
+        let key = |i: u32| format!("k{i:03}").into_bytes();
+        // Several versions per key over memtable and tables, some deleted last.
+        for round in 0..3u32 {
+            for i in 0..200u32 {
+                if (i + round).is_multiple_of(4) {
+                    db.delete(&key(i))?;
+                } else {
+                    db.put(&key(i), format!("v{round}-{i}").as_bytes())?;
+                }
+            }
+            if round < 2 {
+                db.flush()?;
+            }
+        }
+        let (lo, hi) = (key(37), key(151));
+        type Bounds<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
+        let bounds: [Bounds<'_>; 4] = [
+            (Bound::Unbounded, Bound::Unbounded),
+            (Bound::Included(&lo), Bound::Excluded(&hi)),
+            (Bound::Excluded(&lo), Bound::Included(&hi)),
+            (Bound::Included(b"k1"), Bound::Unbounded),
+        ];
+        for (lower, upper) in bounds {
+            for dir in [Direction::Forward, Direction::Reverse] {
+                let owned: Pairs = db.scan(lower, upper, dir)?.collect::<Result<_>>()?;
+                assert!(!owned.is_empty());
+                assert_eq!(drain_ref(db.scan(lower, upper, dir)?)?, owned, "{dir:?}");
+                // Alternating the two calls on one scan gives the same sequence.
+                let mut it = db.scan(lower, upper, dir)?;
+                let mut mixed = Vec::new();
+                loop {
+                    let next = if mixed.len() % 2 == 0 {
+                        it.next_ref()
+                            .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                    } else {
+                        it.next()
+                    };
+                    match next {
+                        Some(kv) => mixed.push(kv?),
+                        None => break,
+                    }
+                }
+                assert_eq!(mixed, owned, "mixed {dir:?}");
+            }
+        }
         Ok(())
     }
 }
