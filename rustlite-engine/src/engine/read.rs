@@ -5,6 +5,11 @@
 //! snapshot decides (a tombstone means "absent"). A plain `get` loads the state *before* it reads
 //! the visible seqno: the tables it then holds can no longer change, so it reads a consistent
 //! prefix without registering a snapshot. Scans and transactions register one instead.
+//!
+//! Borrowing: [`Engine::get_with`] runs a closure on the value where it lies (a memtable entry
+//! or a cached data block) instead of copying it out, and [`ScanIter::next_ref`] lends each pair
+//! until the next call (a forward scan keeps its merged cursor on the pair it returned and moves
+//! it on at the next call); `get` and `Iterator::next` are the same walks plus the copies.
 
 use crate::engine::{Engine, State};
 use crate::error::{Error, Result};
