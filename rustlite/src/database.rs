@@ -151,7 +151,27 @@ impl Database {
     /// # Ok::<(), rustlite::Error>(())
     /// ```
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        with_raw_key(key.as_ref(), |k| self.engine.get(k))
+        self.get_with(key, <[u8]>::to_vec)
+    }
+
+    /// Runs `f` on the value of `key` without copying it out of the database (it is borrowed
+    /// from the memtable or the cached block for the call) and returns what `f` returns, or
+    /// `None` (`f` not called) when the key is absent.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("k", "value")?;
+    /// assert_eq!(db.get_with("k", |v| v.len())?, Some(5));
+    /// assert_eq!(db.get_with("k", |v| v.starts_with(b"val"))?, Some(true));
+    /// assert_eq!(db.get_with("missing", |v| v.len())?, None);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
+    pub fn get_with<R>(
+        &self,
+        key: impl AsRef<[u8]>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
+        with_raw_key(key.as_ref(), |k| self.engine.get_with(k, f))
     }
 
     /// Deletes `key`; deleting a missing key is not an error.

@@ -75,12 +75,15 @@ enum Inner<'a> {
 /// ```
 pub struct KvIter<'a> {
     inner: Inner<'a>,
+    /// [`KvIter::next_ref`] in a transaction: the pair last returned, owned.
+    held: (Vec<u8>, Vec<u8>),
 }
 
 impl KvIter<'static> {
     pub(crate) fn from_db(it: ScanIter) -> Self {
         KvIter {
             inner: Inner::Db(it),
+            held: (Vec::new(), Vec::new()),
         }
     }
 }
@@ -89,6 +92,41 @@ impl<'a> KvIter<'a> {
     pub(crate) fn from_txn(it: TxnScan<'a>) -> Self {
         KvIter {
             inner: Inner::Txn(it),
+            held: (Vec::new(), Vec::new()),
+        }
+    }
+
+    /// The next pair, borrowed: valid until the next call, and (outside a transaction, in
+    /// ascending scans) read in place without allocating per entry. Use it where the pairs are
+    /// looked at rather than kept; [`Iterator::next`] returns owned copies.
+    ///
+    /// ```
+    /// let db = rustlite::Database::in_memory()?;
+    /// db.put("a", "1")?;
+    /// db.put("b", "22")?;
+    /// let mut it = db.scan::<&[u8]>(..)?;
+    /// let mut bytes = 0;
+    /// while let Some(entry) = it.next_ref() {
+    ///     let (key, value) = entry?;
+    ///     bytes += key.len() + value.len();
+    /// }
+    /// assert_eq!(bytes, 5);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
+    pub fn next_ref(&mut self) -> Option<Result<(&[u8], &[u8])>> {
+        match &mut self.inner {
+            Inner::Db(it) => Some(
+                it.next_ref()?
+                    .map(|(k, v)| (k.get(1..).unwrap_or_default(), v)),
+            ),
+            Inner::Txn(it) => match it.next()? {
+                Ok(kv) => {
+                    self.held = kv;
+                    let (k, v) = &self.held;
+                    Some(Ok((k.get(1..).unwrap_or_default(), v.as_slice())))
+                }
+                Err(e) => Some(Err(e)),
+            },
         }
     }
 }
@@ -122,5 +160,33 @@ mod tests {
                 "length {len}"
             );
         }
+    }
+
+    #[test]
+    fn next_ref_yields_what_next_does_in_and_out_of_a_transaction() -> Result<()> {
+        let db = crate::Database::in_memory()?;
+        for i in 0..50u32 {
+            db.put(format!("k{i:02}"), format!("v{i}"))?;
+        }
+        db.delete("k07")?;
+        let drain = |mut it: KvIter<'_>| -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+            let mut out = Vec::new();
+            while let Some(entry) = it.next_ref() {
+                let (k, v) = entry?;
+                out.push((k.to_vec(), v.to_vec()));
+            }
+            Ok(out)
+        };
+        let want: Vec<_> = db.scan("k05".."k40")?.collect::<Result<_>>()?;
+        assert_eq!(want.len(), 34);
+        assert_eq!(drain(db.scan("k05".."k40")?)?, want);
+        let rev: Vec<_> = db.scan_rev("k05".."k40")?.collect::<Result<_>>()?;
+        assert_eq!(drain(db.scan_rev("k05".."k40")?)?, rev);
+        let mut tx = db.begin()?;
+        tx.put("k10", "new")?;
+        let in_tx: Vec<_> = tx.scan("k05".."k40")?.collect::<Result<_>>()?;
+        assert!(in_tx.contains(&(b"k10".to_vec(), b"new".to_vec())));
+        assert_eq!(drain(tx.scan("k05".."k40")?)?, in_tx);
+        Ok(())
     }
 }

@@ -181,6 +181,12 @@ pub(crate) fn force_flush(inner: &Inner) -> Result<()> {
     flush_all(inner, &mut jobs)?;
     drop(jobs);
     inner.bg_done.notify_all();
+    // The flushed tables may have brought L0 to its trigger: wake the background thread, or
+    // the compaction would wait for the next write (reads alone never schedule one), and a
+    // read-only phase after a flush would search every L0 table for as long as it lasts.
+    if inner.opts.background_compaction {
+        schedule(inner);
+    }
     Ok(())
 }
 
@@ -399,4 +405,37 @@ fn log_edit(inner: &Inner, jobs: &mut JobState, mut edit: VersionEdit) -> Result
         jobs.manifest = Manifest::create(inner.storage.as_ref(), number, &jobs.manifest_state)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::Engine;
+    use crate::options::Options;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_flush_that_fills_l0_wakes_the_compaction() -> crate::Result<()> {
+        let opts = Options {
+            l0_compaction_trigger: 2,
+            ..Options::default()
+        };
+        assert!(opts.background_compaction);
+        let db = Engine::open_in_memory(opts)?;
+        for k in [b"a", b"b"] {
+            db.put(k, b"v")?;
+            db.flush()?;
+        }
+        // No write after the second flush: only the flush itself can have scheduled it.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while db.stats().levels[0].files > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "L0 at its trigger was never compacted"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(db.stats().levels[1].files, 1);
+        assert_eq!(db.get(b"a")?, Some(b"v".to_vec()));
+        Ok(())
+    }
 }

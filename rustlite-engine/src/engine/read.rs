@@ -5,6 +5,11 @@
 //! snapshot decides (a tombstone means "absent"). A plain `get` loads the state *before* it reads
 //! the visible seqno: the tables it then holds can no longer change, so it reads a consistent
 //! prefix without registering a snapshot. Scans and transactions register one instead.
+//!
+//! Borrowing: [`Engine::get_with`] runs a closure on the value where it lies (a memtable entry
+//! or a cached data block) instead of copying it out, and [`ScanIter::next_ref`] lends each pair
+//! until the next call (a forward scan keeps its merged cursor on the pair it returned and moves
+//! it on at the next call); `get` and `Iterator::next` are the same walks plus the copies.
 
 use crate::engine::{Engine, State};
 use crate::error::{Error, Result};
@@ -17,20 +22,37 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 /// The newest version of `key` at `seq` in `state`: `Some(value)`, or `None` if absent/deleted.
-/// The key is hashed once ([`bloom::hash_key`]) for the memtables' filters and every table's.
 pub(crate) fn get_in_state(state: &State, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
+    get_in_state_with(state, key, seq, <[u8]>::to_vec)
+}
+
+/// [`get_in_state`] without copying the value: `f` runs on the value where it lies (a memtable
+/// entry or a cached data block) and its result is returned. The key is hashed once
+/// ([`bloom::hash_key`]) for the memtables' filters and every table's.
+pub(crate) fn get_in_state_with<R>(
+    state: &State,
+    key: &[u8],
+    seq: SeqNo,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<Option<R>> {
     let hash = bloom::hash_key(key);
-    let found = match state.mem.get_hashed(key, hash, seq) {
-        Some(v) => Some(v),
-        None => match state.imm.iter().find_map(|m| m.get_hashed(key, hash, seq)) {
-            Some(v) => Some(v),
-            None => state.version.get_hashed(key, hash, seq)?,
-        },
+    let mut f = Some(f);
+    let mut out = None;
+    // The first version found decides: a put gives its value, a tombstone "absent".
+    let mut visit = |_seq: SeqNo, kind: Kind, value: &[u8]| {
+        if let (Kind::Put, Some(f)) = (kind, f.take()) {
+            out = Some(f(value));
+        }
     };
-    Ok(match found {
-        Some((_, Kind::Put, value)) => Some(value),
-        _ => None,
-    })
+    let found = state.mem.get_visit(key, hash, seq, &mut visit)
+        || state
+            .imm
+            .iter()
+            .any(|m| m.get_visit(key, hash, seq, &mut visit));
+    if !found {
+        state.version.get_visit(key, hash, seq, &mut visit)?;
+    }
+    Ok(out)
 }
 
 impl Engine {
@@ -44,9 +66,24 @@ impl Engine {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_with(key, <[u8]>::to_vec)
+    }
+
+    /// Reads the latest committed value of `key` without copying it: `f` runs on the value
+    /// where it lies (the memtable, or the cached data block) and its result is returned;
+    /// `None` (and `f` not called) when the key is absent or deleted.
+    ///
+    /// ```
+    /// let db = rustlite_engine::Engine::open_in_memory(Default::default())?;
+    /// db.put(b"k", b"value")?;
+    /// assert_eq!(db.get_with(b"k", |v| v.len())?, Some(5));
+    /// assert_eq!(db.get_with(b"missing", |v| v.len())?, None);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         let state = self.inner.state.load();
         let seq = self.inner.snapshots.visible();
-        get_in_state(&state, key, seq)
+        get_in_state_with(&state, key, seq, f)
     }
 
     /// Reads `key` as of `seq`. The caller must hold a snapshot registered at or below `seq`
@@ -138,6 +175,7 @@ impl Engine {
             current: Vec::new(),
             has_current: false,
             best: None,
+            advance_first: false,
             done: false,
         })
     }
@@ -170,6 +208,9 @@ pub struct ScanIter {
     has_current: bool,
     /// Reverse: the newest version `<= seq` seen so far for `current`.
     best: Option<(Kind, Vec<u8>)>,
+    /// Forward: the merged cursor still sits on the pair last returned (its value is borrowed
+    /// by [`ScanIter::next_ref`]); the next call moves it on first.
+    advance_first: bool,
     done: bool,
 }
 
@@ -208,13 +249,18 @@ impl ScanIter {
         Error::corruption("<merged scan>", 0, "malformed internal key")
     }
 
-    fn next_forward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    /// Moves the merged cursor to the next live pair at or after it: the key is left in
+    /// `current`, the value under the cursor. Returns whether there is one.
+    fn seek_forward(&mut self) -> Result<bool> {
+        if std::mem::take(&mut self.advance_first) {
+            self.merged.advance()?;
+        }
         while self.merged.valid() {
             let Some(p) = ikey::parse(self.merged.key()) else {
                 return Err(self.corrupt());
             };
             if above(&self.upper, p.user_key) {
-                return Ok(None);
+                return Ok(false);
             }
             let skip = p.seq > self.seq
                 || below(&self.lower, p.user_key)
@@ -226,14 +272,72 @@ impl ScanIter {
             self.current.clear();
             self.current.extend_from_slice(p.user_key);
             self.has_current = true;
-            let out =
-                (p.kind == Kind::Put).then(|| (p.user_key.to_vec(), self.merged.value().to_vec()));
+            if p.kind == Kind::Put {
+                self.advance_first = true;
+                return Ok(true);
+            }
             self.merged.advance()?;
-            if out.is_some() {
-                return Ok(out);
+        }
+        Ok(false)
+    }
+
+    fn next_forward(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        Ok(self
+            .seek_forward()?
+            .then(|| (self.current.clone(), self.merged.value().to_vec())))
+    }
+
+    /// The next pair, borrowed from the scan (no allocation per entry on a forward scan): the
+    /// key and value stay valid until the next call. `None` at the end; after an error, `None`.
+    ///
+    /// ```
+    /// use rustlite_engine::{Direction, Engine, Options};
+    /// use std::ops::Bound::Unbounded;
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"b", b"22")?;
+    /// let mut it = db.scan(Unbounded, Unbounded, Direction::Forward)?;
+    /// let mut total = 0;
+    /// while let Some(entry) = it.next_ref() {
+    ///     let (key, value) = entry?;
+    ///     total += key.len() + value.len();
+    /// }
+    /// assert_eq!(total, 5);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn next_ref(&mut self) -> Option<Result<(&[u8], &[u8])>> {
+        if self.done {
+            return None;
+        }
+        let r = match self.dir {
+            Direction::Forward => self.seek_forward(),
+            // The pair is parked in `current` and `best`, which the next call resets before
+            // it reads them (`has_current` is false once a key was taken).
+            Direction::Reverse => self.next_reverse().map(|kv| match kv {
+                Some((key, value)) => {
+                    self.current = key;
+                    self.best = Some((Kind::Put, value));
+                    true
+                }
+                None => false,
+            }),
+        };
+        match r {
+            Ok(true) => Some(Ok(match (self.dir, &self.best) {
+                (Direction::Reverse, Some((_, value))) => {
+                    (self.current.as_slice(), value.as_slice())
+                }
+                _ => (self.current.as_slice(), self.merged.value()),
+            })),
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
             }
         }
-        Ok(None)
     }
 
     fn take_reverse(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
@@ -305,5 +409,144 @@ impl Iterator for ScanIter {
                 Some(Err(e))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Options;
+    use std::collections::BTreeMap;
+
+    /// `get_with` sees what `get` sees, and calls `f` exactly when there is a value.
+    fn check(db: &Engine, model: &BTreeMap<Vec<u8>, Vec<u8>>, keys: &[Vec<u8>]) -> Result<()> {
+        for k in keys {
+            let mut calls = 0;
+            let got = db.get_with(k, |v| {
+                calls += 1;
+                v.to_vec()
+            })?;
+            assert_eq!(got.as_ref(), model.get(k), "key {k:?}");
+            assert_eq!(calls, usize::from(got.is_some()));
+            assert_eq!(db.get(k)?, got);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn get_with_matches_a_model_in_memtables_and_every_level() -> Result<()> {
+        let db = Engine::open_in_memory(Options::default())?;
+        let mut model = BTreeMap::new();
+        let keys: Vec<Vec<u8>> = (0..400u32)
+            .map(|i| format!("k{i:04}").into_bytes())
+            .collect();
+        // Rounds of puts and deletes, each round flushed (L0), some compacted down, the last
+        // round left in the memtable: every source holds live values and tombstones.
+        for round in 0..6u32 {
+            for (i, k) in keys.iter().enumerate() {
+                let i = i as u32;
+                if (i + round).is_multiple_of(7) {
+                    db.delete(k)?;
+                    model.remove(k);
+                } else if (i * 3 + round).is_multiple_of(5) {
+                    let v = format!("v{round}-{i}").into_bytes();
+                    db.put(k, &v)?;
+                    model.insert(k.clone(), v);
+                }
+            }
+            check(&db, &model, &keys)?;
+            if round < 5 {
+                db.flush()?;
+            }
+            if round == 2 {
+                db.compact(true)?;
+            }
+        }
+        let mut probes = keys.clone();
+        probes.push(b"absent".to_vec());
+        probes.push(Vec::new());
+        check(&db, &model, &probes)
+    }
+
+    #[test]
+    fn get_with_reads_a_tombstone_as_absent_without_calling_f() -> Result<()> {
+        let db = Engine::open_in_memory(Options::default())?;
+        db.put(b"k", b"old")?;
+        db.flush()?; // the value in a table, the tombstone above it in the memtable
+        db.delete(b"k")?;
+        assert_eq!(
+            db.get_with(b"k", |_| panic!("f called on a deleted key"))?,
+            None::<()>
+        );
+        db.flush()?; // both in tables
+        assert_eq!(
+            db.get_with(b"k", |_| panic!("f called on a deleted key"))?,
+            None::<()>
+        );
+        Ok(())
+    }
+
+    type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+    /// Drains `it` with `next_ref`, copying each borrowed pair.
+    fn drain_ref(mut it: ScanIter) -> Result<Pairs> {
+        let mut out = Vec::new();
+        while let Some(entry) = it.next_ref() {
+            let (k, v) = entry?;
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        assert!(it.next_ref().is_none(), "an exhausted scan stays exhausted");
+        Ok(out)
+    }
+
+    #[test]
+    fn next_ref_matches_next_in_both_directions_and_any_bounds() -> Result<()> {
+        let db = Engine::open_in_memory(Options::default())?;
+        let key = |i: u32| format!("k{i:03}").into_bytes();
+        // Several versions per key over memtable and tables, some deleted last.
+        for round in 0..3u32 {
+            for i in 0..200u32 {
+                if (i + round).is_multiple_of(4) {
+                    db.delete(&key(i))?;
+                } else {
+                    db.put(&key(i), format!("v{round}-{i}").as_bytes())?;
+                }
+            }
+            if round < 2 {
+                db.flush()?;
+            }
+        }
+        let (lo, hi) = (key(37), key(151));
+        type Bounds<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
+        let bounds: [Bounds<'_>; 4] = [
+            (Bound::Unbounded, Bound::Unbounded),
+            (Bound::Included(&lo), Bound::Excluded(&hi)),
+            (Bound::Excluded(&lo), Bound::Included(&hi)),
+            (Bound::Included(b"k1"), Bound::Unbounded),
+        ];
+        for (lower, upper) in bounds {
+            for dir in [Direction::Forward, Direction::Reverse] {
+                let owned: Pairs = db.scan(lower, upper, dir)?.collect::<Result<_>>()?;
+                assert!(!owned.is_empty());
+                assert_eq!(drain_ref(db.scan(lower, upper, dir)?)?, owned, "{dir:?}");
+                // Alternating the two calls on one scan gives the same sequence.
+                let mut it = db.scan(lower, upper, dir)?;
+                let mut mixed = Vec::new();
+                loop {
+                    let next = if mixed.len() % 2 == 0 {
+                        it.next_ref()
+                            .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                    } else {
+                        it.next()
+                    };
+                    match next {
+                        Some(kv) => mixed.push(kv?),
+                        None => break,
+                    }
+                }
+                assert_eq!(mixed, owned, "mixed {dir:?}");
+            }
+        }
+        Ok(())
     }
 }

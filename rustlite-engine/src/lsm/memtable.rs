@@ -137,27 +137,39 @@ impl Memtable {
     /// The newest version of `key` with seqno `<= snapshot`: `(seq, kind, value)`.
     #[cfg(test)]
     pub fn get(&self, key: &[u8], snapshot: SeqNo) -> Option<(SeqNo, Kind, Vec<u8>)> {
-        self.get_hashed(key, crate::lsm::sstable::bloom::hash_key(key), snapshot)
+        let hash = crate::lsm::sstable::bloom::hash_key(key);
+        let mut out = None;
+        self.get_visit(key, hash, snapshot, &mut |seq, kind, value| {
+            out = Some((seq, kind, value.to_vec()));
+        });
+        out
     }
 
     /// The newest version of `key` with seqno `<= snapshot`, given the key's
-    /// [`hash_key`](crate::lsm::sstable::bloom::hash_key) computed by the caller, so a point read
-    /// hashes the key once for every memtable's filter and every table's.
-    pub fn get_hashed(
+    /// [`hash_key`](crate::lsm::sstable::bloom::hash_key) computed by the caller (a point read
+    /// hashes the key once for every memtable's filter and every table's): `visit` runs on it
+    /// in place, the value borrowed from the skiplist (no copy). Returns whether one was found
+    /// (then `visit` ran once).
+    pub fn get_visit(
         &self,
         key: &[u8],
         hash: u64,
         snapshot: SeqNo,
-    ) -> Option<(SeqNo, Kind, Vec<u8>)> {
+        visit: &mut dyn FnMut(SeqNo, Kind, &[u8]),
+    ) -> bool {
         if !self.filter.may_contain_hash(hash) {
-            return None;
+            return false;
         }
-        let entry = self.list.lower_bound(&Probe::new(key, snapshot))?;
-        let found = ikey::parse(entry.key())?;
-        if found.user_key != key {
-            return None;
+        let Some(entry) = self.list.lower_bound(&Probe::new(key, snapshot)) else {
+            return false;
+        };
+        match ikey::parse(entry.key()) {
+            Some(found) if found.user_key == key => {
+                visit(found.seq, found.kind, entry.value());
+                true
+            }
+            _ => false,
         }
-        Some((found.seq, found.kind, entry.value().to_vec()))
     }
 
     /// A cursor over the memtable in `dir`, starting at the first entry `>= start` (forward) or

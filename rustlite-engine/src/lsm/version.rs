@@ -84,31 +84,32 @@ impl Version {
         self.levels.get(level).map_or(0, Vec::len)
     }
 
-    /// The newest version of `key` with seqno `<= snapshot` in the tables, or `None`. `hash` is
-    /// the key's [`hash_key`](crate::lsm::sstable::bloom::hash_key), computed once by the caller
-    /// for the memtables' filters and every table's.
-    pub fn get_hashed(
+    /// The newest version of `key` with seqno `<= snapshot` in the tables: `visit` runs on it,
+    /// the value borrowed from its data block (no copy). `hash` is the key's
+    /// [`hash_key`](crate::lsm::sstable::bloom::hash_key), computed once by the caller for the
+    /// memtables' filters and every table's. Returns whether a version was found (then `visit`
+    /// ran once).
+    pub fn get_visit(
         &self,
         key: &[u8],
         hash: u64,
         snapshot: SeqNo,
-    ) -> Result<Option<(SeqNo, Kind, Vec<u8>)>> {
+        visit: &mut dyn FnMut(SeqNo, Kind, &[u8]),
+    ) -> Result<bool> {
         for (level, files) in self.levels.iter().enumerate() {
             if level == 0 {
                 for f in files {
-                    if f.meta.overlaps(key, key) {
-                        if let Some(found) = f.table.get_hashed(key, hash, snapshot)? {
-                            return Ok(Some(found));
-                        }
+                    if f.meta.overlaps(key, key) && f.table.get_visit(key, hash, snapshot, visit)? {
+                        return Ok(true);
                     }
                 }
             } else if let Some(f) = find_file(files, key) {
-                if let Some(found) = f.table.get_hashed(key, hash, snapshot)? {
-                    return Ok(Some(found));
+                if f.table.get_visit(key, hash, snapshot, visit)? {
+                    return Ok(true);
                 }
             }
         }
-        Ok(None)
+        Ok(false)
     }
 
     /// Cursors over every table, newest source first: one per L0 file, one [`LevelIter`] per

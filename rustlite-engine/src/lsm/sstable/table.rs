@@ -280,25 +280,42 @@ impl Table {
         hash: u64,
         snapshot: SeqNo,
     ) -> Result<Option<(SeqNo, Kind, Vec<u8>)>> {
+        let mut out = None;
+        self.get_visit(user_key, hash, snapshot, &mut |seq, kind, value| {
+            out = Some((seq, kind, value.to_vec()));
+        })?;
+        Ok(out)
+    }
+
+    /// [`get_hashed`](Self::get_hashed) without copying the value: `visit` runs on the newest
+    /// version `<= snapshot` (the value empty for a tombstone) borrowed from its data block.
+    /// Returns whether a version was found (then `visit` ran once).
+    pub fn get_visit(
+        &self,
+        user_key: &[u8],
+        hash: u64,
+        snapshot: SeqNo,
+        visit: &mut dyn FnMut(SeqNo, Kind, &[u8]),
+    ) -> Result<bool> {
         if !self
             .filter
             .as_ref()
             .is_none_or(|f| f.may_contain_hash(hash))
         {
-            return Ok(None);
+            return Ok(false);
         }
         // One buffer: the seek key, then room where blocks rebuild the keys they compare.
         // It is reused per thread (no allocation per lookup); a re-entrant call, which does
         // not happen today, would fall back to a fresh one.
         GET_BUF.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => {
-                let r = self.get_with_buf(&mut buf, user_key, snapshot);
+                let r = self.get_with_buf(&mut buf, user_key, snapshot, visit);
                 if buf.capacity() > MAX_KEPT_GET_BUF {
                     *buf = Vec::new();
                 }
                 r
             }
-            Err(_) => self.get_with_buf(&mut Vec::new(), user_key, snapshot),
+            Err(_) => self.get_with_buf(&mut Vec::new(), user_key, snapshot, visit),
         })
     }
 
@@ -307,7 +324,8 @@ impl Table {
         buf: &mut Vec<u8>,
         user_key: &[u8],
         snapshot: SeqNo,
-    ) -> Result<Option<(SeqNo, Kind, Vec<u8>)>> {
+        visit: &mut dyn FnMut(SeqNo, Kind, &[u8]),
+    ) -> Result<bool> {
         // The seek key uses the smallest kind byte so a tombstone at exactly `snapshot` is found.
         let seek_len = user_key.len() + ikey::TRAILER_LEN;
         buf.clear();
@@ -315,7 +333,7 @@ impl Table {
         ikey::encode_into(buf, user_key, snapshot, Kind::Delete);
         let i = self.index.seek(buf);
         let Some(handle) = self.index.handle(i) else {
-            return Ok(None);
+            return Ok(false);
         };
         self.with_data_block(i, handle, |block| {
             let Some(value) = block.seek_in_place(buf, seek_len)? else {
@@ -325,9 +343,10 @@ impl Table {
             let parsed = ikey::parse(found)
                 .ok_or_else(|| self.corrupt(block.offset(), "entry key is not an internal key"))?;
             if parsed.user_key != user_key {
-                return Ok(None);
+                return Ok(false);
             }
-            Ok(Some((parsed.seq, parsed.kind, value.to_vec())))
+            visit(parsed.seq, parsed.kind, value);
+            Ok(true)
         })
     }
 
