@@ -52,7 +52,7 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use arc_swap::ArcSwapOption;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -179,6 +179,8 @@ pub struct Catalog {
     indexes: BTreeMap<String, Arc<TableIndex>>,
     /// The snapshot seqno the catalog was read at.
     seq: SeqNo,
+    /// The [`CatalogCache`] generation it was loaded under (0 outside the cache).
+    generation: u64,
 }
 
 impl Catalog {
@@ -202,6 +204,7 @@ impl Catalog {
         let indexes: Vec<TableIndex> = read_all(&mut snap, KIND_INDEX)?;
         Ok(Catalog {
             seq: snap.seq(),
+            generation: 0,
             tables: tables
                 .into_iter()
                 .map(|t| (t.schema.name.clone(), Arc::new(t)))
@@ -331,7 +334,7 @@ impl Catalog {
     /// ```
     pub fn cached_table(tx: &mut Transaction, name: &str) -> Option<Arc<TableSchema>> {
         let key = CatalogKey::Table(name).encoded();
-        let table = cached_view(tx, &key)?.tables.get(name).cloned()?;
+        let table = with_cached_view(tx, &key, |catalog| catalog.tables.get(name).cloned())?;
         tx.note_read(&key);
         Some(table)
     }
@@ -357,12 +360,13 @@ impl Catalog {
     /// ```
     pub fn cached_table_in(view: &ReadView<'_>, name: &str) -> Option<Arc<TableSchema>> {
         let cache = &view.engine().inner.catalog;
-        let catalog = cache.current()?;
-        // Acquire: as in `cached_view`; the view read its seqno before this load.
-        if cache.changed_at.load(Ordering::Acquire) > catalog.seq || view.seq() < catalog.seq {
-            return None;
-        }
-        catalog.tables.get(name).cloned()
+        cache.with_current(|catalog| {
+            // Acquire: as in `with_cached_view`; the view read its seqno before this load.
+            if cache.changed_at.load(Ordering::Acquire) > catalog.seq || view.seq() < catalog.seq {
+                return None;
+            }
+            catalog.tables.get(name).cloned()
+        })
     }
 
     /// Decodes the entry of table `name` returned by [`Catalog::table_entry`]: an entry of an
@@ -740,39 +744,51 @@ fn next_id(tx: &mut Transaction) -> Result<u32> {
 /// Whether the engine's cached catalog proves that `table` is the entry at `key` as `tx` sees
 /// it, without reading it (the fast path of [`Catalog::check_current`], see the module docs).
 fn cache_confirms(tx: &Transaction, key: &[u8], table: &TableSchema) -> bool {
-    cached_view(tx, key).is_some_and(|catalog| {
+    with_cached_view(tx, key, |catalog| {
         catalog
             .tables
             .get(table.name())
-            .is_some_and(|cached| std::ptr::eq(cached.as_ref(), table) || **cached == *table)
+            .map(|cached| std::ptr::eq(cached.as_ref(), table) || **cached == *table)
     })
+    .unwrap_or(false)
 }
 
-/// The engine's cached catalog when it provably holds the entry at `key` exactly as `tx` sees
-/// it: no catalog change was published after the cache was loaded, `tx`'s snapshot is not
-/// older than the cache, and `tx` has not written the entry itself (see the module docs).
-fn cached_view(tx: &Transaction, key: &[u8]) -> Option<Arc<Catalog>> {
+/// `f` of the engine's cached catalog when that provably holds the entry at `key` exactly as
+/// `tx` sees it: no catalog change was published after the cache was loaded, `tx`'s snapshot
+/// is not older than the cache, and `tx` has not written the entry itself (see the module
+/// docs). `None` when it does not.
+fn with_cached_view<T>(
+    tx: &Transaction,
+    key: &[u8],
+    f: impl FnOnce(&Catalog) -> Option<T>,
+) -> Option<T> {
     if tx.has_written(key) {
         return None;
     }
     let cache = &tx.engine().inner.catalog;
-    let catalog = cache.current()?;
-    // Acquire: pairs with the leader's release of `changed_at`, which precedes its publish of
-    // the seqno (and so every snapshot that includes the change).
-    if cache.changed_at.load(Ordering::Acquire) > catalog.seq {
-        return None;
-    }
-    if tx.isolation().uses_snapshot() && tx.start_seq() < catalog.seq {
-        return None;
-    }
-    Some(catalog)
+    cache.with_current(|catalog| {
+        // Acquire: pairs with the leader's release of `changed_at`, which precedes its publish
+        // of the seqno (and so every snapshot that includes the change).
+        if cache.changed_at.load(Ordering::Acquire) > catalog.seq {
+            return None;
+        }
+        if tx.isolation().uses_snapshot() && tx.start_seq() < catalog.seq {
+            return None;
+        }
+        f(catalog)
+    })
 }
 
 /// The engine's cached [`Catalog`], reloaded after commits that wrote a catalog key.
+///
+/// The catalog is published through an [`ArcSwapOption`], tagged with the generation it was
+/// loaded under: a lookup is two atomic loads and a borrow of the published catalog (no lock,
+/// no reference count taken), which every SQL statement pays once per table it names.
 #[derive(Default)]
 pub(crate) struct CatalogCache {
     generation: AtomicU64,
-    cached: Mutex<Option<(u64, Arc<Catalog>)>>,
+    /// The last loaded catalog; current while its `generation` is `self.generation`.
+    cached: ArcSwapOption<Catalog>,
     /// The seqno of the newest commit that wrote a catalog key (a lower bound at open: the
     /// recovered last seqno). Raised before that seqno is published.
     changed_at: AtomicU64,
@@ -798,13 +814,22 @@ impl CatalogCache {
         self.changed_at.fetch_max(seq, Ordering::AcqRel);
     }
 
+    /// `f` of the cached catalog, if it is still current (`None` when it is not).
+    fn with_current<T>(&self, f: impl FnOnce(&Catalog) -> Option<T>) -> Option<T> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let cached = self.cached.load();
+        match cached.as_deref() {
+            Some(c) if c.generation == generation => f(c),
+            _ => None,
+        }
+    }
+
     /// The cached catalog, if it is still current.
     fn current(&self) -> Option<Arc<Catalog>> {
         let generation = self.generation.load(Ordering::Acquire);
-        match self.cached.lock().as_ref() {
-            Some((g, c)) if *g == generation => Some(Arc::clone(c)),
-            _ => None,
-        }
+        self.cached
+            .load_full()
+            .filter(|c| c.generation == generation)
     }
 }
 
@@ -827,8 +852,11 @@ impl Engine {
         if let Some(c) = cache.current() {
             return Ok(c);
         }
-        let fresh = Arc::new(Catalog::load(self)?);
-        *cache.cached.lock() = Some((generation, Arc::clone(&fresh)));
+        let fresh = Arc::new(Catalog {
+            generation,
+            ..Catalog::load(self)?
+        });
+        cache.cached.store(Some(Arc::clone(&fresh)));
         Ok(fresh)
     }
 }

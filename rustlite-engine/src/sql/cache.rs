@@ -177,7 +177,7 @@ impl SchemaCache {
             return Ok((Arc::clone(s), Arc::clone(i)));
         }
         let schema = decode(&entry)?;
-        let info = Arc::new(super::table_storage::table_info(&schema));
+        let info = self.info_for(&schema);
         if self.entries.len() >= SCHEMA_CAPACITY {
             self.entries.clear();
         }
@@ -192,16 +192,31 @@ impl SchemaCache {
         let id = Arc::as_ptr(&schema) as usize;
         if let Some((s, i)) = self.by_identity.get(&id) {
             if Arc::ptr_eq(s, &schema) {
-                return (Arc::clone(s), Arc::clone(i));
+                return (schema, Arc::clone(i));
             }
         }
-        let info = Arc::new(super::table_storage::table_info(&schema));
+        let info = self.info_for(&schema);
         if self.by_identity.len() >= SCHEMA_CAPACITY {
             self.by_identity.clear();
         }
         self.by_identity
             .insert(id, (Arc::clone(&schema), Arc::clone(&info)));
         (schema, info)
+    }
+}
+
+impl SchemaCache {
+    /// The planner's view of `schema`: the one already cached for an equal schema (either
+    /// map), else built. Sharing it keeps a reusable plan's table check a pointer comparison
+    /// when the plan was made from a decoded entry and is checked against the engine's
+    /// catalog cache, or the other way round ([`Prepared::is_current`]).
+    fn info_for(&self, schema: &TableSchema) -> Arc<TableInfo> {
+        self.entries
+            .values()
+            .chain(self.by_identity.values())
+            .find(|(s, _)| **s == *schema)
+            .map(|(_, i)| Arc::clone(i))
+            .unwrap_or_else(|| Arc::new(super::table_storage::table_info(schema)))
     }
 }
 
@@ -269,6 +284,34 @@ mod tests {
         assert_eq!(c.len(), STATEMENT_CAPACITY);
         c.get_or_parse("SELECT 1", |_| panic!("still cached"))
             .expect("cached");
+    }
+
+    /// A schema decoded from its entry and an equal one from the engine's catalog cache (another
+    /// `Arc`) get the same planner view, so a plan made from one checks against the other by
+    /// pointer; a different schema gets its own.
+    #[test]
+    fn equal_schemas_share_their_planner_view() -> Result<()> {
+        use crate::catalog::{FieldDef, FieldType, Schema};
+        let table = |n: &str| TableSchema {
+            id: 7,
+            schema: Schema {
+                name: "t".into(),
+                fields: vec![FieldDef::new(n, FieldType::Int, false)],
+                key_fields: vec![n.into()],
+                indexes: vec![],
+            },
+            indexes: vec![],
+        };
+        let mut c = SchemaCache::default();
+        let (_, decoded) = c.get_or_decode(b"entry".to_vec(), |_| Ok(Arc::new(table("id"))))?;
+        let (_, cached) = c.info_of(Arc::new(table("id")));
+        assert!(Arc::ptr_eq(&decoded, &cached));
+        let (_, again) = c.get_or_decode(b"other bytes".to_vec(), |_| Ok(Arc::new(table("id"))))?;
+        assert!(Arc::ptr_eq(&decoded, &again));
+        let (_, other) = c.info_of(Arc::new(table("k")));
+        assert!(!Arc::ptr_eq(&decoded, &other));
+        assert_eq!(other.columns[0].name, "k");
+        Ok(())
     }
 
     #[test]

@@ -78,6 +78,23 @@ impl<'a> Scalars<'a> {
     fn decode_row(doc: &[u8], names: &[&str], wanted: Option<&[bool]>) -> Option<Vec<Value>> {
         let mut r = Scalars { buf: doc };
         let entries = r.map_len()?;
+        let body = r.buf;
+        if let Some(row) = r.decode_in_order(entries, names, wanted) {
+            return Some(row);
+        }
+        r.buf = body;
+        r.decode_any_order(entries, names, wanted)
+    }
+
+    /// The general walk of [`Scalars::decode_row`] over the map's `entries` (its header read):
+    /// each key is looked up among `names`.
+    fn decode_any_order(
+        &mut self,
+        entries: usize,
+        names: &[&str],
+        wanted: Option<&[bool]>,
+    ) -> Option<Vec<Value>> {
+        let r = self;
         let mut row = vec![Value::Null; names.len()];
         let mut set: smallvec::SmallVec<[bool; 32]> = smallvec::smallvec![false; names.len()];
         let mut left = wanted_count(names, wanted);
@@ -104,6 +121,43 @@ impl<'a> Scalars<'a> {
                 break;
             }
         }
+        Some(row)
+    }
+
+    /// The row when the map's first entries are the columns in declaration order (what a SQL
+    /// insert and a typed collection write), up to the last wanted column; `None` on anything
+    /// else, and the caller starts over with the general walk. With distinct `names` (a valid
+    /// schema's), entry `i` is then the first with the name `names[i]`: the general walk's
+    /// answer, built without its per-key search of `names` and without filling the row with
+    /// NULLs first.
+    fn decode_in_order(
+        &mut self,
+        entries: usize,
+        names: &[&str],
+        wanted: Option<&[bool]>,
+    ) -> Option<Vec<Value>> {
+        let want = |i: usize| wanted.is_none_or(|w| w.get(i) == Some(&true));
+        let last = match wanted {
+            None => names.len(),
+            Some(w) => w.iter().rposition(|b| *b).map_or(0, |i| i + 1),
+        };
+        // No wanted column: the general walk still reads the first entry (and may refuse it).
+        if last == 0 || last > entries || last > names.len() {
+            return None;
+        }
+        let mut row = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().take(last).enumerate() {
+            if self.str_bytes()? != name.as_bytes() {
+                return None;
+            }
+            if want(i) {
+                row.push(self.value()?);
+            } else {
+                self.skip()?;
+                row.push(Value::Null);
+            }
+        }
+        row.resize(names.len(), Value::Null);
         Some(row)
     }
 
@@ -446,7 +500,81 @@ mod tests {
         }
     }
 
+    /// For every `wanted` of `names`: when the in-order walk answers `doc`, the general walk
+    /// answers the same, bit for bit. Returns how many masks the in-order walk answered.
+    fn in_order_matches_general(doc: &[u8], names: &[&str]) -> usize {
+        let n = names.len();
+        let mut answered = 0;
+        for bits in 0..(1u32 << n) + 1 {
+            let mask: Vec<bool> = (0..n).map(|i| bits & (1 << i) != 0).collect();
+            let wanted = (bits < 1 << n).then_some(mask.as_slice());
+            let mut r = Scalars { buf: doc };
+            let Some(entries) = r.map_len() else {
+                return answered;
+            };
+            let body = r.buf;
+            let Some(fast) = r.decode_in_order(entries, names, wanted) else {
+                continue;
+            };
+            answered += 1;
+            r.buf = body;
+            let general = r.decode_any_order(entries, names, wanted);
+            let encode =
+                |row: &[Value]| row.iter().map(|v| v.to_msgpack().ok()).collect::<Vec<_>>();
+            assert_eq!(
+                Some(encode(&fast)),
+                general.as_deref().map(encode),
+                "{doc:02x?} {wanted:?}"
+            );
+        }
+        answered
+    }
+
+    #[test]
+    fn in_order_walk_answers_declaration_order_documents() {
+        let d = doc(&[
+            ("id", Value::Int(7)),
+            ("name", Value::Text("ada".into())),
+            ("age", Value::Null),
+        ]);
+        let names = ["id", "name", "age"];
+        // Every mask but the empty one (the general walk reads a first entry even then).
+        assert_eq!(in_order_matches_general(&d, &names), (1 << 3) + 1 - 1);
+        // Out of order, a missing column, an extra one: not answered in order, same rows.
+        let swapped = doc(&[("name", Value::Text("ada".into())), ("id", Value::Int(7))]);
+        assert_eq!(in_order_matches_general(&swapped, &names), 0);
+        assert_eq!(
+            decode_row(&swapped, &names, None).ok(),
+            Some(vec![Value::Int(7), Value::Text("ada".into()), Value::Null])
+        );
+        let extra = doc(&[
+            ("id", Value::Int(1)),
+            ("x", Value::Int(2)),
+            ("age", Value::Int(3)),
+        ]);
+        assert_eq!(
+            decode_row(&extra, &names, None).ok(),
+            Some(vec![Value::Int(1), Value::Null, Value::Int(3)])
+        );
+    }
+
     proptest::proptest! {
+        /// Documents whose entries start with the columns in order (what SQL writes), then
+        /// anything: the in-order walk, when it answers, answers as the general one.
+        #[test]
+        fn in_order_walk_matches_the_general_walk(
+            values in proptest::collection::vec(value_strategy(), 0..5),
+            extra in proptest::collection::vec((0usize..4, value_strategy()), 0..3),
+        ) {
+            let names = ["a", "b", "c", "d"];
+            let mut fields: Vec<(&str, Value)> =
+                names.iter().copied().zip(values.iter().cloned()).collect();
+            fields.extend(extra.iter().map(|(k, v)| (names[*k], v.clone())));
+            let d = doc(&fields);
+            in_order_matches_general(&d, &names);
+            same_answers(&d, &names);
+        }
+
         /// Documents written from `Value`s (what the table layer stores): the same rows.
         #[test]
         fn direct_decoder_matches_serde_on_stored_documents(

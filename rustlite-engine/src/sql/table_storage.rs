@@ -124,18 +124,17 @@ impl<'a, S: Source> TableStorage<'a, S> {
     /// The table called `name` as the transaction sees it: from the engine's catalog cache
     /// when that provably is the transaction's view ([`Catalog::cached_table`]), else its
     /// catalog entry is read through the transaction and decoded only when this thread has not
-    /// decoded the same bytes before (see [`cache`]).
-    fn lookup(&mut self, name: &str) -> Result<Option<Entry>> {
-        let known = |(alias, (schema, _)): &&(Option<Box<str>>, Entry)| {
+    /// decoded the same bytes before (see [`cache`]). Kept for the rest of the statement:
+    /// the answer is its position in `schemas` (callers clone only the half they need).
+    fn lookup(&mut self, name: &str) -> Result<Option<usize>> {
+        let known = |(alias, (schema, _)): &(Option<Box<str>>, Entry)| {
             alias.as_deref().unwrap_or(schema.name()) == name
         };
-        if let Some((_, e)) = self.schemas.iter().find(known) {
-            return Ok(Some(e.clone()));
+        if let Some(i) = self.schemas.iter().position(known) {
+            return Ok(Some(i));
         }
         if let Some(schema) = self.tx.cached_table(name, self.load_catalog) {
-            let e = cache::info_of(schema);
-            self.remember(name, &e);
-            return Ok(Some(e));
+            return Ok(Some(self.remember(name, cache::info_of(schema))));
         }
         let found = match Catalog::table_entry(self.tx, name)? {
             Some(entry) => Some(cache::schema(entry, |bytes| {
@@ -149,22 +148,29 @@ impl<'a, S: Source> TableStorage<'a, S> {
                     (t, info)
                 }),
         };
-        if let Some(e) = &found {
-            self.remember(name, e);
-        }
-        Ok(found)
+        Ok(found.map(|e| self.remember(name, e)))
     }
 
-    /// Keeps `e`, looked up as `name`, for the rest of the statement.
-    fn remember(&mut self, name: &str, e: &Entry) {
+    /// Keeps `e`, looked up as `name`, for the rest of the statement; its position.
+    fn remember(&mut self, name: &str, e: Entry) -> usize {
         let alias = (e.0.name() != name).then(|| name.into());
-        self.schemas.push((alias, e.clone()));
+        self.schemas.push((alias, e));
+        self.schemas.len() - 1
+    }
+
+    /// The entry at `i`, a position [`lookup`](Self::lookup) answered.
+    fn entry(&self, i: usize) -> Result<&Entry> {
+        self.schemas
+            .get(i)
+            .map(|(_, e)| e)
+            .ok_or_else(|| Error::Sql(format!("internal: no table at {i}")))
     }
 
     fn schema(&mut self, name: &str) -> Result<Arc<TableSchema>> {
-        self.lookup(name)?
-            .map(|(s, _)| s)
-            .ok_or_else(|| Error::Sql(format!("unknown table {name}")))
+        match self.lookup(name)? {
+            Some(i) => Ok(Arc::clone(&self.entry(i)?.0)),
+            None => Err(Error::Sql(format!("unknown table {name}"))),
+        }
     }
 
     fn doc_of(schema: &TableSchema, row: Row) -> Value {
@@ -239,7 +245,10 @@ pub fn table_info(t: &TableSchema) -> TableInfo {
 
 impl<S: Source> Storage for TableStorage<'_, S> {
     fn table(&mut self, name: &str) -> Result<Option<Arc<TableInfo>>> {
-        Ok(self.lookup(name)?.map(|(_, info)| info))
+        match self.lookup(name)? {
+            Some(i) => Ok(Some(Arc::clone(&self.entry(i)?.1))),
+            None => Ok(None),
+        }
     }
 
     fn scan(

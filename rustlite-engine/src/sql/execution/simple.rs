@@ -16,6 +16,8 @@
 //! - Rows are read by the executor's own [`read`] with a column mask that holds every column
 //!   the outputs and the filter read (the general path's mask holds a subset of it, and a
 //!   column outside its mask is never output).
+//! - A point read by the key (`key = ?` alone, a one-column key: [`key_param`]) is the one
+//!   `storage.get` that [`read`] makes for the `KeyLookup` [`bind_scan`] would answer.
 //! - The residual filter is evaluated as the scan evaluates it, and an output column is the
 //!   value `eval` of an `Expr::Column` would clone; it is moved instead when no other output
 //!   reads the same column.
@@ -28,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::sql::ast::Expr;
 use crate::sql::eval::eval_predicate;
 use crate::sql::planner::plan::{Access, Node};
-use crate::sql::planner::prepared::bind_scan;
+use crate::sql::planner::prepared::{bind_scan, key_param};
 use crate::sql::storage::{Row, Storage, TableInfo};
 use crate::value::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -109,6 +111,14 @@ impl SimpleSelect {
 
     /// The rows of the plan with `params` bound, as the general path gives them.
     pub fn run(&self, storage: &mut dyn Storage, params: &[Value]) -> Result<Vec<Row>> {
+        if let Some(key) = key_param(&self.table, &self.filter, params)? {
+            // `bind_scan` would answer `(KeyLookup([[key]]), None)`: `read`'s lookup of that
+            // one key, without building the access or a row list before the row is read.
+            return match storage.get(&self.table, std::slice::from_ref(&key), Some(&self.mask))? {
+                Some(r) => Ok(vec![self.output(r.row)?]),
+                None => Ok(Vec::new()),
+            };
+        }
         let (access, residual) = bind_scan(&self.table, &self.filter, params)?;
         let mut rows = Vec::with_capacity(self.last_rows.load(Ordering::Relaxed));
         read(&self.table, &access, storage, Some(&self.mask), &mut |r| {

@@ -271,11 +271,15 @@ fn analyse(table: &TableInfo, conjunct: &Expr) -> Option<(usize, Constraint)> {
 /// type exactly), without building the conjunct: the bound plan of `SELECT … WHERE id = ?`.
 /// `None`: ask [`choose_access`].
 pub fn key_lookup(table: &TableInfo, column: usize, value: Value) -> Option<Access> {
+    key_value(table, column, value).map(|v| Access::KeyLookup(vec![vec![v]]))
+}
+
+/// The one key [`key_lookup`] would look up (its `Access::KeyLookup([[key]])`), unwrapped.
+pub fn key_value(table: &TableInfo, column: usize, value: Value) -> Option<Value> {
     if table.primary_key.as_slice() != [column] {
         return None;
     }
-    let v = coerce(table.columns.get(column)?.ty, value)?;
-    Some(Access::KeyLookup(vec![vec![v]]))
+    coerce(table.columns.get(column)?.ty, value)
 }
 
 /// The value of an expression that reads no column (None if it does, or fails).

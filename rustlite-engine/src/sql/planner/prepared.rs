@@ -30,7 +30,7 @@
 //!   placeholder pair that planning with values would match (`$1` and `$2` bound to equal
 //!   values) fails deferred planning instead, and the statement is planned per call.
 
-use super::access::{choose_access, key_lookup};
+use super::access::{choose_access, key_lookup, key_value};
 use super::plan::{Access, AggregateCall, Node, SortKey};
 use super::scope::value_of;
 use super::{Plan, Planner};
@@ -146,15 +146,32 @@ fn bind_box(n: &Node, params: &[Value]) -> Result<Box<Node>> {
 /// filter and running [`choose_access`] on it gives when that is a key lookup (which consumes
 /// the conjunct), without building the bound filter ([`key_lookup`]). `None`: bind in full.
 fn key_param_lookup(table: &TableInfo, filter: &Expr, params: &[Value]) -> Result<Option<Access>> {
-    let Expr::Binary(BinaryOp::Eq, l, r) = filter else {
+    let Some((column, n)) = column_eq_param(filter) else {
         return Ok(None);
     };
-    let (column, n) = match (&**l, &**r) {
-        (Expr::Column { index, .. }, Expr::Param(n))
-        | (Expr::Param(n), Expr::Column { index, .. }) => (*index, *n),
-        _ => return Ok(None),
-    };
     Ok(key_lookup(table, column, value_of(n, params)?))
+}
+
+/// The key of [`key_param_lookup`]'s lookup ([`key_value`]): `Some(key)` exactly when
+/// [`bind_scan`] answers `(Access::KeyLookup([[key]]), None)`, so a caller may read that one
+/// row itself; `None`: call [`bind_scan`].
+pub fn key_param(table: &TableInfo, filter: &Expr, params: &[Value]) -> Result<Option<Value>> {
+    let Some((column, n)) = column_eq_param(filter) else {
+        return Ok(None);
+    };
+    Ok(key_value(table, column, value_of(n, params)?))
+}
+
+/// `(column, n)` of a filter `column = $n` (or `$n = column`).
+fn column_eq_param(filter: &Expr) -> Option<(usize, usize)> {
+    let Expr::Binary(BinaryOp::Eq, l, r) = filter else {
+        return None;
+    };
+    match (&**l, &**r) {
+        (Expr::Column { index, .. }, Expr::Param(n))
+        | (Expr::Param(n), Expr::Column { index, .. }) => Some((*index, *n)),
+        _ => None,
+    }
 }
 
 /// The access path and residual filter of a scan of `table` whose filter `filter` reads a
@@ -408,6 +425,76 @@ mod tests {
         // Constants only with values: planned per call.
         let limit = cache::statement("SELECT * FROM u LIMIT ?")?;
         assert!(Prepared::plan(&mut storage, limit).is_err());
+        Ok(())
+    }
+
+    /// `key_param` answers exactly when `bind_scan` answers a one-key lookup and no residual
+    /// filter, with that key: NULLs, values of other types, other columns and composite keys
+    /// are left to `bind_scan`.
+    #[test]
+    fn key_param_is_bind_scans_single_key_lookup() -> Result<()> {
+        let engine = Engine::open_in_memory(Options::default())?;
+        let mut tx = engine.begin(IsolationLevel::default());
+        for ddl in [
+            "CREATE TABLE u (id INTEGER PRIMARY KEY, name TEXT UNIQUE, f FLOAT)",
+            "CREATE TABLE k (a INTEGER, b TEXT, PRIMARY KEY (a, b))",
+            "CREATE TABLE s (code TEXT PRIMARY KEY, n INTEGER)",
+        ] {
+            execute(&mut tx, ddl, &[])?;
+        }
+        let values = [
+            Value::Int(3),
+            Value::Int(-1),
+            Value::Float(2.0),
+            Value::Float(2.5),
+            Value::Float(f64::NAN),
+            Value::Null,
+            Value::Text("3".into()),
+            Value::Bool(true),
+            Value::Bytes(vec![1]),
+        ];
+        let mut storage = TableStorage::new(&mut tx);
+        for sql in [
+            "SELECT * FROM u WHERE id = ?",
+            "SELECT * FROM u WHERE ? = id",
+            "SELECT * FROM u WHERE name = ?",
+            "SELECT * FROM u WHERE f = ?",
+            "SELECT * FROM u WHERE id = ? AND f = 1",
+            "SELECT * FROM u WHERE id > ?",
+            "SELECT * FROM k WHERE a = ?",
+            "SELECT * FROM s WHERE code = ?",
+        ] {
+            let prepared = Prepared::plan(&mut storage, cache::statement(sql)?)?.expect("a SELECT");
+            let Some(Node::Scan {
+                table,
+                filter: Some(filter),
+                ..
+            }) = [&prepared.node]
+                .into_iter()
+                .chain(match &prepared.node {
+                    Node::Project { source, .. } => Some(&**source),
+                    _ => None,
+                })
+                .find(|n| matches!(n, Node::Scan { .. }))
+            else {
+                panic!("{sql}: no scan in {:?}", prepared.node);
+            };
+            for v in &values {
+                let params = [v.clone()];
+                let bound = bind_scan(table, filter, &params);
+                match key_param(table, filter, &params) {
+                    Ok(Some(key)) => assert!(
+                        matches!(&bound, Ok((Access::KeyLookup(keys), None)) if *keys == [vec![key.clone()]]),
+                        "{sql} {v:?}: {key:?} / {bound:?}"
+                    ),
+                    Ok(None) => assert!(
+                        !matches!(&bound, Ok((Access::KeyLookup(keys), None)) if keys.len() == 1),
+                        "{sql} {v:?}: {bound:?}"
+                    ),
+                    Err(_) => assert!(bound.is_err(), "{sql} {v:?}"),
+                }
+            }
+        }
         Ok(())
     }
 
