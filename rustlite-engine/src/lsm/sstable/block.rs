@@ -16,9 +16,11 @@
 //! Invariants checked by [`Block::decode`] (so a corrupt block is rejected once, on load, and
 //! never causes a panic or a huge allocation): the trailer fits, restart 0 is 0 and restarts
 //! strictly increase, every entry's fields lie inside the entry area, `shared` never exceeds the
-//! previous key, restart entries have `shared = 0`, entries end exactly at the trailer, and keys
-//! strictly ascend by [`ikey::compare`]. Accessors still bounds-check and report
-//! [`Error::Corruption`] with the file name and the block's file offset.
+//! previous key, restart entries have `shared = 0`, and entries end exactly at the trailer. That
+//! walk reads lengths only: key order is checked by `Table::verify` (and, for new tables, by the
+//! builder), not on every load. A block's crc is checked before it is decoded, so misordered keys
+//! can only come from a writer bug; they make a search miss, never panic. Accessors still
+//! bounds-check and report [`Error::Corruption`] with the file name and the block's file offset.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -286,9 +288,9 @@ impl Block {
             }
             return Ok(block);
         }
-        // Walk every entry once.
-        let mut key: Vec<u8> = Vec::new();
-        let mut prev_key: Vec<u8> = Vec::new();
+        // Walk every entry once, checking its structure: only lengths, no key is rebuilt (key
+        // order is `Table::verify`'s to check; the block's crc already passed).
+        let mut key_len = 0usize;
         let mut pos = 0usize;
         let mut next_restart = 0usize;
         let mut count = 0usize;
@@ -305,18 +307,12 @@ impl Block {
             } else if block.restart(next_restart).is_some_and(|r| r < pos) {
                 return Err(corrupt("restart point inside an entry"));
             }
-            if e.shared > key.len() {
+            if e.shared > key_len {
                 return Err(corrupt(&format!(
                     "entry at {pos} shares more than the previous key"
                 )));
             }
-            std::mem::swap(&mut key, &mut prev_key);
-            key.clear();
-            key.extend_from_slice(prev_key.get(..e.shared).unwrap_or_default());
-            key.extend_from_slice(e.suffix);
-            if count > 0 && ikey::compare(&prev_key, &key) != Ordering::Less {
-                return Err(corrupt(&format!("keys out of order at {pos}")));
-            }
+            key_len = e.shared + e.suffix.len();
             pos = e.next;
             count += 1;
         }
