@@ -344,7 +344,10 @@ fn table_db() -> (MemStorage, Model) {
         }
     }
     let levels: Vec<usize> = engine.stats().levels.iter().map(|l| l.files).collect();
-    assert!(levels[0] >= 2 && levels[1] >= 1, "levels {levels:?}");
+    assert!(
+        levels[0] >= 2 && levels[1..].iter().any(|&files| files >= 1),
+        "levels {levels:?}"
+    );
     drop(engine);
     // Settle: one more open folds the (empty) WAL and rewrites the manifest.
     let engine = open(&storage).expect("reopen");

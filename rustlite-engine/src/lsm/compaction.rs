@@ -1,10 +1,17 @@
 //! Leveled compaction: which files to merge (a pure policy over a [`Version`]) and how merged
 //! entries are filtered and written out as new tables.
 //!
-//! Policy ([`pick`]): every level gets a score — L0: `files / l0_compaction_trigger`; Ln:
-//! `bytes / target(n)` with `target(1) = l1_target_size` and `target(n+1) = target(n) *
-//! level_size_ratio`. The level with the highest score `>= 1` is compacted: L0 compacts all its
-//! files (they overlap) with the overlapping L1 files; Ln compacts one file (round-robin through
+//! Policy ([`pick`]), with level targets sized from the last level down (RocksDB's dynamic level
+//! bytes): the last level's target is its size, each level above gets the target below divided by
+//! `level_size_ratio`, and the *base level* is the shallowest level whose target is still at least
+//! `l1_target_size`. Levels between L0 and the base level stay empty, so a database smaller than
+//! `l1_target_size × level_size_ratio` keeps one sorted run below L0 (a seek positions one cursor
+//! there instead of one per level), and a larger one has the usual ratio between its levels.
+//! Every level gets a score — L0: `files / l0_compaction_trigger`; a level above the base level:
+//! at least 1 while it holds anything (it drains down); any other level: `bytes / target`. The
+//! level with the highest score `>= 1` is compacted: L0 compacts all its files (they overlap) with
+//! the overlapping files of the base level — or of the shallowest non-empty level, if that is
+//! above the base (newer data never goes below older); Ln compacts one file (round-robin through
 //! the key space) with the overlapping files of Ln+1. A single input with nothing to merge below
 //! is moved by a manifest edit alone (a trivial move).
 //!
@@ -36,10 +43,11 @@ pub struct CompactionTask {
 }
 
 impl CompactionTask {
-    /// Compacts `inputs` (files of `level`) with the overlapping files of `level + 1` into it.
-    pub fn into_next_level(
+    /// Compacts `inputs` (files of `level`) with the overlapping files of `output_level` into it.
+    pub fn into_level(
         version: &Version,
         level: usize,
+        output_level: usize,
         inputs: Vec<TableHandle>,
     ) -> Option<CompactionTask> {
         let lo = inputs
@@ -50,8 +58,8 @@ impl CompactionTask {
         let hi = inputs.iter().map(|f| f.meta.largest_user()).max()?.to_vec();
         Some(CompactionTask {
             level,
-            output_level: level + 1,
-            lower_inputs: version.overlapping(level + 1, &lo, &hi),
+            output_level,
+            lower_inputs: version.overlapping(output_level, &lo, &hi),
             inputs,
         })
     }
@@ -71,24 +79,55 @@ impl CompactionTask {
     }
 }
 
-/// Target size in bytes of `level` (`level >= 1`).
-pub fn level_target(opts: &Options, level: usize) -> u64 {
-    let mut target = opts.l1_target_size.max(1);
-    for _ in 1..level {
-        target = target.saturating_mul(opts.level_size_ratio.max(2));
+/// The level targets of `version` (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LevelTargets {
+    /// Target bytes per level (index 0, L0, is unused: L0 is scored by file count).
+    pub targets: Vec<u64>,
+    /// The shallowest level sized for data; the levels between L0 and it drain down.
+    pub base: usize,
+    /// Where L0 compacts into: the base level, or the shallowest non-empty level above it.
+    pub l0_output: usize,
+}
+
+/// Sizes every level from the last one up (see the module docs).
+pub fn level_targets(version: &Version, opts: &Options) -> LevelTargets {
+    let last = version.levels.len().saturating_sub(1).max(1);
+    let ratio = opts.level_size_ratio.max(2);
+    let base_bytes = opts.l1_target_size.max(1);
+    let mut targets = vec![0u64; last + 1];
+    targets[last] = version.level_size(last).max(base_bytes);
+    let mut base = last;
+    while base > 1 && targets[base] / ratio >= base_bytes {
+        targets[base - 1] = targets[base] / ratio;
+        base -= 1;
     }
-    target
+    let shallowest = (1..=last).find(|&level| version.level_files(level) > 0);
+    let l0_output = shallowest.map_or(base, |level| level.min(base));
+    LevelTargets {
+        targets,
+        base,
+        l0_output,
+    }
 }
 
 /// The compaction score of every level but the last (see the module docs).
 pub fn scores(version: &Version, opts: &Options) -> Vec<f64> {
     let last = version.levels.len().saturating_sub(1);
+    let t = level_targets(version, opts);
     (0..last)
         .map(|level| {
+            let size = version.level_size(level);
             if level == 0 {
                 version.level_files(0) as f64 / opts.l0_compaction_trigger.max(1) as f64
+            } else if level < t.base {
+                if version.level_files(level) == 0 {
+                    0.0
+                } else {
+                    (size as f64 / opts.l1_target_size.max(1) as f64).max(1.0)
+                }
             } else {
-                version.level_size(level) as f64 / level_target(opts, level) as f64
+                size as f64 / t.targets[level].max(1) as f64
             }
         })
         .collect()
@@ -107,29 +146,34 @@ pub fn pick(version: &Version, opts: &Options, cursors: &[Vec<u8>]) -> Option<Co
         return None;
     }
     let files = version.levels.get(level)?;
-    let inputs: Vec<TableHandle> = if level == 0 {
-        files.clone()
-    } else {
-        let cursor = cursors.get(level).map_or(&[][..], Vec::as_slice);
-        let chosen = files
-            .iter()
-            .find(|f| f.meta.smallest_user() > cursor)
-            .or_else(|| files.first())?;
-        vec![chosen.clone()]
-    };
-    CompactionTask::into_next_level(version, level, inputs)
+    if level == 0 {
+        let output = level_targets(version, opts).l0_output;
+        return CompactionTask::into_level(version, 0, output, files.clone());
+    }
+    let cursor = cursors.get(level).map_or(&[][..], Vec::as_slice);
+    let chosen = files
+        .iter()
+        .find(|f| f.meta.smallest_user() > cursor)
+        .or_else(|| files.first())?;
+    CompactionTask::into_level(version, level, level + 1, vec![chosen.clone()])
 }
 
 /// For a full compaction (`compact()`): the shallowest non-empty level, whole, into the next
-/// one; `None` once all data sits in one level below L0.
-pub fn pick_full(version: &Version) -> Option<CompactionTask> {
+/// one — L0 into the level [`pick`] would compact it into; `None` once all data sits in one level
+/// below L0.
+pub fn pick_full(version: &Version, opts: &Options) -> Option<CompactionTask> {
     let deepest = version.levels.iter().rposition(|files| !files.is_empty())?;
     let level = version.levels.iter().position(|files| !files.is_empty())?;
     if level == deepest && level > 0 {
         return None;
     }
     let inputs = version.levels.get(level)?.clone();
-    CompactionTask::into_next_level(version, level, inputs)
+    let output = if level == 0 {
+        level_targets(version, opts).l0_output
+    } else {
+        level + 1
+    };
+    CompactionTask::into_level(version, level, output, inputs)
 }
 
 /// Decides, entry by entry in merged order, which versions survive a flush or compaction.
@@ -291,10 +335,43 @@ mod tests {
         assert!(!flush.keep(&ikey::encode(b"b", 2, Kind::Put)));
     }
 
+    /// The engine with small levels (L1 target 64 KiB, ratio 4, 4 levels) after `n` random
+    /// 100-byte writes settle, and its files per level; every key reads back.
+    fn settled_levels(n: u32) -> crate::Result<Vec<usize>> {
+        let opts = Options {
+            memtable_size: 32 << 10,
+            l1_target_size: 64 << 10,
+            level_size_ratio: 4,
+            target_file_size: 16 << 10,
+            l0_compaction_trigger: 2,
+            num_levels: 4,
+            background_compaction: false,
+            ..Options::default()
+        };
+        let db = crate::Engine::open_in_memory(opts)?;
+        let key = |i: u32| i.wrapping_mul(2_654_435_761).to_be_bytes();
+        for i in 0..n {
+            db.put(&key(i), &[i as u8; 100])?;
+        }
+        db.compact(false)?;
+        for i in 0..n {
+            assert_eq!(db.get(&key(i))?, Some(vec![i as u8; 100]), "key {i}");
+        }
+        Ok(db.stats().levels.iter().map(|l| l.files).collect())
+    }
+
+    /// Below `l1_target_size × level_size_ratio` the data sits in one sorted run, the last
+    /// level; above it the base level moves up and the levels between L0 and it stay empty.
     #[test]
-    fn level_targets_grow_by_ratio() {
-        let opts = Options::default();
-        assert_eq!(level_target(&opts, 1), 64 << 20);
-        assert_eq!(level_target(&opts, 2), 640 << 20);
+    fn level_targets_are_sized_from_the_last_level() -> crate::Result<()> {
+        // ~200 KiB: under 64 KiB × 4, one run below L0.
+        let small = settled_levels(1_800)?;
+        assert_eq!(&small[1..3], &[0, 0], "levels {small:?}");
+        assert!(small[3] > 0, "levels {small:?}");
+        // ~1.2 MiB: the last level's target / 4 ≥ 64 KiB, so L2 is the base level; L1 stays empty.
+        let large = settled_levels(11_000)?;
+        assert_eq!(large[1], 0, "levels {large:?}");
+        assert!(large[2] > 0 && large[3] > 0, "levels {large:?}");
+        Ok(())
     }
 }
