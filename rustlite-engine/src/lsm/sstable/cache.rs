@@ -106,6 +106,12 @@ impl BlockSlots {
         })
     }
 
+    /// Data block `i` if its slot holds it (the cache does), without counting a hit or
+    /// touching the cache.
+    pub fn peek(&self, i: usize) -> Option<Arc<Block>> {
+        self.slots.get(i).and_then(ArcSwapOption::load_full)
+    }
+
     /// Clears slot `i` if it still holds `block` (a newer copy loaded since stays).
     fn clear(&self, i: usize, block: &Arc<Block>) {
         if let Some(slot) = self.slots.get(i) {

@@ -354,11 +354,28 @@ impl Table {
     /// (the first entry if `None`); reverse at the last entry with ikey `<= start` (the last
     /// entry if `None`) and walks backwards. Errors reading later blocks surface from `advance`.
     pub fn iter(self: &Arc<Self>, dir: Direction, start: Option<&[u8]>) -> Result<TableIter> {
+        self.iter_with(dir, start, true)
+    }
+
+    /// A forward iterator over every entry for a compaction: it reads blocks the cache holds
+    /// from the cache and the others from the file, without caching them, so a compaction's
+    /// pass over its inputs (which are about to be deleted) evicts no block readers use.
+    pub fn compaction_iter(self: &Arc<Self>) -> Result<TableIter> {
+        self.iter_with(Direction::Forward, None, false)
+    }
+
+    fn iter_with(
+        self: &Arc<Self>,
+        dir: Direction,
+        start: Option<&[u8]>,
+        fill_cache: bool,
+    ) -> Result<TableIter> {
         let mut it = TableIter {
             table: Arc::clone(self),
             dir,
             index: 0,
             data: None,
+            fill_cache,
         };
         it.position(start)?;
         Ok(it)
@@ -454,6 +471,8 @@ pub struct TableIter {
     dir: Direction,
     index: usize,
     data: Option<BlockIter>,
+    /// Whether blocks read from the file are cached (not for compactions).
+    fill_cache: bool,
 }
 
 impl TableIter {
@@ -465,7 +484,14 @@ impl TableIter {
     fn load_block(&mut self) -> Result<()> {
         self.data = None;
         if let Some(handle) = self.table.index.handle(self.index) {
-            let block = self.table.data_block(self.index, handle)?;
+            let block = if self.fill_cache {
+                self.table.data_block(self.index, handle)?
+            } else {
+                match self.table.slots.peek(self.index) {
+                    Some(block) => block,
+                    None => self.table.load_block(handle)?,
+                }
+            };
             self.data = Some(block.iter());
         }
         Ok(())
