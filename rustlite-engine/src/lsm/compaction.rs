@@ -111,23 +111,22 @@ pub fn level_targets(version: &Version, opts: &Options) -> LevelTargets {
     }
 }
 
-/// The compaction score of every level but the last (see the module docs).
-pub fn scores(version: &Version, opts: &Options) -> Vec<f64> {
+/// The compaction score of every level but the last (see the module docs), under the targets
+/// `t` that [`level_targets`] computed for `version`.
+pub fn scores(version: &Version, opts: &Options, t: &LevelTargets) -> Vec<f64> {
     let last = version.levels.len().saturating_sub(1);
-    let t = level_targets(version, opts);
     (0..last)
         .map(|level| {
-            let size = version.level_size(level);
             if level == 0 {
-                version.level_files(0) as f64 / opts.l0_compaction_trigger.max(1) as f64
-            } else if level < t.base {
-                if version.level_files(level) == 0 {
-                    0.0
-                } else {
-                    (size as f64 / opts.l1_target_size.max(1) as f64).max(1.0)
-                }
+                return version.level_files(0) as f64 / opts.l0_compaction_trigger.max(1) as f64;
+            }
+            let size = version.level_size(level) as f64;
+            if level >= t.base {
+                size / t.targets[level].max(1) as f64
+            } else if version.level_files(level) == 0 {
+                0.0
             } else {
-                size as f64 / t.targets[level].max(1) as f64
+                (size / opts.l1_target_size.max(1) as f64).max(1.0)
             }
         })
         .collect()
@@ -136,7 +135,8 @@ pub fn scores(version: &Version, opts: &Options) -> Vec<f64> {
 /// Chooses the next compaction, or `None` when every level is within its target.
 /// `cursors[level]` is the largest user key compacted last time at that level (round-robin).
 pub fn pick(version: &Version, opts: &Options, cursors: &[Vec<u8>]) -> Option<CompactionTask> {
-    let scores = scores(version, opts);
+    let targets = level_targets(version, opts);
+    let scores = scores(version, opts, &targets);
     let (level, score) = scores
         .iter()
         .copied()
@@ -147,8 +147,7 @@ pub fn pick(version: &Version, opts: &Options, cursors: &[Vec<u8>]) -> Option<Co
     }
     let files = version.levels.get(level)?;
     if level == 0 {
-        let output = level_targets(version, opts).l0_output;
-        return CompactionTask::into_level(version, 0, output, files.clone());
+        return CompactionTask::into_level(version, 0, targets.l0_output, files.clone());
     }
     let cursor = cursors.get(level).map_or(&[][..], Vec::as_slice);
     let chosen = files
