@@ -284,7 +284,14 @@ fn compact_once(inner: &Inner, jobs: &mut JobState, full: bool) -> Result<bool> 
         },
         None => return Ok(false),
     };
+    let rewrote = !task.is_trivial_move();
     run_compaction(inner, jobs, version, task)?;
+    // The inputs are out of the cache and, with this last reference to the old version, their
+    // tables and blocks are freed (often most of the cache): return those pages.
+    drop(state);
+    if rewrote {
+        super::heap::release_free_pages();
+    }
     Ok(true)
 }
 

@@ -6,6 +6,7 @@
 //!   get/scan ─► read.rs: state snapshot (memtables + Version) at a seqno, merged cursors
 //!   jobs.rs ──► memtable switch, flush to L0, leveled compaction (background thread)
 //!   recovery.rs: lock, manifest, open tables, WAL replay, fresh manifest + WAL
+//!   heap.rs: returns freed cache pages to the OS after a compaction and on close
 //! ```
 //! Shared state is split by who writes it, so readers never wait for writers:
 //! - `state` (`ArcSwap<State>`): active memtable, immutable memtables, current `Version`;
@@ -17,6 +18,7 @@
 
 mod backup;
 mod batch;
+mod heap;
 mod jobs;
 mod read;
 mod recovery;
@@ -95,6 +97,9 @@ pub(crate) struct Inner {
     /// The cached catalog (see [`crate::catalog`]).
     pub(crate) catalog: crate::catalog::CatalogCache,
     pub(crate) _lock: Box<dyn DirLock>,
+    /// Declared last: fields drop in declaration order, so this runs once the cache, the
+    /// memtables and the tables are freed, and returns their pages (see [`heap`]).
+    pub(crate) _release: heap::ReleaseOnDrop,
 }
 
 impl Inner {

@@ -240,6 +240,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         closed: AtomicBool::new(false),
         catalog: crate::catalog::CatalogCache::new(last_seq),
         _lock: lock,
+        _release: super::heap::ReleaseOnDrop,
         opts: Options { num_levels, ..opts },
         storage,
     })
