@@ -6,8 +6,11 @@
 //! [0x03][0x01][table name]        -> [format 0x01] ++ msgpack(TableSchema)
 //! [0x03][0x02][index name]        -> [format 0x01] ++ msgpack(TableIndex)   standalone index (seed API)
 //! [0x03][0x10]                    -> next id, u32 BE (tables and indexes share one id space)
-//! [0x03][0x11][table id u32 BE]   -> next row id, u64 BE (tables without a declared key)
+//! [0x03][0x11][table id u32 BE]   -> next row id, u64 BE (tables without a declared key;
+//!                                    written by RustLite before 2026-11-26, now only read)
 //! ```
+//! Row ids are handed out from memory (`catalog/rowid.rs`): the first allocation for a table after open
+//! starts after the largest row id on disk and after that legacy counter, if present.
 //!
 //! # Transactions
 //! Every DDL function takes the caller's engine [`Transaction`]: reads go through it (so a
@@ -44,7 +47,9 @@
 //! | module | owns |
 //! |---|---|
 //! | [`schema`] | [`Schema`], [`TableSchema`], [`FieldDef`], [`FieldType`], [`IndexDef`], [`IndexKind`], [`TableIndex`] |
+//! | `rowid` (crate-private) | the in-memory allocator of hidden row ids |
 
+pub(crate) mod rowid;
 pub mod schema;
 
 use std::collections::BTreeMap;
@@ -663,13 +668,14 @@ impl Catalog {
     /// assert_eq!(Catalog::next_rowid(&mut tx, 5)?, 2);
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
+    /// Ids come from memory, not from a stored counter, so concurrent inserts never conflict
+    /// over them (see `catalog/rowid.rs`); `tx` itself is not written.
     pub fn next_rowid(tx: &mut Transaction, table_id: u32) -> Result<i64> {
-        let key = CatalogKey::RowId(table_id).encode();
-        let next = read_counter(tx, &key)?.max(1);
-        let id =
-            i64::try_from(next).map_err(|_| Error::InvalidArgument("row ids exhausted".into()))?;
-        tx.put(&key, &(next + 1).to_be_bytes())?;
-        Ok(id)
+        let engine = tx.engine();
+        engine
+            .inner
+            .rowids
+            .allocate(table_id, || first_free_rowid(engine, table_id))
     }
 
     /// Checks, inside `tx`, that `table` is the table's current schema as `tx` sees it, and
@@ -716,6 +722,38 @@ impl Catalog {
     fn require(tx: &mut Transaction, name: &str) -> Result<Arc<TableSchema>> {
         Self::table(tx, name)?.ok_or_else(|| Error::NotFound(format!("table {name}")))
     }
+}
+
+/// The first row id of table `table_id` that no committed row holds, and at least the counter
+/// that RustLite stored before row ids were handed out from memory.
+fn first_free_rowid(engine: &Engine, table_id: u32) -> Result<u64> {
+    let prefix = table::row_prefix(table_id);
+    let end = keyspace::prefix_end(&prefix);
+    let upper = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    let mut rows = engine.scan(Bound::Included(&prefix), upper, Direction::Reverse)?;
+    let after_last = match rows.next().transpose()? {
+        None => 1,
+        Some((key, _)) => match table::decode_pk(&key[prefix.len()..])?.as_slice() {
+            [crate::Value::Int(id)] => u64::try_from(*id).map_or(1, |id| id.saturating_add(1)),
+            _ => {
+                return Err(Error::corruption(
+                    "catalog",
+                    0,
+                    format!("table {table_id} has a row whose key is not a row id"),
+                ))
+            }
+        },
+    };
+    let stored = match engine.get(&CatalogKey::RowId(table_id).encode())? {
+        None => 0,
+        Some(bytes) => u64::from_be_bytes(
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::corruption("catalog", 0, "row id counter is not 8 bytes"))?,
+        ),
+    };
+    Ok(after_last.max(stored))
 }
 
 fn read_counter(tx: &mut Transaction, key: &[u8]) -> Result<u64> {
@@ -888,6 +926,39 @@ mod tests {
             key_fields: vec!["id".into()],
             indexes: vec![IndexDef::new("users", "email", IndexKind::BTree, true)],
         }
+    }
+
+    #[test]
+    fn row_ids_start_past_the_stored_rows_and_the_legacy_counter() -> Result<()> {
+        let engine = Engine::open_in_memory(Options::default())?;
+        // Table 7: rows up to id 41 on disk. Table 8: a counter an older RustLite stored.
+        engine.put(&table::row_key(7, &[crate::Value::Int(41)])?, b"row")?;
+        engine.put(&table::row_key(7, &[crate::Value::Int(3)])?, b"row")?;
+        engine.put(&table::row_key(8, &[crate::Value::Int(2)])?, b"row")?;
+        engine.put(&CatalogKey::RowId(8).encode(), &50u64.to_be_bytes())?;
+        let mut tx = engine.begin(IsolationLevel::default());
+        assert_eq!(Catalog::next_rowid(&mut tx, 7)?, 42);
+        assert_eq!(Catalog::next_rowid(&mut tx, 7)?, 43);
+        assert_eq!(Catalog::next_rowid(&mut tx, 8)?, 50);
+        assert_eq!(Catalog::next_rowid(&mut tx, 9)?, 1, "a table with no rows");
+        // Nothing is written: two transactions allocating ids never conflict.
+        let mut other = engine.begin(IsolationLevel::Serializable);
+        assert_eq!(Catalog::next_rowid(&mut other, 7)?, 44);
+        other.put(b"x", b"1")?;
+        tx.put(b"y", b"1")?;
+        tx.commit()?;
+        other.commit()?;
+        // A row key that is not a row id is corruption, not a panic.
+        engine.put(
+            &table::row_key(10, &[crate::Value::Text("k".into())])?,
+            b"row",
+        )?;
+        let mut tx = engine.begin(IsolationLevel::default());
+        assert!(matches!(
+            Catalog::next_rowid(&mut tx, 10),
+            Err(Error::Corruption { .. })
+        ));
+        Ok(())
     }
 
     #[test]

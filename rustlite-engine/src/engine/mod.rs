@@ -96,6 +96,8 @@ pub(crate) struct Inner {
     pub(crate) closed: AtomicBool,
     /// The cached catalog (see [`crate::catalog`]).
     pub(crate) catalog: crate::catalog::CatalogCache,
+    /// Hidden row ids of tables without a primary key (see [`crate::catalog::rowid`]).
+    pub(crate) rowids: crate::catalog::rowid::RowIds,
     pub(crate) _lock: Box<dyn DirLock>,
     /// Declared last: fields drop in declaration order, so this runs once the cache, the
     /// memtables and the tables are freed, and returns their pages (see [`heap`]).

@@ -239,6 +239,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         poisoned: Mutex::new(None),
         closed: AtomicBool::new(false),
         catalog: crate::catalog::CatalogCache::new(last_seq),
+        rowids: Default::default(),
         _lock: lock,
         _release: super::heap::ReleaseOnDrop,
         opts: Options { num_levels, ..opts },
