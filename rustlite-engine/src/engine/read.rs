@@ -159,10 +159,15 @@ impl Engine {
             },
         };
         let start = start.as_deref();
-        let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
-        children.push(Box::new(state.mem.iter(dir, start)));
-        for m in &state.imm {
-            children.push(Box::new(m.iter(dir, start)));
+        let mut children: Vec<Box<dyn InternalIterator>> =
+            Vec::with_capacity(1 + state.imm.len() + state.version.iterator_count());
+        // An empty memtable gets no cursor (nor a place in the merge): every version at or below
+        // the scan's seqno was inserted before that seqno was published, so one that is empty
+        // now holds nothing the scan may see (after a flush, the usual case for reads).
+        for m in std::iter::once(&state.mem).chain(&state.imm) {
+            if !m.is_empty() {
+                children.push(Box::new(m.iter(dir, start)));
+            }
         }
         children.extend(state.version.iterators(dir, start)?);
         Ok(ScanIter {
@@ -214,18 +219,35 @@ pub struct ScanIter {
     done: bool,
 }
 
+/// Byte-string order, decided on the first bytes without a `memcmp` call when they differ
+/// (a scan's bound and a key of another key space or table usually do).
+#[inline]
+fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    match (a.first(), b.first()) {
+        (Some(x), Some(y)) if x != y => x.cmp(y),
+        _ => a.cmp(b),
+    }
+}
+
+/// Byte-string equality, decided on the lengths and last bytes without a `memcmp` call when
+/// they differ (two neighbouring keys, random or counting up, nearly always end differently).
+#[inline]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.last() == b.last() && a == b
+}
+
 fn below(lower: &Bound<Vec<u8>>, key: &[u8]) -> bool {
     match lower {
-        Bound::Included(l) => key < l.as_slice(),
-        Bound::Excluded(l) => key <= l.as_slice(),
+        Bound::Included(l) => compare_keys(key, l).is_lt(),
+        Bound::Excluded(l) => compare_keys(key, l).is_le(),
         Bound::Unbounded => false,
     }
 }
 
 fn above(upper: &Bound<Vec<u8>>, key: &[u8]) -> bool {
     match upper {
-        Bound::Included(u) => key > u.as_slice(),
-        Bound::Excluded(u) => key >= u.as_slice(),
+        Bound::Included(u) => compare_keys(key, u).is_gt(),
+        Bound::Excluded(u) => compare_keys(key, u).is_ge(),
         Bound::Unbounded => false,
     }
 }
@@ -262,9 +284,11 @@ impl ScanIter {
             if above(&self.upper, p.user_key) {
                 return Ok(false);
             }
-            let skip = p.seq > self.seq
-                || below(&self.lower, p.user_key)
-                || (self.has_current && p.user_key == self.current.as_slice());
+            // No key below the lower bound comes up: every cursor started at the bound's
+            // first internal key (`scan_in`).
+            debug_assert!(!below(&self.lower, p.user_key));
+            let skip =
+                p.seq > self.seq || (self.has_current && same_key(p.user_key, &self.current));
             if skip {
                 self.merged.advance()?;
                 continue;
@@ -360,7 +384,7 @@ impl ScanIter {
             let Some(p) = ikey::parse(self.merged.key()) else {
                 return Err(self.corrupt());
             };
-            if self.has_current && p.user_key != self.current.as_slice() {
+            if self.has_current && !same_key(p.user_key, &self.current) {
                 if let Some(out) = self.take_reverse() {
                     return Ok(Some(out));
                 }
@@ -484,6 +508,70 @@ mod tests {
             None::<()>
         );
         Ok(())
+    }
+
+    /// After a flush the active memtable is empty (a scan gives it no cursor): the scan reads
+    /// the tables alone, and writes made once it has started stay invisible to it.
+    #[test]
+    fn a_scan_over_an_empty_memtable_reads_the_tables_at_its_snapshot() -> Result<()> {
+        let db = Engine::open_in_memory(Options::default())?;
+        for i in 0..50u32 {
+            db.put(format!("k{i:02}").as_bytes(), b"old")?;
+        }
+        db.delete(b"k07")?;
+        db.flush()?;
+        assert_eq!(db.stats().memtable_bytes, 0);
+        for dir in [Direction::Forward, Direction::Reverse] {
+            let mut it = db.scan(Bound::Included(&b"k05"[..]), Bound::Unbounded, dir)?;
+            let first = it.next().transpose()?;
+            db.put(b"k06", b"new")?;
+            db.put(b"k99", b"new")?;
+            let rest: Vec<(Vec<u8>, Vec<u8>)> = it.collect::<Result<_>>()?;
+            let mut got: Vec<Vec<u8>> = first
+                .into_iter()
+                .chain(rest)
+                .map(|(k, v)| {
+                    assert_eq!(v, b"old");
+                    k
+                })
+                .collect();
+            if dir == Direction::Reverse {
+                got.reverse();
+            }
+            let want: Vec<Vec<u8>> = (5..50u32)
+                .filter(|i| *i != 7)
+                .map(|i| format!("k{i:02}").into_bytes())
+                .collect();
+            assert_eq!(got, want, "{dir:?}");
+            db.delete(b"k99")?;
+            db.put(b"k06", b"old")?;
+            db.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The shortcuts of `compare_keys` and `same_key` agree with the slices' own order and
+    /// equality, on keys that differ first, last, in length, or not at all.
+    #[test]
+    fn key_comparison_shortcuts_match_the_slices() {
+        let keys: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![1],
+            vec![0, 0],
+            vec![1, 0],
+            vec![1, 2, 3],
+            vec![1, 2, 4],
+            vec![2, 2, 3],
+            vec![1, 2, 3, 0],
+            vec![0xFF; 17],
+        ];
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(compare_keys(a, b), a.cmp(b), "{a:?} {b:?}");
+                assert_eq!(same_key(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 
     type Pairs = Vec<(Vec<u8>, Vec<u8>)>;

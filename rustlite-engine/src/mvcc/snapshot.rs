@@ -3,10 +3,14 @@
 //! Registering a snapshot and reading the visible seqno happen under one mutex, and compaction
 //! reads the oldest live snapshot under the same mutex, so no version a registered reader needs can
 //! be dropped between "which seqno do I read at" and "compaction knows about me".
+//!
+//! The registry is a sorted `Vec` of `(seqno, count)` rather than a map: every scan registers
+//! and releases a snapshot, and with no other reader live a `BTreeMap` allocated a node for
+//! the one entry and freed it again per scan; the `Vec` keeps its capacity. Registrations come
+//! at the newest seqno, so an insert is nearly always a push; the live seqnos are few.
 
 use crate::lsm::ikey::SeqNo;
 use parking_lot::Mutex;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -19,7 +23,8 @@ pub struct SnapshotList {
 
 #[derive(Debug, Default)]
 struct Registry {
-    counts: BTreeMap<SeqNo, usize>,
+    /// `(seqno, live registrations at it)`, ascending by seqno, counts above zero.
+    counts: Vec<(SeqNo, usize)>,
     /// Registered snapshots that belong to read-write transactions.
     transactions: usize,
 }
@@ -50,7 +55,7 @@ impl SnapshotList {
     pub fn acquire(self: &Arc<Self>, transaction: bool) -> SnapshotGuard {
         let mut live = self.live.lock();
         let seq = self.visible.load(Ordering::Acquire);
-        *live.counts.entry(seq).or_insert(0) += 1;
+        live.register(seq);
         if transaction {
             live.transactions += 1;
         }
@@ -67,7 +72,7 @@ impl SnapshotList {
     pub fn acquire_at(self: &Arc<Self>, seq: SeqNo) -> SnapshotGuard {
         let mut live = self.live.lock();
         let seq = seq.min(self.visible.load(Ordering::Acquire));
-        *live.counts.entry(seq).or_insert(0) += 1;
+        live.register(seq);
         SnapshotGuard {
             list: Arc::clone(self),
             seq,
@@ -80,26 +85,47 @@ impl SnapshotList {
         let live = self.live.lock();
         let visible = self.visible.load(Ordering::Acquire);
         live.counts
-            .keys()
-            .next()
-            .map_or(visible, |&s| s.min(visible))
+            .first()
+            .map_or(visible, |&(s, _)| s.min(visible))
     }
 
     /// Number of registered snapshots (for stats and tests).
     pub fn live_count(&self) -> usize {
-        self.live.lock().counts.values().sum()
+        self.live.lock().counts.iter().map(|&(_, n)| n).sum()
     }
 
     fn release(&self, seq: SeqNo, transaction: bool) {
         let mut live = self.live.lock();
-        if let Some(count) = live.counts.get_mut(&seq) {
-            *count -= 1;
-            if *count == 0 {
-                live.counts.remove(&seq);
+        if let Ok(i) = live.counts.binary_search_by_key(&seq, |&(s, _)| s) {
+            if let Some((_, count)) = live.counts.get_mut(i) {
+                *count -= 1;
+                if *count == 0 {
+                    live.counts.remove(i);
+                }
             }
         }
         if transaction {
             live.transactions = live.transactions.saturating_sub(1);
+        }
+    }
+}
+
+impl Registry {
+    /// One more registration at `seq`.
+    fn register(&mut self, seq: SeqNo) {
+        match self.counts.last_mut() {
+            Some((last, count)) if *last == seq => *count += 1,
+            Some((last, _)) if *last > seq => {
+                match self.counts.binary_search_by_key(&seq, |&(s, _)| s) {
+                    Ok(i) => {
+                        if let Some((_, count)) = self.counts.get_mut(i) {
+                            *count += 1;
+                        }
+                    }
+                    Err(i) => self.counts.insert(i, (seq, 1)),
+                }
+            }
+            _ => self.counts.push((seq, 1)),
         }
     }
 }
@@ -145,6 +171,48 @@ mod tests {
         assert_eq!(list.oldest(), 10);
         assert!(!list.publish(11));
         assert_eq!(list.live_count(), 0);
+    }
+
+    /// Registrations at any seqno, in any order, released in any order: `oldest` and
+    /// `live_count` match a `BTreeMap` of counts.
+    #[test]
+    fn registry_matches_a_map_model() {
+        use std::collections::BTreeMap;
+        let list = Arc::new(SnapshotList::new(0));
+        let mut guards: Vec<SnapshotGuard> = Vec::new();
+        let mut model: BTreeMap<SeqNo, usize> = BTreeMap::new();
+        let mut x = 12345u64;
+        for step in 0..2000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            if step % 3 == 0 {
+                assert!(!list.publish(step / 3 + 1));
+            }
+            if x >> 62 != 0 || guards.is_empty() {
+                // At the visible seqno, or at an older one.
+                let g = if x & 1 == 0 {
+                    list.acquire(false)
+                } else {
+                    list.acquire_at((x >> 8) % (step / 3 + 2))
+                };
+                *model.entry(g.seq()).or_insert(0) += 1;
+                guards.push(g);
+            } else {
+                let g = guards.swap_remove((x >> 8) as usize % guards.len());
+                let n = model.get_mut(&g.seq()).expect("registered");
+                *n -= 1;
+                if *n == 0 {
+                    model.remove(&g.seq());
+                }
+            }
+            let visible = list.visible();
+            let want = model.keys().next().map_or(visible, |&s| s.min(visible));
+            assert_eq!(list.oldest(), want, "step {step}");
+            assert_eq!(list.live_count(), model.values().sum::<usize>());
+        }
+        guards.clear();
+        assert_eq!((list.live_count(), list.oldest()), (0, list.visible()));
     }
 
     #[test]

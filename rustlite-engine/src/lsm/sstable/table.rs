@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::block::{Block, BlockHandle, BlockIter};
+use super::block::{Block, BlockHandle, BlockIter, PREFETCH_BYTES};
 use super::bloom::{self, BloomFilter, FilterKind};
 use super::cache::{BlockCache, BlockSlots};
 use super::index::TableIndex;
@@ -535,6 +535,11 @@ impl TableIter {
                 self.load_block()?;
                 if let Some(d) = self.data.as_mut() {
                     d.seek(s)?;
+                    // A short scan from here would run into the next block: fetch its header
+                    // now, while this block's entries are read.
+                    if d.bytes_left() < PREFETCH_BYTES {
+                        self.table.slots.prefetch(self.index + 1);
+                    }
                 }
             }
             (Direction::Reverse, None) => {
