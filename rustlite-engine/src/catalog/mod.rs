@@ -9,8 +9,8 @@
 //! [0x03][0x11][table id u32 BE]   -> next row id, u64 BE (tables without a declared key;
 //!                                    written by RustLite before 2026-11-26, now only read)
 //! ```
-//! Row ids are handed out from memory (`catalog/rowid.rs`): the first allocation for a table after open
-//! starts after the largest row id on disk and after that legacy counter, if present.
+//! Row ids are handed out from memory (`catalog/rowid.rs`): the first allocation for a table
+//! after open starts after the largest row id on disk and after that legacy counter, if present.
 //!
 //! # Transactions
 //! Every DDL function takes the caller's engine [`Transaction`]: reads go through it (so a
@@ -658,7 +658,9 @@ impl Catalog {
             .collect())
     }
 
-    /// Allocates the next hidden row id of table `table_id` (starting at 1).
+    /// Allocates the next hidden row id of table `table_id` (starting at 1). Ids come from
+    /// memory, not from a stored counter, so concurrent inserts never conflict over them (see
+    /// `catalog/rowid.rs`); `tx` itself is not written.
     ///
     /// ```
     /// # use rustlite_engine::{catalog::Catalog, Engine, IsolationLevel, Options};
@@ -668,8 +670,6 @@ impl Catalog {
     /// assert_eq!(Catalog::next_rowid(&mut tx, 5)?, 2);
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
-    /// Ids come from memory, not from a stored counter, so concurrent inserts never conflict
-    /// over them (see `catalog/rowid.rs`); `tx` itself is not written.
     pub fn next_rowid(tx: &mut Transaction, table_id: u32) -> Result<i64> {
         let engine = tx.engine();
         engine
@@ -744,20 +744,13 @@ fn first_free_rowid(engine: &Engine, table_id: u32) -> Result<u64> {
             }
         },
     };
-    let stored = match engine.get(&CatalogKey::RowId(table_id).encode())? {
-        None => 0,
-        Some(bytes) => u64::from_be_bytes(
-            bytes
-                .as_slice()
-                .try_into()
-                .map_err(|_| Error::corruption("catalog", 0, "row id counter is not 8 bytes"))?,
-        ),
-    };
+    let stored = decode_counter(engine.get(&CatalogKey::RowId(table_id).encode())?)?;
     Ok(after_last.max(stored))
 }
 
-fn read_counter(tx: &mut Transaction, key: &[u8]) -> Result<u64> {
-    match tx.get(key)? {
+/// A stored counter's value (0 when the key is absent).
+fn decode_counter(stored: Option<Vec<u8>>) -> Result<u64> {
+    match stored {
         None => Ok(0),
         Some(bytes) => {
             let arr: [u8; 8] = bytes
@@ -772,7 +765,7 @@ fn read_counter(tx: &mut Transaction, key: &[u8]) -> Result<u64> {
 /// Allocates the next table or index id (ids start at 1).
 fn next_id(tx: &mut Transaction) -> Result<u32> {
     let key = CatalogKey::NextId.encode();
-    let next = read_counter(tx, &key)?.max(1);
+    let next = decode_counter(tx.get(&key)?)?.max(1);
     let id =
         u32::try_from(next).map_err(|_| Error::InvalidArgument("table ids exhausted".into()))?;
     tx.put(&key, &(next + 1).to_be_bytes())?;

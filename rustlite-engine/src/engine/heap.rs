@@ -6,8 +6,9 @@
 //! arena returns only the free space at the top of its heap; the holes stay mapped and serve
 //! only the threads attached to that arena. The blocks of the output tables, loaded by other
 //! threads, take new pages, and the process's resident size grows past the cache's budget
-//! though the cache itself stays within it (the side-by-side benchmark peaked ~100 MiB above). [`release_free_pages`] asks glibc to give free
-//! pages back after such a bulk free, and [`ReleaseOnDrop`] does so when an engine closes.
+//! though the cache itself stays within it (the side-by-side benchmark peaked ~100 MiB above).
+//! [`release_free_pages`] asks glibc to give free pages back after such a bulk free, and
+//! [`ReleaseOnDrop`] does so when an engine closes.
 
 /// Returns free heap pages to the OS when dropped: the last field of the engine's shared
 /// state, so it runs after the cache, the memtables and the tables are freed.
