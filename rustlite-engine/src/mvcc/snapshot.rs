@@ -113,19 +113,14 @@ impl SnapshotList {
 impl Registry {
     /// One more registration at `seq`.
     fn register(&mut self, seq: SeqNo) {
-        match self.counts.last_mut() {
-            Some((last, count)) if *last == seq => *count += 1,
-            Some((last, _)) if *last > seq => {
-                match self.counts.binary_search_by_key(&seq, |&(s, _)| s) {
-                    Ok(i) => {
-                        if let Some((_, count)) = self.counts.get_mut(i) {
-                            *count += 1;
-                        }
-                    }
-                    Err(i) => self.counts.insert(i, (seq, 1)),
+        // The newest seqno lands at the end: an insert there is a push.
+        match self.counts.binary_search_by_key(&seq, |&(s, _)| s) {
+            Ok(i) => {
+                if let Some((_, count)) = self.counts.get_mut(i) {
+                    *count += 1;
                 }
             }
-            _ => self.counts.push((seq, 1)),
+            Err(i) => self.counts.insert(i, (seq, 1)),
         }
     }
 }
