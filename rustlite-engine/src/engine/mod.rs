@@ -264,7 +264,7 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Engine> {
-        let storage = FsStorage::open(path.as_ref())?;
+        let storage = FsStorage::open(path.as_ref())?.read_around(opts.read_around);
         Self::open_with_storage(Arc::new(storage), opts)
     }
 

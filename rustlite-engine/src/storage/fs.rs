@@ -16,7 +16,9 @@
 //!   so an `fdatasync` after a commit flushes data without a file-size (journal) commit.
 //! - Readable files use positional reads (`pread` through [`FileExt::read_exact_at`]), so one
 //!   handle is shared by many threads with no seek lock. Their length is taken when opened: the
-//!   files the engine reads at offsets (SSTables) are immutable.
+//!   files the engine reads at offsets (SSTables) are immutable. With a read-around window
+//!   ([`FsStorage::read_around`]), a read is first tried against the page cache alone, and one
+//!   it cannot answer also asks the OS for the window around it (see [`super::page_cache`]).
 //! - [`Storage::sync_dir`] fsyncs the directory itself, which makes creations, renames and
 //!   removals durable.
 //! - [`Storage::lock`] takes an exclusive, non-blocking lock on `LOCK` (see [`super::dir_lock`]
@@ -24,6 +26,7 @@
 //!   conflicts whether it comes from another process or from this one, and dropping the returned
 //!   guard releases it.
 
+use super::page_cache::{self, Cached};
 use super::{DirLock, RandomAccessFile, Storage, WritableFile};
 use crate::error::{Error, Result};
 use std::fs::{File, OpenOptions};
@@ -50,14 +53,28 @@ const LOCK_FILE: &str = "LOCK";
 #[derive(Debug, Clone)]
 pub struct FsStorage {
     dir: PathBuf,
+    /// Read-around window of reads the page cache misses (0: none).
+    read_around: u64,
 }
 
 impl FsStorage {
-    /// Opens (creating it and its parents if needed) the directory `dir`.
+    /// Opens (creating it and its parents if needed) the directory `dir`. Reads are plain
+    /// `pread`s until [`read_around`](Self::read_around) sets a window.
     pub fn open(dir: impl AsRef<Path>) -> Result<FsStorage> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir)?;
-        Ok(FsStorage { dir })
+        Ok(FsStorage {
+            dir,
+            read_around: 0,
+        })
+    }
+
+    /// Files opened for reading from now on ask the OS to read `bytes` (aligned) around every
+    /// read its page cache cannot answer ([`Options::read_around`](crate::Options::read_around);
+    /// 0 turns it off).
+    pub fn read_around(mut self, bytes: u64) -> FsStorage {
+        self.read_around = bytes;
+        self
     }
 
     /// The directory this storage lives in.
@@ -164,10 +181,24 @@ impl super::FileSync for FsSync {
 struct FsRandomAccessFile {
     file: File,
     len: u64,
+    read_around: u64,
 }
 
 impl RandomAccessFile for FsRandomAccessFile {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        if self.read_around > 0 {
+            match page_cache::read_if_cached(&self.file, buf, offset) {
+                Cached::All => return Ok(()),
+                Cached::NotAll => page_cache::read_around(
+                    &self.file,
+                    self.len,
+                    offset,
+                    buf.len() as u64,
+                    self.read_around,
+                ),
+                Cached::Unknown => {}
+            }
+        }
         self.file.read_exact_at(buf, offset)?;
         Ok(())
     }
@@ -211,7 +242,11 @@ impl Storage for FsStorage {
     fn open_read(&self, name: &str) -> Result<Arc<dyn RandomAccessFile>> {
         let file = File::open(self.path(name)?)?;
         let len = file.metadata()?.len();
-        Ok(Arc::new(FsRandomAccessFile { file, len }))
+        Ok(Arc::new(FsRandomAccessFile {
+            file,
+            len,
+            read_around: self.read_around,
+        }))
     }
 
     fn exists(&self, name: &str) -> Result<bool> {

@@ -20,6 +20,7 @@ mod dir_lock;
 pub mod faulty;
 mod fs;
 mod mem;
+mod page_cache;
 
 pub use fs::FsStorage;
 pub use mem::MemStorage;
