@@ -276,6 +276,66 @@ CREATE TABLE people (
         .stderr(predicate::str::contains("line 2: age"));
 }
 
+/// Imports stream their file in two passes: the first parses every row (and types a new
+/// table's columns from all of them), the second inserts in batches of 1,000.
+#[test]
+fn imports_type_columns_from_every_row_and_write_nothing_when_a_row_is_malformed() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    // 2,500 rows; `code` looks numeric until row 2,400, so it must be TEXT, not INTEGER.
+    let csv = files.path().join("big.csv");
+    let mut text = String::from("n,code\n");
+    for i in 1..=2500 {
+        let code = if i == 2400 {
+            "x9".to_owned()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!("{i},{code}\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = stdout_of(rustlite().arg(dir.path()).arg(format!(
+        ".import {} big\n.schema big\nSELECT COUNT(*), SUM(n), MIN(code), MAX(code) FROM big;",
+        csv.display()
+    )));
+    assert!(out.starts_with("imported 2500 rows into big\n"), "{out}");
+    assert!(out.contains("n INTEGER,\n  code TEXT\n"), "{out}");
+    assert!(
+        out.contains("|     2500 | 3126250 | 1         | x9        |"),
+        "{out}"
+    );
+
+    // A malformed line after more than two batches' worth of good ones: the new table is not
+    // created, and an existing one gets none of the rows.
+    let jsonl = files.path().join("bad.jsonl");
+    let mut text = String::new();
+    for i in 1..=2500 {
+        text.push_str(&format!("{{\"n\": {i}}}\n"));
+    }
+    text.push_str("{\"n\": oops}\n");
+    std::fs::write(&jsonl, text).unwrap();
+    rustlite()
+        .arg(dir.path())
+        .arg(format!(".import {} fresh", jsonl.display()))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("line 2501"));
+    let out = stdout_of(
+        rustlite()
+            .arg(dir.path())
+            .arg(".tables\nSELECT COUNT(*) FROM big;"),
+    );
+    assert!(!out.contains("fresh"), "{out}");
+    rustlite()
+        .arg(dir.path())
+        .arg(format!(".import {} big", jsonl.display()))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("line 2501"));
+    let out = stdout_of(rustlite().arg(dir.path()).arg("SELECT COUNT(*) FROM big;"));
+    assert!(out.contains("|     2500 |"), "{out}");
+}
+
 #[test]
 fn backup_restore_check_round_trip() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@ use crate::input::split_args;
 use crate::ops::{human_bytes, print_stats};
 use crate::progress::spinner;
 use crate::shell::{Flow, Session};
-use crate::transfer;
+use crate::{import, transfer};
 use rustlite::{QueryResult, Value};
 use rustlite_engine::catalog::{IndexKind, TableSchema};
 use std::io::Write;
@@ -100,7 +100,7 @@ pub fn run(session: &mut Session, line: &str) -> CliResult<Flow> {
         (".timer", [flag]) => session.timer = on_off(flag)?,
         (".import", [file, table]) => {
             drop(out);
-            let n = transfer::import(&session.db, Path::new(file), table).context(file)?;
+            let n = import::import(&session.db, Path::new(file), table).context(file)?;
             writeln!(std::io::stdout(), "imported {n} rows into {table}")?;
         }
         (".export", [table, file]) => {

@@ -14,7 +14,8 @@
 //! | [`input`] | splitting input into `;`-terminated statements and dot-command arguments |
 //! | [`dot_commands`] | `.tables`, `.schema`, `.mode`, `.import`, ... |
 //! | [`format`] | result output as aligned tables, JSON or CSV; values to and from JSON |
-//! | [`transfer`] | rows in and out: import, export, dump, load |
+//! | [`transfer`] | rows in and out: export, dump, load |
+//! | [`import`] | `.import` of CSV or JSON lines files, streamed |
 //! | [`ops`] | the operation subcommands |
 //! | [`progress`] | progress bars that appear only for work longer than a second |
 //! | [`error`] | the binary's error type |
@@ -23,6 +24,7 @@ mod cli;
 mod dot_commands;
 mod error;
 mod format;
+mod import;
 mod input;
 mod ops;
 mod progress;

@@ -17,29 +17,24 @@
 //! declared with their table and rebuilt from the rows. The seed API's standalone indexes
 //! (`Database::create_index`) hold entries no row implies, so they are dumped entry by entry.
 //!
-//! # Imports
-//! `.import FILE TABLE` reads CSV (with a header line) when FILE ends in `.csv`, else JSON lines
-//! (one object per line). Into an existing table, CSV fields are parsed by the column's type
-//! (empty = NULL); into a new one, the table is created without a declared key and with
-//! nullable columns whose types are inferred from the data (INTEGER, REAL, BOOLEAN, TEXT, or
-//! DOCUMENT for nested or mixed values). Rows are written in transactions of 1,000.
+//! Imports (`.import`) are [`crate::import`]'s.
 
 use crate::error::{CliError, CliResult, Context};
 use crate::format::{bytes_value, csv_cell, from_json, to_json};
 use crate::progress::Progress;
 use rustlite::{Database, Value};
 use rustlite_engine::catalog::TableIndex;
-use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexKind, Schema, TableSchema};
+use rustlite_engine::catalog::{Catalog, FieldType, IndexKind, Schema, TableSchema};
 use rustlite_engine::table::index;
 use rustlite_engine::{keyspace, table, Direction, IsolationLevel};
 use serde_json::{json, Value as Json};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufWriter, Write};
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
 /// Rows per write transaction in imports and loads.
-const BATCH: usize = 1000;
+pub(crate) const BATCH: usize = 1000;
 /// First line of a dump.
 const DUMP_FORMAT: &str = "rustlite-dump";
 const DUMP_VERSION: u64 = 1;
@@ -59,7 +54,7 @@ pub struct Loaded {
     pub entries: u64,
 }
 
-fn is_csv(path: &Path) -> bool {
+pub(crate) fn is_csv(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
 }
@@ -111,79 +106,15 @@ pub fn export(db: &Database, name: &str, path: &Path) -> CliResult<u64> {
     Ok(n)
 }
 
-/// Inserts the rows of `path` into table `name`, creating it if missing; returns the count.
-pub fn import(db: &Database, path: &Path, name: &str) -> CliResult<u64> {
-    let docs = if is_csv(path) {
-        read_csv(db, path, name)?
-    } else {
-        read_jsonl(path)?
-    };
-    let table = match db.engine().catalog()?.get(name) {
-        Some(table) => table,
-        None => create_table(db, &infer_schema(name, &docs))?,
-    };
-    let mut progress = Progress::new(&format!("importing into {name}"), Some(docs.len() as u64));
-    for (i, chunk) in docs.chunks(BATCH).enumerate() {
-        let mut tx = db.engine().begin(IsolationLevel::default());
-        for (j, doc) in chunk.iter().enumerate() {
-            table::insert(&mut tx, &table, doc)
-                .map_err(CliError::from)
-                .context(format_args!("row {}", i * BATCH + j + 1))?;
-        }
-        tx.commit()?;
-        progress.inc(chunk.len() as u64);
-    }
-    progress.finish();
-    Ok(docs.len() as u64)
-}
-
-fn create_table(db: &Database, schema: &Schema) -> CliResult<Arc<TableSchema>> {
+pub(crate) fn create_table(db: &Database, schema: &Schema) -> CliResult<Arc<TableSchema>> {
     let mut tx = db.engine().begin(IsolationLevel::default());
     let table = Catalog::create_table(&mut tx, schema)?;
     tx.commit()?;
     Ok(table)
 }
 
-/// CSV records as documents: typed by the existing table's columns, else as text (typed later
-/// by [`infer_schema`] and [`retype`]).
-fn read_csv(db: &Database, path: &Path, name: &str) -> CliResult<Vec<Value>> {
-    let mut reader = csv::Reader::from_path(path).context(path.display())?;
-    let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
-    let existing = db.engine().catalog()?.get(name);
-    let types: Vec<Option<FieldType>> = match &existing {
-        Some(table) => header
-            .iter()
-            .map(|c| {
-                table.field(c).map(|f| Some(f.ty)).ok_or_else(|| {
-                    CliError::msg(format!("table {name} has no column {c} (CSV header)"))
-                })
-            })
-            .collect::<CliResult<_>>()?,
-        None => vec![None; header.len()],
-    };
-    let mut docs = Vec::new();
-    for (line, record) in reader.records().enumerate() {
-        let record = record?;
-        let mut fields = Vec::with_capacity(header.len());
-        for ((column, ty), text) in header.iter().zip(&types).zip(record.iter()) {
-            let value = match ty {
-                Some(ty) => parse_field(text, *ty)
-                    .map_err(|e| CliError::msg(format!("line {}: {column}: {e}", line + 2)))?,
-                None if text.is_empty() => Value::Null,
-                None => Value::Text(text.to_owned()),
-            };
-            fields.push((column.clone(), value));
-        }
-        docs.push(Value::Map(fields));
-    }
-    if existing.is_none() {
-        retype(&mut docs);
-    }
-    Ok(docs)
-}
-
 /// A CSV field as a value of column type `ty` (empty = NULL).
-fn parse_field(text: &str, ty: FieldType) -> Result<Value, String> {
+pub(crate) fn parse_field(text: &str, ty: FieldType) -> Result<Value, String> {
     if text.is_empty() {
         return Ok(Value::Null);
     }
@@ -203,105 +134,6 @@ fn parse_field(text: &str, ty: FieldType) -> Result<Value, String> {
             from_json(&json)?
         }
     })
-}
-
-/// Text cells of a new table's CSV as integers or reals where a whole column parses so.
-fn retype(docs: &mut [Value]) {
-    let columns: Vec<String> = match docs.first() {
-        Some(Value::Map(fields)) => fields.iter().map(|(k, _)| k.clone()).collect(),
-        _ => return,
-    };
-    for column in columns {
-        let texts = || {
-            docs.iter().filter_map(|d| match d.field(&column) {
-                Value::Text(t) => Some(t.trim().to_owned()),
-                _ => None,
-            })
-        };
-        let ty = if texts().all(|t| t.parse::<i64>().is_ok()) {
-            FieldType::Int
-        } else if texts().all(|t| t.parse::<f64>().is_ok()) {
-            FieldType::Float
-        } else {
-            continue;
-        };
-        for doc in docs.iter_mut() {
-            if let Value::Map(fields) = doc {
-                for (k, v) in fields.iter_mut() {
-                    if *k == column {
-                        if let Value::Text(t) = v {
-                            *v = parse_field(t, ty).unwrap_or(Value::Null);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn read_jsonl(path: &Path) -> CliResult<Vec<Value>> {
-    let file = std::fs::File::open(path).context(path.display())?;
-    let mut docs = Vec::new();
-    for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let json: Json = serde_json::from_str(&line).context(format_args!("line {}", n + 1))?;
-        if !json.is_object() {
-            return Err(CliError::msg(format!("line {}: not a JSON object", n + 1)));
-        }
-        docs.push(from_json(&json).map_err(|e| CliError::msg(format!("line {}: {e}", n + 1)))?);
-    }
-    Ok(docs)
-}
-
-fn type_of(value: &Value) -> Option<FieldType> {
-    match value {
-        Value::Null => None,
-        Value::Bool(_) => Some(FieldType::Bool),
-        Value::Int(_) => Some(FieldType::Int),
-        Value::Float(_) => Some(FieldType::Float),
-        Value::Text(_) => Some(FieldType::Text),
-        Value::Bytes(_) => Some(FieldType::Bytes),
-        Value::Array(_) | Value::Map(_) => Some(FieldType::Document),
-    }
-}
-
-/// A keyless table with nullable columns in first-seen order, typed by their values.
-fn infer_schema(name: &str, docs: &[Value]) -> Schema {
-    let mut fields: Vec<(String, Option<FieldType>)> = Vec::new();
-    for doc in docs {
-        let Value::Map(pairs) = doc else { continue };
-        for (k, v) in pairs {
-            let pos = match fields.iter().position(|(f, _)| f == k) {
-                Some(pos) => pos,
-                None => {
-                    fields.push((k.clone(), None));
-                    fields.len() - 1
-                }
-            };
-            if let Some(slot) = fields.get_mut(pos) {
-                slot.1 = match (slot.1, type_of(v)) {
-                    (t, None) => t,
-                    (None, t) => t,
-                    (Some(a), Some(b)) if a == b => Some(a),
-                    (Some(FieldType::Int), Some(FieldType::Float))
-                    | (Some(FieldType::Float), Some(FieldType::Int)) => Some(FieldType::Float),
-                    _ => Some(FieldType::Document),
-                };
-            }
-        }
-    }
-    Schema {
-        name: name.to_owned(),
-        fields: fields
-            .into_iter()
-            .map(|(n, t)| FieldDef::new(n, t.unwrap_or(FieldType::Text), true))
-            .collect(),
-        key_fields: Vec::new(),
-        indexes: Vec::new(),
-    }
 }
 
 /// Writes the dump of `db` to `out`; returns what it wrote.

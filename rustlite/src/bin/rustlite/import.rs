@@ -1,0 +1,360 @@
+//! `.import FILE TABLE`: rows of a CSV (with a header line, when FILE ends in `.csv`) or JSON
+//! lines file (one object per line) into a table, streamed, so a file far larger than memory
+//! imports in bounded memory.
+//!
+//! ```text
+//! pass 1  parse every row; nothing is written    (a malformed row fails the import untouched)
+//!         new table: infer its columns from the rows
+//! create  the table, when new: keyless, nullable columns in first-seen order
+//! pass 2  parse again and insert, 1,000 rows per transaction
+//! ```
+//! Into an existing table, CSV fields are parsed by the column's type (empty = NULL). A new
+//! table's CSV columns are INTEGER or REAL where every non-empty field parses so, else TEXT; its
+//! JSON columns take their values' type (INTEGER and REAL mixed make REAL, other mixes
+//! DOCUMENT). A row the table refuses in pass 2 (a duplicate key, say) stops the import there,
+//! with the batches before it committed, as SQLite's `.import` does.
+
+use crate::error::{CliError, CliResult, Context};
+use crate::format::from_json;
+use crate::progress::Progress;
+use crate::transfer::{create_table, is_csv, parse_field, BATCH};
+use rustlite::{Database, Value};
+use rustlite_engine::catalog::{FieldDef, FieldType, Schema, TableSchema};
+use rustlite_engine::{table, IsolationLevel};
+use serde_json::Value as Json;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Inserts the rows of `path` into table `name`, creating it if missing; returns the count.
+pub fn import(db: &Database, path: &Path, name: &str) -> CliResult<u64> {
+    let existing = db.engine().catalog()?.get(name);
+    let mut checking = Progress::new(&format!("reading {}", path.display()), None);
+    let mut check = |_: u64, _: Value| -> CliResult<()> {
+        checking.inc(1);
+        Ok(())
+    };
+    // Pass 1: how many rows, whether all parse, and a new table's columns.
+    let (rows, inferred, csv) = if is_csv(path) {
+        let header = csv_header(path)?;
+        match &existing {
+            Some(table) => {
+                let types = column_types(table, name, &header)?;
+                let rows = each_csv_row(path, &header, &types, &mut check)?;
+                (rows, None, Some((header, types)))
+            }
+            None => {
+                let mut columns = vec![CsvColumn::default(); header.len()];
+                let rows =
+                    each_csv_row(path, &header, &vec![None; header.len()], &mut |r, doc| {
+                        observe_csv_row(&mut columns, &doc);
+                        check(r, doc)
+                    })?;
+                let types: Vec<FieldType> = columns.iter().map(CsvColumn::ty).collect();
+                let schema = Schema {
+                    name: name.to_owned(),
+                    fields: header
+                        .iter()
+                        .zip(&types)
+                        .map(|(column, ty)| FieldDef::new(column.clone(), *ty, true))
+                        .collect(),
+                    key_fields: Vec::new(),
+                    indexes: Vec::new(),
+                };
+                let types = types.into_iter().map(Some).collect();
+                (rows, Some(schema), Some((header, types)))
+            }
+        }
+    } else {
+        let mut inference = existing.is_none().then(Inference::default);
+        let rows = each_json_row(path, &mut |r, doc| {
+            if let Some(inference) = &mut inference {
+                inference.observe(&doc);
+            }
+            check(r, doc)
+        })?;
+        (rows, inference.map(|i| i.schema(name)), None)
+    };
+    checking.finish();
+    let table = match (existing, inferred) {
+        (Some(table), _) => table,
+        (None, Some(schema)) => create_table(db, &schema)?,
+        (None, None) => return Err(CliError::msg(format!("no table {name} to import into"))),
+    };
+
+    // Pass 2: insert.
+    let mut progress = Progress::new(&format!("importing into {name}"), Some(rows));
+    let mut batch: Vec<(u64, Value)> = Vec::with_capacity(BATCH);
+    let mut insert = |row: u64, doc: Value| -> CliResult<()> {
+        batch.push((row, doc));
+        if batch.len() >= BATCH {
+            insert_batch(db, &table, &mut batch)?;
+            progress.inc(BATCH as u64);
+        }
+        Ok(())
+    };
+    match &csv {
+        Some((header, types)) => each_csv_row(path, header, types, &mut insert)?,
+        None => each_json_row(path, &mut insert)?,
+    };
+    insert_batch(db, &table, &mut batch)?;
+    progress.finish();
+    Ok(rows)
+}
+
+/// Inserts `batch` (row numbers and documents) in one transaction and empties it.
+fn insert_batch(
+    db: &Database,
+    table: &Arc<TableSchema>,
+    batch: &mut Vec<(u64, Value)>,
+) -> CliResult<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.engine().begin(IsolationLevel::default());
+    for (row, doc) in batch.drain(..) {
+        table::insert(&mut tx, table, &doc)
+            .map_err(CliError::from)
+            .context(format_args!("row {row}"))?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The header line of a CSV file.
+fn csv_header(path: &Path) -> CliResult<Vec<String>> {
+    let mut reader = csv::Reader::from_path(path).context(path.display())?;
+    Ok(reader.headers()?.iter().map(str::to_owned).collect())
+}
+
+/// The types of an existing table's columns named by a CSV header.
+fn column_types(
+    table: &TableSchema,
+    name: &str,
+    header: &[String],
+) -> CliResult<Vec<Option<FieldType>>> {
+    header
+        .iter()
+        .map(|c| {
+            table.field(c).map(|f| Some(f.ty)).ok_or_else(|| {
+                CliError::msg(format!("table {name} has no column {c} (CSV header)"))
+            })
+        })
+        .collect()
+}
+
+/// Calls `visit` with each record of a CSV file (row number from 1, document) and returns how
+/// many there were. A field is parsed by its column's type when `types` has one (empty = NULL),
+/// else kept as text (empty = NULL).
+fn each_csv_row(
+    path: &Path,
+    header: &[String],
+    types: &[Option<FieldType>],
+    visit: &mut dyn FnMut(u64, Value) -> CliResult<()>,
+) -> CliResult<u64> {
+    let mut reader = csv::Reader::from_path(path).context(path.display())?;
+    let mut rows = 0;
+    for (line, record) in reader.records().enumerate() {
+        let record = record?;
+        let mut fields = Vec::with_capacity(header.len());
+        for ((column, ty), text) in header.iter().zip(types).zip(record.iter()) {
+            let value = match ty {
+                Some(ty) => parse_field(text, *ty)
+                    .map_err(|e| CliError::msg(format!("line {}: {column}: {e}", line + 2)))?,
+                None if text.is_empty() => Value::Null,
+                None => Value::Text(text.to_owned()),
+            };
+            fields.push((column.clone(), value));
+        }
+        rows += 1;
+        visit(rows, Value::Map(fields))?;
+    }
+    Ok(rows)
+}
+
+/// Calls `visit` with each object of a JSON lines file (row number from 1, document; blank
+/// lines skipped) and returns how many there were.
+fn each_json_row(
+    path: &Path,
+    visit: &mut dyn FnMut(u64, Value) -> CliResult<()>,
+) -> CliResult<u64> {
+    let file = std::fs::File::open(path).context(path.display())?;
+    let mut rows = 0;
+    for (n, line) in BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let json: Json = serde_json::from_str(&line).context(format_args!("line {}", n + 1))?;
+        if !json.is_object() {
+            return Err(CliError::msg(format!("line {}: not a JSON object", n + 1)));
+        }
+        let doc = from_json(&json).map_err(|e| CliError::msg(format!("line {}: {e}", n + 1)))?;
+        rows += 1;
+        visit(rows, doc)?;
+    }
+    Ok(rows)
+}
+
+/// What pass 1 learned of one column of a new table's CSV.
+#[derive(Clone, Copy, Debug)]
+struct CsvColumn {
+    /// A non-empty field was seen.
+    seen: bool,
+    /// Every non-empty field parses as an integer.
+    ints: bool,
+    /// Every non-empty field parses as a number.
+    floats: bool,
+}
+
+impl Default for CsvColumn {
+    fn default() -> Self {
+        CsvColumn {
+            seen: false,
+            ints: true,
+            floats: true,
+        }
+    }
+}
+
+impl CsvColumn {
+    fn observe(&mut self, text: &str) {
+        let text = text.trim();
+        self.seen = true;
+        self.ints &= text.parse::<i64>().is_ok();
+        self.floats &= text.parse::<f64>().is_ok();
+    }
+
+    fn ty(&self) -> FieldType {
+        match self {
+            CsvColumn { seen: false, .. } => FieldType::Text,
+            CsvColumn { ints: true, .. } => FieldType::Int,
+            CsvColumn { floats: true, .. } => FieldType::Float,
+            _ => FieldType::Text,
+        }
+    }
+}
+
+/// Feeds one text-valued CSV document (as pass 1 reads a new table's file) to its columns.
+fn observe_csv_row(columns: &mut [CsvColumn], doc: &Value) {
+    let Value::Map(fields) = doc else { return };
+    for (column, (_, value)) in columns.iter_mut().zip(fields) {
+        if let Value::Text(text) = value {
+            column.observe(text);
+        }
+    }
+}
+
+/// A new table's columns inferred from JSON documents: first-seen order, each typed by its
+/// values.
+#[derive(Default)]
+struct Inference {
+    fields: Vec<(String, Option<FieldType>)>,
+}
+
+impl Inference {
+    fn observe(&mut self, doc: &Value) {
+        let Value::Map(pairs) = doc else { return };
+        for (k, v) in pairs {
+            let pos = match self.fields.iter().position(|(f, _)| f == k) {
+                Some(pos) => pos,
+                None => {
+                    self.fields.push((k.clone(), None));
+                    self.fields.len() - 1
+                }
+            };
+            if let Some(slot) = self.fields.get_mut(pos) {
+                slot.1 = match (slot.1, type_of(v)) {
+                    (t, None) => t,
+                    (None, t) => t,
+                    (Some(a), Some(b)) if a == b => Some(a),
+                    (Some(FieldType::Int), Some(FieldType::Float))
+                    | (Some(FieldType::Float), Some(FieldType::Int)) => Some(FieldType::Float),
+                    _ => Some(FieldType::Document),
+                };
+            }
+        }
+    }
+
+    /// A keyless table of nullable columns (TEXT where only NULLs were seen).
+    fn schema(self, name: &str) -> Schema {
+        Schema {
+            name: name.to_owned(),
+            fields: self
+                .fields
+                .into_iter()
+                .map(|(n, t)| FieldDef::new(n, t.unwrap_or(FieldType::Text), true))
+                .collect(),
+            key_fields: Vec::new(),
+            indexes: Vec::new(),
+        }
+    }
+}
+
+fn type_of(value: &Value) -> Option<FieldType> {
+    match value {
+        Value::Null => None,
+        Value::Bool(_) => Some(FieldType::Bool),
+        Value::Int(_) => Some(FieldType::Int),
+        Value::Float(_) => Some(FieldType::Float),
+        Value::Text(_) => Some(FieldType::Text),
+        Value::Bytes(_) => Some(FieldType::Bytes),
+        Value::Array(_) | Value::Map(_) => Some(FieldType::Document),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_columns_are_typed_by_every_non_empty_field() {
+        let mut columns = [CsvColumn::default(); 4];
+        for row in [["1", "1.5", "x", ""], [" 2 ", "3", "4", ""]] {
+            for (column, text) in columns.iter_mut().zip(row) {
+                if !text.is_empty() {
+                    column.observe(text);
+                }
+            }
+        }
+        let types: Vec<FieldType> = columns.iter().map(CsvColumn::ty).collect();
+        assert_eq!(
+            types,
+            [
+                FieldType::Int,
+                FieldType::Float,
+                FieldType::Text,
+                FieldType::Text
+            ]
+        );
+    }
+
+    #[test]
+    fn json_columns_widen_across_rows() {
+        let mut inference = Inference::default();
+        let doc = |pairs: Vec<(&str, Value)>| {
+            Value::Map(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        };
+        inference.observe(&doc(vec![("a", Value::Int(1)), ("b", Value::Null)]));
+        inference.observe(&doc(vec![
+            ("a", Value::Float(1.5)),
+            ("c", Value::Bool(true)),
+            ("b", Value::Null),
+        ]));
+        inference.observe(&doc(vec![("c", Value::Text("x".into()))]));
+        let schema = inference.schema("t");
+        let got: Vec<(&str, FieldType)> = schema
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.ty))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", FieldType::Float),
+                ("b", FieldType::Text),
+                ("c", FieldType::Document)
+            ]
+        );
+    }
+}
