@@ -65,7 +65,9 @@ pub struct Options {
     /// to read the surrounding window of this many bytes (aligned) into its page cache, as an
     /// `mmap` fault's read-around would (default 128 KiB). A database opened cold then warms in
     /// a thirty-second of the device round trips. 0 reads only the block, which suits data far
-    /// larger than memory read at random. Linux only; ignored elsewhere and in memory.
+    /// larger than memory read at random. Linux only: ignored elsewhere, in memory, and on a file
+    /// system that cannot tell a cached read from one that is not (`RWF_NOWAIT`); the kernel
+    /// reads at most the device's readahead size (`read_ahead_kb`) of a larger window.
     pub read_around: u64,
     /// Number of L0 files that triggers a compaction into L1 (default 4).
     pub l0_compaction_trigger: usize,

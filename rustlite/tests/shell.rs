@@ -337,6 +337,59 @@ fn imports_type_columns_from_every_row_and_write_nothing_when_a_row_is_malformed
 }
 
 #[test]
+fn imports_read_pipes_header_only_files_and_name_the_real_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    // A pipe cannot be read twice: it is copied to a temporary file first.
+    let out = stdout_of(
+        rustlite()
+            .arg(dir.path())
+            .arg(".import /dev/stdin piped\nSELECT COUNT(*), SUM(a) FROM piped;")
+            .write_stdin("{\"a\": 1}\n\n{\"a\": 2}\n"),
+    );
+    assert!(out.starts_with("imported 2 rows into piped\n"), "{out}");
+    assert!(out.contains("|        2 |      3 |"), "{out}");
+
+    // A header alone makes an empty table of TEXT columns.
+    let header_only = files.path().join("empty.csv");
+    std::fs::write(&header_only, "x,y\n").unwrap();
+    let out = stdout_of(rustlite().arg(dir.path()).arg(format!(
+        ".import {} empty\n.schema empty",
+        header_only.display()
+    )));
+    assert!(out.starts_with("imported 0 rows into empty\n"), "{out}");
+    assert!(out.contains("x TEXT,\n  y TEXT\n"), "{out}");
+
+    // A column named twice is refused before anything is written.
+    let twice = files.path().join("twice.csv");
+    std::fs::write(&twice, "a,a\n1,2\n").unwrap();
+    rustlite()
+        .arg(dir.path())
+        .arg(format!(".import {} twice", twice.display()))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("names column a twice"));
+
+    // Errors name the file's line, past a quoted field that spans two lines.
+    let multi = files.path().join("multi.csv");
+    std::fs::write(&multi, "name,age\n\"two\nlines\",1\nx,notanumber\n").unwrap();
+    rustlite()
+        .arg(dir.path())
+        .arg(format!(".import {} people_typed", multi.display()))
+        .assert()
+        .success();
+    rustlite()
+        .arg(dir.path())
+        .arg(format!(
+            "CREATE TABLE typed (name TEXT, age INTEGER);\n.import {} typed",
+            multi.display()
+        ))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("line 4: age"));
+}
+
+#[test]
 fn backup_restore_check_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");

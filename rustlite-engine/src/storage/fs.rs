@@ -33,6 +33,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// Name of the lock file inside the database directory.
@@ -182,12 +183,14 @@ struct FsRandomAccessFile {
     file: File,
     len: u64,
     read_around: u64,
+    /// The file system refused `RWF_NOWAIT` for this file (see [`page_cache::read_if_cached`]).
+    nowait_refused: AtomicBool,
 }
 
 impl RandomAccessFile for FsRandomAccessFile {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
         if self.read_around > 0 {
-            match page_cache::read_if_cached(&self.file, buf, offset) {
+            match page_cache::read_if_cached(&self.file, buf, offset, &self.nowait_refused) {
                 Cached::All => return Ok(()),
                 Cached::NotAll => page_cache::read_around(
                     &self.file,
@@ -246,6 +249,7 @@ impl Storage for FsStorage {
             file,
             len,
             read_around: self.read_around,
+            nowait_refused: AtomicBool::new(false),
         }))
     }
 

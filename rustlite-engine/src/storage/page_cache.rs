@@ -17,10 +17,13 @@
 //!                     pread(offset, len)                               (waits for its pages)
 //! ```
 //!
-//! Linux only (`RWF_NOWAIT` since 4.14); elsewhere, or where the file system refuses
-//! `RWF_NOWAIT`, every read is a plain `pread`.
+//! Linux only (`RWF_NOWAIT` since 4.14); elsewhere, or on a file whose file system refuses
+//! `RWF_NOWAIT` (remembered per file), every read is a plain `pread`. The kernel caps one
+//! `WILLNEED` request at the device's readahead size (`max(io_pages, ra_pages)`), so a window
+//! larger than that is read in part.
 
 use std::fs::File;
+use std::sync::atomic::AtomicBool;
 
 /// Whether a read could be answered from the page cache alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,12 +43,13 @@ mod os {
     use std::os::fd::AsRawFd;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    /// Set once `preadv2(RWF_NOWAIT)` is refused (an old kernel or a file system without it),
-    /// so later reads do not try it again.
-    static NOWAIT_REFUSED: AtomicBool = AtomicBool::new(false);
-
-    pub(super) fn read_if_cached(file: &File, buf: &mut [u8], offset: u64) -> Cached {
-        if NOWAIT_REFUSED.load(Ordering::Relaxed) {
+    pub(super) fn read_if_cached(
+        file: &File,
+        buf: &mut [u8],
+        offset: u64,
+        refused: &AtomicBool,
+    ) -> Cached {
+        if refused.load(Ordering::Relaxed) {
             return Cached::Unknown;
         }
         let Ok(offset) = libc::off_t::try_from(offset) else {
@@ -64,8 +68,9 @@ mod os {
         }
         if n < 0 {
             let errno = std::io::Error::last_os_error().raw_os_error();
-            if matches!(errno, Some(libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL)) {
-                NOWAIT_REFUSED.store(true, Ordering::Relaxed);
+            // An unknown flag (a kernel before 4.14) or a file system without `RWF_NOWAIT`.
+            if matches!(errno, Some(libc::EOPNOTSUPP | libc::ENOSYS)) {
+                refused.store(true, Ordering::Relaxed);
                 return Cached::Unknown;
             }
         }
@@ -89,8 +94,9 @@ mod os {
 mod os {
     use super::Cached;
     use std::fs::File;
+    use std::sync::atomic::AtomicBool;
 
-    pub(super) fn read_if_cached(_: &File, _: &mut [u8], _: u64) -> Cached {
+    pub(super) fn read_if_cached(_: &File, _: &mut [u8], _: u64, _: &AtomicBool) -> Cached {
         Cached::Unknown
     }
 
@@ -98,11 +104,18 @@ mod os {
 }
 
 /// Reads `buf` at `offset` if the page cache holds all of it, without waiting for the device.
-pub(super) fn read_if_cached(file: &File, buf: &mut [u8], offset: u64) -> Cached {
+/// `refused` is the file's own record that its file system refused `RWF_NOWAIT` (set here the
+/// first time; every later call then answers [`Cached::Unknown`] at once).
+pub(super) fn read_if_cached(
+    file: &File,
+    buf: &mut [u8],
+    offset: u64,
+    refused: &AtomicBool,
+) -> Cached {
     if buf.is_empty() {
         return Cached::Unknown;
     }
-    os::read_if_cached(file, buf, offset)
+    os::read_if_cached(file, buf, offset, refused)
 }
 
 /// Asks the OS to start reading the `window`-aligned range around `offset..offset + len` (at
@@ -127,6 +140,18 @@ mod tests {
     use std::io::Write;
     use std::os::fd::AsRawFd;
 
+    /// [`read_if_cached`] with a fresh refusal record.
+    fn cached(f: &File, buf: &mut [u8], offset: u64) -> Cached {
+        read_if_cached(f, buf, offset, &AtomicBool::new(false))
+    }
+
+    /// The system's page size.
+    fn page_size() -> usize {
+        // SAFETY: `sysconf` takes no pointers and only reads a configuration value.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(size).expect("page size")
+    }
+
     /// A directory on the disk the crate is built on (`/tmp` may be a tmpfs, whose pages cannot
     /// be dropped).
     fn disk_dir() -> tempfile::TempDir {
@@ -147,9 +172,9 @@ mod tests {
         assert_eq!(rc, 0, "fadvise(DONTNEED)");
         let mut probe = [0u8; 4096];
         assert_eq!(
-            read_if_cached(&f, &mut probe, 0),
+            cached(&f, &mut probe, 0),
             Cached::NotAll,
-            "the file's pages stayed cached: is the crate on a tmpfs?"
+            "the file's pages stayed cached after DONTNEED, or RWF_NOWAIT is refused: is the crate on a tmpfs?"
         );
         f
     }
@@ -160,28 +185,33 @@ mod tests {
         let len = 1 << 20;
         let f = cold_file(dir.path(), len);
         let mut buf = vec![0u8; 4096];
-        assert_eq!(read_if_cached(&f, &mut buf, 512 << 10), Cached::NotAll);
+        assert_eq!(cached(&f, &mut buf, 512 << 10), Cached::NotAll);
         // A plain read loads the pages; the same read is then answered from the cache.
         std::os::unix::fs::FileExt::read_exact_at(&f, &mut buf, 512 << 10).expect("read");
         let mut again = vec![0u8; 4096];
-        assert_eq!(read_if_cached(&f, &mut again, 512 << 10), Cached::All);
+        assert_eq!(cached(&f, &mut again, 512 << 10), Cached::All);
         assert_eq!(again, buf);
         assert!(again
             .iter()
             .enumerate()
             .all(|(i, b)| *b == (((512 << 10) + i) % 251) as u8));
         // Past the end of the file: not all of it can be read.
+        assert_eq!(cached(&f, &mut again, len as u64 - 100), Cached::NotAll);
+        assert_eq!(cached(&f, &mut [], 0), Cached::Unknown);
+        // A file whose file system refused RWF_NOWAIT is not asked again (nothing is read).
+        let mut untouched = vec![0u8; 4096];
+        let refused = AtomicBool::new(true);
         assert_eq!(
-            read_if_cached(&f, &mut again, len as u64 - 100),
-            Cached::NotAll
+            read_if_cached(&f, &mut untouched, 512 << 10, &refused),
+            Cached::Unknown
         );
-        assert_eq!(read_if_cached(&f, &mut [], 0), Cached::Unknown);
+        assert!(untouched.iter().all(|b| *b == 0));
     }
 
     /// Whether the page at `offset` is in the page cache, asked without reading it (`mincore`
     /// on a mapping that is never touched; a `RWF_NOWAIT` probe would start reading it).
     fn resident(f: &File, offset: u64) -> bool {
-        let page = 4096;
+        let page = page_size();
         let len = f.metadata().expect("metadata").len() as usize;
         // SAFETY: a fresh shared read-only mapping of `f` chosen by the kernel (null hint),
         // checked against MAP_FAILED; nothing reads through it.
@@ -198,7 +228,7 @@ mod tests {
         assert_ne!(map, libc::MAP_FAILED, "mmap");
         let mut vec = vec![0u8; len.div_ceil(page)];
         // SAFETY: `map` is the start of a `len`-byte mapping, page aligned; `vec` has one byte
-        // per page of it, as mincore writes.
+        // per page of it (`page` is the system's page size), as mincore writes.
         let rc = unsafe { libc::mincore(map, len, vec.as_mut_ptr()) };
         // SAFETY: unmaps exactly the mapping made above, which nothing references.
         unsafe { libc::munmap(map, len) };
@@ -229,9 +259,8 @@ mod tests {
         assert!(becomes_resident(&f, 256 << 10));
         assert!(becomes_resident(&f, 380 << 10));
         assert!(!resident(&f, 384 << 10) && !resident(&f, 252 << 10));
-        // Near the end, the window is clipped to the file.
+        // Near the end, the window (896 KiB..1 MiB) is clipped to the file and still read.
         read_around(&f, len as u64, len as u64 - 4096, 4096, 128 << 10);
-        assert!(becomes_resident(&f, len as u64 - 4096));
         assert!(becomes_resident(&f, 896 << 10));
         // A zero window reads nothing.
         read_around(&f, len as u64, 640 << 10, 4096, 0);

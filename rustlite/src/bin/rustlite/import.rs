@@ -3,21 +3,23 @@
 //! imports in bounded memory.
 //!
 //! ```text
-//! pass 1  parse every row; nothing is written    (a malformed row fails the import untouched)
-//!         new table: infer its columns from the rows
+//! spool   FILE is not a regular file (a pipe, /dev/stdin): copy it to a temporary file first
+//! pass 1  parse every row; nothing is written    (a row that does not parse fails the import
+//!         new table: infer its columns              before anything is written)
 //! create  the table, when new: keyless, nullable columns in first-seen order
 //! pass 2  parse again and insert, 1,000 rows per transaction
 //! ```
 //! Into an existing table, CSV fields are parsed by the column's type (empty = NULL). A new
 //! table's CSV columns are INTEGER or REAL where every non-empty field parses so, else TEXT; its
 //! JSON columns take their values' type (INTEGER and REAL mixed make REAL, other mixes
-//! DOCUMENT). A row the table refuses in pass 2 (a duplicate key, say) stops the import there,
-//! with the batches before it committed, as SQLite's `.import` does.
+//! DOCUMENT). A row the table refuses in pass 2 (a JSON value of the wrong type, a duplicate
+//! key) stops the import there, with the batches before it committed, as SQLite's `.import`
+//! does; so does a file that changed between the passes.
 
 use crate::error::{CliError, CliResult, Context};
 use crate::format::from_json;
 use crate::progress::Progress;
-use crate::transfer::{create_table, is_csv, parse_field, BATCH};
+use crate::transfer::{create_table, is_csv, BATCH};
 use rustlite::{Database, Value};
 use rustlite_engine::catalog::{FieldDef, FieldType, Schema, TableSchema};
 use rustlite_engine::{table, IsolationLevel};
@@ -28,6 +30,9 @@ use std::sync::Arc;
 
 /// Inserts the rows of `path` into table `name`, creating it if missing; returns the count.
 pub fn import(db: &Database, path: &Path, name: &str) -> CliResult<u64> {
+    let csv = is_csv(path);
+    let spooled = spool_if_not_regular(path)?;
+    let file = spooled.as_ref().map_or(path, |f| f.path());
     let existing = db.engine().catalog()?.get(name);
     let mut checking = Progress::new(&format!("reading {}", path.display()), None);
     let mut check = |_: u64, _: Value| -> CliResult<()> {
@@ -35,39 +40,31 @@ pub fn import(db: &Database, path: &Path, name: &str) -> CliResult<u64> {
         Ok(())
     };
     // Pass 1: how many rows, whether all parse, and a new table's columns.
-    let (rows, inferred, csv) = if is_csv(path) {
-        let header = csv_header(path)?;
+    let (rows, inferred, csv_types) = if csv {
+        let header = csv_header(file)?;
         match &existing {
             Some(table) => {
                 let types = column_types(table, name, &header)?;
-                let rows = each_csv_row(path, &header, &types, &mut check)?;
+                let rows = each_csv_row(file, &header, &types, &mut check)?;
                 (rows, None, Some((header, types)))
             }
             None => {
                 let mut columns = vec![CsvColumn::default(); header.len()];
                 let rows =
-                    each_csv_row(path, &header, &vec![None; header.len()], &mut |r, doc| {
+                    each_csv_row(file, &header, &vec![None; header.len()], &mut |r, doc| {
                         observe_csv_row(&mut columns, &doc);
                         check(r, doc)
                     })?;
                 let types: Vec<FieldType> = columns.iter().map(CsvColumn::ty).collect();
-                let schema = Schema {
-                    name: name.to_owned(),
-                    fields: header
-                        .iter()
-                        .zip(&types)
-                        .map(|(column, ty)| FieldDef::new(column.clone(), *ty, true))
-                        .collect(),
-                    key_fields: Vec::new(),
-                    indexes: Vec::new(),
-                };
+                let schema =
+                    keyless_schema(name, header.iter().cloned().zip(types.iter().copied()));
                 let types = types.into_iter().map(Some).collect();
                 (rows, Some(schema), Some((header, types)))
             }
         }
     } else {
         let mut inference = existing.is_none().then(Inference::default);
-        let rows = each_json_row(path, &mut |r, doc| {
+        let rows = each_json_row(file, &mut |r, doc| {
             if let Some(inference) = &mut inference {
                 inference.observe(&doc);
             }
@@ -88,18 +85,35 @@ pub fn import(db: &Database, path: &Path, name: &str) -> CliResult<u64> {
     let mut insert = |row: u64, doc: Value| -> CliResult<()> {
         batch.push((row, doc));
         if batch.len() >= BATCH {
-            insert_batch(db, &table, &mut batch)?;
-            progress.inc(BATCH as u64);
+            insert_batch(db, &table, &mut batch, &mut progress)?;
         }
         Ok(())
     };
-    match &csv {
-        Some((header, types)) => each_csv_row(path, header, types, &mut insert)?,
-        None => each_json_row(path, &mut insert)?,
+    let inserted = match &csv_types {
+        Some((header, types)) => each_csv_row(file, header, types, &mut insert)?,
+        None => each_json_row(file, &mut insert)?,
     };
-    insert_batch(db, &table, &mut batch)?;
+    insert_batch(db, &table, &mut batch, &mut progress)?;
     progress.finish();
+    if inserted != rows {
+        return Err(CliError::msg(format!(
+            "{} changed while it was imported: {rows} rows when checked, {inserted} when inserted",
+            path.display()
+        )));
+    }
     Ok(rows)
+}
+
+/// A copy of `path` in a temporary file when it is not a regular file (a pipe, `/dev/stdin`),
+/// which the two passes could not read twice.
+fn spool_if_not_regular(path: &Path) -> CliResult<Option<tempfile::NamedTempFile>> {
+    if std::fs::metadata(path).context(path.display())?.is_file() {
+        return Ok(None);
+    }
+    let mut source = std::fs::File::open(path).context(path.display())?;
+    let mut spool = tempfile::NamedTempFile::new().context("a temporary file for the import")?;
+    std::io::copy(&mut source, &mut spool).context(path.display())?;
+    Ok(Some(spool))
 }
 
 /// Inserts `batch` (row numbers and documents) in one transaction and empties it.
@@ -107,10 +121,12 @@ fn insert_batch(
     db: &Database,
     table: &Arc<TableSchema>,
     batch: &mut Vec<(u64, Value)>,
+    progress: &mut Progress,
 ) -> CliResult<()> {
     if batch.is_empty() {
         return Ok(());
     }
+    let n = batch.len() as u64;
     let mut tx = db.engine().begin(IsolationLevel::default());
     for (row, doc) in batch.drain(..) {
         table::insert(&mut tx, table, &doc)
@@ -118,13 +134,25 @@ fn insert_batch(
             .context(format_args!("row {row}"))?;
     }
     tx.commit()?;
+    progress.inc(n);
     Ok(())
 }
 
-/// The header line of a CSV file.
+/// The header line of a CSV file; a column named twice is refused.
 fn csv_header(path: &Path) -> CliResult<Vec<String>> {
     let mut reader = csv::Reader::from_path(path).context(path.display())?;
-    Ok(reader.headers()?.iter().map(str::to_owned).collect())
+    let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
+    for (i, column) in header.iter().enumerate() {
+        if header
+            .get(..i)
+            .is_some_and(|before| before.contains(column))
+        {
+            return Err(CliError::msg(format!(
+                "the CSV header names column {column} twice"
+            )));
+        }
+    }
+    Ok(header)
 }
 
 /// The types of an existing table's columns named by a CSV header.
@@ -154,13 +182,14 @@ fn each_csv_row(
 ) -> CliResult<u64> {
     let mut reader = csv::Reader::from_path(path).context(path.display())?;
     let mut rows = 0;
-    for (line, record) in reader.records().enumerate() {
+    for record in reader.records() {
         let record = record?;
+        let line = record.position().map_or(0, csv::Position::line);
         let mut fields = Vec::with_capacity(header.len());
         for ((column, ty), text) in header.iter().zip(types).zip(record.iter()) {
             let value = match ty {
                 Some(ty) => parse_field(text, *ty)
-                    .map_err(|e| CliError::msg(format!("line {}: {column}: {e}", line + 2)))?,
+                    .map_err(|e| CliError::msg(format!("line {line}: {column}: {e}")))?,
                 None if text.is_empty() => Value::Null,
                 None => Value::Text(text.to_owned()),
             };
@@ -278,17 +307,48 @@ impl Inference {
 
     /// A keyless table of nullable columns (TEXT where only NULLs were seen).
     fn schema(self, name: &str) -> Schema {
-        Schema {
-            name: name.to_owned(),
-            fields: self
-                .fields
+        keyless_schema(
+            name,
+            self.fields
                 .into_iter()
-                .map(|(n, t)| FieldDef::new(n, t.unwrap_or(FieldType::Text), true))
-                .collect(),
-            key_fields: Vec::new(),
-            indexes: Vec::new(),
-        }
+                .map(|(n, t)| (n, t.unwrap_or(FieldType::Text))),
+        )
     }
+}
+
+/// A new table without a declared key whose columns, all nullable, are `columns` in order.
+fn keyless_schema(name: &str, columns: impl Iterator<Item = (String, FieldType)>) -> Schema {
+    Schema {
+        name: name.to_owned(),
+        fields: columns
+            .map(|(column, ty)| FieldDef::new(column, ty, true))
+            .collect(),
+        key_fields: Vec::new(),
+        indexes: Vec::new(),
+    }
+}
+
+/// A CSV field as a value of column type `ty` (empty = NULL).
+fn parse_field(text: &str, ty: FieldType) -> Result<Value, String> {
+    if text.is_empty() {
+        return Ok(Value::Null);
+    }
+    let bad = |what: &str| format!("{text:?} is not {what}");
+    Ok(match ty {
+        FieldType::Int => Value::Int(text.trim().parse().map_err(|_| bad("an integer"))?),
+        FieldType::Float => Value::Float(text.trim().parse().map_err(|_| bad("a number"))?),
+        FieldType::Bool => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "t" | "yes" => Value::Bool(true),
+            "false" | "0" | "f" | "no" => Value::Bool(false),
+            _ => return Err(bad("a boolean")),
+        },
+        FieldType::Text => Value::Text(text.to_owned()),
+        FieldType::Bytes => Value::Bytes(text.as_bytes().to_vec()),
+        FieldType::Document => {
+            let json: Json = serde_json::from_str(text).map_err(|_| bad("JSON"))?;
+            from_json(&json)?
+        }
+    })
 }
 
 fn type_of(value: &Value) -> Option<FieldType> {

@@ -1,5 +1,5 @@
-//! Rows in and out of a database: `.import`/`.export` of one table (CSV or JSON lines) and
-//! `dump`/`load` of a whole database.
+//! Rows in and out of a database: `.export` of one table (CSV or JSON lines) and `dump`/`load`
+//! of a whole database.
 //!
 //! # Dump format (JSON lines)
 //! ```text
@@ -24,7 +24,7 @@ use crate::format::{bytes_value, csv_cell, from_json, to_json};
 use crate::progress::Progress;
 use rustlite::{Database, Value};
 use rustlite_engine::catalog::TableIndex;
-use rustlite_engine::catalog::{Catalog, FieldType, IndexKind, Schema, TableSchema};
+use rustlite_engine::catalog::{Catalog, IndexKind, Schema, TableSchema};
 use rustlite_engine::table::index;
 use rustlite_engine::{keyspace, table, Direction, IsolationLevel};
 use serde_json::{json, Value as Json};
@@ -111,29 +111,6 @@ pub(crate) fn create_table(db: &Database, schema: &Schema) -> CliResult<Arc<Tabl
     let table = Catalog::create_table(&mut tx, schema)?;
     tx.commit()?;
     Ok(table)
-}
-
-/// A CSV field as a value of column type `ty` (empty = NULL).
-pub(crate) fn parse_field(text: &str, ty: FieldType) -> Result<Value, String> {
-    if text.is_empty() {
-        return Ok(Value::Null);
-    }
-    let bad = |what: &str| format!("{text:?} is not {what}");
-    Ok(match ty {
-        FieldType::Int => Value::Int(text.trim().parse().map_err(|_| bad("an integer"))?),
-        FieldType::Float => Value::Float(text.trim().parse().map_err(|_| bad("a number"))?),
-        FieldType::Bool => match text.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "t" | "yes" => Value::Bool(true),
-            "false" | "0" | "f" | "no" => Value::Bool(false),
-            _ => return Err(bad("a boolean")),
-        },
-        FieldType::Text => Value::Text(text.to_owned()),
-        FieldType::Bytes => Value::Bytes(text.as_bytes().to_vec()),
-        FieldType::Document => {
-            let json: Json = serde_json::from_str(text).map_err(|_| bad("JSON"))?;
-            from_json(&json)?
-        }
-    })
 }
 
 /// Writes the dump of `db` to `out`; returns what it wrote.
