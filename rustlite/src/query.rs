@@ -1,5 +1,6 @@
 //! SQL on a [`Database`] or inside a [`Transaction`]: `query`, `execute`, `query_as::<T>`,
-//! `explain`, and the [`params!`](crate::params) macro.
+//! `explain`, and the [`params!`](crate::params) macro; `query_each` / `query_each_as::<T>`
+//! hand the rows to a function as the executor produces them, for results too large to hold.
 //!
 //! Tables are the collections of the catalog, so a table created with `CREATE TABLE` opens as a
 //! typed collection whose struct fields match its columns, and a typed collection is queryable
@@ -30,13 +31,25 @@ macro_rules! params {
 /// Converts rows into `T` by column name (each row becomes a document `{column: value}`).
 fn rows_as<T: DeserializeOwned>(result: QueryResult) -> Result<Vec<T>> {
     let QueryResult { columns, rows, .. } = result;
-    rows.into_iter()
-        .map(|row| {
-            let doc = Value::Map(columns.iter().cloned().zip(row).collect());
-            doc.deserialize_into::<T>()
-                .map_err(|e| Error::Serialization(format!("row does not fit the type: {e}")))
-        })
-        .collect()
+    rows.into_iter().map(|row| row_as(&columns, row)).collect()
+}
+
+/// One row as `T`, by column name.
+fn row_as<T: DeserializeOwned>(columns: &[String], row: Vec<Value>) -> Result<T> {
+    let doc = Value::Map(columns.iter().cloned().zip(row).collect());
+    doc.deserialize_into::<T>()
+        .map_err(|e| Error::Serialization(format!("row does not fit the type: {e}")))
+}
+
+/// How many rows a `query_each` handed over, counted around the caller's function.
+fn counting<'f>(
+    count: &'f mut u64,
+    mut f: impl FnMut(&[String], Vec<Value>) -> Result<bool> + 'f,
+) -> impl FnMut(&[String], Vec<Value>) -> Result<bool> + 'f {
+    move |columns, row| {
+        *count += 1;
+        f(columns, row)
+    }
 }
 
 impl Database {
@@ -93,6 +106,66 @@ impl Database {
         rows_as(self.query(sql, params)?)
     }
 
+    /// Runs a query in its own transaction and hands each row to `f` (with the column names)
+    /// as the executor produces it, instead of collecting the result: memory holds only what
+    /// the plan itself buffers (a sort, a join's build side, a GROUP BY's groups). `f` returns
+    /// `Ok(false)` to stop early; an error from it ends the query with that error. Returns how
+    /// many rows `f` was given. A write statement runs as with [`Database::execute`] and hands
+    /// over no rows.
+    ///
+    /// ```
+    /// use rustlite::{params, Database, Value};
+    /// let db = Database::in_memory()?;
+    /// db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)", params![])?;
+    /// db.execute("INSERT INTO t VALUES (1, 10), (2, 20), (3, 30)", params![])?;
+    /// let mut total = 0;
+    /// let rows = db.query_each("SELECT n FROM t", params![], |columns, row| {
+    ///     assert_eq!(columns, ["n"]);
+    ///     if let Value::Int(n) = row[0] { total += n; }
+    ///     Ok(true)
+    /// })?;
+    /// assert_eq!((rows, total), (3, 60));
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
+    pub fn query_each(
+        &self,
+        sql: &str,
+        params: impl AsRef<[Value]>,
+        f: impl FnMut(&[String], Vec<Value>) -> Result<bool>,
+    ) -> Result<u64> {
+        let engine = self.engine();
+        engine.check_writable()?;
+        let mut count = 0;
+        sql::query_each(engine, sql, params.as_ref(), &mut counting(&mut count, f))?;
+        Ok(count)
+    }
+
+    /// [`Database::query_each`], deserializing each row into `T` by column name.
+    ///
+    /// ```
+    /// # use rustlite::{params, Database};
+    /// #[derive(serde::Deserialize)]
+    /// struct Row { id: i64 }
+    /// let db = Database::in_memory()?;
+    /// db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", params![])?;
+    /// db.execute("INSERT INTO t VALUES (1), (2), (3)", params![])?;
+    /// let mut first_two = Vec::new();
+    /// db.query_each_as("SELECT id FROM t ORDER BY id", params![], |row: Row| {
+    ///     first_two.push(row.id);
+    ///     Ok(first_two.len() < 2)
+    /// })?;
+    /// assert_eq!(first_two, [1, 2]);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
+    pub fn query_each_as<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl AsRef<[Value]>,
+        mut f: impl FnMut(T) -> Result<bool>,
+    ) -> Result<u64> {
+        self.query_each(sql, params, |columns, row| f(row_as(columns, row)?))
+    }
+
     /// The physical plan of a statement as text (`EXPLAIN` optional), without running it.
     ///
     /// ```
@@ -128,6 +201,44 @@ impl Transaction {
     /// ```
     pub fn query(&mut self, sql: &str, params: impl AsRef<[Value]>) -> Result<QueryResult> {
         sql::execute(self.engine_tx(), sql, params.as_ref())
+    }
+
+    /// [`Transaction::query`], handing each row to `f` as it is produced (see
+    /// [`Database::query_each`]); returns how many rows `f` was given.
+    ///
+    /// ```
+    /// # use rustlite::{params, Database};
+    /// let db = Database::in_memory()?;
+    /// db.execute("CREATE TABLE t (a INTEGER)", params![])?;
+    /// let mut tx = db.begin()?;
+    /// tx.query("INSERT INTO t VALUES (1), (2)", params![])?;
+    /// assert_eq!(tx.query_each("SELECT a FROM t", params![], |_, _| Ok(true))?, 2);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
+    pub fn query_each(
+        &mut self,
+        sql: &str,
+        params: impl AsRef<[Value]>,
+        f: impl FnMut(&[String], Vec<Value>) -> Result<bool>,
+    ) -> Result<u64> {
+        let mut count = 0;
+        sql::execute_each(
+            self.engine_tx(),
+            sql,
+            params.as_ref(),
+            &mut counting(&mut count, f),
+        )?;
+        Ok(count)
+    }
+
+    /// [`Transaction::query_each`], deserializing each row into `T` by column name.
+    pub fn query_each_as<T: DeserializeOwned>(
+        &mut self,
+        sql: &str,
+        params: impl AsRef<[Value]>,
+        mut f: impl FnMut(T) -> Result<bool>,
+    ) -> Result<u64> {
+        self.query_each(sql, params, |columns, row| f(row_as(columns, row)?))
     }
 
     /// [`Transaction::query`], deserializing each row into `T` by column name.

@@ -93,10 +93,16 @@ pub struct QueryResult {
     pub rows_affected: u64,
 }
 
+/// Receives a query's rows one at a time, with the output column names, as the executor
+/// produces them ([`query_each`], [`execute_each`]); returning `Ok(false)` stops the query, an
+/// error fails the statement.
+pub type EachRow<'a> = dyn FnMut(&[String], Vec<Value>) -> Result<bool> + 'a;
+
 /// Parses, plans and executes one statement against `storage`; `cached` is
 /// [`cache::plan`] of `sql`, looked up by the caller. A reusable plan whose tables are
 /// unchanged is bound to `params` and run, through its fast path when it is a simple
-/// single-table read ([`execution::simple`]).
+/// single-table read ([`execution::simple`]). Rows go to `each` when given (the result then
+/// holds none), else into the result.
 ///
 /// The caller provides atomicity (runs this inside a transaction it commits on success).
 pub(crate) fn execute_on(
@@ -104,21 +110,30 @@ pub(crate) fn execute_on(
     sql: &str,
     params: &[Value],
     cached: Option<Option<std::sync::Arc<planner::prepared::Prepared>>>,
+    each: Option<&mut EachRow<'_>>,
 ) -> Result<QueryResult> {
     if let Some(Some(prepared)) = &cached {
         if prepared.accepts(params) && prepared.is_current(storage)? {
             if let Some(simple) = prepared.simple() {
+                let columns = std::sync::Arc::clone(prepared.columns());
+                let rows = match each {
+                    None => simple.run(storage, params)?,
+                    Some(each) => {
+                        simple.stream(storage, params, &mut |row| each(&columns, row))?;
+                        Vec::new()
+                    }
+                };
                 return Ok(QueryResult {
-                    columns: std::sync::Arc::clone(prepared.columns()),
-                    rows: simple.run(storage, params)?,
+                    columns,
+                    rows,
                     rows_affected: 0,
                 });
             }
-            return execution::execute(prepared.bind(params)?, storage);
+            return execution::execute(prepared.bind(params)?, storage, each);
         }
     }
     let plan = plan_reusing(storage, sql, params, cached)?;
-    execution::execute(plan, storage)
+    execution::execute(plan, storage, each)
 }
 
 /// The plan of `sql` with `params` when this thread's reusable plan cannot serve (there is
@@ -175,18 +190,59 @@ fn plan_reusing(
 /// A statement is atomic inside the transaction too: if it fails, the writes it made are undone
 /// (a savepoint) and the transaction can go on.
 pub fn execute(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Result<QueryResult> {
+    execute_with(tx, sql, params, None)
+}
+
+/// [`execute`], handing the rows of a query to `each` as they are produced instead of
+/// collecting them: memory holds only what the plan itself buffers (a sort, a join's build
+/// side, the groups of a GROUP BY), not the result. `each` returning `Ok(false)` ends the
+/// query early; an error from it fails the statement (whose writes, if any, are undone). The
+/// result has the column names and `rows_affected`, and no rows.
+///
+/// ```
+/// use rustlite_engine::{sql, Engine, IsolationLevel, Options, Value};
+/// let engine = Engine::open_in_memory(Options::default())?;
+/// let mut tx = engine.begin(IsolationLevel::default());
+/// sql::execute(&mut tx, "CREATE TABLE t (id INTEGER PRIMARY KEY)", &[])?;
+/// sql::execute(&mut tx, "INSERT INTO t VALUES (1), (2), (3)", &[])?;
+/// let mut seen = Vec::new();
+/// sql::execute_each(&mut tx, "SELECT id FROM t ORDER BY id DESC", &[], &mut |columns, row| {
+///     assert_eq!(columns, ["id"]);
+///     seen.push(row[0].clone());
+///     Ok(seen.len() < 2) // stop after two rows
+/// })?;
+/// assert_eq!(seen, [Value::Int(3), Value::Int(2)]);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn execute_each(
+    tx: &mut crate::Transaction,
+    sql: &str,
+    params: &[Value],
+    each: &mut EachRow<'_>,
+) -> Result<QueryResult> {
+    execute_with(tx, sql, params, Some(each))
+}
+
+/// [`execute`] or [`execute_each`].
+fn execute_with(
+    tx: &mut crate::Transaction,
+    sql: &str,
+    params: &[Value],
+    each: Option<&mut EachRow<'_>>,
+) -> Result<QueryResult> {
     let threshold = tx.engine().options().slow_query_threshold;
     timed(threshold, sql, || {
-        execute_in(tx, sql, params, cache::plan(sql))
+        execute_in(tx, sql, params, cache::plan(sql), each)
     })
 }
 
-/// [`execute`] without the slow-query timer; `cached` is [`cache::plan`] of `sql`.
+/// [`execute_with`] without the slow-query timer; `cached` is [`cache::plan`] of `sql`.
 fn execute_in(
     tx: &mut crate::Transaction,
     sql: &str,
     params: &[Value],
     cached: Option<Option<std::sync::Arc<planner::prepared::Prepared>>>,
+    each: Option<&mut EachRow<'_>>,
 ) -> Result<QueryResult> {
     let savepoint = tx.savepoint();
     // A statement with a reusable plan is a SELECT: let it load the catalog cache.
@@ -194,7 +250,7 @@ fn execute_in(
         Some(Some(_)) => TableStorage::new(tx).loading_catalog(),
         _ => TableStorage::new(tx),
     };
-    let result = execute_on(&mut storage, sql, params, cached);
+    let result = execute_on(&mut storage, sql, params, cached, each);
     match &result {
         Ok(_) => tx.release(savepoint),
         Err(_) => tx.rollback_to(savepoint),
@@ -220,6 +276,41 @@ fn execute_in(
 /// # Ok::<(), rustlite_engine::Error>(())
 /// ```
 pub fn query(engine: &crate::Engine, sql: &str, params: &[Value]) -> Result<QueryResult> {
+    query_with(engine, sql, params, None)
+}
+
+/// [`query`], handing the rows to `each` as they are produced instead of collecting them (see
+/// [`execute_each`]). A query `each` stops early still commits (it read only).
+///
+/// ```
+/// use rustlite_engine::{sql, Engine, Options, Value};
+/// let engine = Engine::open_in_memory(Options::default())?;
+/// sql::query(&engine, "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)", &[])?;
+/// sql::query(&engine, "INSERT INTO t VALUES (1, 10), (2, 20), (3, 30)", &[])?;
+/// let mut sum = 0;
+/// sql::query_each(&engine, "SELECT n FROM t WHERE id >= ?", &[Value::Int(2)], &mut |_, row| {
+///     if let Value::Int(n) = row[0] { sum += n; }
+///     Ok(true)
+/// })?;
+/// assert_eq!(sum, 50);
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub fn query_each(
+    engine: &crate::Engine,
+    sql: &str,
+    params: &[Value],
+    each: &mut EachRow<'_>,
+) -> Result<QueryResult> {
+    query_with(engine, sql, params, Some(each))
+}
+
+/// [`query`] or [`query_each`].
+fn query_with(
+    engine: &crate::Engine,
+    sql: &str,
+    params: &[Value],
+    each: Option<&mut EachRow<'_>>,
+) -> Result<QueryResult> {
     let threshold = engine.options().slow_query_threshold;
     timed(threshold, sql, || {
         let cached = cache::plan(sql);
@@ -227,10 +318,10 @@ pub fn query(engine: &crate::Engine, sql: &str, params: &[Value]) -> Result<Quer
             // Only SELECTs have reusable plans; a view refuses writes all the same.
             let mut view = engine.read_view();
             let mut storage = TableStorage::new(&mut view).loading_catalog();
-            return execute_on(&mut storage, sql, params, cached);
+            return execute_on(&mut storage, sql, params, cached, each);
         }
         let mut tx = engine.begin(crate::IsolationLevel::default());
-        let result = execute_in(&mut tx, sql, params, cached)?;
+        let result = execute_in(&mut tx, sql, params, cached, each)?;
         tx.commit()?;
         Ok(result)
     })

@@ -463,7 +463,7 @@ mod tests {
             "DROP TABLE t",
             "CREATE TABLE u (id INTEGER PRIMARY KEY)",
         ] {
-            let refused = execute_on(&mut storage, sql, &[], None);
+            let refused = execute_on(&mut storage, sql, &[], None, None);
             assert!(matches!(refused, Err(Error::Sql(_))), "{sql}: {refused:?}");
         }
         let count = query(&engine, "SELECT count(*) FROM t", &[])?;

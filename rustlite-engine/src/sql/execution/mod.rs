@@ -34,7 +34,7 @@ use super::eval::{eval, eval_predicate, group_key, sort_cmp};
 use super::planner::plan::{Access, Node};
 use super::planner::Plan;
 use super::storage::{Columns, KeyedRow, Row, RowSink, Storage, TableInfo};
-use super::QueryResult;
+use super::{EachRow, QueryResult};
 use crate::error::Result;
 use crate::value::Value;
 use needs::Needs;
@@ -42,29 +42,58 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::ops::Bound;
 
-/// Executes a plan.
-pub fn execute(plan: Plan, storage: &mut dyn Storage) -> Result<QueryResult> {
-    match plan {
-        Plan::Query { node, columns } => Ok(QueryResult {
-            columns,
-            rows: run(&node, storage)?,
-            rows_affected: 0,
-        }),
-        Plan::Explain(inner) => Ok(QueryResult {
-            columns: std::sync::Arc::new(["plan".to_string()]),
-            rows: inner
+/// Executes a plan. A query's rows go to `each` when given (the result then holds none), else
+/// into the result.
+pub fn execute(
+    plan: Plan,
+    storage: &mut dyn Storage,
+    each: Option<&mut EachRow<'_>>,
+) -> Result<QueryResult> {
+    let (columns, mut rows) = match plan {
+        Plan::Query { node, columns } => {
+            let Some(each) = each else {
+                let rows = run(&node, storage)?;
+                return Ok(QueryResult {
+                    columns,
+                    rows,
+                    rows_affected: 0,
+                });
+            };
+            stream(&node, storage, &Needs::All, &mut |row| each(&columns, row))?;
+            return Ok(QueryResult {
+                columns,
+                rows: Vec::new(),
+                rows_affected: 0,
+            });
+        }
+        Plan::Explain(inner) => {
+            let rows: Vec<Row> = inner
                 .explain()
                 .lines()
                 .map(|l| vec![Value::Text(l.to_string())])
-                .collect(),
-            rows_affected: 0,
-        }),
-        other => write::execute(other, storage).map(|n| QueryResult {
-            columns: std::sync::Arc::new([]),
-            rows: vec![],
-            rows_affected: n,
-        }),
+                .collect();
+            (std::sync::Arc::from(["plan".to_string()]), rows)
+        }
+        other => {
+            return write::execute(other, storage).map(|n| QueryResult {
+                columns: std::sync::Arc::new([]),
+                rows: vec![],
+                rows_affected: n,
+            })
+        }
+    };
+    if let Some(each) = each {
+        for row in rows.drain(..) {
+            if !each(&columns, row)? {
+                break;
+            }
+        }
     }
+    Ok(QueryResult {
+        columns,
+        rows,
+        rows_affected: 0,
+    })
 }
 
 /// Receives rows one at a time; returning `false` stops the producer.

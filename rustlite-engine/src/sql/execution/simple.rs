@@ -25,7 +25,7 @@
 //! What is not such a plan (an expression, an aggregate, a join, a sort, a limit, a scan whose
 //! filter reads no parameter) is bound and executed in full.
 
-use super::read;
+use super::{read, Sink};
 use crate::error::{Error, Result};
 use crate::sql::ast::Expr;
 use crate::sql::eval::eval_predicate;
@@ -111,28 +111,43 @@ impl SimpleSelect {
 
     /// The rows of the plan with `params` bound, as the general path gives them.
     pub fn run(&self, storage: &mut dyn Storage, params: &[Value]) -> Result<Vec<Row>> {
+        let mut rows = Vec::with_capacity(self.last_rows.load(Ordering::Relaxed));
+        self.stream(storage, params, &mut |row| {
+            rows.push(row);
+            Ok(true)
+        })?;
+        self.last_rows
+            .store(rows.len().min(MAX_RESERVED_ROWS), Ordering::Relaxed);
+        Ok(rows)
+    }
+
+    /// [`run`](Self::run), handing each row to `sink` as it is read (until it returns false).
+    pub fn stream(
+        &self,
+        storage: &mut dyn Storage,
+        params: &[Value],
+        sink: &mut Sink<'_>,
+    ) -> Result<()> {
         if let Some(key) = key_param(&self.table, &self.filter, params)? {
             // `bind_scan` would answer `(KeyLookup([[key]]), None)`: `read`'s lookup of that
             // one key, without building the access or a row list before the row is read.
-            return match storage.get(&self.table, std::slice::from_ref(&key), Some(&self.mask))? {
-                Some(r) => Ok(vec![self.output(r.row)?]),
-                None => Ok(Vec::new()),
-            };
+            if let Some(r) =
+                storage.get(&self.table, std::slice::from_ref(&key), Some(&self.mask))?
+            {
+                sink(self.output(r.row)?)?;
+            }
+            return Ok(());
         }
         let (access, residual) = bind_scan(&self.table, &self.filter, params)?;
-        let mut rows = Vec::with_capacity(self.last_rows.load(Ordering::Relaxed));
         read(&self.table, &access, storage, Some(&self.mask), &mut |r| {
             if let Some(f) = &residual {
                 if !eval_predicate(f, &r.row)? {
                     return Ok(true);
                 }
             }
-            rows.push(self.output(r.row)?);
-            Ok(true)
+            sink(self.output(r.row)?)
         })?;
-        self.last_rows
-            .store(rows.len().min(MAX_RESERVED_ROWS), Ordering::Relaxed);
-        Ok(rows)
+        Ok(())
     }
 
     /// The output row of a read row.
@@ -277,14 +292,17 @@ mod tests {
             let statement = cache::statement(sql)?;
             let prepared = Prepared::plan(&mut storage, statement.clone())?.expect("a SELECT");
             assert_eq!(prepared.simple().is_some(), simple, "{sql}");
-            let general = execution::execute(prepared.bind(&params)?, &mut storage).map(|r| r.rows);
+            let general =
+                execution::execute(prepared.bind(&params)?, &mut storage, None).map(|r| r.rows);
             let with_values = Planner::new(&mut storage, &params)
                 .plan(statement)
-                .and_then(|plan| execution::execute(plan, &mut storage))
+                .and_then(|plan| execution::execute(plan, &mut storage, None))
                 .map(|r| r.rows);
             let fast = match prepared.simple() {
                 Some(s) => s.run(&mut storage, &params),
-                None => execution::execute(prepared.bind(&params)?, &mut storage).map(|r| r.rows),
+                None => {
+                    execution::execute(prepared.bind(&params)?, &mut storage, None).map(|r| r.rows)
+                }
             };
             match (&fast, &general, &with_values) {
                 (Ok(a), Ok(b), Ok(c)) => {
