@@ -61,10 +61,103 @@ pub fn print_result(out: &mut dyn Write, mode: Mode, result: &QueryResult) -> io
     if result.columns.is_empty() {
         return Ok(());
     }
-    match mode {
-        Mode::Table => print_table(out, &result.columns, &result.rows),
-        Mode::Json => print_json(out, &result.columns, &result.rows),
-        Mode::Csv => print_csv(out, &result.columns, &result.rows),
+    let mut writer = match RowWriter::new(out, mode) {
+        Ok(writer) => writer,
+        Err(out) => return print_table(out, &result.columns, &result.rows),
+    };
+    for row in &result.rows {
+        writer.row(&result.columns, row)?;
+    }
+    writer.finish(&result.columns)
+}
+
+/// Prints rows in JSON or CSV mode as they arrive, so a query's rows need not be held (the
+/// table mode sizes its columns from every row, so it has no such writer).
+pub enum RowWriter<'o> {
+    /// `[{..},` / `{..},` / `{..}]`, one object per line: a row is printed once the next one
+    /// (or the end) tells whether it is the last.
+    Json {
+        out: &'o mut dyn Write,
+        pending: Option<Json>,
+        printed: bool,
+    },
+    /// The header with the first row (or at the end, for no rows), then a record per row.
+    Csv {
+        writer: Box<csv::Writer<&'o mut dyn Write>>,
+        header: bool,
+    },
+}
+
+impl<'o> RowWriter<'o> {
+    /// A writer for `mode`, or `out` back for the table mode.
+    pub fn new(out: &'o mut dyn Write, mode: Mode) -> Result<RowWriter<'o>, &'o mut dyn Write> {
+        match mode {
+            Mode::Table => Err(out),
+            Mode::Json => Ok(RowWriter::Json {
+                out,
+                pending: None,
+                printed: false,
+            }),
+            Mode::Csv => Ok(RowWriter::Csv {
+                writer: Box::new(csv::Writer::from_writer(out)),
+                header: false,
+            }),
+        }
+    }
+
+    /// Prints (or holds, in JSON, until the next) one row of a result with `columns`.
+    pub fn row(&mut self, columns: &[String], row: &[Value]) -> io::Result<()> {
+        match self {
+            RowWriter::Json {
+                out,
+                pending,
+                printed,
+            } => {
+                let object: Map<String, Json> = columns
+                    .iter()
+                    .cloned()
+                    .zip(row.iter().map(to_json))
+                    .collect();
+                if let Some(previous) = pending.replace(Json::Object(object)) {
+                    let open = if *printed { "" } else { "[" };
+                    writeln!(out, "{open}{previous},")?;
+                    *printed = true;
+                }
+                Ok(())
+            }
+            RowWriter::Csv { writer, header } => {
+                if !*header {
+                    writer.write_record(columns)?;
+                    *header = true;
+                }
+                writer.write_record(row.iter().map(csv_cell))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the output of a result with `columns` (none: a write, which prints nothing).
+    pub fn finish(self, columns: &[String]) -> io::Result<()> {
+        match self {
+            RowWriter::Json {
+                out,
+                pending,
+                printed,
+            } => match pending {
+                Some(last) => {
+                    let open = if printed { "" } else { "[" };
+                    writeln!(out, "{open}{last}]")
+                }
+                None if columns.is_empty() => Ok(()),
+                None => writeln!(out, "[]"),
+            },
+            RowWriter::Csv { mut writer, header } => {
+                if !header && !columns.is_empty() {
+                    writer.write_record(columns)?;
+                }
+                writer.flush()
+            }
+        }
     }
 }
 
@@ -129,32 +222,6 @@ fn pad(text: &str, width: usize, right: bool) -> String {
     } else {
         format!("{text}{fill}")
     }
-}
-
-fn print_json(out: &mut dyn Write, columns: &[String], rows: &[Vec<Value>]) -> io::Result<()> {
-    if rows.is_empty() {
-        return writeln!(out, "[]");
-    }
-    for (i, row) in rows.iter().enumerate() {
-        let object: Map<String, Json> = columns
-            .iter()
-            .cloned()
-            .zip(row.iter().map(to_json))
-            .collect();
-        let open = if i == 0 { "[" } else { "" };
-        let close = if i + 1 == rows.len() { "]" } else { "," };
-        writeln!(out, "{open}{}{close}", Json::Object(object))?;
-    }
-    Ok(())
-}
-
-fn print_csv(out: &mut dyn Write, columns: &[String], rows: &[Vec<Value>]) -> io::Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(columns)?;
-    for row in rows {
-        writer.write_record(row.iter().map(csv_cell))?;
-    }
-    writer.flush()
 }
 
 /// One CSV field: empty for NULL, text as is, everything else as in a table.

@@ -5,6 +5,7 @@
 //! ```text
 //! line ──► blank buffer and starts with '.'? ──► dot_commands::run ──► Flow::{Continue, Quit}
 //!    └───► StatementBuffer ──► complete `;` statements ──► Session::sql ──► format::print_result
+//!                                                  (json / csv: each row as produced, format::RowWriter)
 //! ```
 //!
 //! A script (the SQL argument or standard input) stops at its first error, which the caller
@@ -145,9 +146,27 @@ impl Session {
             }
         }
         let started = Instant::now();
-        let result = self.db.query(sql, params![])?;
+        let result = match format::RowWriter::new(&mut out, self.mode) {
+            // JSON and CSV print each row as the query produces it, so a large result is never
+            // held (the run time then includes the printing).
+            Ok(mut writer) => {
+                let engine = self.db.engine();
+                engine.check_writable()?;
+                let result =
+                    rustlite_engine::sql::query_each(engine, sql, &[], &mut |columns, row| {
+                        writer.row(columns, &row)?;
+                        Ok(true)
+                    })?;
+                writer.finish(&result.columns)?;
+                result
+            }
+            Err(out) => {
+                let result = self.db.query(sql, params![])?;
+                format::print_result(out, self.mode, &result)?;
+                result
+            }
+        };
         let elapsed = started.elapsed();
-        format::print_result(&mut out, self.mode, &result)?;
         let is_write = ["insert", "update", "delete"]
             .iter()
             .any(|w| starts_with_word(sql, w));
