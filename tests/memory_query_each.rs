@@ -59,7 +59,8 @@ fn streamed_rows_are_not_held_and_collected_ones_are() {
             }
             Ok(true)
         })
-        .expect("query_each");
+        .expect("query_each")
+        .rows;
     assert_eq!(n, ROWS as u64);
     let streamed_growth = peak.saturating_sub(before);
     assert!(

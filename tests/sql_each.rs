@@ -41,17 +41,16 @@ fn db_with_rows(dir: &std::path::Path) -> Database {
 
 /// Every row `query_each` hands over, with the column names it gave.
 fn each(db: &Database, sql: &str, params: &[Value]) -> (Vec<String>, Vec<Vec<Value>>) {
-    let mut columns = Vec::new();
     let mut rows = Vec::new();
-    let n = db
-        .query_each(sql, params, |cols, row| {
-            columns = cols.to_vec();
+    let summary = db
+        .query_each(sql, params, |columns, row| {
+            assert_eq!(columns.len(), row.len(), "{sql}");
             rows.push(row);
             Ok(true)
         })
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    assert_eq!(n, rows.len() as u64, "{sql}");
-    (columns, rows)
+    assert_eq!(summary.rows, rows.len() as u64, "{sql}");
+    (summary.columns.to_vec(), rows)
 }
 
 #[test]
@@ -98,10 +97,7 @@ fn each_query_shape_hands_over_exactly_the_collected_rows() {
         for (sql, params) in queries {
             let collected = db.query(sql, params).expect("query");
             let (columns, rows) = each(&db, sql, params);
-            if !rows.is_empty() {
-                // The column names come with each row.
-                assert_eq!(columns, *collected.columns, "round {round}: {sql}");
-            }
+            assert_eq!(columns, *collected.columns, "round {round}: {sql}");
             assert_eq!(rows, collected.rows, "round {round}: {sql}");
         }
     }
@@ -122,9 +118,23 @@ fn each_query_shape_hands_over_exactly_the_collected_rows() {
                 Ok(true)
             },
         )
-        .unwrap();
+        .unwrap()
+        .rows;
     assert_eq!((n, names), (1, vec![Value::Text("late".into())]));
-    tx.rollback();
+    // A failing function fails its statement only: the transaction goes on and commits.
+    let err = tx
+        .query_each("SELECT name FROM users", params![], |_, _| {
+            Err(Error::InvalidArgument("enough".into()))
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("enough"), "{err}");
+    tx.query("INSERT INTO users VALUES (1001, 'later', 'SE')", params![])
+        .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        each(&db, "SELECT COUNT(*) FROM users WHERE country = 'SE'", &[]).1,
+        [[Value::Int(2)]]
+    );
 }
 
 #[test]
@@ -135,6 +145,10 @@ fn the_function_stops_a_query_or_fails_it() {
         "SELECT id FROM users",             // scan (reused plan the second time)
         "SELECT id FROM users ORDER BY id", // sorted: stops while handing over
         "SELECT u.id FROM users u JOIN orders o ON o.user_id = u.id", // join probe
+        "SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.amount > 1000", // padded rows
+        "SELECT user_id, SUM(amount) FROM orders GROUP BY user_id", // groups
+        "SELECT id FROM users LIMIT 20 OFFSET 3", // a limit above the stop
+        "SELECT name FROM users WHERE country = 'UK'", // index scan
     ] {
         for _ in 0..2 {
             let mut calls = 0;
@@ -143,10 +157,23 @@ fn the_function_stops_a_query_or_fails_it() {
                     calls += 1;
                     Ok(calls < 7)
                 })
-                .unwrap();
+                .unwrap()
+                .rows;
             assert_eq!((n, calls), (7, 7), "{sql}");
         }
     }
+    // EXPLAIN's lines stop too.
+    let mut lines = 0;
+    db.query_each(
+        "EXPLAIN SELECT u.id FROM users u JOIN orders o ON o.user_id = u.id",
+        params![],
+        |_, _| {
+            lines += 1;
+            Ok(false)
+        },
+    )
+    .unwrap();
+    assert_eq!(lines, 1);
 
     // An error from the function is the query's error; the database goes on.
     let err = db
@@ -164,14 +191,15 @@ fn the_function_stops_a_query_or_fails_it() {
     );
 
     // A write hands over no rows, and commits as `execute` does.
-    let n = db
+    let summary = db
         .query_each(
             "DELETE FROM orders WHERE user_id < 10",
             params![],
             |_, _| panic!("a write has no rows"),
         )
         .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!((summary.rows, summary.rows_affected), (0, 30));
+    assert!(summary.columns.is_empty());
     assert_eq!(
         each(&db, "SELECT COUNT(*) FROM orders", &[]).1,
         [[Value::Int(870)]]
@@ -196,7 +224,8 @@ fn typed_rows_are_decoded_one_at_a_time() {
             streamed.push(t);
             Ok(true)
         })
-        .unwrap();
+        .unwrap()
+        .rows;
     assert_eq!(n, 300);
     assert_eq!(streamed, collected);
 

@@ -39,7 +39,7 @@ mod transaction;
 
 pub use database::Database;
 pub use kv::KvIter;
-pub use query::QueryResult;
+pub use query::{QueryResult, QuerySummary};
 pub use rustlite_engine::engine::BackupInfo;
 pub use rustlite_engine::{
     Direction, Durability, Error, IsolationLevel, Options, Result, SeqNo, Stats, WriteBatch,

@@ -41,15 +41,34 @@ fn row_as<T: DeserializeOwned>(columns: &[String], row: Vec<Value>) -> Result<T>
         .map_err(|e| Error::Serialization(format!("row does not fit the type: {e}")))
 }
 
-/// How many rows a `query_each` handed over, counted around the caller's function.
-fn counting<'f>(
-    count: &'f mut u64,
-    mut f: impl FnMut(&[String], Vec<Value>) -> Result<bool> + 'f,
-) -> impl FnMut(&[String], Vec<Value>) -> Result<bool> + 'f {
-    move |columns, row| {
-        *count += 1;
+/// What a `query_each` ran: the result's column names (known even when no row came), how many
+/// rows the function was given, and the rows a write statement affected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QuerySummary {
+    /// Output column names (empty for writes and DDL).
+    pub columns: std::sync::Arc<[String]>,
+    /// Rows handed to the function (fewer than the query has if it stopped early).
+    pub rows: u64,
+    /// Rows inserted, updated or deleted by a write statement.
+    pub rows_affected: u64,
+}
+
+/// Runs `run` with `f` wrapped to count the rows it is given, and sums up its result.
+fn summed(
+    f: impl FnMut(&[String], Vec<Value>) -> Result<bool>,
+    run: impl FnOnce(&mut sql::EachRow<'_>) -> Result<QueryResult>,
+) -> Result<QuerySummary> {
+    let mut rows = 0;
+    let mut f = f;
+    let result = run(&mut |columns, row| {
+        rows += 1;
         f(columns, row)
-    }
+    })?;
+    Ok(QuerySummary {
+        columns: result.columns,
+        rows,
+        rows_affected: result.rows_affected,
+    })
 }
 
 impl Database {
@@ -106,12 +125,17 @@ impl Database {
         rows_as(self.query(sql, params)?)
     }
 
-    /// Runs a query in its own transaction and hands each row to `f` (with the column names)
-    /// as the executor produces it, instead of collecting the result: memory holds only what
-    /// the plan itself buffers (a sort, a join's build side, a GROUP BY's groups). `f` returns
-    /// `Ok(false)` to stop early; an error from it ends the query with that error. Returns how
-    /// many rows `f` was given. A write statement runs as with [`Database::execute`] and hands
+    /// Runs a statement in its own transaction and hands each row of its result to `f` (with
+    /// the column names) as the executor produces it, instead of collecting them: memory holds
+    /// only what the plan itself buffers (a sort, a join's build side, a GROUP BY's groups, the
+    /// rows an index scan matched). `f` returns `Ok(false)` to stop early; an error from it
+    /// ends the statement with that error. A write runs as with [`Database::execute`] and hands
     /// over no rows.
+    ///
+    /// While `f` runs, the query's snapshot stays pinned (old versions it can see are kept) and
+    /// the time counts toward the slow-query log ([`Options::slow_query_threshold`]).
+    ///
+    /// [`Options::slow_query_threshold`]: crate::Options::slow_query_threshold
     ///
     /// ```
     /// use rustlite::{params, Database, Value};
@@ -119,12 +143,15 @@ impl Database {
     /// db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)", params![])?;
     /// db.execute("INSERT INTO t VALUES (1, 10), (2, 20), (3, 30)", params![])?;
     /// let mut total = 0;
-    /// let rows = db.query_each("SELECT n FROM t", params![], |columns, row| {
+    /// let summary = db.query_each("SELECT n FROM t", params![], |columns, row| {
     ///     assert_eq!(columns, ["n"]);
     ///     if let Value::Int(n) = row[0] { total += n; }
     ///     Ok(true)
     /// })?;
-    /// assert_eq!((rows, total), (3, 60));
+    /// assert_eq!((summary.rows, total), (3, 60));
+    /// // Without rows, the summary still names the columns.
+    /// let none = db.query_each("SELECT n FROM t WHERE id > 9", params![], |_, _| Ok(true))?;
+    /// assert_eq!((none.rows, &*none.columns), (0, &["n".to_string()][..]));
     /// # Ok::<(), rustlite::Error>(())
     /// ```
     pub fn query_each(
@@ -132,12 +159,12 @@ impl Database {
         sql: &str,
         params: impl AsRef<[Value]>,
         f: impl FnMut(&[String], Vec<Value>) -> Result<bool>,
-    ) -> Result<u64> {
+    ) -> Result<QuerySummary> {
         let engine = self.engine();
         engine.check_writable()?;
-        let mut count = 0;
-        sql::query_each(engine, sql, params.as_ref(), &mut counting(&mut count, f))?;
-        Ok(count)
+        summed(f, |each| {
+            sql::query_each(engine, sql, params.as_ref(), each)
+        })
     }
 
     /// [`Database::query_each`], deserializing each row into `T` by column name.
@@ -162,7 +189,7 @@ impl Database {
         sql: &str,
         params: impl AsRef<[Value]>,
         mut f: impl FnMut(T) -> Result<bool>,
-    ) -> Result<u64> {
+    ) -> Result<QuerySummary> {
         self.query_each(sql, params, |columns, row| f(row_as(columns, row)?))
     }
 
@@ -204,7 +231,8 @@ impl Transaction {
     }
 
     /// [`Transaction::query`], handing each row to `f` as it is produced (see
-    /// [`Database::query_each`]); returns how many rows `f` was given.
+    /// [`Database::query_each`]). If `f` fails, the statement's writes are undone and the
+    /// transaction goes on.
     ///
     /// ```
     /// # use rustlite::{params, Database};
@@ -212,7 +240,7 @@ impl Transaction {
     /// db.execute("CREATE TABLE t (a INTEGER)", params![])?;
     /// let mut tx = db.begin()?;
     /// tx.query("INSERT INTO t VALUES (1), (2)", params![])?;
-    /// assert_eq!(tx.query_each("SELECT a FROM t", params![], |_, _| Ok(true))?, 2);
+    /// assert_eq!(tx.query_each("SELECT a FROM t", params![], |_, _| Ok(true))?.rows, 2);
     /// # Ok::<(), rustlite::Error>(())
     /// ```
     pub fn query_each(
@@ -220,24 +248,32 @@ impl Transaction {
         sql: &str,
         params: impl AsRef<[Value]>,
         f: impl FnMut(&[String], Vec<Value>) -> Result<bool>,
-    ) -> Result<u64> {
-        let mut count = 0;
-        sql::execute_each(
-            self.engine_tx(),
-            sql,
-            params.as_ref(),
-            &mut counting(&mut count, f),
-        )?;
-        Ok(count)
+    ) -> Result<QuerySummary> {
+        let tx = self.engine_tx();
+        summed(f, |each| sql::execute_each(tx, sql, params.as_ref(), each))
     }
 
     /// [`Transaction::query_each`], deserializing each row into `T` by column name.
+    ///
+    /// ```
+    /// # use rustlite::{params, Database};
+    /// #[derive(serde::Deserialize)]
+    /// struct Row { a: i64 }
+    /// let db = Database::in_memory()?;
+    /// db.execute("CREATE TABLE t (a INTEGER)", params![])?;
+    /// let mut tx = db.begin()?;
+    /// tx.query("INSERT INTO t VALUES (3), (4)", params![])?;
+    /// let mut sum = 0;
+    /// tx.query_each_as("SELECT a FROM t", params![], |row: Row| { sum += row.a; Ok(true) })?;
+    /// assert_eq!(sum, 7);
+    /// # Ok::<(), rustlite::Error>(())
+    /// ```
     pub fn query_each_as<T: DeserializeOwned>(
         &mut self,
         sql: &str,
         params: impl AsRef<[Value]>,
         mut f: impl FnMut(T) -> Result<bool>,
-    ) -> Result<u64> {
+    ) -> Result<QuerySummary> {
         self.query_each(sql, params, |columns, row| f(row_as(columns, row)?))
     }
 

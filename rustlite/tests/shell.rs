@@ -99,6 +99,51 @@ fn sql_argument_json_and_csv_modes() {
 }
 
 #[test]
+fn json_and_csv_rows_print_as_produced_and_stay_well_formed_when_a_row_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    rustlite()
+        .arg(dir.path())
+        .arg("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER); INSERT INTO t VALUES (1, 10), (2, 5), (3, 0), (4, 1);")
+        .assert()
+        .success();
+    let sql = "SELECT id, 10 / n AS q FROM t"; // a scan in key order, no sort to buffer it
+                                               // Rows 1 and 2 are out before row 3 fails: the array is closed, the error on stderr.
+    let out = rustlite()
+        .arg(dir.path())
+        .args(["--mode", "json", sql])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout, "[{\"id\":1,\"q\":1},\n{\"id\":2,\"q\":2}]\n");
+    let parsed: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+    assert_eq!(parsed.as_array().map(Vec::len), Some(2));
+    assert!(!out.stderr.is_empty());
+    let out = rustlite()
+        .arg(dir.path())
+        .args(["--mode", "csv", sql])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "id,q\n1,1\n2,2\n");
+    // No rows: an empty array, a lone header; a write prints nothing.
+    let out = stdout_of(rustlite().arg(dir.path()).args([
+        "--mode",
+        "json",
+        "SELECT id FROM t WHERE id > 9",
+    ]));
+    assert_eq!(out, "[]\n");
+    let out = stdout_of(rustlite().arg(dir.path()).args([
+        "--mode",
+        "csv",
+        "SELECT id, n FROM t WHERE id > 9; UPDATE t SET n = 2 WHERE id = 3",
+    ]));
+    assert_eq!(out, "id,n\n");
+}
+
+#[test]
 fn an_error_exits_non_zero_with_the_message_on_stderr_and_stops_the_script() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());

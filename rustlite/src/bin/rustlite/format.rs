@@ -136,7 +136,8 @@ impl<'o> RowWriter<'o> {
         }
     }
 
-    /// Ends the output of a result with `columns` (none: a write, which prints nothing).
+    /// Ends the output of a result with `columns` (none: a write, which prints nothing, or a
+    /// statement that failed midway, whose rows so far are closed off).
     pub fn finish(self, columns: &[String]) -> io::Result<()> {
         match self {
             RowWriter::Json {

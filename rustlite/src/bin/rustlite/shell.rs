@@ -146,32 +146,40 @@ impl Session {
             }
         }
         let started = Instant::now();
-        let result = match format::RowWriter::new(&mut out, self.mode) {
+        // Whether the statement had output columns, and the rows a write affected.
+        let (has_columns, rows_affected) = match format::RowWriter::new(&mut out, self.mode) {
             // JSON and CSV print each row as the query produces it, so a large result is never
-            // held (the run time then includes the printing).
+            // held (the run time then includes the printing). A statement that fails midway
+            // leaves the rows printed so far, closed (a JSON array stays valid JSON).
             Ok(mut writer) => {
-                let engine = self.db.engine();
-                engine.check_writable()?;
-                let result =
-                    rustlite_engine::sql::query_each(engine, sql, &[], &mut |columns, row| {
-                        writer.row(columns, &row)?;
-                        Ok(true)
-                    })?;
-                writer.finish(&result.columns)?;
-                result
+                let ran = self.db.query_each(sql, params![], |columns, row| {
+                    writer.row(columns, &row)?;
+                    Ok(true)
+                });
+                match ran {
+                    Ok(summary) => {
+                        writer.finish(&summary.columns)?;
+                        (!summary.columns.is_empty(), summary.rows_affected)
+                    }
+                    Err(e) => {
+                        // The statement's error is the one to report.
+                        let _ = writer.finish(&[]);
+                        return Err(e.into());
+                    }
+                }
             }
             Err(out) => {
                 let result = self.db.query(sql, params![])?;
                 format::print_result(out, self.mode, &result)?;
-                result
+                (!result.columns.is_empty(), result.rows_affected)
             }
         };
         let elapsed = started.elapsed();
         let is_write = ["insert", "update", "delete"]
             .iter()
             .any(|w| starts_with_word(sql, w));
-        if self.mode == Mode::Table && result.columns.is_empty() && is_write {
-            match result.rows_affected {
+        if self.mode == Mode::Table && !has_columns && is_write {
+            match rows_affected {
                 1 => writeln!(out, "1 row affected")?,
                 n => writeln!(out, "{n} rows affected")?,
             }
