@@ -194,17 +194,21 @@ impl<'a, S: Source> TableStorage<'a, S> {
     ) -> Result<bool> {
         let names = field_names(schema);
         for r in raw {
-            let r = r?;
-            let key = match columns {
-                None => r.pk_values()?,
-                Some(_) => Vec::new(),
-            };
-            let row = document::decode_row(&r.doc, &names, columns)?;
-            if !sink(KeyedRow { key, row })? {
+            if !sink(Self::keyed(&r?, &names, columns)?)? {
                 return Ok(false);
             }
         }
         Ok(true)
+    }
+
+    /// A stored row as the executor's keyed row (its key only when every column is read).
+    fn keyed(r: &table::RawRow, names: &[&str], columns: Columns<'_>) -> Result<KeyedRow> {
+        let key = match columns {
+            None => r.pk_values()?,
+            Some(_) => Vec::new(),
+        };
+        let row = document::decode_row(&r.doc, names, columns)?;
+        Ok(KeyedRow { key, row })
     }
 }
 
@@ -297,18 +301,19 @@ impl<S: Source> Storage for TableStorage<'_, S> {
             .index(&index.name)
             .ok_or_else(|| Error::Sql(format!("unknown index {}", index.name)))?
             .clone();
-        let rows = match lookup {
-            IndexLookup::Eq(v) => table::index_eq(self.tx, &schema, &ix, v)?,
-            IndexLookup::Range(lo, hi) => table::index_range(
+        let names = field_names(&schema);
+        let mut emit = |r: table::RawRow| sink(Self::keyed(&r, &names, columns)?);
+        match lookup {
+            IndexLookup::Eq(v) => table::index_eq_each(self.tx, &schema, &ix, v, &mut emit),
+            IndexLookup::Range(lo, hi) => table::index_range_each(
                 self.tx,
                 &schema,
                 &ix,
-                lo.as_ref(),
-                hi.as_ref(),
+                (lo.as_ref(), hi.as_ref()),
                 Direction::Forward,
-            )?,
-        };
-        Self::feed(&schema, rows.map(Ok), columns, sink)
+                &mut emit,
+            ),
+        }
     }
 
     fn insert(&mut self, t: &TableInfo, row: Row) -> Result<()> {

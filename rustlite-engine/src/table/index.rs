@@ -282,6 +282,46 @@ fn eq_pks<R: Reader>(r: &mut R, ix: &TableIndex, vkey: &[u8]) -> Result<Vec<Vec<
     )
 }
 
+/// Rows an index scan fetches at a time: each chunk is read in primary-key order (see
+/// [`fetch`]) and handed over before the next is read, so a scan holds one chunk of rows.
+pub(crate) const FETCH_CHUNK: usize = 4096;
+
+/// Calls `f` with the rows of `pks`, in the order given, fetched [`FETCH_CHUNK`] at a time,
+/// until it returns false; returns whether every row was handed over.
+fn fetch_each<R: Reader>(
+    r: &mut R,
+    table: &TableSchema,
+    pks: Vec<Vec<u8>>,
+    f: &mut dyn FnMut(RawRow) -> Result<bool>,
+) -> Result<bool> {
+    let mut pks = pks.into_iter();
+    loop {
+        let chunk: Vec<Vec<u8>> = pks.by_ref().take(FETCH_CHUNK).collect();
+        if chunk.is_empty() {
+            return Ok(true);
+        }
+        for row in fetch(r, table, chunk)? {
+            if !f(row)? {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// Every row [`fetch_each`] hands over.
+fn fetch_all<R: Reader>(
+    r: &mut R,
+    table: &TableSchema,
+    pks: Vec<Vec<u8>>,
+) -> Result<std::vec::IntoIter<RawRow>> {
+    let mut rows = Vec::with_capacity(pks.len());
+    fetch_each(r, table, pks, &mut |row| {
+        rows.push(row);
+        Ok(true)
+    })?;
+    Ok(rows.into_iter())
+}
+
 /// The rows of `pks`, in the order given. Many rows are read in primary-key order (then put
 /// back in place): neighbouring reads then share the blocks and index entries they search,
 /// still warm in the CPU caches.
@@ -358,7 +398,23 @@ pub fn index_eq<R: Reader>(
         return Ok(Vec::new().into_iter());
     };
     let pks = eq_pks(r, ix, &vkey)?;
-    Ok(fetch(r, table, pks)?.into_iter())
+    fetch_all(r, table, pks)
+}
+
+/// [`index_eq`], handing each row to `f` (until it returns false) as its chunk is read; returns
+/// whether every row was handed over. Holds the matching keys and one chunk of rows.
+pub fn index_eq_each<R: Reader>(
+    r: &mut R,
+    table: &TableSchema,
+    ix: &TableIndex,
+    value: &Value,
+    f: &mut dyn FnMut(RawRow) -> Result<bool>,
+) -> Result<bool> {
+    let Some(vkey) = value_key(ix, column_type(table, ix), value)? else {
+        return Ok(true);
+    };
+    let pks = eq_pks(r, ix, &vkey)?;
+    fetch_each(r, table, pks, f)
 }
 
 /// Rows whose indexed column is within `[lower, upper]`, in value order (then pk order), or the
@@ -394,7 +450,22 @@ pub fn index_range<R: Reader>(
     let ty = column_type(table, ix);
     let (lo, hi) = value_bounds(ix, ty, lower, upper)?;
     let pks = scan_pks_only(r, ix, lo, hi, dir)?;
-    Ok(fetch(r, table, pks)?.into_iter())
+    fetch_all(r, table, pks)
+}
+
+/// [`index_range`], handing each row to `f` (until it returns false) as its chunk is read;
+/// returns whether every row was handed over. Holds the matching keys and one chunk of rows.
+pub fn index_range_each<R: Reader>(
+    r: &mut R,
+    table: &TableSchema,
+    ix: &TableIndex,
+    bounds: (Bound<&Value>, Bound<&Value>),
+    dir: Direction,
+    f: &mut dyn FnMut(RawRow) -> Result<bool>,
+) -> Result<bool> {
+    let (lo, hi) = value_bounds(ix, column_type(table, ix), bounds.0, bounds.1)?;
+    let pks = scan_pks_only(r, ix, lo, hi, dir)?;
+    fetch_each(r, table, pks, f)
 }
 
 fn value_bounds(

@@ -47,7 +47,7 @@ use crate::error::{Error, Result};
 use crate::keyspace::{self, KeyRange, ROW};
 use crate::value::Value;
 
-pub use index::{index_eq, index_range};
+pub use index::{index_eq, index_eq_each, index_range, index_range_each};
 pub use row::{
     count, delete, get, get_encoded, insert, scan, update, update_at, upsert, write, write_msgpack,
     WriteMode,

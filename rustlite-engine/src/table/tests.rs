@@ -431,3 +431,48 @@ fn many_index_hits_come_back_in_index_order() -> Result<()> {
 fn row_prefix_len_matches_the_prefix() {
     assert_eq!(super::row_prefix(7).len(), super::ROW_PREFIX_LEN);
 }
+
+#[test]
+fn index_scans_hand_rows_over_a_chunk_at_a_time_in_index_order() -> Result<()> {
+    let (_e, mut tx, t) = setup()?;
+    // More rows than two fetch chunks, inserted out of key order; ages alternate 0, 1.
+    let n = 2 * index::FETCH_CHUNK as i64 + 300;
+    for i in 0..n {
+        let id = (i * 7919) % n;
+        insert(&mut tx, &t, &doc(id, None, id % 2))?;
+    }
+    let age = &t.indexes[1];
+    let one = Value::Int(1);
+    let collected = ids(index_eq(&mut tx, &t, age, &one)?);
+    let mut streamed = Vec::new();
+    let done = index_eq_each(&mut tx, &t, age, &one, &mut |r| {
+        streamed.push(r);
+        Ok(true)
+    })?;
+    assert!(done);
+    assert_eq!(ids(streamed.into_iter()), collected);
+    assert_eq!(collected.len(), (0..n).filter(|i| i % 2 == 1).count());
+    assert!(collected.len() > index::FETCH_CHUNK);
+
+    let (lo, hi) = (Value::Int(0), Value::Int(2));
+    let bounds = (Bound::Included(&lo), Bound::Excluded(&hi));
+    let collected = ids(index_range(
+        &mut tx,
+        &t,
+        age,
+        bounds.0,
+        bounds.1,
+        Direction::Forward,
+    )?);
+    assert_eq!(collected.len(), n as usize);
+    // Stopping after a chunk and a half hands over exactly that prefix.
+    let stop = index::FETCH_CHUNK + index::FETCH_CHUNK / 2;
+    let mut streamed = Vec::new();
+    let done = index_range_each(&mut tx, &t, age, bounds, Direction::Forward, &mut |r| {
+        streamed.push(r);
+        Ok(streamed.len() < stop)
+    })?;
+    assert!(!done);
+    assert_eq!(ids(streamed.into_iter()), collected[..stop]);
+    Ok(())
+}
