@@ -13,13 +13,7 @@ const BODY: usize = 1000;
 
 /// Resident set size of this process in bytes.
 fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .expect("VmRSS in /proc/self/status")
-        * 1024
+    rustlite_suite::resident_bytes().expect("VmRSS in /proc/self/status")
 }
 
 #[test]

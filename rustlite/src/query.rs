@@ -55,11 +55,10 @@ pub struct QuerySummary {
 
 /// Runs `run` with `f` wrapped to count the rows it is given, and sums up its result.
 fn summed(
-    f: impl FnMut(&[String], Vec<Value>) -> Result<bool>,
+    mut f: impl FnMut(&[String], Vec<Value>) -> Result<bool>,
     run: impl FnOnce(&mut sql::EachRow<'_>) -> Result<QueryResult>,
 ) -> Result<QuerySummary> {
     let mut rows = 0;
-    let mut f = f;
     let result = run(&mut |columns, row| {
         rows += 1;
         f(columns, row)
@@ -128,9 +127,9 @@ impl Database {
     /// Runs a statement in its own transaction and hands each row of its result to `f` (with
     /// the column names) as the executor produces it, instead of collecting them: memory holds
     /// only what the plan itself buffers (a sort, a join's build side, a GROUP BY's groups, the
-    /// keys an index scan matched and 4,096 of its rows at a time). `f` returns `Ok(false)` to stop early; an error from it
-    /// ends the statement with that error. A write runs as with [`Database::execute`] and hands
-    /// over no rows.
+    /// keys an index scan matched and 4,096 of its rows at a time). `f` returns `Ok(false)` to
+    /// stop early; an error from it ends the statement with that error. A write runs as with
+    /// [`Database::execute`] and hands over no rows.
     ///
     /// While `f` runs, the query's snapshot stays pinned (old versions it can see are kept) and
     /// the time counts toward the slow-query log ([`Options::slow_query_threshold`]).

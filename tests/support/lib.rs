@@ -51,6 +51,17 @@ pub fn copy_crash_image(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Resident set size of this process in bytes (`VmRSS` of `/proc/self/status`; Linux).
+pub fn resident_bytes() -> std::io::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| std::io::Error::other("no VmRSS in /proc/self/status"))
+}
+
 /// Whether the long (soak) mode of the randomized and crash tests is on: `RUSTLITE_LONG=1`.
 pub fn long_mode() -> bool {
     std::env::var("RUSTLITE_LONG").is_ok_and(|v| !v.is_empty() && v != "0")

@@ -196,10 +196,10 @@ pub fn execute(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Resu
 /// [`execute`], handing the rows of a query to `each` as they are produced instead of
 /// collecting them: memory holds only what the plan itself buffers (a sort, a join's build
 /// side, the groups of a GROUP BY, the keys an index scan matched and a chunk of its rows), not
-/// the result. The
-/// statement's snapshot stays pinned, and the slow-query timer runs, while `each` runs. `each` returning `Ok(false)` ends the
-/// query early; an error from it fails the statement (whose writes, if any, are undone). The
-/// result has the column names and `rows_affected`, and no rows.
+/// the result. The statement's snapshot stays pinned, and the slow-query timer runs, while
+/// `each` runs. `each` returning `Ok(false)` ends the query early; an error from it fails the
+/// statement (whose writes, if any, are undone). The result has the column names and
+/// `rows_affected`, and no rows.
 ///
 /// ```
 /// use rustlite_engine::{sql, Engine, IsolationLevel, Options, Value};

@@ -308,14 +308,12 @@ fn fetch_each<R: Reader>(
     }
 }
 
-/// Every row [`fetch_each`] hands over.
-fn fetch_all<R: Reader>(
-    r: &mut R,
-    table: &TableSchema,
-    pks: Vec<Vec<u8>>,
+/// Every row `scan` hands to its function (one of the `_each` scans below).
+fn collect_rows(
+    scan: impl FnOnce(&mut dyn FnMut(RawRow) -> Result<bool>) -> Result<bool>,
 ) -> Result<std::vec::IntoIter<RawRow>> {
-    let mut rows = Vec::with_capacity(pks.len());
-    fetch_each(r, table, pks, &mut |row| {
+    let mut rows = Vec::new();
+    scan(&mut |row| {
         rows.push(row);
         Ok(true)
     })?;
@@ -394,11 +392,7 @@ pub fn index_eq<R: Reader>(
     ix: &TableIndex,
     value: &Value,
 ) -> Result<std::vec::IntoIter<RawRow>> {
-    let Some(vkey) = value_key(ix, column_type(table, ix), value)? else {
-        return Ok(Vec::new().into_iter());
-    };
-    let pks = eq_pks(r, ix, &vkey)?;
-    fetch_all(r, table, pks)
+    collect_rows(|f| index_eq_each(r, table, ix, value, f))
 }
 
 /// [`index_eq`], handing each row to `f` (until it returns false) as its chunk is read; returns
@@ -447,10 +441,7 @@ pub fn index_range<R: Reader>(
     upper: Bound<&Value>,
     dir: Direction,
 ) -> Result<std::vec::IntoIter<RawRow>> {
-    let ty = column_type(table, ix);
-    let (lo, hi) = value_bounds(ix, ty, lower, upper)?;
-    let pks = scan_pks_only(r, ix, lo, hi, dir)?;
-    fetch_all(r, table, pks)
+    collect_rows(|f| index_range_each(r, table, ix, (lower, upper), dir, f))
 }
 
 /// [`index_range`], handing each row to `f` (until it returns false) as its chunk is read;

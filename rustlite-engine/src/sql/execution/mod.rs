@@ -49,30 +49,33 @@ pub fn execute(
     storage: &mut dyn Storage,
     each: Option<&mut EachRow<'_>>,
 ) -> Result<QueryResult> {
-    let (columns, mut rows) = match plan {
+    let (columns, rows) = match plan {
         Plan::Query { node, columns } => {
-            let Some(each) = each else {
-                let rows = run(&node, storage)?;
-                return Ok(QueryResult {
-                    columns,
-                    rows,
-                    rows_affected: 0,
-                });
+            let rows = match each {
+                None => run(&node, storage)?,
+                Some(each) => {
+                    stream(&node, storage, &Needs::All, &mut |row| each(&columns, row))?;
+                    Vec::new()
+                }
             };
-            stream(&node, storage, &Needs::All, &mut |row| each(&columns, row))?;
-            return Ok(QueryResult {
-                columns,
-                rows: Vec::new(),
-                rows_affected: 0,
-            });
+            (columns, rows)
         }
         Plan::Explain(inner) => {
-            let rows: Vec<Row> = inner
-                .explain()
-                .lines()
-                .map(|l| vec![Value::Text(l.to_string())])
-                .collect();
-            (std::sync::Arc::from(["plan".to_string()]), rows)
+            let columns: std::sync::Arc<[String]> = std::sync::Arc::from(["plan".to_string()]);
+            let text = inner.explain();
+            let lines = text.lines().map(|l| vec![Value::Text(l.to_string())]);
+            let rows = match each {
+                None => lines.collect(),
+                Some(each) => {
+                    for row in lines {
+                        if !each(&columns, row)? {
+                            break;
+                        }
+                    }
+                    Vec::new()
+                }
+            };
+            (columns, rows)
         }
         other => {
             return write::execute(other, storage).map(|n| QueryResult {
@@ -82,13 +85,6 @@ pub fn execute(
             })
         }
     };
-    if let Some(each) = each {
-        for row in rows.drain(..) {
-            if !each(&columns, row)? {
-                break;
-            }
-        }
-    }
     Ok(QueryResult {
         columns,
         rows,

@@ -146,8 +146,7 @@ impl Session {
             }
         }
         let started = Instant::now();
-        // Whether the statement had output columns, and the rows a write affected.
-        let (has_columns, rows_affected) = match format::RowWriter::new(&mut out, self.mode) {
+        let elapsed = match format::RowWriter::new(&mut out, self.mode) {
             // JSON and CSV print each row as the query produces it, so a large result is never
             // held (the run time then includes the printing). A statement that fails midway
             // leaves the rows printed so far, closed (a JSON array stays valid JSON).
@@ -157,33 +156,32 @@ impl Session {
                     Ok(true)
                 });
                 match ran {
-                    Ok(summary) => {
-                        writer.finish(&summary.columns)?;
-                        (!summary.columns.is_empty(), summary.rows_affected)
-                    }
+                    Ok(summary) => writer.finish(&summary.columns)?,
                     Err(e) => {
                         // The statement's error is the one to report.
                         let _ = writer.finish(&[]);
                         return Err(e.into());
                     }
                 }
+                started.elapsed()
             }
+            // The table mode sizes its columns from every row: it collects them first.
             Err(out) => {
                 let result = self.db.query(sql, params![])?;
-                format::print_result(out, self.mode, &result)?;
-                (!result.columns.is_empty(), result.rows_affected)
+                let elapsed = started.elapsed();
+                format::print_result(out, Mode::Table, &result)?;
+                let is_write = ["insert", "update", "delete"]
+                    .iter()
+                    .any(|w| starts_with_word(sql, w));
+                if result.columns.is_empty() && is_write {
+                    match result.rows_affected {
+                        1 => writeln!(out, "1 row affected")?,
+                        n => writeln!(out, "{n} rows affected")?,
+                    }
+                }
+                elapsed
             }
         };
-        let elapsed = started.elapsed();
-        let is_write = ["insert", "update", "delete"]
-            .iter()
-            .any(|w| starts_with_word(sql, w));
-        if self.mode == Mode::Table && !has_columns && is_write {
-            match rows_affected {
-                1 => writeln!(out, "1 row affected")?,
-                n => writeln!(out, "{n} rows affected")?,
-            }
-        }
         if self.timer {
             writeln!(out, "Run Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0)?;
         }
