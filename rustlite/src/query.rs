@@ -126,8 +126,8 @@ impl Database {
 
     /// Runs a statement in its own transaction and hands each row of its result to `f` (with
     /// the column names) as the executor produces it, instead of collecting them: memory holds
-    /// only what the plan itself buffers (a sort, a join's build side, a GROUP BY's groups, the
-    /// keys an index scan matched and 4,096 of its rows at a time). `f` returns `Ok(false)` to
+    /// only what the plan itself buffers (a sort, a join's build side, a GROUP BY's groups, an
+    /// index scan's entries and rows 4,096 at a time). `f` returns `Ok(false)` to
     /// stop early; an error from it ends the statement with that error. A write runs as with
     /// [`Database::execute`] and hands over no rows.
     ///

@@ -199,55 +199,52 @@ pub(crate) fn apply(
     Ok(())
 }
 
-/// Calls `each(value key, pk)` for every entry whose value is within `[lo, hi]` (value-key
-/// bytes), in `dir` order.
+/// Calls `each(value key, pk)` for the entries whose engine key is within `bounds`, in `dir`
+/// order, at most `limit` of them. Returns the engine key of the last entry handed over when the
+/// limit stopped the scan (more may follow), `None` when the range ran out.
 fn for_entries<R: Reader>(
     r: &mut R,
     ix: &TableIndex,
-    lo: Bound<Vec<u8>>,
-    hi: Bound<Vec<u8>>,
+    bounds: &KeyRange,
     dir: Direction,
+    limit: usize,
     mut each: impl FnMut(&[u8], Vec<u8>),
-) -> Result<()> {
+) -> Result<Option<Vec<u8>>> {
     let prefix = index_prefix(ix);
     let value_start = prefix.len() + if ix.def.kind == IndexKind::Hash { 8 } else { 0 };
-    let bounds = (lo, hi);
-    let (l, h) = as_slices(&bounds);
+    let (l, h) = as_slices(bounds);
+    let mut seen = 0;
     for kv in r.scan_range(l, h, dir)? {
         let (key, value) = kv?;
         let pk = entry_pk(ix, &key, value, value_start)?;
         let vkey = key.get(value_start..).unwrap_or_default();
         let vlen = vkey.len() - if ix.def.unique { 0 } else { pk.len() };
         each(vkey.get(..vlen).unwrap_or_default(), pk);
+        seen += 1;
+        if seen == limit {
+            return Ok(Some(key));
+        }
     }
-    Ok(())
+    Ok(None)
 }
 
-/// `(value key, pk)` of every entry whose value is within `[lo, hi]` (value-key bytes), in
-/// `dir` order.
+/// `(value key, pk)` of every entry whose engine key is within `bounds`, in key order.
 fn scan_pks<R: Reader>(
     r: &mut R,
     ix: &TableIndex,
-    lo: Bound<Vec<u8>>,
-    hi: Bound<Vec<u8>>,
-    dir: Direction,
+    bounds: &KeyRange,
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut out = Vec::new();
-    for_entries(r, ix, lo, hi, dir, |vkey, pk| out.push((vkey.to_vec(), pk)))?;
+    for_entries(r, ix, bounds, Direction::Forward, usize::MAX, |vkey, pk| {
+        out.push((vkey.to_vec(), pk))
+    })?;
     Ok(out)
 }
 
-/// The pks of [`scan_pks`] without their value keys (not copied).
-fn scan_pks_only<R: Reader>(
-    r: &mut R,
-    ix: &TableIndex,
-    lo: Bound<Vec<u8>>,
-    hi: Bound<Vec<u8>>,
-    dir: Direction,
-) -> Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    for_entries(r, ix, lo, hi, dir, |_, pk| out.push(pk))?;
-    Ok(out)
+/// The engine keys that start with `prefix`.
+fn prefix_bounds(prefix: Vec<u8>) -> Result<KeyRange> {
+    let hi = successor(&prefix)?;
+    Ok((Bound::Included(prefix), Bound::Excluded(hi)))
 }
 
 /// `(value key, pk)` of every entry of `ix` whose engine key starts with `prefix`, in key order.
@@ -256,14 +253,7 @@ fn prefix_pks<R: Reader>(
     ix: &TableIndex,
     prefix: Vec<u8>,
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let hi = successor(&prefix)?;
-    scan_pks(
-        r,
-        ix,
-        Bound::Included(prefix),
-        Bound::Excluded(hi),
-        Direction::Forward,
-    )
+    scan_pks(r, ix, &prefix_bounds(prefix)?)
 }
 
 /// The pks of the entries of value key `vkey`.
@@ -272,38 +262,43 @@ fn eq_pks<R: Reader>(r: &mut R, ix: &TableIndex, vkey: &[u8]) -> Result<Vec<Vec<
     if ix.def.unique {
         return Ok(r.read(&prefix)?.into_iter().collect());
     }
-    let hi = successor(&prefix)?;
-    scan_pks_only(
-        r,
-        ix,
-        Bound::Included(prefix),
-        Bound::Excluded(hi),
-        Direction::Forward,
-    )
+    let mut out = Vec::new();
+    let bounds = prefix_bounds(prefix)?;
+    for_entries(r, ix, &bounds, Direction::Forward, usize::MAX, |_, pk| {
+        out.push(pk)
+    })?;
+    Ok(out)
 }
 
-/// Rows an index scan fetches at a time: each chunk is read in primary-key order (see
-/// [`fetch`]) and handed over before the next is read, so a scan holds one chunk of rows.
+/// Rows an index scan reads at a time: [`FETCH_CHUNK`] entries, then their rows (in primary-key
+/// order, see [`fetch`]), handed over before the next entries are read. A scan thus holds one
+/// chunk of keys and rows however many entries match.
 pub(crate) const FETCH_CHUNK: usize = 4096;
 
-/// Calls `f` with the rows of `pks`, in the order given, fetched [`FETCH_CHUNK`] at a time,
-/// until it returns false; returns whether every row was handed over.
-fn fetch_each<R: Reader>(
+/// Calls `f` with the rows of the entries of `ix` within `bounds` (engine keys), in `dir` order,
+/// [`FETCH_CHUNK`] at a time, until it returns false; returns whether every row was handed over.
+/// Each chunk after the first resumes the index scan after the last entry of the one before:
+/// `r` reads one snapshot (and `f` cannot write to it meanwhile), so the chunks join up exactly.
+fn rows_each<R: Reader>(
     r: &mut R,
     table: &TableSchema,
-    pks: Vec<Vec<u8>>,
+    ix: &TableIndex,
+    mut bounds: KeyRange,
+    dir: Direction,
     f: &mut dyn FnMut(RawRow) -> Result<bool>,
 ) -> Result<bool> {
-    let mut pks = pks.into_iter();
     loop {
-        let chunk: Vec<Vec<u8>> = pks.by_ref().take(FETCH_CHUNK).collect();
-        if chunk.is_empty() {
-            return Ok(true);
-        }
-        for row in fetch(r, table, chunk)? {
+        let mut pks = Vec::new();
+        let resume = for_entries(r, ix, &bounds, dir, FETCH_CHUNK, |_, pk| pks.push(pk))?;
+        for row in fetch(r, table, pks)? {
             if !f(row)? {
                 return Ok(false);
             }
+        }
+        match (resume, dir) {
+            (None, _) => return Ok(true),
+            (Some(last), Direction::Forward) => bounds.0 = Bound::Excluded(last),
+            (Some(last), Direction::Reverse) => bounds.1 = Bound::Excluded(last),
         }
     }
 }
@@ -396,7 +391,7 @@ pub fn index_eq<R: Reader>(
 }
 
 /// [`index_eq`], handing each row to `f` (until it returns false) as its chunk is read; returns
-/// whether every row was handed over. Holds the matching keys and one chunk of rows.
+/// whether every row was handed over. Holds one chunk of keys and rows.
 pub fn index_eq_each<R: Reader>(
     r: &mut R,
     table: &TableSchema,
@@ -407,8 +402,15 @@ pub fn index_eq_each<R: Reader>(
     let Some(vkey) = value_key(ix, column_type(table, ix), value)? else {
         return Ok(true);
     };
-    let pks = eq_pks(r, ix, &vkey)?;
-    fetch_each(r, table, pks, f)
+    if ix.def.unique {
+        // One entry at most.
+        let pks = eq_pks(r, ix, &vkey)?;
+        return fetch(r, table, pks)?
+            .into_iter()
+            .try_fold(true, |_, row| f(row));
+    }
+    let bounds = prefix_bounds(value_prefix(ix, &vkey))?;
+    rows_each(r, table, ix, bounds, Direction::Forward, f)
 }
 
 /// Rows whose indexed column is within `[lower, upper]`, in value order (then pk order), or the
@@ -445,7 +447,7 @@ pub fn index_range<R: Reader>(
 }
 
 /// [`index_range`], handing each row to `f` (until it returns false) as its chunk is read;
-/// returns whether every row was handed over. Holds the matching keys and one chunk of rows.
+/// returns whether every row was handed over. Holds one chunk of keys and rows.
 pub fn index_range_each<R: Reader>(
     r: &mut R,
     table: &TableSchema,
@@ -454,9 +456,8 @@ pub fn index_range_each<R: Reader>(
     dir: Direction,
     f: &mut dyn FnMut(RawRow) -> Result<bool>,
 ) -> Result<bool> {
-    let (lo, hi) = value_bounds(ix, column_type(table, ix), bounds.0, bounds.1)?;
-    let pks = scan_pks_only(r, ix, lo, hi, dir)?;
-    fetch_each(r, table, pks, f)
+    let bounds = value_bounds(ix, column_type(table, ix), bounds.0, bounds.1)?;
+    rows_each(r, table, ix, bounds, dir, f)
 }
 
 fn value_bounds(
@@ -651,7 +652,7 @@ pub fn standalone_range<R: Reader>(
     let lower = lower.map(|k| Value::Bytes(k.to_vec()));
     let upper = upper.map(|k| Value::Bytes(k.to_vec()));
     let (lo, hi) = value_bounds(ix, None, lower.as_ref(), upper.as_ref())?;
-    decode_standalone(scan_pks(r, ix, lo, hi, Direction::Forward)?)
+    decode_standalone(scan_pks(r, ix, &(lo, hi))?)
 }
 
 /// Seed API: `(key, id)` of every entry of standalone index `ix`, of either kind (a hash index

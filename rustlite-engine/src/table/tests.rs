@@ -432,47 +432,70 @@ fn row_prefix_len_matches_the_prefix() {
     assert_eq!(super::row_prefix(7).len(), super::ROW_PREFIX_LEN);
 }
 
+/// A scan that hands its rows to a function (`index_eq_each`, `index_range_each`).
+type EachScan<'a> =
+    dyn Fn(&mut Transaction, &mut dyn FnMut(RawRow) -> Result<bool>) -> Result<bool> + 'a;
+
+/// Runs `scan`, stopping it after `stop` rows: whether it ran to its end, and the ids it handed
+/// over.
+fn streamed(tx: &mut Transaction, scan: &EachScan<'_>, stop: usize) -> Result<(bool, Vec<i64>)> {
+    let mut rows = Vec::new();
+    let done = scan(tx, &mut |r| {
+        rows.push(r);
+        Ok(rows.len() < stop)
+    })?;
+    Ok((done, ids(rows.into_iter())))
+}
+
 #[test]
-fn index_scans_hand_rows_over_a_chunk_at_a_time_in_index_order() -> Result<()> {
-    let (_e, mut tx, t) = setup()?;
-    // More rows than two fetch chunks, inserted out of key order; ages alternate 0, 1.
+fn index_scans_read_a_chunk_at_a_time_and_the_chunks_join_up_exactly() -> Result<()> {
+    let (engine, mut tx, t) = setup()?;
+    // More rows than two chunks, inserted out of key order; ages alternate 0, 1. The first half
+    // is committed and the rest is the open transaction's own writes, so the scans that resume
+    // after each chunk cross both.
     let n = 2 * index::FETCH_CHUNK as i64 + 300;
     for i in 0..n {
+        if i == n / 2 {
+            tx.commit()?;
+            tx = engine.begin(IsolationLevel::default());
+        }
         let id = (i * 7919) % n;
         insert(&mut tx, &t, &doc(id, None, id % 2))?;
     }
     let age = &t.indexes[1];
+    // Equality: the odd ids, in pk order.
+    let odd: Vec<i64> = (0..n).filter(|i| i % 2 == 1).collect();
+    assert!(odd.len() > index::FETCH_CHUNK);
     let one = Value::Int(1);
-    let collected = ids(index_eq(&mut tx, &t, age, &one)?);
-    let mut streamed = Vec::new();
-    let done = index_eq_each(&mut tx, &t, age, &one, &mut |r| {
-        streamed.push(r);
-        Ok(true)
-    })?;
-    assert!(done);
-    assert_eq!(ids(streamed.into_iter()), collected);
-    assert_eq!(collected.len(), (0..n).filter(|i| i % 2 == 1).count());
-    assert!(collected.len() > index::FETCH_CHUNK);
+    let eq = |tx: &mut Transaction, f: &mut dyn FnMut(RawRow) -> Result<bool>| {
+        index_eq_each(tx, &t, age, &one, f)
+    };
+    assert_eq!(streamed(&mut tx, &eq, usize::MAX)?, (true, odd.clone()));
+    assert_eq!(ids(index_eq(&mut tx, &t, age, &one)?), odd);
 
+    // A range over both ages: age 0 in pk order, then age 1; reversed, the other way round.
+    let by_age: Vec<i64> = (0..n).filter(|i| i % 2 == 0).chain(odd).collect();
     let (lo, hi) = (Value::Int(0), Value::Int(2));
     let bounds = (Bound::Included(&lo), Bound::Excluded(&hi));
-    let collected = ids(index_range(
-        &mut tx,
-        &t,
-        age,
-        bounds.0,
-        bounds.1,
-        Direction::Forward,
-    )?);
-    assert_eq!(collected.len(), n as usize);
-    // Stopping after a chunk and a half hands over exactly that prefix.
-    let stop = index::FETCH_CHUNK + index::FETCH_CHUNK / 2;
-    let mut streamed = Vec::new();
-    let done = index_range_each(&mut tx, &t, age, bounds, Direction::Forward, &mut |r| {
-        streamed.push(r);
-        Ok(streamed.len() < stop)
-    })?;
-    assert!(!done);
-    assert_eq!(ids(streamed.into_iter()), collected[..stop]);
+    for dir in [Direction::Forward, Direction::Reverse] {
+        let mut want = by_age.clone();
+        if dir == Direction::Reverse {
+            want.reverse();
+        }
+        let range = |tx: &mut Transaction, f: &mut dyn FnMut(RawRow) -> Result<bool>| {
+            index_range_each(tx, &t, age, bounds, dir, f)
+        };
+        assert_eq!(streamed(&mut tx, &range, usize::MAX)?, (true, want.clone()));
+        assert_eq!(
+            ids(index_range(&mut tx, &t, age, bounds.0, bounds.1, dir)?),
+            want
+        );
+        // Stopping after a chunk and a half hands over exactly that prefix.
+        let stop = index::FETCH_CHUNK + index::FETCH_CHUNK / 2;
+        assert_eq!(
+            streamed(&mut tx, &range, stop)?,
+            (false, want[..stop].to_vec())
+        );
+    }
     Ok(())
 }
