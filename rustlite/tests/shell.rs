@@ -144,6 +144,59 @@ fn json_and_csv_rows_print_as_produced_and_stay_well_formed_when_a_row_fails() {
 }
 
 #[test]
+fn the_timer_leaves_out_the_time_spent_printing_streamed_rows() {
+    use std::io::Read;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    // 2,000 rows of ~200 bytes: ~400 KB of output, several times a pipe's buffer.
+    let rows: Vec<String> = (0..2000)
+        .map(|i| format!("({i}, '{}')", "x".repeat(200)))
+        .collect();
+    rustlite()
+        .arg(dir.path())
+        .write_stdin(format!(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO t VALUES {};",
+            rows.join(", ")
+        ))
+        .assert()
+        .success();
+    for mode in ["csv", "json"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rustlite"))
+            .arg(dir.path())
+            .args(["--mode", mode, ".timer on\nSELECT id, body FROM t;"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The shell fills the pipe and waits for this reader: printing takes at least 1.5 s,
+        // while the query itself takes milliseconds.
+        std::thread::sleep(Duration::from_millis(1500));
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+        assert!(out.len() > 400_000, "{mode}: {} bytes", out.len());
+        let ms: f64 = out
+            .lines()
+            .find_map(|l| l.strip_prefix("Run Time: ")?.strip_suffix(" ms"))
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{mode}: no run time in the output's end: {}",
+                    &out[out.len() - 200..]
+                )
+            });
+        assert!(
+            ms < 1000.0,
+            "{mode}: run time {ms} ms counts the blocked printing"
+        );
+    }
+}
+
+#[test]
 fn an_error_exits_non_zero_with_the_message_on_stderr_and_stops_the_script() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());

@@ -20,7 +20,7 @@ use rustlite::{params, Database};
 use rustyline::error::ReadlineError;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const PROMPT: &str = "rustlite> ";
 const CONTINUATION: &str = "     ...> ";
@@ -148,13 +148,18 @@ impl Session {
         let started = Instant::now();
         let elapsed = match format::RowWriter::new(&mut out, self.mode) {
             // JSON and CSV print each row as the query produces it, so a large result is never
-            // held (the run time then includes the printing). A statement that fails midway
-            // leaves the rows printed so far, closed (a JSON array stays valid JSON).
+            // held; the run time leaves out the time spent printing, as in the table mode. A
+            // statement that fails midway leaves the rows printed so far, closed (a JSON array
+            // stays valid JSON).
             Ok(mut writer) => {
+                let mut printing = Duration::ZERO;
                 let ran = self.db.query_each(sql, params![], |columns, row| {
+                    let printed = Instant::now();
                     writer.row(columns, &row)?;
+                    printing += printed.elapsed();
                     Ok(true)
                 });
+                let elapsed = started.elapsed().saturating_sub(printing);
                 match ran {
                     Ok(summary) => writer.finish(&summary.columns)?,
                     Err(e) => {
@@ -163,7 +168,7 @@ impl Session {
                         return Err(e.into());
                     }
                 }
-                started.elapsed()
+                elapsed
             }
             // The table mode sizes its columns from every row: it collects them first.
             Err(out) => {
