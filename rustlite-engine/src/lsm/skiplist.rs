@@ -771,11 +771,8 @@ mod tests {
             Some((b"k".to_vec(), 5))
         );
         assert_eq!(
-            keys(&l)
-                .iter()
-                .map(|e| (e.0.as_slice(), e.1))
-                .collect::<Vec<_>>(),
-            [(&b"a"[..], 1), (b"b", 10), (b"k", 9), (b"k", 5)]
+            versions(&l),
+            owned(&[(&b"a"[..], 1), (b"b", 10), (b"k", 9), (b"k", 5)])
         );
     }
 
@@ -802,11 +799,8 @@ mod tests {
             Some((b"k".to_vec(), 5))
         );
         assert_eq!(
-            keys(&l)
-                .iter()
-                .map(|e| (e.0.as_slice(), e.1))
-                .collect::<Vec<_>>(),
-            [(&b"a"[..], 1), (b"b", 10), (b"k", 10), (b"k", 5)]
+            versions(&l),
+            owned(&[(&b"a"[..], 1), (b"b", 10), (b"k", 10), (b"k", 5)])
         );
     }
 
@@ -847,6 +841,15 @@ mod tests {
         walk(list.first(), Entry::next)
     }
 
+    /// `(user key, seqno)` of every version, in list order.
+    fn versions(list: &SkipList) -> Vec<(Vec<u8>, SeqNo)> {
+        keys(list).into_iter().map(|e| (e.0, e.1)).collect()
+    }
+
+    fn owned(versions: &[(&[u8], SeqNo)]) -> Vec<(Vec<u8>, SeqNo)> {
+        versions.iter().map(|(k, s)| (k.to_vec(), *s)).collect()
+    }
+
     fn keys_rev(list: &SkipList) -> Vec<(Vec<u8>, SeqNo, Kind, Vec<u8>)> {
         walk(list.last(), Entry::prev)
     }
@@ -865,19 +868,15 @@ mod tests {
         ] {
             l.insert(k, s, Kind::Put, k);
         }
-        let got: Vec<_> = keys(&l).into_iter().map(|e| (e.0, e.1)).collect();
-        let want: Vec<(Vec<u8>, SeqNo)> = [
+        let want = owned(&[
             (&b""[..], 2),
             (b"a", 5),
             (b"a", 1),
             (b"a\x00", 3),
             (b"b", 9),
             (b"b", 1),
-        ]
-        .iter()
-        .map(|(k, s)| (k.to_vec(), *s))
-        .collect();
-        assert_eq!(got, want);
+        ]);
+        assert_eq!(versions(&l), want);
         let mut rev = keys_rev(&l);
         rev.reverse();
         assert_eq!(rev, keys(&l));
