@@ -538,6 +538,14 @@ impl Block {
         let mut pos = self
             .restart(restart)
             .ok_or_else(|| self.corrupt("bad restart"))?;
+        // The walk to the target crosses this restart interval at most (and reads the next
+        // one's first entry): each entry's place depends on the one before, so its lines are
+        // asked for together rather than missed one after the other.
+        let interval_end = self.restart(restart + 1).unwrap_or(self.entries_end) + 64;
+        let walk_end = interval_end.min(pos + WALK_BYTES).min(self.entries_end);
+        if let Some(walk) = self.data.get(pos..walk_end) {
+            prefetch(walk);
+        }
         buf.truncate(target_len);
         while pos < self.entries_end {
             let e = self
@@ -562,6 +570,10 @@ impl Block {
         Ok(None)
     }
 }
+
+/// The most bytes from the restart a point lookup lands on that [`Block::seek_in_place`] asks
+/// the CPU to fetch (its restart interval: in data blocks of the default size, ~512 bytes).
+const WALK_BYTES: usize = 1024;
 
 /// Bytes from the restart a seek lands on that [`BlockIter::seek`] asks the CPU to fetch: the
 /// scan to the target (at most a restart interval, ~512 bytes in data blocks) and the ten or so
