@@ -162,21 +162,21 @@ fn the_timer_leaves_out_the_time_spent_printing_streamed_rows() {
         .success();
     for mode in ["csv", "json"] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rustlite"))
+            .env_remove("RUST_LOG")
             .arg(dir.path())
             .args(["--mode", mode, ".timer on\nSELECT id, body FROM t;"])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // The shell fills the pipe and waits for this reader: printing takes at least 1.5 s,
-        // while the query itself takes milliseconds.
+        let mut stdout = child.stdout.take().unwrap();
+        // Once the first row is out the query is running; the shell then fills the pipe and
+        // waits for this reader, so its printing takes at least the 1.5 s slept here, while the
+        // query itself takes milliseconds.
+        let mut first = [0u8; 1];
+        stdout.read_exact(&mut first).unwrap();
         std::thread::sleep(Duration::from_millis(1500));
-        let mut out = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
+        let mut out = String::from_utf8(first.to_vec()).unwrap();
+        stdout.read_to_string(&mut out).unwrap();
         assert!(child.wait().unwrap().success());
         assert!(out.len() > 400_000, "{mode}: {} bytes", out.len());
         let ms: f64 = out

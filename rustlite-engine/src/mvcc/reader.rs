@@ -87,10 +87,26 @@ pub trait Reader {
         upper: Bound<&[u8]>,
         dir: Direction,
     ) -> Result<Self::Scan<'_>>;
+
+    /// Runs `f` with every read through this reader seeing one state. A [`Snapshot`], a
+    /// [`ReadView`] and a transaction at RepeatableRead or Serializable always do (the
+    /// default: `f(self)`); a transaction at ReadCommitted or ReadUncommitted takes a snapshot
+    /// for `f`'s duration. An operation made of several reads (an index scan, then the rows it
+    /// names) runs in it.
+    fn at_one_snapshot<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T>
+    where
+        Self: Sized,
+    {
+        f(self)
+    }
 }
 
 impl Reader for Transaction {
     type Scan<'a> = TxnScan<'a>;
+
+    fn at_one_snapshot<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        Transaction::at_one_snapshot(self, f)
+    }
 
     fn read(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.get(key)

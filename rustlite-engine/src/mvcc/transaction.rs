@@ -55,6 +55,10 @@ pub struct Transaction {
     /// Open savepoints.
     savepoints: usize,
     active: bool,
+    /// At ReadCommitted / ReadUncommitted: the snapshot one operation's reads share while
+    /// [`at_one_snapshot`](Self::at_one_snapshot) runs (otherwise each read sees the latest
+    /// commit).
+    statement: Option<Arc<SnapshotGuard>>,
 }
 
 impl std::fmt::Debug for Transaction {
@@ -92,6 +96,7 @@ impl Engine {
             undo: Vec::new(),
             savepoints: 0,
             active: true,
+            statement: None,
         }
     }
 
@@ -192,11 +197,43 @@ impl Transaction {
         if self.isolation == IsolationLevel::Serializable {
             self.read_keys.insert(key.to_vec());
         }
-        if self.isolation.uses_snapshot() {
-            self.engine.get_at(key, self.snapshot.seq())
-        } else {
-            self.engine.get(key)
+        match self.read_snapshot() {
+            Some(snapshot) => self.engine.get_at(key, snapshot.seq()),
+            None => self.engine.get(key),
         }
+    }
+
+    /// The snapshot reads go to: the transaction's own at RepeatableRead and Serializable, else
+    /// the current operation's while [`at_one_snapshot`](Self::at_one_snapshot) runs, else none
+    /// (the latest commit).
+    fn read_snapshot(&self) -> Option<&Arc<SnapshotGuard>> {
+        if self.isolation.uses_snapshot() {
+            Some(&self.snapshot)
+        } else {
+            self.statement.as_ref()
+        }
+    }
+
+    /// Runs `f` with every read of this transaction seeing one state, as one SQL statement's
+    /// reads do: at RepeatableRead and Serializable they always do; at ReadCommitted and
+    /// ReadUncommitted a snapshot of the latest commit is taken for `f`'s duration (each later
+    /// operation sees a newer one). The transaction's own writes stay visible, and writes keep
+    /// their ReadCommitted conflict floors.
+    ///
+    /// An index scan reads its entries, then the rows they name: at ReadCommitted, without one
+    /// state, a row deleted or changed between the two reads would be missing or no longer
+    /// match.
+    pub(crate) fn at_one_snapshot<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        if self.read_snapshot().is_some() {
+            return f(self);
+        }
+        self.statement = Some(self.engine.snapshot_guard(false));
+        let result = f(self);
+        self.statement = None;
+        result
     }
 
     /// Whether this transaction has buffered a write (put or delete) of `key`.
@@ -411,11 +448,12 @@ impl Transaction {
             self.read_ranges
                 .push((lower.map(<[u8]>::to_vec), upper.map(<[u8]>::to_vec)));
         }
-        let committed = if self.isolation.uses_snapshot() {
-            self.engine
-                .scan_at(lower, upper, dir, Arc::clone(&self.snapshot))?
-        } else {
-            self.engine.scan(lower, upper, dir)?
+        let committed = match self.read_snapshot() {
+            Some(snapshot) => {
+                let snapshot = Arc::clone(snapshot);
+                self.engine.scan_at(lower, upper, dir, snapshot)?
+            }
+            None => self.engine.scan(lower, upper, dir)?,
         };
         let mut own: Vec<OwnWrite<'_>> = self
             .writes

@@ -276,24 +276,25 @@ fn eq_pks<R: Reader>(r: &mut R, ix: &TableIndex, vkey: &[u8]) -> Result<Vec<Vec<
 pub(crate) const FETCH_CHUNK: usize = 4096;
 
 /// Calls `f` with the rows of the entries of `ix` within `bounds` (engine keys), in `dir` order,
-/// [`FETCH_CHUNK`] at a time, until it returns false; returns whether every row was handed over.
-/// Each chunk after the first resumes the index scan after the last entry of the one before:
-/// `r` reads one snapshot (and `f` cannot write to it meanwhile), so the chunks join up exactly.
+/// `chunk` at a time, until it returns false; returns whether every row was handed over. Each
+/// chunk after the first resumes the index scan after the last entry of the one before, so the
+/// chunks join up exactly when every read of `r` sees one state (see
+/// [`Reader::at_one_snapshot`], which the callers run it in) and `f` cannot write through `r`
+/// meanwhile (it holds no reference to it).
 fn rows_each<R: Reader>(
     r: &mut R,
     table: &TableSchema,
     ix: &TableIndex,
     mut bounds: KeyRange,
     dir: Direction,
+    chunk: usize,
     f: &mut dyn FnMut(RawRow) -> Result<bool>,
 ) -> Result<bool> {
     loop {
         let mut pks = Vec::new();
-        let resume = for_entries(r, ix, &bounds, dir, FETCH_CHUNK, |_, pk| pks.push(pk))?;
-        for row in fetch(r, table, pks)? {
-            if !f(row)? {
-                return Ok(false);
-            }
+        let resume = for_entries(r, ix, &bounds, dir, chunk, |_, pk| pks.push(pk))?;
+        if !hand_over(fetch(r, table, pks)?, f)? {
+            return Ok(false);
         }
         match (resume, dir) {
             (None, _) => return Ok(true),
@@ -301,6 +302,17 @@ fn rows_each<R: Reader>(
             (Some(last), Direction::Reverse) => bounds.1 = Bound::Excluded(last),
         }
     }
+}
+
+/// Calls `f` with each of `rows` until it returns false; returns whether every row was handed
+/// over.
+fn hand_over(rows: Vec<RawRow>, f: &mut dyn FnMut(RawRow) -> Result<bool>) -> Result<bool> {
+    for row in rows {
+        if !f(row)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Every row `scan` hands to its function (one of the `_each` scans below).
@@ -391,7 +403,8 @@ pub fn index_eq<R: Reader>(
 }
 
 /// [`index_eq`], handing each row to `f` (until it returns false) as its chunk is read; returns
-/// whether every row was handed over. Holds one chunk of keys and rows.
+/// whether every row was handed over. Holds one chunk of keys and rows. Every read sees one
+/// state, even in a transaction at ReadCommitted ([`Reader::at_one_snapshot`]).
 pub fn index_eq_each<R: Reader>(
     r: &mut R,
     table: &TableSchema,
@@ -402,15 +415,15 @@ pub fn index_eq_each<R: Reader>(
     let Some(vkey) = value_key(ix, column_type(table, ix), value)? else {
         return Ok(true);
     };
-    if ix.def.unique {
-        // One entry at most.
-        let pks = eq_pks(r, ix, &vkey)?;
-        return fetch(r, table, pks)?
-            .into_iter()
-            .try_fold(true, |_, row| f(row));
-    }
-    let bounds = prefix_bounds(value_prefix(ix, &vkey))?;
-    rows_each(r, table, ix, bounds, Direction::Forward, f)
+    r.at_one_snapshot(|r| {
+        if ix.def.unique {
+            // One entry at most.
+            let pks = eq_pks(r, ix, &vkey)?;
+            return hand_over(fetch(r, table, pks)?, f);
+        }
+        let bounds = prefix_bounds(value_prefix(ix, &vkey))?;
+        rows_each(r, table, ix, bounds, Direction::Forward, FETCH_CHUNK, f)
+    })
 }
 
 /// Rows whose indexed column is within `[lower, upper]`, in value order (then pk order), or the
@@ -447,7 +460,8 @@ pub fn index_range<R: Reader>(
 }
 
 /// [`index_range`], handing each row to `f` (until it returns false) as its chunk is read;
-/// returns whether every row was handed over. Holds one chunk of keys and rows.
+/// returns whether every row was handed over. Holds one chunk of keys and rows. Every read sees
+/// one state, even in a transaction at ReadCommitted ([`Reader::at_one_snapshot`]).
 pub fn index_range_each<R: Reader>(
     r: &mut R,
     table: &TableSchema,
@@ -456,8 +470,21 @@ pub fn index_range_each<R: Reader>(
     dir: Direction,
     f: &mut dyn FnMut(RawRow) -> Result<bool>,
 ) -> Result<bool> {
+    index_range_chunked(r, table, ix, bounds, dir, FETCH_CHUNK, f)
+}
+
+/// [`index_range_each`], reading `chunk` index entries at a time (tests use small chunks).
+pub(crate) fn index_range_chunked<R: Reader>(
+    r: &mut R,
+    table: &TableSchema,
+    ix: &TableIndex,
+    bounds: (Bound<&Value>, Bound<&Value>),
+    dir: Direction,
+    chunk: usize,
+    f: &mut dyn FnMut(RawRow) -> Result<bool>,
+) -> Result<bool> {
     let bounds = value_bounds(ix, column_type(table, ix), bounds.0, bounds.1)?;
-    rows_each(r, table, ix, bounds, dir, f)
+    r.at_one_snapshot(|r| rows_each(r, table, ix, bounds, dir, chunk, f))
 }
 
 fn value_bounds(

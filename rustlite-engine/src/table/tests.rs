@@ -4,6 +4,7 @@ use std::ops::Bound;
 
 use super::*;
 use crate::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema, TableSchema};
+use crate::mvcc::Reader;
 use crate::{Direction, Engine, IsolationLevel, Options, Transaction};
 
 fn doc(id: i64, email: Option<&str>, age: i64) -> Value {
@@ -432,70 +433,159 @@ fn row_prefix_len_matches_the_prefix() {
     assert_eq!(super::row_prefix(7).len(), super::ROW_PREFIX_LEN);
 }
 
-/// A scan that hands its rows to a function (`index_eq_each`, `index_range_each`).
-type EachScan<'a> =
-    dyn Fn(&mut Transaction, &mut dyn FnMut(RawRow) -> Result<bool>) -> Result<bool> + 'a;
+/// The ids [`index_range`] collects over `bounds` of index `ix`, forward.
+fn forward_ids(
+    tx: &mut Transaction,
+    t: &TableSchema,
+    ix: &crate::catalog::TableIndex,
+    bounds: (Bound<&Value>, Bound<&Value>),
+) -> Result<Vec<i64>> {
+    Ok(ids(index_range(
+        tx,
+        t,
+        ix,
+        bounds.0,
+        bounds.1,
+        Direction::Forward,
+    )?))
+}
 
-/// Runs `scan`, stopping it after `stop` rows: whether it ran to its end, and the ids it handed
-/// over.
-fn streamed(tx: &mut Transaction, scan: &EachScan<'_>, stop: usize) -> Result<(bool, Vec<i64>)> {
-    let mut rows = Vec::new();
-    let done = scan(tx, &mut |r| {
-        rows.push(r);
-        Ok(rows.len() < stop)
-    })?;
-    Ok((done, ids(rows.into_iter())))
+/// A [`Reader`] over a transaction that counts the scans made through it.
+struct CountingScans<'t> {
+    tx: &'t mut Transaction,
+    scans: usize,
+}
+
+impl Reader for CountingScans<'_> {
+    type Scan<'a>
+        = crate::mvcc::transaction::TxnScan<'a>
+    where
+        Self: 'a;
+
+    fn read(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.tx.get(key)
+    }
+
+    fn scan_range(
+        &mut self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        dir: Direction,
+    ) -> Result<Self::Scan<'_>> {
+        self.scans += 1;
+        self.tx.scan(lower, upper, dir)
+    }
 }
 
 #[test]
 fn index_scans_read_a_chunk_at_a_time_and_the_chunks_join_up_exactly() -> Result<()> {
     let (engine, mut tx, t) = setup()?;
-    // More rows than two chunks, inserted out of key order; ages alternate 0, 1. The first half
-    // is committed and the rest is the open transaction's own writes, so the scans that resume
-    // after each chunk cross both.
-    let n = 2 * index::FETCH_CHUNK as i64 + 300;
+    // Ages id % 3, inserted out of key order. The first half is committed; the open
+    // transaction adds the rest, deletes a committed row and moves another to a new age, so
+    // the scans resumed after each chunk cross committed entries, its own and its tombstones.
+    let n = 40;
     for i in 0..n {
         if i == n / 2 {
             tx.commit()?;
             tx = engine.begin(IsolationLevel::default());
         }
-        let id = (i * 7919) % n;
-        insert(&mut tx, &t, &doc(id, None, id % 2))?;
+        let id = (i * 17) % n;
+        insert(&mut tx, &t, &doc(id, None, id % 3))?;
     }
-    let age = &t.indexes[1];
-    // Equality: the odd ids, in pk order.
-    let odd: Vec<i64> = (0..n).filter(|i| i % 2 == 1).collect();
-    assert!(odd.len() > index::FETCH_CHUNK);
-    let one = Value::Int(1);
-    let eq = |tx: &mut Transaction, f: &mut dyn FnMut(RawRow) -> Result<bool>| {
-        index_eq_each(tx, &t, age, &one, f)
-    };
-    assert_eq!(streamed(&mut tx, &eq, usize::MAX)?, (true, odd.clone()));
-    assert_eq!(ids(index_eq(&mut tx, &t, age, &one)?), odd);
+    let (deleted, moved) = ((n / 2 * 17) % n, 0);
+    assert!(delete(&mut tx, &t, &[Value::Int(deleted)])?);
+    update(&mut tx, &t, &doc(moved, None, 2))?;
+    let age_of = |id: i64| if id == moved { 2 } else { id % 3 };
+    let present = |id: &i64| *id != deleted;
 
-    // A range over both ages: age 0 in pk order, then age 1; reversed, the other way round.
-    let by_age: Vec<i64> = (0..n).filter(|i| i % 2 == 0).chain(odd).collect();
-    let (lo, hi) = (Value::Int(0), Value::Int(2));
-    let bounds = (Bound::Included(&lo), Bound::Excluded(&hi));
+    // Ages 0 and 1: age 0 in pk order, then age 1; reversed, the other way round.
+    let age = &t.indexes[1];
+    let mut forward: Vec<i64> = (0..n).filter(|&i| age_of(i) == 0).collect();
+    forward.extend((0..n).filter(|&i| age_of(i) == 1));
+    forward.retain(present);
+    let (lo, hi) = (Value::Int(0), Value::Int(1));
+    let bounds = (Bound::Included(&lo), Bound::Included(&hi));
     for dir in [Direction::Forward, Direction::Reverse] {
-        let mut want = by_age.clone();
+        let mut want = forward.clone();
         if dir == Direction::Reverse {
             want.reverse();
         }
-        let range = |tx: &mut Transaction, f: &mut dyn FnMut(RawRow) -> Result<bool>| {
-            index_range_each(tx, &t, age, bounds, dir, f)
-        };
-        assert_eq!(streamed(&mut tx, &range, usize::MAX)?, (true, want.clone()));
-        assert_eq!(
-            ids(index_range(&mut tx, &t, age, bounds.0, bounds.1, dir)?),
-            want
-        );
-        // Stopping after a chunk and a half hands over exactly that prefix.
-        let stop = index::FETCH_CHUNK + index::FETCH_CHUNK / 2;
-        assert_eq!(
-            streamed(&mut tx, &range, stop)?,
-            (false, want[..stop].to_vec())
-        );
+        for chunk in [1, 2, 3, 7, want.len(), 1000] {
+            let mut r = CountingScans {
+                tx: &mut tx,
+                scans: 0,
+            };
+            let mut rows = Vec::new();
+            let done =
+                index::index_range_chunked(&mut r, &t, age, bounds, dir, chunk, &mut |row| {
+                    rows.push(row);
+                    Ok(true)
+                })?;
+            assert!(done);
+            assert_eq!(ids(rows.into_iter()), want, "{dir:?}, chunks of {chunk}");
+            // One scan per full chunk, then the one that runs out (empty after an exact fit).
+            assert_eq!(
+                r.scans,
+                want.len() / chunk + 1,
+                "{dir:?}, chunks of {chunk}"
+            );
+            // Stopping midway hands over exactly that prefix.
+            for stop in [1, chunk, chunk + 1, want.len() - 1] {
+                let mut rows = Vec::new();
+                let done =
+                    index::index_range_chunked(&mut tx, &t, age, bounds, dir, chunk, &mut |row| {
+                        rows.push(row);
+                        Ok(rows.len() < stop)
+                    })?;
+                assert_eq!(done, stop > want.len());
+                let stop = stop.min(want.len());
+                assert_eq!(
+                    ids(rows.into_iter()),
+                    want[..stop],
+                    "{dir:?}, chunks of {chunk}, stop at {stop}"
+                );
+            }
+        }
     }
+    // The collecting scans and the equality scan agree.
+    assert_eq!(forward_ids(&mut tx, &t, age, bounds)?, forward);
+    let ones: Vec<i64> = (0..n).filter(|&i| age_of(i) == 1).filter(present).collect();
+    assert_eq!(ids(index_eq(&mut tx, &t, age, &Value::Int(1))?), ones);
+    Ok(())
+}
+
+/// At ReadCommitted every read sees the latest commit; an index scan still reads its entries
+/// and rows in one state, so commits made while it hands rows over neither repeat nor lose a
+/// row (before: a row moved ahead was handed over twice, across chunks).
+#[test]
+fn an_index_scan_at_read_committed_reads_one_state() -> Result<()> {
+    let (engine, mut tx, t) = setup()?;
+    let n = index::FETCH_CHUNK as i64 + 100;
+    for id in 0..n {
+        insert(&mut tx, &t, &doc(id, None, 0))?;
+    }
+    tx.commit()?;
+    let age = &t.indexes[1];
+    let (lo, hi) = (Value::Int(0), Value::Int(1));
+    let bounds = (Bound::Included(&lo), Bound::Included(&hi));
+
+    let mut rc = engine.begin(IsolationLevel::ReadCommitted);
+    let mut seen = Vec::new();
+    index_range_each(&mut rc, &t, age, bounds, Direction::Forward, &mut |row| {
+        if seen.is_empty() {
+            // Once the first row is out: move it past the others, delete the last one.
+            let mut other = engine.begin(IsolationLevel::default());
+            update(&mut other, &t, &doc(0, None, 1))?;
+            delete(&mut other, &t, &[Value::Int(n - 1)])?;
+            other.commit()?;
+        }
+        seen.push(row);
+        Ok(true)
+    })?;
+    assert_eq!(ids(seen.into_iter()), (0..n).collect::<Vec<_>>());
+    // The next scan sees the commit.
+    let mut after: Vec<i64> = (1..n - 1).collect();
+    after.push(0);
+    assert_eq!(forward_ids(&mut rc, &t, age, bounds)?, after);
     Ok(())
 }

@@ -17,6 +17,8 @@
 //! block not in the CPU caches each new line would be a miss of its own; prefetched, they
 //! arrive together. A table cursor whose seek lands that close to its block's end also
 //! prefetches the next block's header (`Block::prefetch_header`), which a short scan reaches.
+//! A point lookup (`Block::seek_in_place`) prefetches the same way, the restart interval it
+//! walks (to the next restart's first entry, at most `WALK_BYTES`).
 //!
 //! Invariants checked by [`Block::decode`] (so a corrupt block is rejected once, on load, and
 //! never causes a panic or a huge allocation): the trailer fits, restart 0 is 0 and restarts
@@ -541,8 +543,10 @@ impl Block {
         // The walk to the target crosses this restart interval at most (and reads the next
         // one's first entry): each entry's place depends on the one before, so its lines are
         // asked for together rather than missed one after the other.
-        let interval_end = self.restart(restart + 1).unwrap_or(self.entries_end) + 64;
-        let walk_end = interval_end.min(pos + WALK_BYTES).min(self.entries_end);
+        let interval_end = self.restart(restart + 1).unwrap_or(self.entries_end);
+        let walk_end = (interval_end.saturating_add(64))
+            .min(pos.saturating_add(WALK_BYTES))
+            .min(self.entries_end);
         if let Some(walk) = self.data.get(pos..walk_end) {
             prefetch(walk);
         }
