@@ -67,8 +67,8 @@ impl FieldType {
         match (self, value) {
             (_, Value::Null) | (FieldType::Document, _) => true,
             (FieldType::Bool, Value::Bool(_))
-            | (FieldType::Int, Value::Int(_))
-            | (FieldType::Float, Value::Float(_) | Value::Int(_))
+            | (FieldType::Int, Value::Int(_) | Value::UInt(_))
+            | (FieldType::Float, Value::Float(_) | Value::Int(_) | Value::UInt(_))
             | (FieldType::Text, Value::Text(_))
             | (FieldType::Bytes, Value::Bytes(_)) => true,
             (FieldType::Bytes, Value::Array(items)) => items

@@ -16,15 +16,15 @@
 //!
 //! | decoder | handles | otherwise |
 //! |---|---|---|
-//! | [`Scalars`] (by hand, no serde) | a map (fix/16/32) of string keys whose values, up to the last wanted column, are nil, bool, integers in `i64`, floats, UTF-8 strings or binaries | gives up (`None`) |
+//! | [`Scalars`] (by hand, no serde) | a map (fix/16/32) of string keys whose values, up to the last wanted column, are nil, bool, integers, floats, UTF-8 strings or binaries | gives up (`None`) |
 //! | `RowVisitor` (serde, [`IgnoredAny`] for skipped values, reads the whole map) | any map with string keys | errors |
 //! | full decode ([`Value::from_msgpack`]) | any document | the decode error |
 //!
 //! The first is what SQL tables store (flat rows of scalars) and what a point query or a
 //! fetch through an index decodes per row; it builds each value exactly as `Value`'s serde
-//! visitor does from the same bytes (integers of any width → `Int`, `float 32` widened to
-//! `Float`, `str` → `Text`, `bin` → `Bytes`), and gives up on everything else (arrays, maps,
-//! extensions, `u64` above `i64::MAX`, invalid UTF-8, truncation).
+//! visitor does from the same bytes (integers of any width → `Int`, or `UInt` above `i64::MAX`,
+//! `float 32` widened to `Float`, `str` → `Text`, `bin` → `Bytes`), and gives up on everything
+//! else (arrays, maps, extensions, invalid UTF-8, truncation).
 //!
 //! The direct walk stops at the last wanted column: damage after it, or an unrepresentable
 //! value in a column the query does not read, is not seen. (The serde walk cannot stop early:
@@ -220,7 +220,7 @@ impl<'a> Scalars<'a> {
             0xcc => Value::Int(i64::from(self.byte()?)),
             0xcd => Value::Int(i64::from(u16::from_be_bytes(self.array()?))),
             0xce => Value::Int(i64::from(u32::from_be_bytes(self.array()?))),
-            0xcf => Value::Int(i64::try_from(u64::from_be_bytes(self.array()?)).ok()?),
+            0xcf => Value::from(u64::from_be_bytes(self.array()?)),
             0xd0 => Value::Int(i64::from(i8::from_be_bytes(self.array()?))),
             0xd1 => Value::Int(i64::from(i16::from_be_bytes(self.array()?))),
             0xd2 => Value::Int(i64::from(i32::from_be_bytes(self.array()?))),
@@ -254,8 +254,6 @@ impl<'a> Scalars<'a> {
             0xcd | 0xd1 => 2,
             0xce | 0xd2 | 0xca => 4,
             0xd3 | 0xcb => 8,
-            // Whether a u64 fits is not checked on a skipped value: the serde path would not
-            // check it either (it skips with `IgnoredAny`).
             0xcf => 8,
             0xa0..=0xbf => usize::from(b & 0x1f),
             0xd9 | 0xc4 => self.len(1)?,
@@ -603,6 +601,7 @@ mod tests {
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::Int),
             (-300i64..300).prop_map(Value::Int),
+            (1u64 << 63..=u64::MAX).prop_map(Value::UInt),
             any::<f64>().prop_map(Value::Float),
             ".{0,40}".prop_map(Value::Text),
             proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Bytes),

@@ -3,9 +3,10 @@
 //! - NULL propagates through arithmetic, comparison, LIKE and functions (except `COALESCE`).
 //! - `AND`/`OR`/`NOT` follow the SQL truth tables: `NULL AND false = false`,
 //!   `NULL OR true = true`, otherwise NULL. `x IN (…, NULL)` is NULL when nothing matched.
-//! - Integers and floats compare and combine numerically (`1 = 1.0`); integer arithmetic is
-//!   checked (overflow is an error), `/` on integers truncates like SQLite; division by zero is
-//!   an error. Comparing values of unrelated types (TEXT with INTEGER) is a type-mismatch error.
+//! - Integers and floats compare and combine numerically (`1 = 1.0`). Integers range over
+//!   `i64::MIN..=u64::MAX` (`Int`, and `UInt` above `i64::MAX`) and compare exactly; integer
+//!   arithmetic is checked (a result outside that range is an overflow error), `/` on integers
+//!   truncates like SQLite; division by zero is an error. Comparing values of unrelated types (TEXT with INTEGER) is a type-mismatch error.
 //! - [`sort_cmp`] is the total order used by ORDER BY, MIN/MAX, DISTINCT and GROUP BY:
 //!   NULL < BOOLEAN < numbers < TEXT < BLOB < ARRAY < DOCUMENT.
 
@@ -187,12 +188,12 @@ fn unary(op: UnaryOp, v: Value) -> Result<Value> {
     Ok(match (op, v) {
         (_, Value::Null) => Value::Null,
         (UnaryOp::Not, Value::Bool(b)) => Value::Bool(!b),
-        (UnaryOp::Neg, Value::Int(i)) => Value::Int(
-            i.checked_neg()
-                .ok_or_else(|| Error::Sql("integer overflow in -".into()))?,
-        ),
+        (UnaryOp::Neg, v @ (Value::Int(_) | Value::UInt(_))) => v
+            .as_integer()
+            .and_then(|i| Value::from_integer(-i))
+            .ok_or_else(|| Error::Sql("integer overflow in -".into()))?,
         (UnaryOp::Neg, Value::Float(f)) => Value::Float(-f),
-        (UnaryOp::Plus, v @ (Value::Int(_) | Value::Float(_))) => v,
+        (UnaryOp::Plus, v @ (Value::Int(_) | Value::UInt(_) | Value::Float(_))) => v,
         (op, v) => {
             let sym = match op {
                 UnaryOp::Not => "NOT",
@@ -248,25 +249,25 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
             })),
         },
         BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
-            match (l, r) {
-                (Value::Int(a), Value::Int(b)) => {
-                    let (a, b) = (*a, *b);
+            match (l.as_integer(), r.as_integer()) {
+                (Some(a), Some(b)) => {
                     if matches!(op, BinaryOp::Div | BinaryOp::Mod) && b == 0 {
                         return Err(Error::Sql("division by zero".into()));
                     }
-                    Value::Int(
-                        match op {
-                            BinaryOp::Add => a.checked_add(b),
-                            BinaryOp::Sub => a.checked_sub(b),
-                            BinaryOp::Mul => a.checked_mul(b),
-                            BinaryOp::Div => a.checked_div(b),
-                            _ => a.checked_rem(b),
-                        }
-                        .ok_or_else(overflow)?,
-                    )
+                    // Both fit in 65 bits, so only a product can leave i128.
+                    match op {
+                        BinaryOp::Add => Some(a + b),
+                        BinaryOp::Sub => Some(a - b),
+                        BinaryOp::Mul => a.checked_mul(b),
+                        BinaryOp::Div => Some(a / b),
+                        _ => Some(a % b),
+                    }
+                    .and_then(Value::from_integer)
+                    .ok_or_else(overflow)?
                 }
-                (a, b) => {
-                    let (Some(a), Some(b)) = (as_f64(a), as_f64(b)) else {
+                _ => {
+                    let (a, b) = (l, r);
+                    let (Some(a), Some(b)) = (a.as_f64(), b.as_f64()) else {
                         return Err(mismatch());
                     };
                     if matches!(op, BinaryOp::Div | BinaryOp::Mod) && b == 0.0 {
@@ -294,20 +295,12 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
     })
 }
 
-/// A number as `f64` (None for non-numbers).
-pub fn as_f64(v: &Value) -> Option<f64> {
-    match v {
-        Value::Int(i) => Some(*i as f64),
-        Value::Float(f) => Some(*f),
-        _ => None,
-    }
-}
-
 /// Text rendering for `||` and `CAST(… AS TEXT)`.
 fn text_of(v: &Value) -> Option<String> {
     Some(match v {
         Value::Text(s) => s.clone(),
         Value::Int(i) => i.to_string(),
+        Value::UInt(u) => u.to_string(),
         Value::Float(f) => float_text(*f),
         Value::Bool(b) => b.to_string(),
         _ => return None,
@@ -328,7 +321,10 @@ pub fn compare(l: &Value, r: &Value) -> Result<Option<Ordering>> {
     Ok(Some(match (l, r) {
         (Value::Null, _) | (_, Value::Null) => return Ok(None),
         (Value::Int(a), Value::Int(b)) => a.cmp(b),
-        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => num_cmp(l, r),
+        (
+            Value::Int(_) | Value::UInt(_) | Value::Float(_),
+            Value::Int(_) | Value::UInt(_) | Value::Float(_),
+        ) => num_cmp(l, r),
         (Value::Text(a), Value::Text(b)) => a.cmp(b),
         (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
         (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
@@ -346,8 +342,11 @@ pub fn compare(l: &Value, r: &Value) -> Result<Option<Ordering>> {
 fn num_cmp(l: &Value, r: &Value) -> Ordering {
     match (l, r) {
         (Value::Int(a), Value::Int(b)) => a.cmp(b),
+        (Value::Int(_) | Value::UInt(_), Value::Int(_) | Value::UInt(_)) => {
+            l.as_integer().cmp(&r.as_integer())
+        }
         _ => {
-            let (a, b) = (as_f64(l).unwrap_or(0.0), as_f64(r).unwrap_or(0.0));
+            let (a, b) = (l.as_f64().unwrap_or(0.0), r.as_f64().unwrap_or(0.0));
             a.partial_cmp(&b).unwrap_or_else(|| a.total_cmp(&b))
         }
     }
@@ -357,7 +356,7 @@ fn type_rank(v: &Value) -> u8 {
     match v {
         Value::Null => 0,
         Value::Bool(_) => 1,
-        Value::Int(_) | Value::Float(_) => 2,
+        Value::Int(_) | Value::UInt(_) | Value::Float(_) => 2,
         Value::Text(_) => 3,
         Value::Bytes(_) => 4,
         Value::Array(_) => 5,
@@ -368,7 +367,10 @@ fn type_rank(v: &Value) -> u8 {
 /// The total order of ORDER BY (see the module docs).
 pub fn sort_cmp(l: &Value, r: &Value) -> Ordering {
     match (l, r) {
-        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => num_cmp(l, r),
+        (
+            Value::Int(_) | Value::UInt(_) | Value::Float(_),
+            Value::Int(_) | Value::UInt(_) | Value::Float(_),
+        ) => num_cmp(l, r),
         (Value::Text(a), Value::Text(b)) => a.cmp(b),
         (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
         (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
@@ -388,17 +390,29 @@ pub fn sort_cmp(l: &Value, r: &Value) -> Ordering {
     }
 }
 
+/// Float `f` as the integer `Value` equal to it, when it is a whole number an integer `Value`
+/// can hold (`i64::MIN..=u64::MAX`).
+pub fn integral(f: f64) -> Option<Value> {
+    // Both bounds are powers of two, exact as floats.
+    const FROM: f64 = -9_223_372_036_854_775_808.0;
+    const TO: f64 = 18_446_744_073_709_551_616.0;
+    if f.fract() == 0.0 && (FROM..TO).contains(&f) {
+        #[expect(clippy::cast_possible_truncation, reason = "whole and within i128")]
+        Value::from_integer(f as i128)
+    } else {
+        None
+    }
+}
+
 /// A byte string equal for values that are equal under GROUP BY / DISTINCT / hash join
 /// (`1` and `1.0` map to the same key; NULLs map to one key).
 pub fn group_key(v: &Value, out: &mut Vec<u8>) {
-    let normalized;
-    let v = match v {
-        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => {
-            normalized = Value::Int(*f as i64);
-            &normalized
-        }
-        other => other,
+    // A whole float groups with the integer equal to it.
+    let normalized = match v {
+        Value::Float(f) => integral(*f),
+        _ => None,
     };
+    let v = normalized.as_ref().unwrap_or(v);
     if v.append_key(out).is_err() {
         // Documents are not key-encodable: fall back to their rendering.
         out.push(0xFF);
@@ -448,17 +462,18 @@ pub fn cast(v: Value, ty: ColumnType) -> Result<Value> {
     };
     Ok(match (ty, v) {
         (_, Value::Null) => Value::Null,
-        (ColumnType::Int, Value::Int(i)) => Value::Int(i),
-        (ColumnType::Int, Value::Float(f)) if f.is_finite() && f.abs() < 9.2e18 => {
-            Value::Int(f.trunc() as i64)
+        (ColumnType::Int, v @ (Value::Int(_) | Value::UInt(_))) => v,
+        (ColumnType::Int, Value::Float(f)) if integral(f.trunc()).is_some() => {
+            integral(f.trunc()).unwrap_or(Value::Float(f))
         }
         (ColumnType::Int, Value::Bool(b)) => Value::Int(i64::from(b)),
-        (ColumnType::Int, Value::Text(s)) => match s.trim().parse::<i64>() {
-            Ok(i) => Value::Int(i),
+        (ColumnType::Int, Value::Text(s)) => match s.trim().parse::<i128>() {
+            Ok(i) => Value::from_integer(i).ok_or_else(|| fail(&Value::Text(s)))?,
             Err(_) => return Err(fail(&Value::Text(s))),
         },
         (ColumnType::Float, Value::Float(f)) => Value::Float(f),
         (ColumnType::Float, Value::Int(i)) => Value::Float(i as f64),
+        (ColumnType::Float, Value::UInt(u)) => Value::Float(u as f64),
         (ColumnType::Float, Value::Text(s)) => match s.trim().parse::<f64>() {
             Ok(f) => Value::Float(f),
             Err(_) => return Err(fail(&Value::Text(s))),
@@ -470,6 +485,7 @@ pub fn cast(v: Value, ty: ColumnType) -> Result<Value> {
         (ColumnType::Text, v) => text_of(&v).map(Value::Text).ok_or_else(|| fail(&v))?,
         (ColumnType::Bool, Value::Bool(b)) => Value::Bool(b),
         (ColumnType::Bool, Value::Int(i)) => Value::Bool(i != 0),
+        (ColumnType::Bool, Value::UInt(_)) => Value::Bool(true),
         (ColumnType::Bool, Value::Text(s)) => match s.to_ascii_lowercase().as_str() {
             "true" | "1" => Value::Bool(true),
             "false" | "0" => Value::Bool(false),
@@ -504,10 +520,8 @@ fn function(f: ScalarFn, args: Vec<Value>) -> Result<Value> {
     let arg = args.into_iter().next().unwrap_or(Value::Null);
     Ok(match (f, arg) {
         (_, Value::Null) => Value::Null,
-        (ScalarFn::Abs, Value::Int(i)) => Value::Int(
-            i.checked_abs()
-                .ok_or_else(|| Error::Sql("integer overflow in abs()".into()))?,
-        ),
+        (ScalarFn::Abs, Value::Int(i)) => Value::from(i.unsigned_abs()),
+        (ScalarFn::Abs, v @ Value::UInt(_)) => v,
         (ScalarFn::Abs, Value::Float(x)) => Value::Float(x.abs()),
         (ScalarFn::Lower, Value::Text(s)) => Value::Text(s.to_lowercase()),
         (ScalarFn::Upper, Value::Text(s)) => Value::Text(s.to_uppercase()),
@@ -570,12 +584,75 @@ mod tests {
             binary(BinaryOp::Add, &Value::Int(1), &Value::Float(0.5)).ok(),
             Some(Value::Float(1.5))
         );
-        assert!(binary(BinaryOp::Add, &Value::Int(i64::MAX), &Value::Int(1)).is_err());
+        assert!(binary(BinaryOp::Add, &Value::Int(i64::MIN), &Value::Int(-1)).is_err());
         assert!(binary(BinaryOp::Div, &Value::Int(1), &Value::Int(0)).is_err());
         assert!(binary(BinaryOp::Lt, &Value::Int(1), &Value::Text("a".into())).is_err());
         assert_eq!(
             binary(BinaryOp::Eq, &Value::Int(1), &Value::Float(1.0)).ok(),
             Some(Value::Bool(true))
         );
+    }
+
+    /// Integers run from `i64::MIN` to `u64::MAX`: `Int`, then `UInt` above `i64::MAX`.
+    #[test]
+    fn integers_above_i64_are_uint_and_combine_exactly() {
+        let top = Value::UInt(u64::MAX);
+        let half = Value::UInt(1 << 63);
+        let int = |i| Value::Int(i);
+        let bin = |op, l: &Value, r: &Value| binary(op, l, r).ok();
+        assert_eq!(
+            bin(BinaryOp::Add, &int(i64::MAX), &int(1)),
+            Some(half.clone())
+        );
+        assert_eq!(bin(BinaryOp::Sub, &half, &int(1)), Some(int(i64::MAX)));
+        assert_eq!(bin(BinaryOp::Sub, &top, &top), Some(int(0)));
+        assert_eq!(bin(BinaryOp::Div, &top, &int(-1)), None, "below i64::MIN");
+        assert_eq!(bin(BinaryOp::Div, &half, &int(-1)), Some(int(i64::MIN)));
+        assert_eq!(bin(BinaryOp::Mod, &top, &int(10)), Some(int(5)));
+        assert_eq!(bin(BinaryOp::Mul, &top, &top), None);
+        assert!(binary(BinaryOp::Add, &top, &int(1)).is_err());
+        assert_eq!(unary(UnaryOp::Neg, half.clone()).ok(), Some(int(i64::MIN)));
+        assert_eq!(unary(UnaryOp::Neg, int(i64::MIN)).ok(), Some(half.clone()));
+        assert!(unary(UnaryOp::Neg, top.clone()).is_err());
+        assert_eq!(
+            function(ScalarFn::Abs, vec![int(i64::MIN)]).ok(),
+            Some(half.clone())
+        );
+        // Exact comparison, not through f64 (u64::MAX and u64::MAX - 1 are the same float).
+        let below_top = Value::UInt(u64::MAX - 1);
+        assert_eq!(compare(&below_top, &top).ok(), Some(Some(Ordering::Less)));
+        assert_eq!(compare(&int(-1), &half).ok(), Some(Some(Ordering::Less)));
+        assert_eq!(sort_cmp(&top, &int(i64::MAX)), Ordering::Greater);
+        assert_eq!(
+            bin(
+                BinaryOp::Eq,
+                &half,
+                &Value::Float(9_223_372_036_854_775_808.0)
+            ),
+            Some(Value::Bool(true))
+        );
+        // A whole float groups with its integer; casts reach the whole range.
+        let key = |v: &Value| {
+            let mut k = Vec::new();
+            group_key(v, &mut k);
+            k
+        };
+        assert_eq!(key(&Value::Float(9_223_372_036_854_775_808.0)), key(&half));
+        assert_eq!(
+            cast(Value::Text("18446744073709551615".into()), ColumnType::Int).ok(),
+            Some(top.clone())
+        );
+        assert!(cast(Value::Text("18446744073709551616".into()), ColumnType::Int).is_err());
+        assert_eq!(
+            cast(Value::Float(1e19), ColumnType::Int).ok(),
+            Some(Value::UInt(10_000_000_000_000_000_000))
+        );
+        assert!(cast(Value::Float(1e20), ColumnType::Int).is_err());
+        assert_eq!(
+            cast(top.clone(), ColumnType::Text).ok(),
+            Some(Value::Text("18446744073709551615".into()))
+        );
+        assert_eq!(integral(-0.5), None);
+        assert_eq!(integral(18_446_744_073_709_551_616.0), None);
     }
 }

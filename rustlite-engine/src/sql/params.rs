@@ -14,6 +14,13 @@ macro_rules! from_int {
 }
 from_int!(i8, i16, i32, i64, u8, u16, u32);
 
+/// `Int` up to `i64::MAX`, `UInt` above (each integer has one `Value`, see [`Value`]).
+impl From<u64> for Value {
+    fn from(v: u64) -> Value {
+        i64::try_from(v).map_or(Value::UInt(v), Value::Int)
+    }
+}
+
 impl From<f64> for Value {
     fn from(v: f64) -> Value {
         Value::Float(v)
@@ -75,6 +82,9 @@ mod tests {
     #[test]
     fn conversions() {
         assert_eq!(Value::from(3u8), Value::Int(3));
+        assert_eq!(Value::from(7u64), Value::Int(7));
+        assert_eq!(Value::from(i64::MAX as u64), Value::Int(i64::MAX));
+        assert_eq!(Value::from(i64::MAX as u64 + 1), Value::UInt(1 << 63));
         assert_eq!(Value::from("a"), Value::Text("a".into()));
         assert_eq!(Value::from(None::<i64>), Value::Null);
         assert_eq!(Value::from(Some(2.5)), Value::Float(2.5));

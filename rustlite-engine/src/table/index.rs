@@ -80,10 +80,9 @@ fn indexed_value<'v>(
             "index {}: a nested document cannot be indexed",
             ix.def.name
         ))),
-        #[expect(clippy::cast_precision_loss, reason = "SQL semantics of INT -> REAL")]
-        Value::Int(i) if ty == Some(FieldType::Float) => {
-            Ok(Some(Cow::Owned(Value::Float(*i as f64))))
-        }
+        Value::Int(_) | Value::UInt(_) if ty == Some(FieldType::Float) => Ok(Some(Cow::Owned(
+            Value::Float(value.as_f64().unwrap_or(0.0)),
+        ))),
         v => Ok(Some(Cow::Borrowed(v))),
     }
 }

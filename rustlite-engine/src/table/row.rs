@@ -86,7 +86,7 @@ fn check_document<'a>(table: &TableSchema, doc: &'a Value) -> Result<Cow<'a, Val
                 v.type_name()
             )));
         }
-        to_float |= col.ty == FieldType::Float && matches!(v, Value::Int(_));
+        to_float |= col.ty == FieldType::Float && matches!(v, Value::Int(_) | Value::UInt(_));
     }
     if !to_float {
         return Ok(Cow::Borrowed(doc));
@@ -96,8 +96,7 @@ fn check_document<'a>(table: &TableSchema, doc: &'a Value) -> Result<Cow<'a, Val
         .map(|(name, v)| {
             let float = table.field(name).is_some_and(|c| c.ty == FieldType::Float);
             let v = match v {
-                #[expect(clippy::cast_precision_loss, reason = "SQL semantics of INT -> REAL")]
-                Value::Int(i) if float => Value::Float(*i as f64),
+                Value::Int(_) | Value::UInt(_) if float => Value::Float(v.as_f64().unwrap_or(0.0)),
                 other => other.clone(),
             };
             (name.clone(), v)

@@ -11,15 +11,25 @@
 //! Null           0x01
 //! Bool           0x02  00 | 01
 //! Int (i64)      0x03  8 bytes big-endian, sign bit flipped
+//! UInt (u64)     0x08  8 bytes big-endian (only above i64::MAX: the integers after every Int)
 //! Float (f64)    0x04  8 bytes in total order (NaN canonical, last)
 //! Text           0x05  bytes with 00 escaped as 00 ff, terminated by 00 00
 //! Bytes          0x06  same escaping as Text
 //! Array          0x07  each element's encoding, then 00
 //! Map            (not orderable: an error)
 //! ```
-//! Tags are increasing in the order SQL sorts mixed types (NULL first). Every encoding is
+//! Tags 0x01–0x07 are increasing in the order SQL sorts mixed types (NULL first). `UInt` came
+//! later and could not take a tag between `Int` and `Float` without changing stored keys, so it
+//! sorts last: a column of integers (`Int` and `UInt`, as a `u64` field holds) is still in
+//! numeric order, but in a column mixing integers above `i64::MAX` with other types, key order
+//! puts them after the rest (SQL's `ORDER BY` still sorts them as numbers). Every encoding is
 //! self-delimiting, so composite keys are concatenations and a prefix of the components is a
 //! byte prefix of the key.
+//!
+//! **Integers.** An integer is `Int` whenever it fits in `i64`, and `UInt` only above
+//! `i64::MAX` (a `u64` field's upper half), so each integer has exactly one `Value` and one key
+//! encoding: [`Value::from`] a `u64`, the serde paths and the SQL parser all choose the variant
+//! this way, and a decoder refuses a `UInt` key that would fit an `Int`.
 //!
 //! | module | owns |
 //! |---|---|
@@ -34,8 +44,8 @@ use std::fmt;
 
 mod serializer;
 
-/// A dynamically typed value. Integers are `i64`; unsigned values above `i64::MAX` do not fit
-/// and are refused when a document is read into a `Value`.
+/// A dynamically typed value. An integer is `Int` when it fits in `i64` and `UInt` above
+/// `i64::MAX` (see the module docs): build integers with `Value::from`, which picks the variant.
 ///
 /// ```
 /// use rustlite_engine::Value;
@@ -58,6 +68,8 @@ pub enum Value {
     Bool(bool),
     /// A signed 64-bit integer.
     Int(i64),
+    /// An unsigned integer above `i64::MAX` (never a smaller one: that is an `Int`).
+    UInt(u64),
     /// A 64-bit float.
     Float(f64),
     /// UTF-8 text.
@@ -77,6 +89,7 @@ const TAG_FLOAT: u8 = 0x04;
 const TAG_TEXT: u8 = 0x05;
 const TAG_BYTES: u8 = 0x06;
 const TAG_ARRAY: u8 = 0x07;
+const TAG_UINT: u8 = 0x08;
 const ARRAY_END: u8 = 0x00;
 
 impl Value {
@@ -122,6 +135,55 @@ impl Value {
         matches!(self, Value::Null)
     }
 
+    /// The integer an `Int` or `UInt` holds, widened so both fit.
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// assert_eq!(Value::Int(-3).as_integer(), Some(-3));
+    /// assert_eq!(Value::from(u64::MAX).as_integer(), Some(u64::MAX as i128));
+    /// assert_eq!(Value::Float(1.0).as_integer(), None);
+    /// ```
+    pub fn as_integer(&self) -> Option<i128> {
+        match self {
+            Value::Int(i) => Some(i128::from(*i)),
+            Value::UInt(u) => Some(i128::from(*u)),
+            _ => None,
+        }
+    }
+
+    /// A number as `f64` (integers rounded to the nearest float); `None` for non-numbers.
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// assert_eq!(Value::Int(2).as_f64(), Some(2.0));
+    /// assert_eq!(Value::Text("2".into()).as_f64(), None);
+    /// ```
+    #[expect(clippy::cast_precision_loss, reason = "SQL semantics of INT -> REAL")]
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::UInt(u) => Some(*u as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// Integer `i` as its one `Value` (`Int`, or `UInt` above `i64::MAX`); `None` when it is
+    /// below `i64::MIN` or above `u64::MAX`.
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// assert_eq!(Value::from_integer(5), Some(Value::Int(5)));
+    /// assert_eq!(Value::from_integer(1 << 63), Some(Value::UInt(1 << 63)));
+    /// assert_eq!(Value::from_integer(1 << 64), None);
+    /// ```
+    pub fn from_integer(i: i128) -> Option<Value> {
+        match i64::try_from(i) {
+            Ok(i) => Some(Value::Int(i)),
+            Err(_) => u64::try_from(i).ok().map(Value::UInt),
+        }
+    }
+
     /// A short name of the value's type, for error messages.
     ///
     /// ```
@@ -133,7 +195,7 @@ impl Value {
         match self {
             Value::Null => "NULL",
             Value::Bool(_) => "BOOLEAN",
-            Value::Int(_) => "INTEGER",
+            Value::Int(_) | Value::UInt(_) => "INTEGER",
             Value::Float(_) => "REAL",
             Value::Text(_) => "TEXT",
             Value::Bytes(_) => "BLOB",
@@ -164,6 +226,10 @@ impl Value {
             Value::Int(i) => {
                 out.push(TAG_INT);
                 keycode::append(out, i)?;
+            }
+            Value::UInt(u) => {
+                out.push(TAG_UINT);
+                out.extend_from_slice(&u.to_be_bytes());
             }
             Value::Float(f) => {
                 out.push(TAG_FLOAT);
@@ -231,6 +297,13 @@ impl Value {
             TAG_INT => {
                 let (v, r) = keycode::deserialize_prefix::<i64>(rest)?;
                 (Value::Int(v), r)
+            }
+            TAG_UINT => {
+                let (head, r) = rest.split_first_chunk::<8>().ok_or_else(|| bad("uint"))?;
+                match Value::from(u64::from_be_bytes(*head)) {
+                    v @ Value::UInt(_) => (v, r),
+                    _ => return Err(bad("an unsigned integer within i64 (non-canonical)")),
+                }
             }
             TAG_FLOAT => {
                 let (v, r) = keycode::deserialize_prefix::<f64>(rest)?;
@@ -301,7 +374,7 @@ impl Value {
     /// ```
     /// use rustlite_engine::Value;
     /// assert_eq!(Value::from_serialize(&(7u64, "a"))?, Value::Array(vec![Value::Int(7), Value::Text("a".into())]));
-    /// assert!(Value::from_serialize(&u64::MAX).is_err()); // above i64::MAX
+    /// assert_eq!(Value::from_serialize(&u64::MAX)?, Value::UInt(u64::MAX)); // above i64::MAX
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Value> {
@@ -366,6 +439,7 @@ impl Serialize for Value {
             Value::Null => s.serialize_none(),
             Value::Bool(b) => s.serialize_bool(*b),
             Value::Int(i) => s.serialize_i64(*i),
+            Value::UInt(u) => s.serialize_u64(*u),
             Value::Float(f) => s.serialize_f64(*f),
             Value::Text(t) => s.serialize_str(t),
             Value::Bytes(b) => s.serialize_bytes(b),
@@ -408,9 +482,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Value, E> {
-        i64::try_from(v)
-            .map(Value::Int)
-            .map_err(|_| E::custom(format!("integer {v} exceeds the i64 range")))
+        Ok(Value::from(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Value, E> {
         Ok(Value::Float(v))
@@ -477,6 +549,7 @@ impl fmt::Display for Value {
             Value::Null => f.write_str("NULL"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
+            Value::UInt(u) => write!(f, "{u}"),
             Value::Float(x) => write!(f, "{x}"),
             Value::Text(s) => f.write_str(s),
             Value::Bytes(b) => {
@@ -552,8 +625,43 @@ mod tests {
     }
 
     #[test]
-    fn huge_unsigned_is_refused() {
-        assert!(Value::from_serialize(&u64::MAX).is_err());
+    fn integers_above_i64_are_uint_with_keys_after_every_int() -> Result<()> {
+        assert_eq!(Value::from_serialize(&u64::MAX)?, Value::UInt(u64::MAX));
+        assert_eq!(Value::from_serialize(&7u64)?, Value::Int(7));
+        let doc = Doc {
+            id: u64::MAX,
+            name: String::new(),
+            score: 0.0,
+            tags: vec![],
+            nick: None,
+            inner: Inner {
+                city: String::new(),
+            },
+        };
+        let v = Value::from_serialize(&doc)?;
+        assert_eq!(v.field("id"), &Value::UInt(u64::MAX));
+        assert_eq!(Value::from_msgpack(&v.to_msgpack()?)?, v);
+        assert_eq!(v.deserialize_into::<Doc>()?, doc);
+        // Numeric key order across the two variants, and the canonical form enforced.
+        let keys: Vec<Vec<u8>> = [
+            Value::Int(i64::MIN),
+            Value::Int(-1),
+            Value::Int(i64::MAX),
+            Value::UInt(1 << 63),
+            Value::UInt(u64::MAX),
+        ]
+        .iter()
+        .map(Value::to_key)
+        .collect::<Result<_>>()?;
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        let mut non_canonical = vec![TAG_UINT];
+        non_canonical.extend_from_slice(&5u64.to_be_bytes());
+        assert!(Value::decode_key(&non_canonical).is_err());
+        assert!(
+            Value::decode_key(&[TAG_UINT, 0xff, 0xff]).is_err(),
+            "truncated"
+        );
+        Ok(())
     }
 
     #[test]
@@ -569,6 +677,7 @@ mod tests {
         assert_eq!(hex(&Value::Bool(true)), "0201");
         assert_eq!(hex(&Value::Int(-1)), "037fffffffffffffff");
         assert_eq!(hex(&Value::Int(1)), "038000000000000001");
+        assert_eq!(hex(&Value::UInt(u64::MAX)), "08ffffffffffffffff");
         assert_eq!(hex(&Value::Text(String::new())), "050000");
         assert_eq!(hex(&Value::Text("a\0".into())), "056100ff0000");
         assert_eq!(
@@ -583,6 +692,7 @@ mod tests {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::Int),
+            any::<u64>().prop_map(Value::from),
             any::<f64>()
                 .prop_filter("NaN", |f| !f.is_nan())
                 .prop_map(Value::Float),
@@ -594,7 +704,9 @@ mod tests {
     fn same_type_cmp(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
         match (a, b) {
             (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
-            (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
+            (Value::Int(_) | Value::UInt(_), Value::Int(_) | Value::UInt(_)) => {
+                Some(a.as_integer().cmp(&b.as_integer()))
+            }
             (Value::Float(x), Value::Float(y)) => Some(x.total_cmp(y)),
             (Value::Text(x), Value::Text(y)) => Some(x.cmp(y)),
             (Value::Bytes(x), Value::Bytes(y)) => Some(x.cmp(y)),

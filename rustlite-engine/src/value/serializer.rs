@@ -9,7 +9,7 @@
 //! ```text
 //! serde data model                    Value (as rmp_serde + the Value deserializer would give)
 //! bool                                Bool
-//! i8..i64, u8..u64 (<= i64::MAX)      Int
+//! i8..i64, u8..u64                    Int (UInt above i64::MAX)
 //! f32, f64                            Float (f32 widened)
 //! char, str                           Text
 //! bytes                               Bytes
@@ -18,8 +18,8 @@
 //! seq, tuple, tuple struct            Array
 //! anything else                       Unsupported: the caller takes the MessagePack path
 //! ```
-//! "Anything else" (structs, maps, enum variants, unit structs, 128-bit integers, integers above
-//! `i64::MAX`, MessagePack extension structs, a `Serialize` impl that fails) is answered by the
+//! "Anything else" (structs, maps, enum variants, unit structs, 128-bit integers,
+//! MessagePack extension structs, a `Serialize` impl that fails) is answered by the
 //! MessagePack round trip itself, so its results (and error messages) are unchanged by
 //! construction. Like rmp_serde, the serializer is not human-readable, so types such as UUIDs
 //! serialize the same compact way through both paths. A property test checks the two paths
@@ -142,7 +142,7 @@ impl ser::Serializer for ValueSerializer {
         Ok(Value::Int(i64::from(v)))
     }
     fn serialize_u64(self, v: u64) -> Result<Value> {
-        i64::try_from(v).map(Value::Int).map_err(|_| Unsupported)
+        Ok(Value::from(v))
     }
     fn serialize_f32(self, v: f32) -> Result<Value> {
         Ok(Value::Float(f64::from(v)))
@@ -314,9 +314,9 @@ mod tests {
             agree(&(u64v, s.clone()))?; agree(&(i32v, b, Some(f64v), c))?;
             agree(&Pair(i32v, s.clone()))?; agree(&vec![Some(u32v), None])?;
             agree(&((u8v, i16v), [u16v, u16v]))?;
-            // Above i64::MAX the direct path declines (and the fallback refuses, as before).
-            prop_assert_eq!(to_value(&u64v).is_ok(), i64::try_from(u64v).is_ok());
-            prop_assert_eq!(to_value(&u64::MAX).is_ok(), false);
+            // Above i64::MAX both paths give a UInt.
+            agree(&u64::MAX)?; agree(&(u64v | 1 << 63))?; agree(&Id(u64v | 1 << 63))?;
+            prop_assert_eq!(to_value(&u64::MAX).ok(), Some(Value::UInt(u64::MAX)));
         }
     }
 

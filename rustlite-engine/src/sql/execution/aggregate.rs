@@ -70,22 +70,25 @@ impl Accumulator {
                     ))
                 };
                 let x = match &*v {
-                    Value::Int(i) => *i as f64,
-                    Value::Float(f) => *f,
+                    Value::Int(_) | Value::UInt(_) | Value::Float(_) => v.as_f64().unwrap_or(0.0),
                     _ => return Err(mismatch()),
                 };
                 self.float_sum += x;
                 self.sum = Some(match (self.sum.take(), &*v) {
                     (None, v) => v.clone(),
-                    (Some(Value::Int(a)), Value::Int(b)) => match a.checked_add(*b) {
-                        Some(s) => Value::Int(s),
-                        None if call.func == AggregateFn::Avg => Value::Float(a as f64 + *b as f64),
-                        None => return Err(Error::Sql("integer overflow in sum()".into())),
-                    },
-                    (Some(a), b) => Value::Float(
-                        crate::sql::eval::as_f64(&a).unwrap_or(0.0)
-                            + crate::sql::eval::as_f64(b).unwrap_or(0.0),
-                    ),
+                    (Some(a), b) if a.as_integer().is_some() && b.as_integer().is_some() => {
+                        let (x, y) = (a.as_integer().unwrap_or(0), b.as_integer().unwrap_or(0));
+                        match Value::from_integer(x + y) {
+                            Some(s) => s,
+                            None if call.func == AggregateFn::Avg => {
+                                Value::Float(x as f64 + y as f64)
+                            }
+                            None => return Err(Error::Sql("integer overflow in sum()".into())),
+                        }
+                    }
+                    (Some(a), b) => {
+                        Value::Float(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0))
+                    }
                 });
             }
             AggregateFn::Min | AggregateFn::Max => {

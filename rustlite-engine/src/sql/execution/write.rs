@@ -8,7 +8,7 @@
 use super::{run, scan};
 use crate::error::{Error, Result};
 use crate::sql::ast::ColumnType;
-use crate::sql::eval::{eval, type_name};
+use crate::sql::eval::{eval, integral, type_name};
 use crate::sql::planner::{InsertPlan, Plan};
 use crate::sql::storage::{Row, Storage, TableInfo};
 use crate::value::Value;
@@ -147,15 +147,17 @@ pub fn check_row(table: &TableInfo, row: Row) -> Result<Row> {
                     )))
                 }
                 (_, Value::Null) => Value::Null,
-                (ColumnType::Int, v @ Value::Int(_))
+                (ColumnType::Int, v @ (Value::Int(_) | Value::UInt(_)))
                 | (ColumnType::Float, v @ Value::Float(_))
                 | (ColumnType::Text, v @ Value::Text(_))
                 | (ColumnType::Bytes, v @ Value::Bytes(_))
                 | (ColumnType::Bool, v @ Value::Bool(_))
                 | (ColumnType::Document, v) => v,
-                (ColumnType::Float, Value::Int(i)) => Value::Float(i as f64),
-                (ColumnType::Int, Value::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e18 => {
-                    Value::Int(f as i64)
+                (ColumnType::Float, v @ (Value::Int(_) | Value::UInt(_))) => {
+                    Value::Float(v.as_f64().unwrap_or(0.0))
+                }
+                (ColumnType::Int, Value::Float(f)) if integral(f).is_some() => {
+                    integral(f).unwrap_or(Value::Float(f))
                 }
                 (_, v) => return Err(mismatch(&v)),
             })

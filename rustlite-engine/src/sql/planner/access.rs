@@ -21,7 +21,7 @@
 
 use super::plan::Access;
 use crate::sql::ast::{BinaryOp, ColumnType, Expr};
-use crate::sql::eval::eval;
+use crate::sql::eval::{eval, integral};
 use crate::sql::storage::{IndexLookup, TableInfo};
 use crate::value::Value;
 use std::ops::Bound;
@@ -150,7 +150,8 @@ pub fn choose_access(table: &TableInfo, conjuncts: Vec<Expr>) -> (Access, Vec<Ex
 /// satisfy the conjuncts the bounds came from, so they need no re-check.
 ///
 /// Both bounds must be present and the column `INTEGER` or `TEXT`: the bounds were coerced to
-/// the column's type ([`coerce`]), so both keys carry its type tag and every index entry
+/// the column's type ([`coerce`]), so both keys carry its type tag (for integers, both `Int` or
+/// both `UInt`) and every index entry
 /// between them holds a value of that type (a value of another type, which a document written
 /// outside SQL may hold, sorts under another tag, outside the range). Keys of integers and of
 /// strings order as [`compare`](crate::sql::eval::compare) orders them (numerically, and by
@@ -162,17 +163,21 @@ fn exact_index_range(
     lower: &Option<Bound<Value>>,
     upper: &Option<Bound<Value>>,
 ) -> bool {
-    let typed = |b: &Option<Bound<Value>>, ty: ColumnType| match b {
-        Some(Bound::Included(v) | Bound::Excluded(v)) => matches!(
-            (ty, v),
-            (ColumnType::Int, Value::Int(_)) | (ColumnType::Text, Value::Text(_))
-        ),
-        _ => false,
+    // The key tag both bounds carry: `Int` and `UInt` have tags of their own, with other types'
+    // between them, so a range from one to the other is not exact.
+    let tag = |b: &Option<Bound<Value>>, ty: ColumnType| match b {
+        Some(Bound::Included(v) | Bound::Excluded(v)) => match (ty, v) {
+            (ColumnType::Int, Value::Int(_)) => Some(0),
+            (ColumnType::Int, Value::UInt(_)) => Some(1),
+            (ColumnType::Text, Value::Text(_)) => Some(2),
+            _ => None,
+        },
+        _ => None,
     };
-    table
-        .columns
-        .get(col)
-        .is_some_and(|c| typed(lower, c.ty) && typed(upper, c.ty))
+    table.columns.get(col).is_some_and(|c| {
+        let lower = tag(lower, c.ty);
+        lower.is_some() && lower == tag(upper, c.ty)
+    })
 }
 
 /// The first lower and upper bound constraining `col`, and the conjuncts whose every bound
@@ -299,12 +304,10 @@ fn constant(e: &Expr) -> Option<Value> {
 fn coerce(ty: ColumnType, v: Value) -> Option<Value> {
     match (ty, v) {
         (_, Value::Null) => None,
-        (ColumnType::Int, Value::Int(i)) => Some(Value::Int(i)),
-        (ColumnType::Int, Value::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e18 => {
-            Some(Value::Int(f as i64))
-        }
+        (ColumnType::Int, v @ (Value::Int(_) | Value::UInt(_))) => Some(v),
+        (ColumnType::Int, Value::Float(f)) => integral(f),
         (ColumnType::Float, Value::Float(f)) if !f.is_nan() => Some(Value::Float(f)),
-        (ColumnType::Float, Value::Int(i)) => Some(Value::Float(i as f64)),
+        (ColumnType::Float, v @ (Value::Int(_) | Value::UInt(_))) => v.as_f64().map(Value::Float),
         (ColumnType::Text, v @ Value::Text(_))
         | (ColumnType::Bytes, v @ Value::Bytes(_))
         | (ColumnType::Bool, v @ Value::Bool(_)) => Some(v),

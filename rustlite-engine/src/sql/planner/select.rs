@@ -343,7 +343,8 @@ impl Planner<'_> {
             other => Ok(other),
         })?;
         match eval(&e, &[])? {
-            Value::Int(n) if n >= 0 => {
+            v @ (Value::Int(_) | Value::UInt(_)) if v.as_integer() >= Some(0) => {
+                let n = v.as_integer().unwrap_or(0);
                 usize::try_from(n).map_err(|_| Error::Sql(format!("{what} {n} is too large")))
             }
             other => Err(Error::Sql(format!(

@@ -262,10 +262,11 @@ impl Translator {
     }
 }
 
-/// A numeric literal: an `i64` when it is an integer that fits, a float otherwise.
+/// A numeric literal: an integer when it is one that fits (`Int`, or `UInt` above
+/// `i64::MAX`), a float otherwise.
 fn number(n: &str) -> Result<Expr> {
-    if let Ok(i) = n.parse::<i64>() {
-        return Ok(Expr::Literal(Value::Int(i)));
+    if let Some(v) = n.parse::<i128>().ok().and_then(Value::from_integer) {
+        return Ok(Expr::Literal(v));
     }
     n.parse::<f64>()
         .map(|f| Expr::Literal(Value::Float(f)))

@@ -173,7 +173,7 @@ pub fn cell(value: &Value) -> String {
 }
 
 fn is_numeric(value: &Value) -> bool {
-    matches!(value, Value::Int(_) | Value::Float(_))
+    matches!(value, Value::Int(_) | Value::UInt(_) | Value::Float(_))
 }
 
 fn print_table(out: &mut dyn Write, columns: &[String], rows: &[Vec<Value>]) -> io::Result<()> {
@@ -240,6 +240,7 @@ pub fn to_json(value: &Value) -> Json {
         Value::Null => Json::Null,
         Value::Bool(b) => Json::Bool(*b),
         Value::Int(i) => Json::from(*i),
+        Value::UInt(u) => Json::from(*u),
         Value::Float(f) => match Number::from_f64(*f) {
             Some(n) => Json::Number(n),
             None => json!({ "$float": f.to_string() }),
@@ -261,9 +262,10 @@ pub fn from_json(json: &Json) -> Result<Value, String> {
     Ok(match json {
         Json::Null => Value::Null,
         Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) if !n.is_f64() => Value::Int(i),
-            (_, Some(f)) => Value::Float(f),
+        Json::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) if !n.is_f64() => Value::Int(i),
+            (_, Some(u), _) if !n.is_f64() => Value::from(u),
+            (_, _, Some(f)) => Value::Float(f),
             _ => return Err(format!("number {n} is out of range")),
         },
         Json::String(s) => Value::Text(s.clone()),
@@ -328,6 +330,7 @@ mod tests {
             ("n".into(), Value::Null),
             ("b".into(), Value::Bool(true)),
             ("i".into(), Value::Int(-7)),
+            ("u".into(), Value::UInt(u64::MAX)),
             ("f".into(), Value::Float(2.0)),
             ("nan".into(), Value::Float(f64::INFINITY)),
             ("t".into(), Value::Text("x".into())),
@@ -337,6 +340,7 @@ mod tests {
         let json = to_json(&doc);
         let text = json.to_string();
         assert!(text.contains(r#""f":2.0"#), "{text}");
+        assert!(text.contains(r#""u":18446744073709551615"#), "{text}");
         assert!(text.contains(r#""bytes":{"$hex":"00ff"}"#), "{text}");
         let back: Json = serde_json::from_str(&text).unwrap();
         assert_eq!(from_json(&back).unwrap(), doc);

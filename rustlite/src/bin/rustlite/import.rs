@@ -250,7 +250,7 @@ impl CsvColumn {
     fn observe(&mut self, text: &str) {
         let text = text.trim();
         self.seen = true;
-        self.ints &= text.parse::<i64>().is_ok();
+        self.ints &= integer(text).is_some();
         self.floats &= text.parse::<f64>().is_ok();
     }
 
@@ -328,6 +328,11 @@ fn keyless_schema(name: &str, columns: impl Iterator<Item = (String, FieldType)>
     }
 }
 
+/// `text` as an integer value (`i64::MIN..=u64::MAX`), if it is one.
+fn integer(text: &str) -> Option<Value> {
+    text.parse::<i128>().ok().and_then(Value::from_integer)
+}
+
 /// A CSV field as a value of column type `ty` (empty = NULL).
 fn parse_field(text: &str, ty: FieldType) -> Result<Value, String> {
     if text.is_empty() {
@@ -335,7 +340,7 @@ fn parse_field(text: &str, ty: FieldType) -> Result<Value, String> {
     }
     let bad = |what: &str| format!("{text:?} is not {what}");
     Ok(match ty {
-        FieldType::Int => Value::Int(text.trim().parse().map_err(|_| bad("an integer"))?),
+        FieldType::Int => integer(text.trim()).ok_or_else(|| bad("an integer"))?,
         FieldType::Float => Value::Float(text.trim().parse().map_err(|_| bad("a number"))?),
         FieldType::Bool => match text.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "t" | "yes" => Value::Bool(true),
@@ -355,7 +360,7 @@ fn type_of(value: &Value) -> Option<FieldType> {
     match value {
         Value::Null => None,
         Value::Bool(_) => Some(FieldType::Bool),
-        Value::Int(_) => Some(FieldType::Int),
+        Value::Int(_) | Value::UInt(_) => Some(FieldType::Int),
         Value::Float(_) => Some(FieldType::Float),
         Value::Text(_) => Some(FieldType::Text),
         Value::Bytes(_) => Some(FieldType::Bytes),
