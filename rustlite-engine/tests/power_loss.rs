@@ -15,8 +15,9 @@
 //!   (with `Durability::Immediate`; with `Buffered`, every commit before the last acknowledged
 //!   `sync()`), no commit started after op k is, and no batch is partly there.
 //! - **I/O errors** (`io_error_*`): for every op n, fail op n (once, or n and every later op).
-//!   The call that hit it returns an error; after a failed WAL write or fsync, writes return
-//!   `Error::Poisoned`; reopening the files as they are (a process crash) and as a power loss
+//!   The call that hit it returns an error; after a failed WAL write or fsync, or a failed
+//!   manifest append, fsync or rewrite (from a flush, a compaction or a backup), writes, flushes
+//!   and compactions return `Error::Poisoned`; reopening the files as they are (a process crash) and as a power loss
 //!   leaves them both give a state that holds every acknowledged commit and is a prefix of the
 //!   attempted ones.
 //!
@@ -457,6 +458,7 @@ fn io_error_sweep(persistent: bool) {
     let steps = workload(45, 7);
     let n = total_ops(&steps, &opts);
     let mut poisoned_checks = 0;
+    let mut manifest_checks = 0;
     for at in 1..=n {
         let fs = FaultyStorage::new();
         fs.fail_at(at, persistent);
@@ -474,22 +476,33 @@ fn io_error_sweep(persistent: bool) {
                 let wal_write_failed = failure.as_ref().is_some_and(|f| {
                     matches!(f.kind, OpKind::Append | OpKind::Sync) && f.name.ends_with(".wal")
                 });
+                // A manifest edit that may or may not have been logged (a failed append, fsync
+                // or rewrite), from a background job or a foreground flush or compaction.
+                let manifest_failed = failure.as_ref().is_some_and(|f| {
+                    f.name.starts_with("MANIFEST-") || f.name.starts_with("CURRENT")
+                });
                 if trace.first_error.is_some() {
                     // A probe write after the failure.
                     let before = fs.ops();
                     let probe = engine.put(b"probe", b"after the failure");
-                    if wal_write_failed {
+                    if wal_write_failed || manifest_failed {
                         poisoned_checks += 1;
+                        manifest_checks += u64::from(manifest_failed);
                         assert!(
                             matches!(probe, Err(Error::Poisoned(_))),
-                            "{what}: write after a failed WAL write/sync ({failure:?}) returned {probe:?}"
+                            "{what}: write after a failed WAL or manifest write ({failure:?}) \
+                             returned {probe:?}"
                         );
-                        let flush = engine.flush();
-                        assert!(
-                            matches!(flush, Err(Error::Poisoned(_))),
-                            "{what}: flush after a failed WAL write/sync ({failure:?}) returned \
-                             {flush:?}"
-                        );
+                        for (call, result) in [
+                            ("flush", engine.flush()),
+                            ("compact", engine.compact(false)),
+                        ] {
+                            assert!(
+                                matches!(result, Err(Error::Poisoned(_))),
+                                "{what}: {call} after a failed WAL or manifest write \
+                                 ({failure:?}) returned {result:?}"
+                            );
+                        }
                     }
                     trace.commits.push((
                         before,
@@ -520,6 +533,7 @@ fn io_error_sweep(persistent: bool) {
         }
     }
     assert!(poisoned_checks > 0, "no WAL failure was ever injected");
+    assert!(manifest_checks > 0, "no manifest failure was ever injected");
 }
 
 #[test]

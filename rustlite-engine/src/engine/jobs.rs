@@ -9,7 +9,7 @@
 //! 4. delete the files the edit made obsolete (WALs, input tables).
 
 use crate::engine::{Inner, JobState, State, WriteState};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lsm::compaction::{self, CompactionTask, TableSink, VersionFilter};
 use crate::lsm::iter::{Direction, InternalIterator};
 use crate::lsm::manifest::{sst_file_name, Edit, Manifest, VersionEdit};
@@ -397,7 +397,24 @@ fn run_compaction(
 }
 
 /// Appends `edit` to the manifest (plus the next file number), rewriting a large manifest.
-fn log_edit(inner: &Inner, jobs: &mut JobState, mut edit: VersionEdit) -> Result<()> {
+///
+/// A failure poisons the engine, from a background job or a foreground `flush`, `compact` or
+/// backup alike: the edit may or may not be in the manifest (a failed fsync, a short append, a
+/// rewrite that failed after the edit was logged), so nothing may be appended after it, and the
+/// in-memory version no longer says what a reopen will load. A reopen reads the manifest as it
+/// is (a torn last edit is ignored) and starts a fresh one.
+fn log_edit(inner: &Inner, jobs: &mut JobState, edit: VersionEdit) -> Result<()> {
+    if let Some(why) = inner.poisoned.lock().as_ref() {
+        return Err(Error::Poisoned(why.clone()));
+    }
+    let result = append_edit(inner, jobs, edit);
+    if let Err(e) = &result {
+        inner.poison(e);
+    }
+    result
+}
+
+fn append_edit(inner: &Inner, jobs: &mut JobState, mut edit: VersionEdit) -> Result<()> {
     // Reserve the number a manifest rewrite would use before recording the counter.
     let rewrite = jobs.manifest.size() > MANIFEST_REWRITE_BYTES;
     let manifest_number = rewrite.then(|| inner.alloc_file_number());
