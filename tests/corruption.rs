@@ -224,6 +224,67 @@ fn wal_random_bit_flips() {
     assert_eq!(counts.tail_recovered, tail);
 }
 
+/// Damage in the last record of a WAL that a later WAL with commits follows is corruption, not
+/// a torn tail: each WAL is durable before the next one gets its first record, so a power loss
+/// tears only the newest. Recovery used to drop the later WAL (and its acknowledged commits).
+#[test]
+fn damage_at_the_end_of_a_wal_that_a_later_wal_follows_is_corruption() {
+    use rustlite_engine::lsm::ikey::Kind;
+    use rustlite_engine::lsm::wal::{encode_batch, wal_file_name, WalWriter};
+    let (storage, wal, states) = wal_db(20);
+    let mut bytes = storage.read_all(&wal).expect("read");
+    let last = *record_starts(&bytes, &wal).last().expect("records");
+    bytes[last + 1] ^= 0x10; // the last record's checksum
+    let damaged = with_file(&storage, &wal, &bytes);
+    // Alone, the newest WAL: a torn tail, recovered up to the record before.
+    let engine = open(&deep_copy(&damaged)).expect("a torn tail of the newest WAL opens");
+    assert!(read_all(&engine).expect("scan") == states[states.len() - 2]);
+    drop(engine);
+
+    let number: u64 = wal.trim_end_matches(".wal").parse().expect("WAL number");
+    let later = wal_file_name(number + 10);
+    // A later WAL without a record (created by a switch that then failed): still a torn tail.
+    let empty = deep_copy(&damaged);
+    empty.create(&later).expect("create");
+    let engine = open(&empty).expect("an empty later WAL is skipped");
+    assert!(read_all(&engine).expect("scan") == states[states.len() - 2]);
+    drop(engine);
+    // A later WAL holding a commit: the damage is not a torn write.
+    let with_commit = deep_copy(&damaged);
+    let mut w = WalWriter::create(&with_commit, number + 10).expect("create");
+    let mut buf = Vec::new();
+    encode_batch(
+        &mut buf,
+        1_000,
+        0,
+        [(Kind::Put, &b"later"[..], &b"commit"[..])],
+    )
+    .expect("encode");
+    w.append(&buf).expect("append");
+    match open(&with_commit) {
+        Err(Error::Corruption { file, .. }) => assert_eq!(file, wal),
+        Err(e) => panic!("expected corruption in {wal}, got {e}"),
+        Ok(_) => panic!("a damaged WAL followed by a WAL with commits opened"),
+    }
+}
+
+/// A stray file whose number no engine would make (up to `u64::MAX`) neither overflows the file
+/// counter nor steers it: the database opens, and its new files get ordinary numbers.
+#[test]
+fn a_stray_file_with_a_huge_number_is_left_out_of_the_file_counter() {
+    use rustlite_engine::lsm::manifest::sst_file_name;
+    let (storage, _, states) = wal_db(5);
+    let stray = sst_file_name(u64::MAX);
+    storage.create(&stray).expect("create");
+    let engine = open(&storage).expect("open beside a stray file");
+    assert!(read_all(&engine).expect("scan") == states[states.len() - 1]);
+    engine.put(b"after", b"stray").expect("put");
+    engine.flush().expect("flush");
+    drop(engine);
+    let engine = open(&storage).expect("reopen");
+    assert_eq!(engine.get(b"after").expect("get"), Some(b"stray".to_vec()));
+}
+
 #[test]
 fn wal_random_bursts() {
     let (storage, wal, states) = wal_db(60);

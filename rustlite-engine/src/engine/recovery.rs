@@ -77,6 +77,9 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
             FileName::Wal(n) | FileName::Sst(n) | FileName::Manifest(n) => Some(n),
             _ => None,
         })
+        // A number past the counter's limit was not made by the engine (the manifest refuses
+        // one): leave such a stray file out rather than overflow the counter.
+        .filter(|&n| n < MAX_COUNTER)
         .max()
         .unwrap_or(0);
     let next_file_number = AtomicU64::new(state.next_file_number.max(max_seen + 1));
@@ -125,11 +128,27 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
     let recovered = Arc::new(Memtable::new(0));
     let mut last_seq = state.last_seq;
     let mut records = 0u64;
-    let mut torn = false;
+    // The WAL that ended in a torn tail, and where its valid records end.
+    let mut torn: Option<(String, u64)> = None;
     for &n in &wals {
         let name = wal_file_name(n);
-        if torn {
-            tracing::warn!(file = %name, "ignoring WAL after a torn tail in an earlier WAL");
+        if let Some((torn_wal, valid_len)) = &torn {
+            // Every WAL but the newest was made durable before the next one got its first
+            // record (`jobs::switch_memtable`), so a power loss can tear only the last WAL that
+            // holds records. A later WAL with a record means the "torn" tail was damage to
+            // durable, acknowledged commits: refuse, rather than drop the later WAL's commits.
+            let later = wal::replay(storage.as_ref(), &name, None, |_, _| Ok(()))?;
+            if later.records > 0 {
+                return Err(Error::corruption(
+                    torn_wal,
+                    *valid_len,
+                    format!(
+                        "damaged before the end of a WAL that {name} (with {} commits) follows",
+                        later.records
+                    ),
+                ));
+            }
+            tracing::warn!(file = %name, "ignoring an empty WAL after a torn tail");
             continue;
         }
         let stats = wal::replay(storage.as_ref(), &name, Some(last_seq), |seq, ops| {
@@ -150,7 +169,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         }
         if stats.torn_tail {
             tracing::warn!(file = %name, valid_len = stats.valid_len, "discarded torn WAL tail");
-            torn = true;
+            torn = Some((name, stats.valid_len));
         }
     }
     tracing::info!(
