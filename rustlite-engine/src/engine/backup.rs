@@ -21,7 +21,9 @@
 use crate::engine::{jobs, Engine};
 use crate::error::{Error, Result};
 use crate::lsm::ikey::SeqNo;
-use crate::lsm::manifest::{parse_file_name, sst_file_name, FileName, Manifest, ManifestState};
+use crate::lsm::manifest::{
+    parse_file_name, sst_file_name, FileName, Manifest, ManifestState, CURRENT_FILE,
+};
 use crate::lsm::wal::wal_file_name;
 use crate::storage::{write_file_synced, FsStorage, Storage};
 use std::path::Path;
@@ -247,7 +249,7 @@ pub fn restore(backup: impl AsRef<Path>, target: impl AsRef<Path>) -> Result<()>
         }
     }
     ensure_empty_dir(target)?;
-    for e in &entries {
+    let copy = |e: &Entry| -> Result<()> {
         let data = std::fs::read(backup.join(&e.name))?;
         if crc32fast::hash(&data) != e.crc {
             return Err(Error::corruption(
@@ -256,7 +258,19 @@ pub fn restore(backup: impl AsRef<Path>, target: impl AsRef<Path>) -> Result<()>
                 "backup file changed during restore",
             ));
         }
-        write_file_synced(&target.join(&e.name), &data)?;
+        write_file_synced(&target.join(&e.name), &data)
+    };
+    // `CURRENT` last, once every file it leads to is complete and durable: a restore cut short
+    // leaves a directory without it, which opening refuses as corrupt ("missing CURRENT in a
+    // directory that holds tables"), never a database missing part of its files.
+    let (current, files): (Vec<&Entry>, Vec<&Entry>) =
+        entries.iter().partition(|e| e.name == CURRENT_FILE);
+    for e in files {
+        copy(e)?;
+    }
+    sync_dir(target)?;
+    for e in current {
+        copy(e)?;
     }
     sync_dir(target)?;
     tracing::info!(files = entries.len(), target = %target.display(), "backup restored");
