@@ -236,3 +236,50 @@ fn sql_tables_store_integers_up_to_u64_max_and_refuse_beyond() -> TestResult {
     );
     Ok(())
 }
+
+/// Review follow-ups: a hand-built `Value::UInt` within `i64` is the `Int` it equals (one key,
+/// one row); `=` between integers and floats is exact, as the key lookup is; SUM does not
+/// depend on the order of its inputs.
+#[test]
+fn integers_have_one_key_compare_exactly_with_floats_and_sum_in_any_order() -> TestResult {
+    let db = Database::in_memory()?;
+    db.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)",
+        params![],
+    )?;
+    db.execute("INSERT INTO t VALUES (?, 1)", [Value::UInt(5)])?;
+    assert!(
+        db.execute("INSERT INTO t VALUES (?, 2)", [Value::Int(5)])
+            .is_err(),
+        "UInt(5) and Int(5) are one key"
+    );
+    let n =
+        |sql: &str, p: &[Value]| -> rustlite::Result<usize> { Ok(db.query(sql, p)?.rows.len()) };
+    assert_eq!(n("SELECT id FROM t WHERE id = ?", &[Value::Int(5)])?, 1);
+    assert_eq!(n("SELECT id FROM t WHERE id = ?", &[Value::UInt(5)])?, 1);
+
+    db.execute(
+        "INSERT INTO t VALUES (9223372036854775807, 18446744073709551615), \
+         (9223372036854775808, -1), (7, 1)",
+        params![],
+    )?;
+    // A key lookup and a full scan agree: 2^63 as a float equals only the integer 2^63.
+    for sql in [
+        "SELECT id FROM t WHERE id = 9223372036854775808.0",
+        "SELECT id FROM t WHERE id + 0 = 9223372036854775808.0",
+    ] {
+        assert_eq!(
+            db.query(sql, params![])?.rows,
+            [vec![Value::UInt(HALF)]],
+            "{sql}"
+        );
+    }
+    // In key order the running sum is 1 + u64::MAX (past the range) before the -1 brings it
+    // back: the total fits, so it is the answer (before, the running sum overflowed).
+    assert_eq!(
+        db.query("SELECT SUM(n) FROM t WHERE id <> 5", params![])?
+            .rows,
+        [vec![Value::UInt(u64::MAX)]]
+    );
+    Ok(())
+}

@@ -339,17 +339,47 @@ pub fn compare(l: &Value, r: &Value) -> Result<Option<Ordering>> {
     }))
 }
 
+/// Numeric order, exact between integers and floats too (`9223372036854775807` is below
+/// `9223372036854775808.0` although it rounds to it), so it agrees with [`group_key`]'s "a whole
+/// float is the integer it equals" and stays a total order for sorting. NaN sorts as
+/// `f64::total_cmp` places it.
 fn num_cmp(l: &Value, r: &Value) -> Ordering {
     match (l, r) {
         (Value::Int(a), Value::Int(b)) => a.cmp(b),
         (Value::Int(_) | Value::UInt(_), Value::Int(_) | Value::UInt(_)) => {
             l.as_integer().cmp(&r.as_integer())
         }
-        _ => {
-            let (a, b) = (l.as_f64().unwrap_or(0.0), r.as_f64().unwrap_or(0.0));
-            a.partial_cmp(&b).unwrap_or_else(|| a.total_cmp(&b))
-        }
+        (Value::Float(a), Value::Float(b)) => a.partial_cmp(b).unwrap_or_else(|| a.total_cmp(b)),
+        (Value::Float(f), i) => int_float_cmp(i.as_integer().unwrap_or(0), *f).reverse(),
+        (i, f) => int_float_cmp(i.as_integer().unwrap_or(0), f.as_f64().unwrap_or(0.0)),
     }
+}
+
+/// Integer `i` against float `f`, exactly.
+fn int_float_cmp(i: i128, f: f64) -> Ordering {
+    // Beyond ±2^127 every integer a `Value` holds is on one side.
+    const LIMIT: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
+    if f.is_nan() {
+        #[expect(clippy::cast_precision_loss, reason = "only NaN's side matters")]
+        return (i as f64).total_cmp(&f);
+    }
+    if f >= LIMIT {
+        return Ordering::Less;
+    }
+    if f < -LIMIT {
+        return Ordering::Greater;
+    }
+    let whole = f.trunc();
+    #[expect(clippy::cast_possible_truncation, reason = "whole and within i128")]
+    let w = whole as i128;
+    // Equal whole parts: the float's fraction decides.
+    i.cmp(&w).then(if f > whole {
+        Ordering::Less
+    } else if f < whole {
+        Ordering::Greater
+    } else {
+        Ordering::Equal
+    })
 }
 
 fn type_rank(v: &Value) -> u8 {
@@ -653,6 +683,68 @@ mod tests {
             Some(Value::Text("18446744073709551615".into()))
         );
         assert_eq!(integral(-0.5), None);
+    }
+
+    /// Integers and floats compare exactly, so `=` agrees with GROUP BY (a whole float is the
+    /// integer it equals) and ORDER BY's order is total.
+    #[test]
+    fn integers_and_floats_compare_exactly() {
+        let cmp = |l: &Value, r: &Value| compare(l, r).ok().flatten();
+        let two63 = Value::Float(9_223_372_036_854_775_808.0);
+        assert_eq!(cmp(&Value::Int(i64::MAX), &two63), Some(Ordering::Less));
+        assert_eq!(cmp(&Value::UInt(1 << 63), &two63), Some(Ordering::Equal));
+        assert_eq!(cmp(&two63, &Value::Int(i64::MAX)), Some(Ordering::Greater));
+        assert_eq!(
+            cmp(&Value::Int(1), &Value::Float(1.5)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            cmp(&Value::Int(2), &Value::Float(1.5)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            cmp(&Value::Int(-1), &Value::Float(-1.5)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            cmp(&Value::Int(-2), &Value::Float(-1.5)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            cmp(&Value::Int(3), &Value::Float(3.0)),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            cmp(&Value::UInt(u64::MAX), &Value::Float(1e300)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            cmp(&Value::Int(i64::MIN), &Value::Float(-1e300)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            cmp(&Value::Int(0), &Value::Float(f64::NAN)),
+            Some(Ordering::Less)
+        );
+        // u64::MAX - 1 and u64::MAX both round to 2^64, but the order stays total.
+        let mut v = vec![
+            Value::Float(18_446_744_073_709_551_616.0),
+            Value::UInt(u64::MAX),
+            Value::UInt(u64::MAX - 1),
+            two63.clone(),
+            Value::Int(i64::MAX),
+        ];
+        v.sort_by(sort_cmp);
+        assert_eq!(
+            v,
+            [
+                Value::Int(i64::MAX),
+                two63,
+                Value::UInt(u64::MAX - 1),
+                Value::UInt(u64::MAX),
+                Value::Float(18_446_744_073_709_551_616.0),
+            ]
+        );
         assert_eq!(integral(18_446_744_073_709_551_616.0), None);
     }
 }

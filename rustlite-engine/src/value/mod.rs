@@ -151,6 +151,21 @@ impl Value {
         }
     }
 
+    /// This value in its one form: a `UInt` that fits in `i64` (only a hand-built
+    /// `Value::UInt`, which `Value::from` never makes) becomes the `Int` it equals.
+    ///
+    /// ```
+    /// use rustlite_engine::Value;
+    /// assert_eq!(Value::UInt(5).canonical(), Value::Int(5));
+    /// assert_eq!(Value::UInt(u64::MAX).canonical(), Value::UInt(u64::MAX));
+    /// ```
+    pub fn canonical(self) -> Value {
+        match self {
+            Value::UInt(u) => Value::from(u),
+            other => other,
+        }
+    }
+
     /// A number as `f64` (integers rounded to the nearest float); `None` for non-numbers.
     ///
     /// ```
@@ -227,10 +242,14 @@ impl Value {
                 out.push(TAG_INT);
                 keycode::append(out, i)?;
             }
-            Value::UInt(u) => {
-                out.push(TAG_UINT);
-                out.extend_from_slice(&u.to_be_bytes());
-            }
+            // A hand-built `UInt` within `i64` is keyed as the `Int` it equals.
+            Value::UInt(u) => match i64::try_from(*u) {
+                Ok(i) => Value::Int(i).append_key(out)?,
+                Err(_) => {
+                    out.push(TAG_UINT);
+                    out.extend_from_slice(&u.to_be_bytes());
+                }
+            },
             Value::Float(f) => {
                 out.push(TAG_FLOAT);
                 keycode::append(out, f)?;
@@ -654,6 +673,9 @@ mod tests {
         .map(Value::to_key)
         .collect::<Result<_>>()?;
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        // A hand-built UInt within i64 keys as the Int it equals.
+        assert_eq!(Value::UInt(5).to_key()?, Value::Int(5).to_key()?);
+        assert_eq!(Value::UInt(5).canonical(), Value::Int(5));
         let mut non_canonical = vec![TAG_UINT];
         non_canonical.extend_from_slice(&5u64.to_be_bytes());
         assert!(Value::decode_key(&non_canonical).is_err());

@@ -8,7 +8,7 @@
 //! | function | over no non-NULL input | result type |
 //! |---|---|---|
 //! | `COUNT(*)`, `COUNT(x)` | 0 | INTEGER |
-//! | `SUM(x)` | NULL | INTEGER if every input is (overflow is an error), else REAL |
+//! | `SUM(x)` | NULL | INTEGER if every input is (exact; only a total outside `i64::MIN..=u64::MAX` is an overflow error), else REAL |
 //! | `AVG(x)` | NULL | REAL |
 //! | `MIN(x)`, `MAX(x)` | NULL | the input's, by the ORDER BY total order |
 
@@ -25,7 +25,12 @@ use std::collections::{HashMap, HashSet};
 #[derive(Clone, Debug)]
 struct Accumulator {
     count: i64,
-    sum: Option<Value>,
+    /// SUM's integer inputs, summed exactly (`None` once past i128, which no realistic input
+    /// reaches), and its float inputs; a float input makes the sum REAL.
+    int_sum: Option<i128>,
+    float_part: f64,
+    any_float: bool,
+    /// Every input as a float, for AVG.
     float_sum: f64,
     best: Option<Value>,
     seen: Option<HashSet<Vec<u8>>>,
@@ -35,7 +40,9 @@ impl Accumulator {
     fn new(call: &AggregateCall) -> Self {
         Accumulator {
             count: 0,
-            sum: None,
+            int_sum: Some(0),
+            float_part: 0.0,
+            any_float: false,
             float_sum: 0.0,
             best: None,
             seen: call.distinct.then(HashSet::new),
@@ -69,27 +76,15 @@ impl Accumulator {
                         v.type_name()
                     ))
                 };
-                let x = match &*v {
-                    Value::Int(_) | Value::UInt(_) | Value::Float(_) => v.as_f64().unwrap_or(0.0),
+                match (&*v, v.as_integer()) {
+                    (_, Some(i)) => self.int_sum = self.int_sum.and_then(|s| s.checked_add(i)),
+                    (Value::Float(f), _) => {
+                        self.float_part += f;
+                        self.any_float = true;
+                    }
                     _ => return Err(mismatch()),
-                };
-                self.float_sum += x;
-                self.sum = Some(match (self.sum.take(), &*v) {
-                    (None, v) => v.clone(),
-                    (Some(a), b) if a.as_integer().is_some() && b.as_integer().is_some() => {
-                        let (x, y) = (a.as_integer().unwrap_or(0), b.as_integer().unwrap_or(0));
-                        match Value::from_integer(x + y) {
-                            Some(s) => s,
-                            None if call.func == AggregateFn::Avg => {
-                                Value::Float(x as f64 + y as f64)
-                            }
-                            None => return Err(Error::Sql("integer overflow in sum()".into())),
-                        }
-                    }
-                    (Some(a), b) => {
-                        Value::Float(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0))
-                    }
-                });
+                }
+                self.float_sum += v.as_f64().unwrap_or(0.0);
             }
             AggregateFn::Min | AggregateFn::Max => {
                 let replace = match &self.best {
@@ -111,10 +106,21 @@ impl Accumulator {
         Ok(())
     }
 
-    fn finish(self, call: &AggregateCall) -> Value {
-        match call.func {
+    fn finish(self, call: &AggregateCall) -> Result<Value> {
+        Ok(match call.func {
             AggregateFn::CountStar | AggregateFn::Count => Value::Int(self.count),
-            AggregateFn::Sum => self.sum.unwrap_or(Value::Null),
+            AggregateFn::Sum if self.count == 0 => Value::Null,
+            AggregateFn::Sum if self.any_float => {
+                #[expect(clippy::cast_precision_loss, reason = "a REAL sum")]
+                let ints = self
+                    .int_sum
+                    .map_or(self.float_sum - self.float_part, |i| i as f64);
+                Value::Float(ints + self.float_part)
+            }
+            AggregateFn::Sum => self
+                .int_sum
+                .and_then(Value::from_integer)
+                .ok_or_else(|| Error::Sql("integer overflow in sum()".into()))?,
             AggregateFn::Avg => {
                 if self.count == 0 {
                     Value::Null
@@ -123,7 +129,7 @@ impl Accumulator {
                 }
             }
             AggregateFn::Min | AggregateFn::Max => self.best.unwrap_or(Value::Null),
-        }
+        })
     }
 }
 
@@ -188,14 +194,17 @@ impl<'a> Groups<'a> {
         Ok(())
     }
 
-    /// One row per group: its group values, then its aggregate results.
-    pub fn finish(self) -> Vec<Row> {
+    /// One row per group: its group values, then its aggregate results (an error when a SUM
+    /// overflows).
+    pub fn finish(self) -> Result<Vec<Row>> {
         let aggregates = self.aggregates;
         self.groups
             .into_iter()
             .map(|(mut values, accs)| {
-                values.extend(accs.into_iter().zip(aggregates).map(|(a, c)| a.finish(c)));
-                values
+                for (a, c) in accs.into_iter().zip(aggregates) {
+                    values.push(a.finish(c)?);
+                }
+                Ok(values)
             })
             .collect()
     }

@@ -172,7 +172,7 @@ pub fn stream(
                 groups.add(&row)?;
                 Ok(true)
             })?;
-            for row in groups.finish() {
+            for row in groups.finish()? {
                 if !sink(row)? {
                     return Ok(false);
                 }

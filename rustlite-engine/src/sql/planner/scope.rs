@@ -142,9 +142,10 @@ pub fn bind(n: usize, params: Params<'_>) -> Result<Expr> {
     value_of(n, params).map(Expr::Literal)
 }
 
-/// The value of parameter `n`, or an error naming it.
+/// The value of parameter `n` (in its [canonical](Value::canonical) form), or an error naming
+/// it.
 pub fn value_of(n: usize, params: &[Value]) -> Result<Value> {
-    params.get(n).cloned().ok_or_else(|| {
+    params.get(n).cloned().map(Value::canonical).ok_or_else(|| {
         Error::Sql(format!(
             "missing parameter ${}: {} given",
             n + 1,

@@ -1,6 +1,7 @@
 //! Expressions: `sqlparser::ast::Expr` → [`ast::Expr`](crate::sql::ast::Expr).
 //!
-//! Literals become [`Value`]s (integers that overflow `i64` become floats, as in SQLite);
+//! Literals become [`Value`]s (integers beyond `i64::MIN..=u64::MAX` become floats; SQLite's
+//! stop at `i64::MAX`);
 //! `?` placeholders are numbered in order of appearance and `$n` maps to parameter `n - 1`.
 //! Every other construct is refused by name.
 
