@@ -187,3 +187,48 @@ fn many_threads_share_one_handle() {
     let db = Database::open(dir.path()).expect("reopen");
     assert_eq!(collect(db.scan::<&[u8]>(..).expect("scan")).len(), 1200);
 }
+
+/// An empty or inverted range is empty, in a transaction with writes of its own too (the
+/// transaction's write set used to panic on it), through the raw API and through SQL ranges on
+/// a primary key and on an index.
+#[test]
+fn inverted_ranges_are_empty_in_a_transaction_with_writes() -> rustlite::Result<()> {
+    use rustlite::{params, Value};
+    let db = Database::in_memory()?;
+    db.put(b"a", b"1")?;
+    let mut tx = db.begin()?;
+    tx.put(b"x", b"2")?;
+    assert!(collect(tx.scan(&b"b"[..]..&b"a"[..])?).is_empty());
+    assert!(collect(tx.scan_rev(&b"y"[..]..&b"b"[..])?).is_empty());
+    let excluded = (
+        std::ops::Bound::Excluded(&b"x"[..]),
+        std::ops::Bound::Excluded(&b"x"[..]),
+    );
+    assert!(collect(tx.scan::<&[u8]>(excluded)?).is_empty());
+    assert_eq!(collect(tx.scan(&b"a"[..]..=&b"x"[..])?).len(), 2);
+    tx.rollback();
+
+    db.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, age INTEGER)",
+        params![],
+    )?;
+    db.execute("CREATE INDEX t_age ON t (age)", params![])?;
+    db.execute("INSERT INTO t VALUES (1, 30), (4, 40)", params![])?;
+    let mut tx = db.begin()?;
+    tx.query("INSERT INTO t VALUES (2, 35)", params![])?;
+    for sql in [
+        "SELECT id FROM t WHERE id > 5 AND id < 3",
+        "SELECT id FROM t WHERE id > 2 AND id < 2",
+        "SELECT id FROM t WHERE age BETWEEN 50 AND 20",
+        "SELECT id FROM t WHERE age > 35 AND age < 35 ORDER BY age DESC",
+    ] {
+        assert!(tx.query(sql, params![])?.rows.is_empty(), "{sql}");
+    }
+    let all = tx.query("SELECT id FROM t WHERE age BETWEEN 20 AND 50", params![])?;
+    assert_eq!(all.rows.len(), 3);
+    assert_eq!(
+        tx.query("SELECT count(*) FROM t", params![])?.rows,
+        [vec![Value::Int(3)]]
+    );
+    Ok(())
+}

@@ -174,8 +174,9 @@ fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     }
 }
 
-/// `BTreeMap::range` panics on inverted or empty-exclusive ranges; such ranges match nothing.
-fn range_is_empty(r: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
+/// Whether a key range holds no key at all (inverted, or empty between exclusive bounds).
+/// `BTreeMap::range` panics on such a range: check this first.
+pub(crate) fn range_is_empty(r: &(Bound<&[u8]>, Bound<&[u8]>)) -> bool {
     match r {
         (Bound::Included(a), Bound::Included(b)) => a > b,
         (Bound::Included(a), Bound::Excluded(b))

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::keyspace::KeyRange;
 use crate::lsm::ikey::{Kind, SeqNo};
 use crate::lsm::iter::Direction;
-use crate::mvcc::oracle::Validation;
+use crate::mvcc::oracle::{range_is_empty, Validation};
 use crate::mvcc::snapshot::SnapshotGuard;
 use crate::mvcc::IsolationLevel;
 use std::collections::btree_map::Entry;
@@ -455,11 +455,14 @@ impl Transaction {
             }
             None => self.engine.scan(lower, upper, dir)?,
         };
-        let mut own: Vec<OwnWrite<'_>> = self
-            .writes
-            .range::<[u8], _>((lower, upper))
-            .map(|(k, p)| (k.as_slice(), p.value.as_deref()))
-            .collect();
+        let mut own: Vec<OwnWrite<'_>> = if range_is_empty(&(lower, upper)) {
+            Vec::new() // an inverted range holds nothing (and `BTreeMap::range` would panic)
+        } else {
+            self.writes
+                .range::<[u8], _>((lower, upper))
+                .map(|(k, p)| (k.as_slice(), p.value.as_deref()))
+                .collect()
+        };
         if dir == Direction::Reverse {
             own.reverse();
         }
