@@ -34,6 +34,9 @@ pub struct Validation {
     pub read_keys: Vec<Vec<u8>>,
     /// Ranges scanned (Serializable only).
     pub read_ranges: Vec<KeyRange>,
+    /// Ranges in which a foreign commit after the given floor is a conflict at every isolation
+    /// level ([`Transaction::guard_range`](crate::mvcc::transaction::Transaction::guard_range)).
+    pub guard_ranges: Vec<(KeyRange, SeqNo)>,
 }
 
 /// The keys one commit wrote, in one allocation.
@@ -71,6 +74,23 @@ impl Oracle {
         self.last_commit.get(key).is_some_and(|&seq| seq > floor)
     }
 
+    /// A key in `lo..hi` committed after `floor`, if any.
+    fn committed_in(
+        &self,
+        lo: &Bound<Vec<u8>>,
+        hi: &Bound<Vec<u8>>,
+        floor: SeqNo,
+    ) -> Option<&[u8]> {
+        let range = (as_ref(lo), as_ref(hi));
+        if range_is_empty(&range) {
+            return None;
+        }
+        self.last_commit
+            .range::<[u8], _>(range)
+            .find(|(_, &seq)| seq > floor)
+            .map(|(key, _)| key.as_slice())
+    }
+
     /// Checks `v` against the remembered commits; `Err` describes the conflict.
     pub fn check(&mut self, v: &Validation) -> Result<(), String> {
         self.index();
@@ -78,6 +98,15 @@ impl Oracle {
             if self.committed_after(key, *floor) {
                 return Err(format!(
                     "write-write conflict on key {}",
+                    crate::codec::display_key(key)
+                ));
+            }
+        }
+        for ((lo, hi), floor) in &v.guard_ranges {
+            if let Some(key) = self.committed_in(lo, hi, *floor) {
+                return Err(format!(
+                    "key {} in a range this transaction depends on was changed by a concurrent \
+                     commit",
                     crate::codec::display_key(key)
                 ));
             }
@@ -92,15 +121,7 @@ impl Oracle {
                 }
             }
             for (lo, hi) in &v.read_ranges {
-                let range = (as_ref(lo), as_ref(hi));
-                if range_is_empty(&range) {
-                    continue;
-                }
-                if let Some((key, _)) = self
-                    .last_commit
-                    .range::<[u8], _>(range)
-                    .find(|(_, &seq)| seq > v.start_seq)
-                {
+                if let Some(key) = self.committed_in(lo, hi, v.start_seq) {
                     return Err(format!(
                         "scanned range gained or lost key {} in a concurrent commit (phantom)",
                         crate::codec::display_key(key)
@@ -197,6 +218,7 @@ mod tests {
             write_floors: Vec::new(),
             read_keys: Vec::new(),
             read_ranges: Vec::new(),
+            guard_ranges: Vec::new(),
         }
     }
 

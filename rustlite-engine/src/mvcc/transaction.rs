@@ -50,6 +50,8 @@ pub struct Transaction {
     read_ranges: Vec<KeyRange>,
     /// Keys this transaction depends on without writing them, with their conflict floors.
     guards: BTreeMap<Vec<u8>, SeqNo>,
+    /// Key ranges it depends on likewise ([`guard_range`](Self::guard_range)).
+    guard_ranges: Vec<(KeyRange, SeqNo)>,
     /// Previous states of keys written since the oldest open savepoint, in write order.
     undo: Vec<(Vec<u8>, Option<Pending>)>,
     /// Open savepoints.
@@ -93,6 +95,7 @@ impl Engine {
             read_keys: BTreeSet::new(),
             read_ranges: Vec::new(),
             guards: BTreeMap::new(),
+            guard_ranges: Vec::new(),
             undo: Vec::new(),
             savepoints: 0,
             active: true,
@@ -332,15 +335,57 @@ impl Transaction {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn guard(&mut self, key: &[u8]) {
-        let floor = if self.isolation.uses_snapshot() {
-            self.snapshot.seq()
-        } else {
-            self.engine.last_seq()
-        };
+        let floor = self.guard_floor();
         // Keep the first floor, as for writes (and copy the key only the first time: the
         // table layer guards the same catalog key on every write).
         if !self.guards.contains_key(key) {
             self.guards.insert(key.to_vec(), floor);
+        }
+    }
+
+    /// [`guard`](Self::guard) for every key in a range, at every isolation level: the commit
+    /// fails with [`Error::Conflict`] if another transaction commits any key in
+    /// `lower..upper` after this transaction's snapshot (RepeatableRead, Serializable) or after
+    /// this call (ReadCommitted, ReadUncommitted). A schema change guards the rows it reads
+    /// this way (an index backfill, a table drop), so a row committed meanwhile cannot be
+    /// left out of the new index or behind the dropped table.
+    ///
+    /// ```
+    /// use std::ops::Bound::{Excluded, Included};
+    /// use rustlite_engine::{Engine, Error, IsolationLevel, Options};
+    /// let db = Engine::open_in_memory(Options::default())?;
+    /// let mut tx = db.begin(IsolationLevel::RepeatableRead);
+    /// tx.guard_range(Included(&b"row/"[..]), Excluded(&b"row0"[..]));
+    /// tx.put(b"index/a", b"")?;
+    /// db.put(b"row/7", b"new")?;
+    /// assert!(matches!(tx.commit(), Err(Error::Conflict(_))));
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn guard_range(&mut self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) {
+        let floor = self.guard_floor();
+        let range = (lower.map(<[u8]>::to_vec), upper.map(<[u8]>::to_vec));
+        self.guard_ranges.push((range, floor));
+    }
+
+    /// Reads `key` to decide a write that depends on what it holds (the old row whose index
+    /// entries an update replaces, the owner of a unique value). Under snapshot isolation the
+    /// write's own conflict floor already covers the read; under ReadCommitted and
+    /// ReadUncommitted, where a write's floor is the time of the write, the key is also
+    /// [guarded](Self::guard) from before the read, so a commit landing between the read and
+    /// the write is a conflict rather than a write decided on a stale value.
+    pub(crate) fn get_for_update(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if !self.isolation.uses_snapshot() {
+            self.guard(key);
+        }
+        self.get(key)
+    }
+
+    /// The seqno after which a foreign commit breaks a guard taken now.
+    fn guard_floor(&self) -> SeqNo {
+        if self.isolation.uses_snapshot() {
+            self.snapshot.seq()
+        } else {
+            self.engine.last_seq()
         }
     }
 
@@ -524,6 +569,7 @@ impl Transaction {
             write_floors,
             read_keys: std::mem::take(&mut self.read_keys).into_iter().collect(),
             read_ranges: std::mem::take(&mut self.read_ranges),
+            guard_ranges: std::mem::take(&mut self.guard_ranges),
         };
         crate::engine::commit_batch(&self.engine, batch, Some(validation))
     }

@@ -171,7 +171,7 @@ pub(crate) fn apply(
             continue;
         }
         if let (true, Some((key, pk))) = (ix.def.unique, &new_e) {
-            if let Some(owner) = tx.get(key)? {
+            if let Some(owner) = tx.get_for_update(key)? {
                 let own = owner == *pk || old.is_some_and(|(opk, _)| owner == opk);
                 if !own {
                     let value = new.map(|(_, d)| d.field(&ix.def.field).to_string());
@@ -522,6 +522,8 @@ fn value_bounds(
 
 /// Writes the entries of index `ix` for every existing row of `table`, checking uniqueness.
 pub(crate) fn backfill(tx: &mut Transaction, table: &TableSchema, ix: &TableIndex) -> Result<()> {
+    // A row committed after the scan below would have no entry: conflict instead.
+    super::guard_prefix(tx, &super::row_prefix(table.id))?;
     let rows: Vec<RawRow> = super::row::scan(
         tx,
         table,
@@ -552,6 +554,7 @@ pub(crate) fn backfill(tx: &mut Transaction, table: &TableSchema, ix: &TableInde
 /// Deletes every entry of index `ix`.
 pub(crate) fn drop_entries(tx: &mut Transaction, ix: &TableIndex) -> Result<()> {
     let prefix = index_prefix(ix);
+    super::guard_prefix(tx, &prefix)?;
     let hi = successor(&prefix)?;
     let keys: Vec<Vec<u8>> = tx
         .scan(

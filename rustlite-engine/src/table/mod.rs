@@ -138,6 +138,18 @@ pub(crate) fn successor(prefix: &[u8]) -> Result<Vec<u8>> {
         .ok_or_else(|| Error::InvalidArgument("key prefix has no successor".into()))
 }
 
+/// Makes `tx`'s commit fail if another transaction commits any key under `prefix` meanwhile
+/// ([`Transaction::guard_range`]): a schema change that reads every row (or index entry) of a
+/// table depends on all of them, including those committed after it read.
+pub(crate) fn guard_prefix(
+    tx: &mut crate::mvcc::transaction::Transaction,
+    prefix: &[u8],
+) -> Result<()> {
+    let end = successor(prefix)?;
+    tx.guard_range(Bound::Included(prefix), Bound::Excluded(&end));
+    Ok(())
+}
+
 /// A row as stored: its encoded primary key and its MessagePack document, decoded on demand.
 ///
 /// ```

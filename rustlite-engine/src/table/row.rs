@@ -305,7 +305,7 @@ fn write_row(
     let moved = from.is_some();
     let old_key = from.as_ref().unwrap_or(&new_key);
 
-    let old = tx.get(old_key)?;
+    let old = tx.get_for_update(old_key)?;
     match (mode, &old) {
         (WriteMode::Insert, Some(_)) => {
             return Err(Error::AlreadyExists {
@@ -322,7 +322,7 @@ fn write_row(
         }
         _ => {}
     }
-    if moved && tx.get(&new_key)?.is_some() {
+    if moved && tx.get_for_update(&new_key)?.is_some() {
         return Err(Error::AlreadyExists {
             collection: table.name().to_owned(),
             key: render_pk(&new_pk),
@@ -370,7 +370,7 @@ pub fn delete(tx: &mut Transaction, table: &TableSchema, pk: &[Value]) -> Result
     Catalog::check_current(tx, table)?;
     let pk_bytes = encode_pk(pk)?;
     let key = [row_prefix(table.id).as_slice(), &pk_bytes].concat();
-    let Some(old) = tx.get(&key)? else {
+    let Some(old) = tx.get_for_update(&key)? else {
         return Ok(false);
     };
     let old_doc = Value::from_msgpack(&old).map_err(|e| Error::Serialization(e.to_string()))?;
@@ -493,6 +493,8 @@ pub fn count<R: Reader>(r: &mut R, table: &TableSchema) -> Result<u64> {
 /// Deletes every row of the table (not its index entries: see `index::drop_entries`).
 pub(crate) fn drop_rows(tx: &mut Transaction, table: &TableSchema) -> Result<()> {
     let prefix = row_prefix(table.id);
+    // A row committed after the scan below would outlive its table: conflict instead.
+    super::guard_prefix(tx, &prefix)?;
     let keys: Vec<Vec<u8>> = scan(
         tx,
         table,

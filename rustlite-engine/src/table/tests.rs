@@ -317,6 +317,91 @@ fn writes_racing_a_migration_conflict_instead_of_missing_index_entries() -> Resu
     Ok(())
 }
 
+/// The other order: the writer commits first, under the old schema, while a migration that
+/// read the rows before it is still open. The migration must not commit without the row: at
+/// every isolation level it conflicts (and a retry then sees the row), for an index backfill,
+/// an index drop and a table drop alike.
+#[test]
+fn a_migration_racing_a_committed_write_conflicts_instead_of_missing_it() -> Result<()> {
+    for isolation in [
+        IsolationLevel::ReadUncommitted,
+        IsolationLevel::ReadCommitted,
+        IsolationLevel::RepeatableRead,
+        IsolationLevel::Serializable,
+    ] {
+        let (engine, tx, t) = setup()?;
+        tx.commit()?;
+        let def = IndexDef::named("age_hash", "age", IndexKind::Hash, false);
+        type Migration<'a> = &'a dyn Fn(&mut Transaction) -> Result<()>;
+        let migrations: [Migration<'_>; 3] = [
+            &|ddl| Catalog::create_index(ddl, "users", &def).map(drop),
+            &|ddl| Catalog::drop_index(ddl, "users", "users.age").map(drop),
+            &|ddl| Catalog::drop_table(ddl, "users").map(drop),
+        ];
+        for (n, migrate) in migrations.iter().enumerate() {
+            let what = format!("{isolation:?}, migration {n}");
+            let mut ddl = engine.begin(isolation);
+            migrate(&mut ddl)?;
+            let mut writer = engine.begin(isolation);
+            insert(&mut writer, &t, &doc(100 + n as i64, None, 7))?;
+            writer.commit()?;
+            assert!(
+                matches!(ddl.commit(), Err(Error::Conflict(_))),
+                "{what}: committed without the row written meanwhile"
+            );
+        }
+        // A retry of the index creation sees every row, the one written during the race too.
+        let mut ddl = engine.begin(isolation);
+        let t2 = Catalog::create_index(&mut ddl, "users", &def)?;
+        ddl.commit()?;
+        let ix = t2
+            .index("age_hash")
+            .ok_or_else(|| Error::NotFound("ix".into()))?;
+        let mut r = engine.begin(isolation);
+        assert_eq!(
+            ids(index_eq(&mut r, &t2, ix, &Value::Int(7))?),
+            [100, 101, 102]
+        );
+    }
+    Ok(())
+}
+
+/// At ReadCommitted a write's conflict floor is the time of the write, so a commit landing
+/// between the table layer's read of the old row (or of a unique value's owner) and its write
+/// went unnoticed: the write was decided on a stale value (a second owner of a unique value, a
+/// dangling index entry). Those reads go through `get_for_update`, which guards the key from
+/// before the read. Here the race is laid out step by step on a unique entry's key.
+#[test]
+fn a_read_for_update_at_read_committed_conflicts_with_a_commit_before_the_write() -> Result<()> {
+    let engine = Engine::open_in_memory(Options::default())?;
+    let key = b"unique-entry";
+    for (guarded, expect_conflict) in [(true, true), (false, false)] {
+        let mut t1 = engine.begin(IsolationLevel::ReadCommitted);
+        let seen = if guarded {
+            t1.get_for_update(key)?
+        } else {
+            t1.get(key)?
+        };
+        assert_eq!(seen, None, "the value looks free");
+        engine.put(key, b"owner 2")?; // another transaction takes it
+        t1.put(key, b"owner 1")?;
+        let result = t1.commit();
+        assert_eq!(
+            matches!(result, Err(Error::Conflict(_))),
+            expect_conflict,
+            "guarded read: {guarded}, commit: {result:?}"
+        );
+        engine.delete(key)?;
+    }
+    // Under snapshot isolation the write's floor (the snapshot) covers the read already.
+    let mut t1 = engine.begin(IsolationLevel::RepeatableRead);
+    assert_eq!(t1.get_for_update(key)?, None);
+    engine.put(key, b"owner 2")?;
+    t1.put(key, b"owner 1")?;
+    assert!(matches!(t1.commit(), Err(Error::Conflict(_))));
+    Ok(())
+}
+
 /// The cached schema (what `Engine::catalog` hands out) answers `check_current` without a read
 /// only while it is provably what the transaction sees: never for a snapshot older than the
 /// cache, a stale cache, or a transaction that rewrote the entry itself.
