@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::sql::ast::{AggregateFn, BinaryOp, ColumnType, Expr, ScalarFn, UnaryOp};
 use crate::value::Value;
 use sqlparser::ast as sp;
+use sqlparser::tokenizer::Location;
 
 impl Translator {
     /// Translates an expression, bounding the recursion depth.
@@ -17,6 +18,7 @@ impl Translator {
     pub(super) fn expr(&mut self, e: sp::Expr) -> Result<Expr> {
         self.depth += 1;
         if self.depth > MAX_EXPR_DEPTH {
+            drop_flat(e);
             return Err(Error::Sql(format!(
                 "expression nested too deeply (limit {MAX_EXPR_DEPTH})"
             )));
@@ -36,7 +38,7 @@ impl Translator {
             sp::Expr::CompoundIdentifier(ids) => {
                 Expr::Name(ids.into_iter().map(|i| i.value).collect())
             }
-            sp::Expr::Value(v) => self.value(v.value)?,
+            sp::Expr::Value(v) => self.value(v.value, v.span.start)?,
             sp::Expr::Nested(e) => self.expr(*e)?,
             sp::Expr::IsNull(e) => Expr::IsNull {
                 expr: self.boxed(*e)?,
@@ -130,16 +132,14 @@ impl Translator {
                 Expr::Cast(self.boxed(*expr)?, column_type(&data_type)?)
             }
             sp::Expr::Function(f) => self.function(f)?,
-            sp::Expr::IsTrue(e) => Expr::binary(
-                BinaryOp::Eq,
-                self.expr(*e)?,
-                Expr::Literal(Value::Bool(true)),
-            ),
-            sp::Expr::IsFalse(e) => Expr::binary(
-                BinaryOp::Eq,
-                self.expr(*e)?,
-                Expr::Literal(Value::Bool(false)),
-            ),
+            sp::Expr::IsTrue(e) => is_bool(self.expr(*e)?, true),
+            sp::Expr::IsFalse(e) => is_bool(self.expr(*e)?, false),
+            sp::Expr::IsNotTrue(e) => {
+                Expr::Unary(UnaryOp::Not, Box::new(is_bool(self.expr(*e)?, true)))
+            }
+            sp::Expr::IsNotFalse(e) => {
+                Expr::Unary(UnaryOp::Not, Box::new(is_bool(self.expr(*e)?, false)))
+            }
             sp::Expr::Subquery(_) | sp::Expr::Exists { .. } | sp::Expr::In { .. } => {
                 return Err(unsupported("subquery in an expression"))
             }
@@ -152,23 +152,27 @@ impl Translator {
     }
 
     /// Translates a literal or a placeholder.
-    fn value(&mut self, v: sp::Value) -> Result<Expr> {
+    fn value(&mut self, v: sp::Value, at: Location) -> Result<Expr> {
         Ok(Expr::Literal(match v {
             sp::Value::Number(n, _) => return number(&n),
             sp::Value::SingleQuotedString(s) => Value::Text(s),
             sp::Value::Boolean(b) => Value::Bool(b),
             sp::Value::Null => Value::Null,
             sp::Value::HexStringLiteral(h) => Value::Bytes(hex(&h)?),
-            sp::Value::Placeholder(p) => return self.placeholder(&p),
+            sp::Value::Placeholder(p) => return self.placeholder(&p, at),
             other => return Err(unsupported(&format!("literal {other}"))),
         }))
     }
 
-    fn placeholder(&mut self, p: &str) -> Result<Expr> {
+    fn placeholder(&mut self, p: &str, at: Location) -> Result<Expr> {
         if p == "?" {
-            let n = self.next_param;
-            self.next_param += 1;
-            return Ok(Expr::Param(n));
+            return match self.placeholders.binary_search(&at) {
+                Ok(n) => Ok(Expr::Param(n)),
+                Err(_) => Err(Error::Sql(format!(
+                    "parameter ? at line {}, column {} not found in the statement",
+                    at.line, at.column
+                ))),
+            };
         }
         match p.strip_prefix('$').map(str::parse::<usize>) {
             Some(Ok(n)) if n >= 1 => Ok(Expr::Param(n - 1)),
@@ -261,6 +265,28 @@ impl Translator {
         }
         Ok(Expr::Function(func, args))
     }
+}
+
+/// Drops `e` walking its left-deep operator chain in a loop: the rest of a chain of thousands of
+/// `+` (what the depth limit refuses) would otherwise be dropped recursively, from deep inside
+/// the translator's own recursion, and overflow the stack. Right operands and everything else
+/// are shallow (the parser's recursion limit bounds them).
+fn drop_flat(mut e: sp::Expr) {
+    loop {
+        e = match e {
+            sp::Expr::BinaryOp { left, .. } => *left,
+            _ => return,
+        };
+    }
+}
+
+/// `e IS TRUE` / `e IS FALSE`: never NULL (a NULL `e` is neither), unlike `e = TRUE`.
+fn is_bool(e: Expr, which: bool) -> Expr {
+    let eq = Expr::binary(BinaryOp::Eq, e, Expr::Literal(Value::Bool(which)));
+    Expr::Function(
+        ScalarFn::Coalesce,
+        vec![eq, Expr::Literal(Value::Bool(false))],
+    )
 }
 
 /// A numeric literal: an integer when it is one that fits (`Int`, or `UInt` above

@@ -10,7 +10,9 @@
 //!   subqueries, unary chains);
 //! - left-deep operator chains (`1+1+1+…`) are built by the parser without recursion, so the
 //!   number of operator tokens is bounded too ([`MAX_OPERATORS`]), and the translator counts its
-//!   own depth ([`MAX_EXPR_DEPTH`]).
+//!   own depth ([`MAX_EXPR_DEPTH`]);
+//! - a statement names at most [`MAX_TABLES`] tables and subqueries in its FROM clauses (the
+//!   join tree is left-deep too).
 
 mod ddl;
 mod expr;
@@ -21,7 +23,7 @@ use crate::error::{Error, Result};
 use sqlparser::ast as sp;
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 /// Longest statement accepted, in bytes.
 pub const MAX_STATEMENT_BYTES: usize = 1 << 20;
@@ -31,6 +33,10 @@ pub const MAX_PARSER_DEPTH: usize = 64;
 pub const MAX_OPERATORS: usize = 5_000;
 /// Deepest expression tree the translator builds.
 pub const MAX_EXPR_DEPTH: usize = 512;
+/// Most tables (and subqueries) the FROM clauses of one statement may name, as in SQLite: a
+/// join tree is built left-deep, and walking or dropping a very deep one would overflow the
+/// stack.
+pub const MAX_TABLES: usize = 64;
 
 /// Parses and translates exactly one statement.
 pub fn parse(sql: &str) -> Result<Statement> {
@@ -42,12 +48,20 @@ pub fn parse(sql: &str) -> Result<Statement> {
     }
     let dialect = GenericDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
-        .tokenize()
+        .tokenize_with_location()
         .map_err(|e| Error::Sql(format!("syntax error: {e}")))?;
     check_operators(&tokens)?;
+    // `?` parameters are numbered in the order they appear in the text, whatever order the
+    // translator meets them in (`LIMIT ?, ?` names the offset first; a join's ON clause is
+    // translated after the table to its right).
+    let placeholders: Vec<Location> = tokens
+        .iter()
+        .filter(|t| matches!(&t.token, Token::Placeholder(p) if p == "?"))
+        .map(|t| t.span.start)
+        .collect();
     let mut statements = Parser::new(&dialect)
         .with_recursion_limit(MAX_PARSER_DEPTH)
-        .with_tokens(tokens)
+        .with_tokens_with_locations(tokens)
         .parse_statements()
         .map_err(|e| Error::Sql(format!("syntax error: {e}")))?;
     if statements.len() != 1 {
@@ -57,14 +71,19 @@ pub fn parse(sql: &str) -> Result<Statement> {
         )));
     }
     let statement = statements.pop().ok_or_else(|| Error::Sql("empty".into()))?;
-    Translator::default().statement(statement)
+    Translator {
+        placeholders,
+        ..Translator::default()
+    }
+    .statement(statement)
 }
 
 /// Refuses statements with so many operators that the parser's left-deep trees could be deep
 /// enough to overflow the stack when walked or dropped.
-fn check_operators(tokens: &[Token]) -> Result<()> {
+fn check_operators(tokens: &[TokenWithSpan]) -> Result<()> {
     let operators = tokens
         .iter()
+        .map(|t| &t.token)
         .filter(|t| {
             matches!(
                 t,
@@ -95,8 +114,12 @@ fn check_operators(tokens: &[Token]) -> Result<()> {
 /// Translation state: the next `?` parameter number and the current expression depth.
 #[derive(Default)]
 pub(super) struct Translator {
-    next_param: usize,
+    /// Where each `?` starts in the text, in text order: a `?`'s parameter number is its place
+    /// here.
+    placeholders: Vec<Location>,
     depth: usize,
+    /// Tables and subqueries in FROM clauses so far ([`MAX_TABLES`]).
+    tables: usize,
 }
 
 impl Translator {

@@ -3,7 +3,7 @@
 //! Set operations (UNION …), CTEs (WITH), window clauses, `USING`/`NATURAL` joins and the many
 //! dialect extensions of `sqlparser` are refused by name.
 
-use super::{object_name, unsupported, Translator};
+use super::{object_name, unsupported, Translator, MAX_TABLES};
 use crate::error::{Error, Result};
 use crate::sql::ast::{FromItem, JoinKind, OrderItem, Query, SelectItem};
 use sqlparser::ast as sp;
@@ -234,6 +234,12 @@ impl Translator {
     }
 
     fn table_factor(&mut self, t: sp::TableFactor) -> Result<FromItem> {
+        self.tables += 1;
+        if self.tables > MAX_TABLES {
+            return Err(Error::Sql(format!(
+                "a statement may name at most {MAX_TABLES} tables and subqueries in FROM"
+            )));
+        }
         match t {
             sp::TableFactor::Table {
                 name,

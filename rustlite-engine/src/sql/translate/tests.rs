@@ -27,6 +27,28 @@ fn parameters_are_numbered() {
     assert!(names[1].contains("Param(1)"));
 }
 
+/// `?`s are numbered in text order even where the translator meets them in another order: the
+/// offset of `LIMIT ?, ?` comes first, and so does `OFFSET ? LIMIT ?`'s.
+#[test]
+fn parameters_follow_the_text_in_limit_clauses() {
+    let params = |sql: &str| match parse(sql) {
+        Ok(Statement::Select(q)) => (format!("{:?}", q.limit), format!("{:?}", q.offset)),
+        other => panic!("{sql}: {other:?}"),
+    };
+    for sql in [
+        "SELECT 1 FROM t LIMIT ?, ?",
+        "SELECT 1 FROM t OFFSET ? LIMIT ?",
+    ] {
+        let (limit, offset) = params(sql);
+        assert!(
+            offset.contains("Param(0)") && limit.contains("Param(1)"),
+            "{sql}"
+        );
+    }
+    let (limit, offset) = params("SELECT 1 FROM t LIMIT ? OFFSET ?");
+    assert!(limit.contains("Param(0)") && offset.contains("Param(1)"));
+}
+
 #[test]
 fn unsupported_syntax_is_named() {
     assert!(err("WITH x AS (SELECT 1) SELECT * FROM x").contains("WITH"));
@@ -74,6 +96,33 @@ fn limit_statement_size() {
 fn limit_prefix_operators() {
     let nots = format!("SELECT {}true", "NOT ".repeat(10_000));
     assert!(parse(&nots).is_err());
+}
+
+#[test]
+fn limit_tables_in_from() {
+    // A long FROM list or join chain builds a left-deep tree: refused before it gets deep.
+    let commas = format!("SELECT 1 FROM t{}", ", t".repeat(200_000));
+    assert!(err(&commas).contains("at most 64 tables"));
+    let joins = format!("SELECT 1 FROM t{}", " CROSS JOIN t".repeat(80_000));
+    assert!(err(&joins).contains("at most 64 tables"));
+    let ok = format!("SELECT 1 FROM t{}", ", t".repeat(MAX_TABLES - 1));
+    assert!(parse(&ok).is_ok());
+}
+
+/// A statement refused for another reason still drops its deep operator chain safely.
+#[test]
+fn deep_chains_in_refused_statements_drop_safely() {
+    let chain = format!("1{}", "+1".repeat(MAX_OPERATORS - 1));
+    for sql in [
+        format!("WITH x AS (SELECT 1) SELECT {chain}"),
+        format!("SELECT {chain} UNION SELECT 2"),
+        format!("SELECT {chain} FROM t JOIN u USING (id)"),
+        format!("SELECT 1 FROM t WHERE {chain} = 2 GROUP BY ALL"),
+        format!("INSERT INTO t VALUES ({chain})"),
+        format!("UPDATE t SET a = {chain}"),
+    ] {
+        assert!(parse(&sql).is_err());
+    }
 }
 
 #[test]
