@@ -12,7 +12,7 @@
 //! Bool           0x02  00 | 01
 //! Int (i64)      0x03  8 bytes big-endian, sign bit flipped
 //! UInt (u64)     0x08  8 bytes big-endian (only above i64::MAX: the integers after every Int)
-//! Float (f64)    0x04  8 bytes in total order (NaN canonical, last)
+//! Float (f64)    0x04  8 bytes in total order (NaN canonical, last; -0.0 written as 0.0)
 //! Text           0x05  bytes with 00 escaped as 00 ff, terminated by 00 00
 //! Bytes          0x06  same escaping as Text
 //! Array          0x07  each element's encoding, then 00
@@ -252,7 +252,8 @@ impl Value {
             },
             Value::Float(f) => {
                 out.push(TAG_FLOAT);
-                keycode::append(out, f)?;
+                // -0.0 is keyed as 0.0: SQL's `=` holds them equal, so one key must find both.
+                keycode::append(out, &if *f == 0.0 { 0.0 } else { *f })?;
             }
             Value::Text(s) => {
                 out.push(TAG_TEXT);
@@ -729,7 +730,7 @@ mod tests {
             (Value::Int(_) | Value::UInt(_), Value::Int(_) | Value::UInt(_)) => {
                 Some(a.as_integer().cmp(&b.as_integer()))
             }
-            (Value::Float(x), Value::Float(y)) => Some(x.total_cmp(y)),
+            (Value::Float(x), Value::Float(y)) => x.partial_cmp(y), // -0.0 == 0.0
             (Value::Text(x), Value::Text(y)) => Some(x.cmp(y)),
             (Value::Bytes(x), Value::Bytes(y)) => Some(x.cmp(y)),
             _ => None,

@@ -307,7 +307,12 @@ fn coerce(ty: ColumnType, v: Value) -> Option<Value> {
         (ColumnType::Int, v @ (Value::Int(_) | Value::UInt(_))) => Some(v),
         (ColumnType::Int, Value::Float(f)) => integral(f),
         (ColumnType::Float, Value::Float(f)) if !f.is_nan() => Some(Value::Float(f)),
-        (ColumnType::Float, v @ (Value::Int(_) | Value::UInt(_))) => v.as_f64().map(Value::Float),
+        // Only an integer the float holds exactly: a rounded key would find rows the (exact)
+        // comparison rejects, and a rounded range bound would miss rows it accepts.
+        (ColumnType::Float, v @ (Value::Int(_) | Value::UInt(_))) => {
+            let f = v.as_f64()?;
+            (integral(f).as_ref() == Some(&v)).then_some(Value::Float(f))
+        }
         (ColumnType::Text, v @ Value::Text(_))
         | (ColumnType::Bytes, v @ Value::Bytes(_))
         | (ColumnType::Bool, v @ Value::Bool(_)) => Some(v),

@@ -1,0 +1,153 @@
+//! End-to-end SQL semantics that an independent review of the SQL layer found wrong, each
+//! checked through the access path that went wrong and through a full scan, which must agree:
+//! `?` parameters bound in text order, `IS [NOT] TRUE/FALSE` on NULL, `-0.0` against `0`, and
+//! integer constants against REAL columns whose floats cannot hold them exactly.
+
+use rustlite::{params, Database, Value};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn ids(db: &Database, sql: &str, p: &[Value]) -> rustlite::Result<Vec<Value>> {
+    Ok(db
+        .query(sql, p)?
+        .rows
+        .into_iter()
+        .map(|mut r| r.remove(0))
+        .collect())
+}
+
+fn ints(v: &[i64]) -> Vec<Value> {
+    v.iter().map(|&i| Value::Int(i)).collect()
+}
+
+#[test]
+fn question_mark_parameters_are_bound_in_text_order() -> TestResult {
+    let db = Database::in_memory()?;
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)", params![])?;
+    db.execute("INSERT INTO t VALUES (1), (2), (3), (4), (5)", params![])?;
+    // `LIMIT offset, count` and `OFFSET … LIMIT …` name the offset first.
+    let q = "SELECT id FROM t ORDER BY id LIMIT ?, ?";
+    assert_eq!(ids(&db, q, &params![1, 3])?, ints(&[2, 3, 4]));
+    let q = "SELECT id FROM t ORDER BY id OFFSET ? LIMIT ?";
+    assert_eq!(ids(&db, q, &params![3, 1])?, ints(&[4]));
+    let q = "SELECT id FROM t ORDER BY id LIMIT ? OFFSET ?";
+    assert_eq!(ids(&db, q, &params![1, 3])?, ints(&[4]));
+
+    // A join's ON clause comes after the (sub)query to its right in the text.
+    db.execute(
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, w INTEGER)",
+        params![],
+    )?;
+    db.execute(
+        "CREATE TABLE b (id INTEGER PRIMARY KEY, v INTEGER)",
+        params![],
+    )?;
+    db.execute("INSERT INTO a VALUES (1, 100)", params![])?;
+    db.execute("INSERT INTO b VALUES (1, 5)", params![])?;
+    let q = "SELECT a.id FROM a JOIN (SELECT id FROM b WHERE v = ?) s ON s.id = a.id AND a.w = ?";
+    assert_eq!(ids(&db, q, &params![5, 100])?, ints(&[1]));
+    let q = "SELECT a.id FROM a JOIN b ON b.id = a.id AND b.v = ? WHERE a.w = ?";
+    assert_eq!(ids(&db, q, &params![5, 100])?, ints(&[1]));
+    Ok(())
+}
+
+#[test]
+fn is_true_and_is_false_are_never_null() -> TestResult {
+    let db = Database::in_memory()?;
+    db.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, b BOOLEAN)",
+        params![],
+    )?;
+    db.execute(
+        "INSERT INTO t VALUES (1, NULL), (2, TRUE), (3, FALSE)",
+        params![],
+    )?;
+    let cases: [(&str, &[i64]); 6] = [
+        ("b IS TRUE", &[2]),
+        ("b IS FALSE", &[3]),
+        ("NOT (b IS TRUE)", &[1, 3]),
+        ("b IS NOT TRUE", &[1, 3]),
+        ("b IS NOT FALSE", &[1, 2]),
+        ("(b IS FALSE) = FALSE", &[1, 2]),
+    ];
+    for (cond, want) in cases {
+        let q = format!("SELECT id FROM t WHERE {cond} ORDER BY id");
+        assert_eq!(ids(&db, &q, &[])?, ints(want), "{cond}");
+    }
+    let row = db.query(
+        "SELECT b IS TRUE, b IS FALSE FROM t WHERE id = 1",
+        params![],
+    )?;
+    assert_eq!(row.rows, [vec![Value::Bool(false), Value::Bool(false)]]);
+    Ok(())
+}
+
+#[test]
+fn negative_zero_is_found_by_key_and_index_lookups_of_zero() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    {
+        let db = Database::open(dir.path())?;
+        db.execute("CREATE TABLE k (r REAL PRIMARY KEY, v TEXT)", params![])?;
+        db.execute(
+            "CREATE TABLE x (id INTEGER PRIMARY KEY, r REAL UNIQUE)",
+            params![],
+        )?;
+        db.execute("INSERT INTO k VALUES (-0.0, 'neg')", params![])?;
+        db.execute("INSERT INTO x VALUES (1, -0.0)", params![])?;
+        assert!(
+            db.execute("INSERT INTO x VALUES (2, 0.0)", params![])
+                .is_err(),
+            "0.0 = -0.0 in a UNIQUE column"
+        );
+    }
+    let db = Database::open(dir.path())?;
+    for q in [
+        "SELECT v FROM k WHERE r = 0",
+        "SELECT v FROM k WHERE r = 0.0",
+        "SELECT v FROM k WHERE r = -0.0",
+        "SELECT v FROM k WHERE r >= 0",
+        "SELECT v FROM k WHERE r + 0 = 0",
+    ] {
+        assert_eq!(ids(&db, q, &[])?, [Value::from("neg")], "{q}");
+    }
+    for q in [
+        "SELECT id FROM x WHERE r = 0",
+        "SELECT id FROM x WHERE r BETWEEN 0 AND 1",
+        "SELECT id FROM x WHERE r * 1 = 0",
+    ] {
+        assert_eq!(ids(&db, q, &[])?, ints(&[1]), "{q}");
+    }
+    Ok(())
+}
+
+#[test]
+fn integer_constants_against_real_columns_compare_exactly_on_every_path() -> TestResult {
+    let db = Database::in_memory()?;
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, r REAL)", params![])?;
+    db.execute("CREATE INDEX t_r ON t (r)", params![])?;
+    db.execute("CREATE TABLE k (r REAL PRIMARY KEY, id INTEGER)", params![])?;
+    // 2^53 and 2^53 + 4: the integers between them have no float of their own.
+    for (id, r) in [(1, "9007199254740992.0"), (2, "9007199254740996.0")] {
+        db.execute(&format!("INSERT INTO t VALUES ({id}, {r})"), params![])?;
+        db.execute(&format!("INSERT INTO k VALUES ({r}, {id})"), params![])?;
+    }
+    let cases: [(&str, &[i64]); 5] = [
+        ("r = 9007199254740993", &[]),
+        ("r > 9007199254740995", &[2]),
+        ("r < 9007199254740993", &[1]),
+        ("r BETWEEN 9007199254740993 AND 9007199254740996", &[2]),
+        ("r = 9007199254740992", &[1]),
+    ];
+    for (cond, want) in cases {
+        for table in ["t", "k"] {
+            let q = format!("SELECT id FROM {table} WHERE {cond} ORDER BY id");
+            let scan = format!(
+                "SELECT id FROM {table} WHERE r + 0 {} ORDER BY id",
+                &cond[2..]
+            );
+            assert_eq!(ids(&db, &q, &[])?, ints(want), "{q}");
+            assert_eq!(ids(&db, &scan, &[])?, ints(want), "{scan}");
+        }
+    }
+    Ok(())
+}
