@@ -232,3 +232,46 @@ fn inverted_ranges_are_empty_in_a_transaction_with_writes() -> rustlite::Result<
     );
     Ok(())
 }
+
+/// Options the engine cannot run with are refused at open with a clear error. Before, an L0
+/// stop threshold at or below the compaction trigger (or no room for an immutable memtable)
+/// made the first stalled write wait forever.
+#[test]
+fn unusable_options_are_refused_at_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        Options {
+            l0_compaction_trigger: 4,
+            l0_stop_writes: 2,
+            ..Options::default()
+        },
+        Options {
+            l0_compaction_trigger: 4,
+            l0_stop_writes: 4,
+            ..Options::default()
+        },
+        Options {
+            max_immutable_memtables: 0,
+            ..Options::default()
+        },
+        Options {
+            l0_compaction_trigger: 0,
+            ..Options::default()
+        },
+        Options {
+            level_size_ratio: 1,
+            ..Options::default()
+        },
+    ];
+    for opts in cases {
+        let what = format!("{opts:?}");
+        match Database::open_with(dir.path(), opts) {
+            Err(rustlite::Error::InvalidArgument(m)) => assert!(m.contains("options"), "{m}"),
+            other => panic!(
+                "{what}: expected InvalidArgument, got {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+    assert!(Database::open_with(dir.path(), Options::default()).is_ok());
+}

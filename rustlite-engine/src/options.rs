@@ -115,6 +115,48 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Refuses settings the engine cannot run with: a zero size, count or ratio where it needs
+    /// at least one, or an L0 stop threshold at or below the compaction trigger (writers would
+    /// wait for a compaction that is never scheduled, forever). [`Engine::open`] checks this.
+    ///
+    /// [`Engine::open`]: crate::Engine::open
+    ///
+    /// ```
+    /// use rustlite_engine::Options;
+    /// assert!(Options::default().validate().is_ok());
+    /// let stalls = Options { l0_compaction_trigger: 4, l0_stop_writes: 4, ..Options::default() };
+    /// assert!(stalls.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |what: &str| Err(crate::Error::InvalidArgument(format!("options: {what}")));
+        let at_least_one = [
+            ("memtable_size", self.memtable_size),
+            ("block_size", self.block_size),
+            ("block_restart_interval", self.block_restart_interval),
+            ("l0_compaction_trigger", self.l0_compaction_trigger),
+            ("max_immutable_memtables", self.max_immutable_memtables),
+        ];
+        for (name, value) in at_least_one {
+            if value == 0 {
+                return bad(&format!("{name} must be at least 1"));
+            }
+        }
+        if self.l1_target_size == 0 || self.target_file_size == 0 {
+            return bad("l1_target_size and target_file_size must be at least 1");
+        }
+        if self.level_size_ratio < 2 {
+            return bad("level_size_ratio must be at least 2");
+        }
+        if self.l0_stop_writes <= self.l0_compaction_trigger {
+            return bad(&format!(
+                "l0_stop_writes ({}) must be above l0_compaction_trigger ({}): writers would \
+                 wait for a compaction that never starts",
+                self.l0_stop_writes, self.l0_compaction_trigger
+            ));
+        }
+        Ok(())
+    }
+
     /// Sets the durability mode.
     ///
     /// ```

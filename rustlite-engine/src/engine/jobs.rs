@@ -263,7 +263,7 @@ fn flush_oldest(inner: &Inner, jobs: &mut JobState) -> Result<bool> {
             version: Arc::new(version),
         }));
     }
-    inner.storage.remove(&wal_file_name(mem.wal_number()))?;
+    remove_obsolete(inner, &wal_file_name(mem.wal_number()));
     tracing::info!(
         bytes,
         ms = started.elapsed().as_millis() as u64,
@@ -380,7 +380,7 @@ fn run_compaction(
     }
     if !task.is_trivial_move() {
         for n in &input_numbers {
-            inner.storage.remove(&sst_file_name(*n))?;
+            remove_obsolete(inner, &sst_file_name(*n));
             inner.cache.remove_file(*n);
         }
     }
@@ -394,6 +394,16 @@ fn run_compaction(
         "compaction done"
     );
     Ok(())
+}
+
+/// Deletes a file the manifest no longer references. The database is consistent either way, so
+/// a failure is only logged (the next open deletes unreferenced files), rather than failing a
+/// flush or compaction that has already been committed (from the background thread, that would
+/// poison the engine).
+fn remove_obsolete(inner: &Inner, name: &str) {
+    if let Err(e) = inner.storage.remove(name) {
+        tracing::warn!(file = name, error = %e, "could not delete an obsolete file");
+    }
 }
 
 /// Appends `edit` to the manifest (plus the next file number), rewriting a large manifest.

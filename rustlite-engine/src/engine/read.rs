@@ -99,7 +99,8 @@ impl Engine {
     /// ```
     pub fn get_at(&self, key: &[u8], seq: SeqNo) -> Result<Option<Vec<u8>>> {
         let state = self.inner.state.load();
-        get_in_state(&state, key, seq)
+        // Never past what is published: the memtable holds commits whose fsync is running.
+        get_in_state(&state, key, seq.min(self.inner.snapshots.visible()))
     }
 
     /// Scans the latest committed data in `[lower, upper]` in `dir` order.

@@ -33,6 +33,7 @@ use std::sync::Arc;
 pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
     let span = tracing::info_span!("open", location = %storage.location());
     let _enter = span.enter();
+    opts.validate()?;
     let lock = storage.lock()?;
     let num_levels = opts.num_levels.max(2);
     let files = storage.list()?;

@@ -840,6 +840,8 @@ mod tests {
         assert_eq!(db.last_seq(), base);
         assert_eq!(db.get(b"a").expect("get"), None);
         assert_eq!(db.get(b"b").expect("get"), None);
+        // Not even at a seqno past the published one (the memtable holds both already).
+        assert_eq!(db.get_at(b"a", u64::MAX).expect("get_at"), None);
         // Validation sees group 1 as committed although it is not durable yet.
         let d = db.clone();
         let conflicting = std::thread::spawn(move || txn.commit());
