@@ -34,6 +34,11 @@ pub struct FieldAttrs {
     pub serde_skip: Option<Span>,
     /// Whether the field is left out of serialized documents (`skip`, `skip_serializing`).
     pub not_serialized: bool,
+    /// Span of `#[serde(with ..)]`, `serialize_with` or `skip_serializing_if`: the stored form
+    /// is no longer what the field's type serializes to.
+    pub serde_custom: Option<Span>,
+    /// `#[serde(skip_serializing_if ..)]`: the field may be missing from a document (null).
+    pub maybe_missing: bool,
 }
 
 /// The kind of index asked for.
@@ -122,6 +127,11 @@ pub fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                         out.not_serialized = true;
                     }
                     "skip_deserializing" => out.serde_skip = Some(span),
+                    "with" | "serialize_with" => out.serde_custom = Some(span),
+                    "skip_serializing_if" => {
+                        out.serde_custom = Some(span);
+                        out.maybe_missing = true;
+                    }
                     _ => {}
                 }
             }

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!                          key   index
-//! integers, bool, char      ✓      ✓
+//! integers, bool, char      ✓      ✓      (not i128 / u128: stored as raw bytes, unordered)
 //! String, Vec<u8>           ✓      ✓
 //! tuples, arrays of ✓       ✓      ✓
 //! other user types          ✓*     ✓      * the compiler also requires `Ord` for key types
@@ -15,6 +15,10 @@
 //! Vec<T> (T ≠ u8)           ✗      ✗
 //! maps, sets                ✗      ✗
 //! ```
+//!
+//! A key or indexed field may not use `#[serde(skip..)]`, `with`, `serialize_with` or
+//! `skip_serializing_if`: lookups encode a value of the field's type, which must be exactly
+//! what the stored document holds.
 
 use std::collections::HashMap;
 
@@ -120,6 +124,15 @@ pub fn check(input: &Input, errors: &mut Errors) {
                 "key and indexed fields cannot be skipped by serde: they must be stored",
             ));
         }
+        if let (Some(span), true) = (
+            attrs.serde_custom,
+            attrs.key.is_some() || attrs.index.is_some(),
+        ) {
+            errors.push(syn::Error::new(
+                span,
+                "key and indexed fields cannot use `#[serde(with)]`, `serialize_with` or `skip_serializing_if`: lookups encode the field's own type, which would no longer match what is stored",
+            ));
+        }
         if attrs.key.is_some() {
             if let Some(index) = &attrs.index {
                 errors.push(syn::Error::new_spanned(
@@ -189,7 +202,11 @@ fn type_error(ty: &Type, role: Role) -> Option<String> {
         Type::Path(_) => {
             let (ident, args) = ast::last_segment(ty)?;
             let name = ident.to_string();
-            if INTEGERS.contains(&name.as_str())
+            if name == "i128" || name == "u128" {
+                Some(format!(
+                    "`{name}` cannot be {what}: it is stored as 16 raw bytes, which do not sort in numeric order; use a 64-bit integer or a String"
+                ))
+            } else if INTEGERS.contains(&name.as_str())
                 || matches!(name.as_str(), "bool" | "char" | "String")
             {
                 None

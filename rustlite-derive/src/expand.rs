@@ -53,6 +53,8 @@ fn expand(input: &Input) -> TokenStream {
         .filter(|f| !f.attrs.not_serialized)
         .map(|f| {
             let (ty, nullable) = field_type(f.ty);
+            // A field serde may leave out reads as null.
+            let nullable = nullable || f.attrs.maybe_missing;
             let field_name = &f.name;
             quote!(#p::FieldDef::new(#field_name, #p::FieldType::#ty, #nullable))
         });
