@@ -446,3 +446,145 @@ fn seed_manual_indexes() -> TestResult {
     let _ = Value::Null;
     Ok(())
 }
+
+/// A field serde leaves out when empty (`skip_serializing_if`) is nullable: a document without
+/// it is stored, and reads back with its default. Before, the insert failed ("NOT NULL").
+#[test]
+fn fields_serde_may_leave_out_are_nullable() -> TestResult {
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Collection)]
+    #[collection(name = "notes")]
+    struct Note {
+        #[key]
+        id: u64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tags: Vec<String>,
+    }
+    let db = Database::in_memory()?;
+    let notes = db.collection::<Note>()?;
+    let bare = Note {
+        id: 1,
+        tags: vec![],
+    };
+    let tagged = Note {
+        id: 2,
+        tags: vec!["x".into()],
+    };
+    notes.insert(&bare)?;
+    notes.insert(&tagged)?;
+    assert_eq!(notes.get(&1)?, Some(bare));
+    assert_eq!(notes.get(&2)?, Some(tagged));
+    Ok(())
+}
+
+/// An indexed field whose type changes (integer to float) has its index rebuilt: the old
+/// entries were keyed as integers, which lookups of the new type never find (and updates
+/// never removed). Before, `find` missed the document, and after an update it came back twice.
+#[test]
+fn an_indexed_field_whose_type_changes_gets_its_index_rebuilt() -> TestResult {
+    mod v1 {
+        use serde::{Deserialize, Serialize};
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, rustlite::Collection)]
+        #[collection(name = "items")]
+        pub struct Item {
+            #[key]
+            pub id: u64,
+            #[index]
+            pub price: u32,
+        }
+    }
+    mod v2 {
+        use serde::{Deserialize, Serialize};
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, rustlite::Collection)]
+        #[collection(name = "items")]
+        pub struct Item {
+            #[key]
+            pub id: u64,
+            #[index]
+            pub price: f64,
+        }
+    }
+    let dir = tempfile::tempdir()?;
+    {
+        let db = Database::open(dir.path())?;
+        let items = db.collection::<v1::Item>()?;
+        items.insert(&v1::Item { id: 1, price: 5 })?;
+        items.insert(&v1::Item { id: 2, price: 9 })?;
+    }
+    let db = Database::open(dir.path())?;
+    let items = db.collection::<v2::Item>()?;
+    let ids = |v: Vec<v2::Item>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
+    assert_eq!(ids(items.find(v2::Item::PRICE, &5.0)?), [1]);
+    items.update(&v2::Item { id: 1, price: 6.5 })?;
+    let all: Vec<v2::Item> = items
+        .range(v2::Item::PRICE, ..)?
+        .collect::<Result<_, _>>()?;
+    assert_eq!(ids(all), [1, 2], "each document once, in price order");
+    assert!(items.find(v2::Item::PRICE, &5.0)?.is_empty());
+    assert!(items.delete(&1)?);
+    let all: Vec<v2::Item> = items
+        .range(v2::Item::PRICE, ..)?
+        .collect::<Result<_, _>>()?;
+    assert_eq!(ids(all), [2]);
+    assert_eq!(index_entries(&db)?, 1);
+    Ok(())
+}
+
+/// Opening an SQL-made table as a collection keeps the indexes made in SQL (a UNIQUE one still
+/// refuses duplicates from either side); only indexes a declaration made (`table.field`) are
+/// the collection's to drop. Before, the open dropped `users_email` and duplicates went in.
+#[test]
+fn opening_a_collection_keeps_indexes_made_in_sql() -> TestResult {
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Collection)]
+    #[collection(name = "members")]
+    struct Member {
+        #[key]
+        id: i64,
+        email: String,
+        #[index]
+        age: u32,
+    }
+    let dir = tempfile::tempdir()?;
+    {
+        let db = Database::open(dir.path())?;
+        db.execute(
+            "CREATE TABLE members (id INTEGER PRIMARY KEY, email TEXT, age INTEGER)",
+            rustlite::params![],
+        )?;
+        db.execute(
+            "CREATE UNIQUE INDEX members_email ON members (email)",
+            rustlite::params![],
+        )?;
+        db.execute(
+            "INSERT INTO members VALUES (1, 'a@x', 30)",
+            rustlite::params![],
+        )?;
+    }
+    for _ in 0..2 {
+        let db = Database::open(dir.path())?;
+        let members = db.collection::<Member>()?;
+        let dup = Member {
+            id: 2,
+            email: "a@x".into(),
+            age: 40,
+        };
+        assert!(matches!(
+            members.insert(&dup),
+            Err(Error::UniqueViolation { .. })
+        ));
+        assert_eq!(
+            members.find(Member::AGE, &30)?.len(),
+            1,
+            "the declared index was built"
+        );
+        let plan = db.query(
+            "EXPLAIN SELECT id FROM members WHERE email = 'a@x'",
+            rustlite::params![],
+        )?;
+        assert!(
+            format!("{:?}", plan.rows).contains("members_email"),
+            "{:?}",
+            plan.rows
+        );
+    }
+    Ok(())
+}

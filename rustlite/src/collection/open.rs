@@ -5,8 +5,12 @@
 //!   no entry            -> create the table (ids from the catalog counter)
 //!   key fields or types differ -> Error::Schema (a changed key would orphan every row)
 //!   index declared, not stored -> create it, backfilling from the existing documents
-//!   index stored, not declared -> drop it and its entries
-//!   index of that name with another field/kind/uniqueness -> drop, then create
+//!   index stored, not declared -> drop it and its entries, if it is one a declaration made
+//!                          (named `table.field`); an index made in SQL (`CREATE INDEX name ON
+//!                          …`) is the SQL user's, and stays
+//!   index of that name with another field/kind/uniqueness, or on a field whose type changed
+//!     (an integer field turned float: entries keyed as integers would never be found)
+//!                               -> drop, then create
 //!   other fields differ -> store the new field list (old documents are not rewritten; a field
 //!                          added with #[serde(default)] reads as its default)
 //! ```
@@ -20,15 +24,31 @@ use rustlite_engine::{Error, Result, Transaction};
 
 use super::Collection;
 
-/// Whether the stored table matches the declaration (index order aside).
+/// Whether the stored table matches the declaration (index order, and indexes made in SQL,
+/// aside).
 pub(crate) fn up_to_date(stored: &TableSchema, declared: &Schema) -> bool {
     stored.schema.fields == declared.fields
         && stored.schema.key_fields == declared.key_fields
-        && stored.indexes.len() == declared.indexes.len()
+        && stored
+            .indexes
+            .iter()
+            .filter(|ix| declared_name(&declared.name, &ix.def))
+            .count()
+            == declared.indexes.len()
         && declared
             .indexes
             .iter()
             .all(|d| stored.index(&d.name).is_some_and(|s| s.def == *d))
+}
+
+/// Whether an index has the name a `#[derive(Collection)]` declaration gives its indexes
+/// (`table.field`): the collection owns those, and drops them when the type stops declaring
+/// them. Any other index was made in SQL and is left alone.
+fn declared_name(table: &str, def: &rustlite_engine::catalog::IndexDef) -> bool {
+    def.name
+        .strip_prefix(table)
+        .and_then(|r| r.strip_prefix('.'))
+        == Some(def.field.as_str())
 }
 
 /// Registers or migrates `T`'s table inside `tx`; returns the table as `tx` now sees it.
@@ -42,21 +62,32 @@ pub(crate) fn ensure_table<T: Collection>(tx: &mut Transaction) -> Result<Arc<Ta
     }
     check_key(&stored, &declared)?;
     let name = T::NAME;
+    let retyped = |field: &str| {
+        stored.schema.field(field).map(|f| f.ty) != declared.field(field).map(|f| f.ty)
+    };
+    // Indexes made in SQL on a field whose type changed: rebuilt after the new field list.
+    let mut rebuild = Vec::new();
     for ix in &stored.indexes {
-        let keep = declared.indexes.contains(&ix.def);
+        let ours = declared_name(name, &ix.def);
+        let keep = !retyped(&ix.def.field) && (!ours || declared.indexes.contains(&ix.def));
         if !keep {
             tracing::info!(collection = name, index = %ix.def.name, "dropping index");
             Catalog::drop_index(tx, name, &ix.def.name)?;
+            if !ours && declared.field(&ix.def.field).is_some() {
+                rebuild.push(ix.def.clone());
+            }
         }
     }
     if stored.schema.fields != declared.fields {
         Catalog::set_fields(tx, name, declared.fields.clone())?;
     }
-    for def in &declared.indexes {
-        if !stored.indexes.iter().any(|ix| ix.def == *def) {
-            tracing::info!(collection = name, index = %def.name, "building index");
-            Catalog::create_index(tx, name, def)?;
-        }
+    let missing = declared
+        .indexes
+        .iter()
+        .filter(|def| !stored.indexes.iter().any(|ix| ix.def == **def) || retyped(&def.field));
+    for def in missing.chain(&rebuild) {
+        tracing::info!(collection = name, index = %def.name, "building index");
+        Catalog::create_index(tx, name, def)?;
     }
     Catalog::table(tx, name)?.ok_or_else(|| Error::NotFound(format!("collection {name}")))
 }
