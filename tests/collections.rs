@@ -588,3 +588,65 @@ fn opening_a_collection_keeps_indexes_made_in_sql() -> TestResult {
     }
     Ok(())
 }
+
+/// A field added to the type with `#[serde(default)]` (here indexed) is stored in the old
+/// documents by the migration, so the new index, `find` and SQL all see its default. Before,
+/// the documents were left as they were: `get` read the default, but `find` and SQL missed
+/// every old document.
+#[test]
+fn a_field_added_with_a_default_is_stored_in_old_documents() -> TestResult {
+    mod v1 {
+        use serde::{Deserialize, Serialize};
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, rustlite::Collection)]
+        #[collection(name = "tasks")]
+        pub struct Task {
+            #[key]
+            pub id: u64,
+            pub title: String,
+        }
+    }
+    mod v2 {
+        use serde::{Deserialize, Serialize};
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, rustlite::Collection)]
+        #[collection(name = "tasks")]
+        pub struct Task {
+            #[key]
+            pub id: u64,
+            pub title: String,
+            #[index]
+            #[serde(default)]
+            pub archived: bool,
+        }
+    }
+    let dir = tempfile::tempdir()?;
+    {
+        let db = Database::open(dir.path())?;
+        let tasks = db.collection::<v1::Task>()?;
+        for id in 1..=3 {
+            tasks.insert(&v1::Task {
+                id,
+                title: format!("t{id}"),
+            })?;
+        }
+    }
+    let db = Database::open(dir.path())?;
+    let tasks = db.collection::<v2::Task>()?;
+    let ids = |v: Vec<v2::Task>| v.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(ids(tasks.find(v2::Task::ARCHIVED, &false)?), [1, 2, 3]);
+    tasks.update(&v2::Task {
+        id: 2,
+        title: "t2".into(),
+        archived: true,
+    })?;
+    assert_eq!(ids(tasks.find(v2::Task::ARCHIVED, &true)?), [2]);
+    let open = db.query(
+        "SELECT id FROM tasks WHERE archived = false ORDER BY id",
+        rustlite::params![],
+    )?;
+    assert_eq!(
+        open.rows,
+        [vec![Value::Int(1)], vec![Value::Int(3)]],
+        "SQL sees the stored default"
+    );
+    Ok(())
+}

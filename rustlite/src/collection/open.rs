@@ -11,16 +11,21 @@
 //!   index of that name with another field/kind/uniqueness, or on a field whose type changed
 //!     (an integer field turned float: entries keyed as integers would never be found)
 //!                               -> drop, then create
-//!   other fields differ -> store the new field list (old documents are not rewritten; a field
-//!                          added with #[serde(default)] reads as its default)
+//!   other fields differ -> store the new field list; when fields were added, rewrite every
+//!                          document as `T` reads it (a field added with #[serde(default)]
+//!                          then holds its default in storage too, so indexes, `find` and SQL
+//!                          see it), before any index is built
 //! ```
 //! All of it runs in one transaction: a failed backfill (say, a new unique index meeting a
 //! duplicate) leaves the catalog as it was.
 
 use std::sync::Arc;
 
+use std::ops::Bound;
+
 use rustlite_engine::catalog::{Catalog, Schema, TableSchema};
-use rustlite_engine::{Error, Result, Transaction};
+use rustlite_engine::table::{self, RawRow, WriteMode};
+use rustlite_engine::{Direction, Error, Result, Transaction};
 
 use super::Collection;
 
@@ -80,6 +85,13 @@ pub(crate) fn ensure_table<T: Collection>(tx: &mut Transaction) -> Result<Arc<Ta
     }
     if stored.schema.fields != declared.fields {
         Catalog::set_fields(tx, name, declared.fields.clone())?;
+        let added = declared
+            .fields
+            .iter()
+            .any(|f| stored.schema.field(&f.name).is_none());
+        if added {
+            rewrite_documents::<T>(tx)?;
+        }
     }
     let missing = declared
         .indexes
@@ -90,6 +102,37 @@ pub(crate) fn ensure_table<T: Collection>(tx: &mut Transaction) -> Result<Arc<Ta
         Catalog::create_index(tx, name, def)?;
     }
     Catalog::table(tx, name)?.ok_or_else(|| Error::NotFound(format!("collection {name}")))
+}
+
+/// Rewrites every document of `T`'s table as `T` reads it, so fields added to the type (and
+/// filled from `#[serde(default)]`) are stored, not only read: an index built next, `find` and
+/// SQL then see them. A document `T` cannot read fails the migration (nothing changes).
+fn rewrite_documents<T: Collection>(tx: &mut Transaction) -> Result<()> {
+    let table = Catalog::table(tx, T::NAME)?
+        .ok_or_else(|| Error::NotFound(format!("collection {}", T::NAME)))?;
+    let rows: Vec<RawRow> = table::scan(
+        tx,
+        &table,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        Direction::Forward,
+    )?
+    .collect::<Result<_>>()?;
+    tracing::info!(
+        collection = T::NAME,
+        documents = rows.len(),
+        "rewriting documents"
+    );
+    for row in rows {
+        let doc: T = rmp_serde::from_slice(&row.doc).map_err(|e| {
+            Error::Serialization(format!(
+                "{}: a stored document does not read as the type: {e}",
+                T::NAME
+            ))
+        })?;
+        super::ops::write(tx, &table, &doc, WriteMode::Update)?;
+    }
+    Ok(())
 }
 
 /// Refuses a declaration whose primary key differs from the stored one.
