@@ -6,7 +6,8 @@
 //! - Integers and floats compare and combine numerically (`1 = 1.0`). Integers range over
 //!   `i64::MIN..=u64::MAX` (`Int`, and `UInt` above `i64::MAX`) and compare exactly; integer
 //!   arithmetic is checked (a result outside that range is an overflow error), `/` on integers
-//!   truncates like SQLite; division by zero is an error. Comparing values of unrelated types (TEXT with INTEGER) is a type-mismatch error.
+//!   truncates like SQLite; division by zero is an error. Comparing values of unrelated types
+//!   (TEXT with INTEGER) is a type-mismatch error.
 //! - [`sort_cmp`] is the total order used by ORDER BY, MIN/MAX, DISTINCT and GROUP BY:
 //!   NULL < BOOLEAN < numbers < TEXT < BLOB < ARRAY < DOCUMENT.
 
@@ -266,8 +267,7 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
                     .ok_or_else(overflow)?
                 }
                 _ => {
-                    let (a, b) = (l, r);
-                    let (Some(a), Some(b)) = (a.as_f64(), b.as_f64()) else {
+                    let (Some(a), Some(b)) = (l.as_f64(), r.as_f64()) else {
                         return Err(mismatch());
                     };
                     if matches!(op, BinaryOp::Div | BinaryOp::Mod) && b == 0.0 {
@@ -493,8 +493,8 @@ pub fn cast(v: Value, ty: ColumnType) -> Result<Value> {
     Ok(match (ty, v) {
         (_, Value::Null) => Value::Null,
         (ColumnType::Int, v @ (Value::Int(_) | Value::UInt(_))) => v,
-        (ColumnType::Int, Value::Float(f)) if integral(f.trunc()).is_some() => {
-            integral(f.trunc()).unwrap_or(Value::Float(f))
+        (ColumnType::Int, Value::Float(f)) => {
+            integral(f.trunc()).ok_or_else(|| fail(&Value::Float(f)))?
         }
         (ColumnType::Int, Value::Bool(b)) => Value::Int(i64::from(b)),
         (ColumnType::Int, Value::Text(s)) => match s.trim().parse::<i128>() {

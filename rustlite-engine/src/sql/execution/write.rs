@@ -156,8 +156,8 @@ pub fn check_row(table: &TableInfo, row: Row) -> Result<Row> {
                 (ColumnType::Float, v @ (Value::Int(_) | Value::UInt(_))) => {
                     Value::Float(v.as_f64().unwrap_or(0.0))
                 }
-                (ColumnType::Int, Value::Float(f)) if integral(f).is_some() => {
-                    integral(f).unwrap_or(Value::Float(f))
+                (ColumnType::Int, Value::Float(f)) => {
+                    integral(f).ok_or_else(|| mismatch(&Value::Float(f)))?
                 }
                 (_, v) => return Err(mismatch(&v)),
             })

@@ -342,13 +342,13 @@ impl Planner<'_> {
             ))),
             other => Ok(other),
         })?;
-        match eval(&e, &[])? {
-            v @ (Value::Int(_) | Value::UInt(_)) if v.as_integer() >= Some(0) => {
-                let n = v.as_integer().unwrap_or(0);
+        let v = eval(&e, &[])?;
+        match v.as_integer() {
+            Some(n) if n >= 0 => {
                 usize::try_from(n).map_err(|_| Error::Sql(format!("{what} {n} is too large")))
             }
-            other => Err(Error::Sql(format!(
-                "{what} must be a non-negative integer, got {other}"
+            _ => Err(Error::Sql(format!(
+                "{what} must be a non-negative integer, got {v}"
             ))),
         }
     }
