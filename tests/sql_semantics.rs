@@ -1,7 +1,8 @@
 //! End-to-end SQL semantics that an independent review of the SQL layer found wrong, each
 //! checked through the access path that went wrong and through a full scan, which must agree:
 //! `?` parameters bound in text order, `IS [NOT] TRUE/FALSE` on NULL, `-0.0` against `0`, and
-//! integer constants against REAL columns whose floats cannot hold them exactly.
+//! integer constants against REAL columns whose floats cannot hold them exactly, and joins whose
+//! `=` compares values of kinds that cannot be compared (by hash and by nested loop).
 
 use rustlite::{params, Database, Value};
 
@@ -149,5 +150,52 @@ fn integer_constants_against_real_columns_compare_exactly_on_every_path() -> Tes
             assert_eq!(ids(&db, &scan, &[])?, ints(want), "{scan}");
         }
     }
+    Ok(())
+}
+
+#[test]
+fn a_join_comparing_text_with_integers_is_a_type_mismatch_by_hash_and_by_loop() -> TestResult {
+    let db = Database::in_memory()?;
+    db.execute("CREATE TABLE a (id INTEGER PRIMARY KEY, x TEXT)", params![])?;
+    db.execute(
+        "CREATE TABLE b (id INTEGER PRIMARY KEY, y INTEGER)",
+        params![],
+    )?;
+    db.execute("INSERT INTO a VALUES (1, '7'), (2, NULL)", params![])?;
+    db.execute("INSERT INTO b VALUES (1, 7), (2, NULL)", params![])?;
+    let plan = |q: &str| -> rustlite::Result<String> {
+        let rows = db.query(&format!("EXPLAIN {q}"), params![])?.rows;
+        Ok(format!("{rows:?}"))
+    };
+    let hash = "SELECT a.id FROM a JOIN b ON a.x = b.y";
+    let hash_left = "SELECT a.id FROM a LEFT JOIN b ON b.y = a.x";
+    let hash_key_pair = "SELECT a.id FROM a JOIN b ON a.id = b.id AND a.x = b.y";
+    let nested = "SELECT a.id FROM a JOIN b ON a.x = b.y OR a.id > 5";
+    for q in [hash, hash_left, hash_key_pair] {
+        assert!(plan(q)?.contains("HashJoin"), "{q}: {}", plan(q)?);
+    }
+    assert!(
+        plan(nested)?.contains("NestedLoopJoin"),
+        "{}",
+        plan(nested)?
+    );
+    for q in [hash, hash_left, hash_key_pair, nested] {
+        match db.query(q, params![]) {
+            Err(rustlite::Error::Sql(m)) => assert!(m.contains("type mismatch"), "{q}: {m}"),
+            other => panic!("{q}: expected a type mismatch, got {other:?}"),
+        }
+    }
+    // NULLs compare with anything (to NULL): no error when only NULLs meet the other kind,
+    // nor when one side is empty.
+    db.execute("DELETE FROM b WHERE id = 1", params![])?;
+    assert_eq!(ids(&db, hash, params![].as_slice())?, ints(&[]));
+    assert_eq!(ids(&db, hash_left, params![].as_slice())?, ints(&[1, 2]));
+    db.execute("DELETE FROM b", params![])?;
+    assert_eq!(ids(&db, hash, params![].as_slice())?, ints(&[]));
+    // Same kinds still join: an integer against a REAL key.
+    db.execute("CREATE TABLE c (id INTEGER PRIMARY KEY, z REAL)", params![])?;
+    db.execute("INSERT INTO c VALUES (1, 1.0), (2, 2.5)", params![])?;
+    let q = "SELECT b2.id FROM c JOIN a b2 ON b2.id = c.z";
+    assert_eq!(ids(&db, q, params![].as_slice())?, ints(&[1]));
     Ok(())
 }

@@ -4,11 +4,13 @@
 //! LEFT/FULL each unmatched left row padded with NULLs on the right, and for RIGHT/FULL each
 //! unmatched right row padded on the left. The hash join builds on the right input and probes
 //! with the left one as it streams; a key containing NULL matches nothing (`NULL = NULL` is
-//! not true).
+//! not true). A left key value that `=` cannot compare with a right one of the same key column
+//! (TEXT with INTEGER) is the type-mismatch error the nested loop's `=` raises, not a silent
+//! non-match.
 
 use super::needs::Needs;
 use super::Sink;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::sql::ast::{Expr, JoinKind};
 use crate::sql::eval::{eval_predicate, group_key, operand};
 use crate::sql::planner::plan::Node;
@@ -39,9 +41,13 @@ pub fn stream(
                 needs.split_join(*left_width, left_keys, right_keys, residual.as_ref());
             let r = collect(right, storage, &rneeds)?;
             let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+            let mut kinds = KeyKinds::new(right_keys.len());
             let mut k = Vec::new();
             for (i, row) in r.iter().enumerate() {
-                if key(right_keys, row, &mut k)? {
+                if key(right_keys, row, &mut k, |col, v| {
+                    kinds.note(col, v);
+                    Ok(())
+                })? {
                     table.entry(k.clone()).or_default().push(i);
                 }
             }
@@ -53,7 +59,7 @@ pub fn stream(
             };
             let mut right_matched = vec![false; r.len()];
             let done = super::stream(left, storage, &lneeds, &mut |lrow| {
-                let candidates = if key(left_keys, &lrow, &mut k)? {
+                let candidates = if key(left_keys, &lrow, &mut k, |col, v| kinds.check(col, v))? {
                     table.get(k.as_slice()).map_or(&[][..], Vec::as_slice)
                 } else {
                     &[]
@@ -174,16 +180,72 @@ fn concat(l: &[Value], r: &[Value]) -> Row {
     row
 }
 
-/// Writes the hash key of a row into `out`; false when a key value is NULL (it matches
-/// nothing).
-fn key(exprs: &[Expr], row: &[Value], out: &mut Vec<u8>) -> Result<bool> {
+/// Writes the hash key of a row into `out`, passing each key value to `each` with its column;
+/// false when a key value is NULL (it matches nothing).
+fn key(
+    exprs: &[Expr],
+    row: &[Value],
+    out: &mut Vec<u8>,
+    mut each: impl FnMut(usize, &Value) -> Result<()>,
+) -> Result<bool> {
     out.clear();
-    for e in exprs {
+    for (col, e) in exprs.iter().enumerate() {
         let v = operand(e, row)?;
         if v.is_null() {
             return Ok(false);
         }
+        each(col, &v)?;
         group_key(&v, out);
     }
     Ok(true)
+}
+
+/// The kinds of value `=` compares with each other (numbers with numbers, text with text, …),
+/// as a bit each.
+fn kind_bit(v: &Value) -> u8 {
+    match v {
+        Value::Null => 0,
+        Value::Int(_) | Value::UInt(_) | Value::Float(_) => 1,
+        Value::Text(_) => 2,
+        Value::Bool(_) => 4,
+        Value::Bytes(_) => 8,
+        Value::Array(_) => 16,
+        Value::Map(_) => 32,
+    }
+}
+
+/// Per key column, the kinds of value the build side holds (with a type name for the error).
+struct KeyKinds(Vec<Vec<(u8, &'static str)>>);
+
+impl KeyKinds {
+    fn new(columns: usize) -> Self {
+        KeyKinds(vec![Vec::new(); columns])
+    }
+
+    /// Notes a build-side value of key column `col`.
+    fn note(&mut self, col: usize, v: &Value) {
+        let bit = kind_bit(v);
+        if let Some(kinds) = self.0.get_mut(col) {
+            if !kinds.iter().any(|&(b, _)| b == bit) {
+                kinds.push((bit, v.type_name()));
+            }
+        }
+    }
+
+    /// A probe-side value of key column `col`: an error when some build-side value of that
+    /// column is of a kind `=` cannot compare it with (the nested loop's error).
+    fn check(&self, col: usize, v: &Value) -> Result<()> {
+        let bit = kind_bit(v);
+        match self
+            .0
+            .get(col)
+            .and_then(|k| k.iter().find(|&&(b, _)| b != bit))
+        {
+            Some(&(_, other)) => Err(Error::Sql(format!(
+                "type mismatch: cannot compare {} with {other}",
+                v.type_name()
+            ))),
+            None => Ok(()),
+        }
+    }
 }
