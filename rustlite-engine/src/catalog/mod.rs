@@ -374,6 +374,38 @@ impl Catalog {
         })
     }
 
+    /// Table `name` exactly as `view` sees it: from the engine's catalog cache (loaded when
+    /// stale) when that provably is the view's state ([`Catalog::cached_table_in`]), else read
+    /// through the view. Readers that pair a schema with rows take the view first and the
+    /// schema from it, so a migration committing in between cannot give them an old schema
+    /// over newer rows (an index it dropped, a table it recreated).
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+    /// # use rustlite_engine::{Engine, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let users = Schema { name: "users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false)] };
+    /// let mut before = engine.read_view();
+    /// let mut ddl = engine.begin(IsolationLevel::default());
+    /// Catalog::create_table(&mut ddl, &users)?;
+    /// ddl.commit()?;
+    /// assert!(Catalog::table_in_view(&mut before, "users")?.is_none());
+    /// assert!(Catalog::table_in_view(&mut engine.read_view(), "users")?.is_some());
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn table_in_view(view: &mut ReadView<'_>, name: &str) -> Result<Option<Arc<TableSchema>>> {
+        if let Some(table) = Catalog::cached_table_in(view, name) {
+            return Ok(Some(table));
+        }
+        if view.engine().catalog().is_ok() {
+            if let Some(table) = Catalog::cached_table_in(view, name) {
+                return Ok(Some(table));
+            }
+        }
+        Catalog::table(view, name)
+    }
+
     /// Decodes the entry of table `name` returned by [`Catalog::table_entry`]: an entry of an
     /// unknown format version is [`Error::UnsupportedVersion`], damaged bytes
     /// [`Error::Corruption`].
@@ -951,6 +983,29 @@ mod tests {
             Catalog::next_rowid(&mut tx, 10),
             Err(Error::Corruption { .. })
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn a_view_sees_the_schema_of_its_own_state_after_a_later_migration() -> Result<()> {
+        let engine = Engine::open_in_memory(Options::default())?;
+        let mut tx = engine.begin(IsolationLevel::default());
+        let created = Catalog::create_table(&mut tx, &users())?;
+        tx.commit()?;
+        engine.catalog()?; // a current cache, which the view below may use
+        let mut before = engine.read_view();
+        let mut ddl = engine.begin(IsolationLevel::default());
+        let dropped = Catalog::drop_index(&mut ddl, "users", &created.indexes[0].name())?;
+        ddl.commit()?;
+        assert!(dropped.indexes.is_empty());
+        // Stale cache, then a cache loaded after the drop: the old view keeps its index.
+        for _ in 0..2 {
+            let seen = Catalog::table_in_view(&mut before, "users")?;
+            assert_eq!(seen.map(|t| t.indexes.len()), Some(1));
+            engine.catalog()?;
+        }
+        let now = Catalog::table_in_view(&mut engine.read_view(), "users")?;
+        assert_eq!(now.map(|t| t.indexes.len()), Some(0));
         Ok(())
     }
 

@@ -18,7 +18,8 @@ use std::marker::PhantomData;
 use std::ops::RangeBounds;
 use std::sync::Arc;
 
-use rustlite_engine::catalog::TableSchema;
+use rustlite_engine::catalog::{Catalog, TableSchema};
+use rustlite_engine::mvcc::{ReadView, Reader};
 use rustlite_engine::table::{self, WriteMode};
 use rustlite_engine::{Error, Result};
 use serde::Serialize;
@@ -90,9 +91,20 @@ impl<T: Collection> CollectionHandle<T> {
 
     /// The table as committed now.
     fn table(&self) -> Result<Arc<TableSchema>> {
-        self.db.engine().catalog()?.get(T::NAME).ok_or_else(|| {
-            Error::NotFound(format!("collection {} was dropped; open it again", T::NAME))
-        })
+        self.db
+            .engine()
+            .catalog()?
+            .get(T::NAME)
+            .ok_or_else(dropped::<T>)
+    }
+
+    /// A view of the latest committed state, and the table as that view sees it: reads take
+    /// the view first, so a migration committing meanwhile cannot pair an older schema with
+    /// newer rows (say, an index it dropped, whose entries are gone).
+    fn view(&self) -> Result<(ReadView<'_>, Arc<TableSchema>)> {
+        let mut view = self.db.engine().read_view();
+        let table = Catalog::table_in_view(&mut view, T::NAME)?.ok_or_else(dropped::<T>)?;
+        Ok((view, table))
     }
 
     /// Runs `f` in an auto-committed transaction with the table's current schema (fetched
@@ -204,9 +216,9 @@ impl<T: Collection> CollectionHandle<T> {
     /// # Ok::<(), rustlite::Error>(())
     /// ```
     pub fn get(&self, key: &T::Key) -> Result<Option<T>> {
-        let table = self.table()?;
+        let (mut view, table) = self.view()?;
         let row_key = table::row_key(table.id, &ops::pk_values::<T>(&table, key)?)?;
-        match self.db.engine().get(&row_key)? {
+        match view.read(&row_key)? {
             Some(bytes) => Ok(Some(table::decode_document(&bytes)?)),
             None => Ok(None),
         }
@@ -232,8 +244,8 @@ impl<T: Collection> CollectionHandle<T> {
         V: Borrow<Q>,
         Q: Serialize + ?Sized,
     {
-        let table = self.table()?;
-        ops::find(&mut self.db.engine().snapshot(), &table, field, value)
+        let (mut view, table) = self.view()?;
+        ops::find(&mut view, &table, field, value)
     }
 
     /// Documents whose `field` is within `range`, in field order; the field needs a B-Tree
@@ -256,8 +268,8 @@ impl<T: Collection> CollectionHandle<T> {
         V: Borrow<Q>,
         Q: Serialize,
     {
-        let table = self.table()?;
-        ops::range(&mut self.db.engine().snapshot(), &table, field, range)
+        let (mut view, table) = self.view()?;
+        ops::range(&mut view, &table, field, range)
     }
 
     /// Every document, in key order.
@@ -293,10 +305,9 @@ impl<T: Collection> CollectionHandle<T> {
     /// # Ok::<(), rustlite::Error>(())
     /// ```
     pub fn range_keys(&self, range: impl RangeBounds<T::Key>) -> Result<Iter<T>> {
-        let table = self.table()?;
-        let mut snap = self.db.engine().snapshot();
+        let (mut view, table) = self.view()?;
         Ok(Iter::from_scan(ops::range_keys::<T, _>(
-            &mut snap, &table, &range,
+            &mut view, &table, &range,
         )?))
     }
 
@@ -316,7 +327,12 @@ impl<T: Collection> CollectionHandle<T> {
     /// # Ok::<(), rustlite::Error>(())
     /// ```
     pub fn count(&self) -> Result<u64> {
-        let table = self.table()?;
-        table::count(&mut self.db.engine().snapshot(), &table)
+        let (mut view, table) = self.view()?;
+        table::count(&mut view, &table)
     }
+}
+
+/// The error of a handle whose collection was dropped after it was opened.
+fn dropped<T: Collection>() -> Error {
+    Error::NotFound(format!("collection {} was dropped; open it again", T::NAME))
 }
