@@ -199,3 +199,35 @@ fn a_join_comparing_text_with_integers_is_a_type_mismatch_by_hash_and_by_loop() 
     assert_eq!(ids(&db, q, params![].as_slice())?, ints(&[1]));
     Ok(())
 }
+
+#[test]
+fn constraints_name_columns_case_insensitively() -> TestResult {
+    let db = Database::in_memory()?;
+    db.execute(
+        "CREATE TABLE t (id INTEGER, name TEXT, n INTEGER, PRIMARY KEY (ID), UNIQUE (Name))",
+        params![],
+    )?;
+    db.execute("CREATE INDEX t_n ON t (N)", params![])?;
+    db.execute("INSERT INTO t VALUES (1, 'a', 5), (2, 'b', 5)", params![])?;
+    let dup_key = db.execute("INSERT INTO t VALUES (1, 'c', 6)", params![]);
+    assert!(dup_key.is_err(), "{dup_key:?}");
+    let dup_name = db.execute("INSERT INTO t VALUES (3, 'a', 6)", params![]);
+    assert!(
+        matches!(dup_name, Err(rustlite::Error::UniqueViolation { .. })),
+        "{dup_name:?}"
+    );
+    assert_eq!(
+        ids(&db, "SELECT id FROM t WHERE n = 5", &[])?,
+        ints(&[1, 2])
+    );
+    assert_eq!(
+        ids(&db, "SELECT id FROM t WHERE name = 'b'", &[])?,
+        ints(&[2])
+    );
+    let unknown = db.execute("CREATE TABLE u (id INTEGER, PRIMARY KEY (nope))", params![]);
+    assert!(
+        matches!(unknown, Err(rustlite::Error::Sql(_))),
+        "{unknown:?}"
+    );
+    Ok(())
+}

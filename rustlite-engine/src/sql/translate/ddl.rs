@@ -81,13 +81,27 @@ impl Translator {
                 other => return Err(unsupported(&format!("table constraint {other}"))),
             }
         }
-        for key in primary_key.iter().chain(&unique) {
-            if !columns.iter().any(|c| c.name.eq_ignore_ascii_case(key)) {
-                return Err(Error::Sql(format!(
-                    "constraint names unknown column {key} in table {name}"
-                )));
-            }
-        }
+        // Constraints name columns case-insensitively, as every other column reference does;
+        // the key and unique lists keep the column's declared spelling.
+        let declared = |key: String| {
+            columns
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(&key))
+                .map(|c| c.name.clone())
+                .ok_or_else(|| {
+                    Error::Sql(format!(
+                        "constraint names unknown column {key} in table {name}"
+                    ))
+                })
+        };
+        let primary_key = primary_key
+            .into_iter()
+            .map(declared)
+            .collect::<Result<Vec<_>>>()?;
+        let unique = unique
+            .into_iter()
+            .map(declared)
+            .collect::<Result<Vec<_>>>()?;
         // Key columns are implicitly NOT NULL.
         for col in &mut columns {
             if primary_key
