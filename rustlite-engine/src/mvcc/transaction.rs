@@ -20,6 +20,7 @@ use crate::mvcc::IsolationLevel;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// A buffered write: the new value (`None` = delete) and the conflict floor for the key.
@@ -54,8 +55,8 @@ pub struct Transaction {
     guard_ranges: Vec<(KeyRange, SeqNo)>,
     /// Previous states of keys written since the oldest open savepoint, in write order.
     undo: Vec<(Vec<u8>, Option<Pending>)>,
-    /// Open savepoints.
-    savepoints: usize,
+    /// Open savepoints, oldest first: each one's id and the `undo` length it marks.
+    savepoints: Vec<(u64, usize)>,
     active: bool,
     /// At ReadCommitted / ReadUncommitted: the snapshot one operation's reads share while
     /// [`at_one_snapshot`](Self::at_one_snapshot) runs (otherwise each read sees the latest
@@ -97,7 +98,7 @@ impl Engine {
             guards: BTreeMap::new(),
             guard_ranges: Vec::new(),
             undo: Vec::new(),
-            savepoints: 0,
+            savepoints: Vec::new(),
             active: true,
             statement: None,
         }
@@ -304,7 +305,7 @@ impl Transaction {
         } else {
             self.engine.last_seq()
         };
-        if self.savepoints > 0 {
+        if !self.savepoints.is_empty() {
             let previous = self.writes.get(&key).cloned();
             self.undo.push((key.clone(), previous));
         }
@@ -392,7 +393,9 @@ impl Transaction {
     /// Marks the current state of this transaction's writes, so that a failed step (one SQL
     /// statement, one typed operation) can be undone with [`rollback_to`](Self::rollback_to)
     /// without abandoning the whole transaction. Every savepoint must end in `rollback_to` or
-    /// [`release`](Self::release); savepoints nest.
+    /// [`release`](Self::release); savepoints nest: ending one ends every savepoint opened
+    /// after it, and ending a savepoint already ended that way (or one of another transaction)
+    /// does nothing.
     ///
     /// ```
     /// use rustlite_engine::{Engine, IsolationLevel, Options};
@@ -409,8 +412,10 @@ impl Transaction {
     /// ```
     #[must_use = "a savepoint must be released or rolled back to"]
     pub fn savepoint(&mut self) -> Savepoint {
-        self.savepoints += 1;
-        Savepoint(self.undo.len())
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        self.savepoints.push((id, self.undo.len()));
+        Savepoint(id)
     }
 
     /// Undoes every write made since `savepoint` and closes it.
@@ -427,7 +432,10 @@ impl Transaction {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn rollback_to(&mut self, savepoint: Savepoint) {
-        while self.undo.len() > savepoint.0 {
+        let Some(&(_, mark)) = self.savepoints.iter().find(|(id, _)| *id == savepoint.0) else {
+            return; // ended already, with an outer one
+        };
+        while self.undo.len() > mark {
             let Some((key, previous)) = self.undo.pop() else {
                 break;
             };
@@ -456,9 +464,15 @@ impl Transaction {
     /// assert_eq!(db.get(b"a")?, Some(b"1".to_vec()));
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
-    pub fn release(&mut self, _savepoint: Savepoint) {
-        self.savepoints = self.savepoints.saturating_sub(1);
-        if self.savepoints == 0 {
+    pub fn release(&mut self, savepoint: Savepoint) {
+        if let Some(i) = self
+            .savepoints
+            .iter()
+            .position(|(id, _)| *id == savepoint.0)
+        {
+            self.savepoints.truncate(i);
+        }
+        if self.savepoints.is_empty() {
             self.undo.clear();
         }
     }
@@ -605,7 +619,7 @@ impl Transaction {
 /// # Ok::<(), rustlite_engine::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct Savepoint(usize);
+pub struct Savepoint(u64);
 
 /// One of the transaction's own writes seen by a scan: key and value (`None` = deleted).
 type OwnWrite<'a> = (&'a [u8], Option<&'a [u8]>);
@@ -747,5 +761,44 @@ impl Snapshot {
     ) -> Result<ScanIter> {
         self.engine
             .scan_at(lower, upper, dir, Arc::clone(&self.guard))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, IsolationLevel, Options, Result};
+
+    #[test]
+    fn ending_a_savepoint_ends_those_opened_after_it() -> Result<()> {
+        let db = Engine::open_in_memory(Options::default())?;
+        let mut tx = db.begin(IsolationLevel::RepeatableRead);
+        let outer = tx.savepoint();
+        tx.put(b"a", b"1")?;
+        let inner = tx.savepoint();
+        tx.put(b"b", b"1")?;
+        tx.rollback_to(outer); // ends `inner` too
+        let again = tx.savepoint();
+        tx.put(b"c", b"1")?;
+        tx.put(b"d", b"1")?;
+        tx.rollback_to(inner); // already ended: undoes nothing
+        tx.release(again);
+        assert!(tx.savepoints.is_empty() && tx.undo.is_empty());
+        tx.put(b"e", b"1")?;
+        assert!(tx.undo.is_empty(), "no savepoint open: nothing to undo");
+        // A savepoint of another transaction is not one of this one's.
+        let mut other = db.begin(IsolationLevel::RepeatableRead);
+        let foreign = other.savepoint();
+        let mine = tx.savepoint();
+        tx.put(b"f", b"1")?;
+        tx.rollback_to(foreign);
+        tx.release(mine);
+        other.rollback();
+        tx.commit()?;
+        let present: Vec<bool> = ["a", "b", "c", "d", "e", "f"]
+            .iter()
+            .map(|k| db.get(k.as_bytes()).map(|v| v.is_some()))
+            .collect::<Result<_>>()?;
+        assert_eq!(present, [false, false, true, true, true, true]);
+        Ok(())
     }
 }
