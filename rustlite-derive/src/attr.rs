@@ -17,6 +17,10 @@ pub struct ContainerAttrs {
     pub name: Option<LitStr>,
     /// Span of a `#[serde(rename_all ..)]`, refused by the checks.
     pub serde_rename_all: Option<Span>,
+    /// Struct-level serde options that store something other than the struct's own fields
+    /// (`into`, `from`, `try_from`, `transparent`, `tag`, `content`, `untagged`, `remote`),
+    /// refused by the checks: each name with its span.
+    pub serde_reshape: Vec<(String, Span)>,
 }
 
 /// Options of a field.
@@ -83,8 +87,11 @@ pub fn container(attrs: &[Attribute], errors: &mut Errors) -> ContainerAttrs {
             errors.push_result(result);
         } else if attr.path().is_ident("serde") {
             for (name, span) in serde_options(attr) {
-                if name == "rename_all" || name == "rename_all_fields" {
-                    out.serde_rename_all = Some(span);
+                match name.as_str() {
+                    "rename_all" | "rename_all_fields" => out.serde_rename_all = Some(span),
+                    "into" | "from" | "try_from" | "transparent" | "tag" | "content"
+                    | "untagged" | "remote" => out.serde_reshape.push((name, span)),
+                    _ => {}
                 }
             }
         }

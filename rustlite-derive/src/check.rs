@@ -71,19 +71,31 @@ pub fn check(input: &Input, errors: &mut Errors) {
         ));
     }
 
-    if let Some(lit) = &input.attrs.name {
-        let name = lit.value();
-        let mut chars = name.chars();
-        let valid = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            errors.push(syn::Error::new_spanned(
-                lit,
-                "collection names must match [A-Za-z_][A-Za-z0-9_]* (they are SQL table names)",
-            ));
-        }
+    let name = input.name();
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        const RULE: &str =
+            "collection names must match [A-Za-z_][A-Za-z0-9_]* (they are SQL table names)";
+        errors.push(match &input.attrs.name {
+            Some(lit) => syn::Error::new_spanned(lit, RULE),
+            None => syn::Error::new_spanned(
+                input.ident,
+                format!(
+                    "{RULE}; the default name, `{name}`, does not: give one with `#[collection(name = \"..\")]`"
+                ),
+            ),
+        });
+    }
+
+    for (option, span) in &input.attrs.serde_reshape {
+        errors.push(syn::Error::new(
+            *span,
+            format!("#[derive(Collection)] does not support `#[serde({option})]` on the struct: a document is stored as the struct's own fields"),
+        ));
     }
 
     if let Some(span) = input.attrs.serde_rename_all {
@@ -147,6 +159,9 @@ pub fn check(input: &Input, errors: &mut Errors) {
             if let Some(why) = type_error(field.ty, Role::Index) {
                 errors.push(syn::Error::new_spanned(field.ty, why));
             }
+        }
+        if attrs.not_serialized {
+            continue; // not stored: no handle
         }
         let handle = ast::upper_snake_case(&field.name);
         if let Some(first) = handles.insert(handle.clone(), field.ident) {

@@ -70,7 +70,8 @@ fn expand(input: &Input) -> TokenStream {
         let field_name = &f.name;
         Some(quote!(#p::IndexDef::new(#name, #field_name, #p::IndexKind::#kind, #unique)))
     });
-    let handles = input.fields.iter().map(|f| {
+    // Fields serde leaves out of documents get no handle: there is nothing stored to find.
+    let handles = input.fields.iter().filter(|f| !f.attrs.not_serialized).map(|f| {
         let const_name = format_ident!("{}", ast::upper_snake_case(&f.name), span = f.ident.span());
         let ty = f.ty;
         let field_name = &f.name;

@@ -13,8 +13,9 @@
 //! }
 //! ```
 //!
-//! Besides the trait impl, the derive adds one typed handle per field, named after the field
-//! in UPPER_SNAKE_CASE, with the struct's visibility: `User::EMAIL: rustlite::Field<User, String>`.
+//! Besides the trait impl, the derive adds one typed handle per stored field (not for fields
+//! serde skips), named after the field in UPPER_SNAKE_CASE, with the struct's visibility:
+//! `User::EMAIL: rustlite::Field<User, String>`.
 //!
 //! # Rules (each broken rule is a spanned compile error; all are reported at once)
 //! - Only non-generic structs with named fields; at least one `#[key]` field.
@@ -27,8 +28,11 @@
 //!   also `#[index]`ed: the primary key is its own index.
 //! - `#[serde(rename)]`, `#[serde(rename_all)]` and `#[serde(flatten)]` are refused: the Rust
 //!   field name is the stored field name and SQL column. `#[serde(skip..)]` is refused on key
-//!   and indexed fields; other skipped fields are left out of the schema.
-//! - Collection names match `[A-Za-z_][A-Za-z0-9_]*` (index names are `"{collection}.{field}"`).
+//!   and indexed fields; other skipped fields are left out of the schema. Struct-level
+//!   `#[serde(into, from, try_from, transparent, tag, content, untagged, remote)]` are refused:
+//!   a document is stored as the struct's own fields.
+//! - Collection names, given or defaulted, match `[A-Za-z_][A-Za-z0-9_]*` (index names are
+//!   `"{collection}.{field}"`).
 //!
 //! A field called `name` gets the handle `User::NAME`, which then shadows the trait constant in
 //! that path: the collection name stays reachable as `<User as Collection>::NAME`.
