@@ -995,7 +995,7 @@ mod tests {
         engine.catalog()?; // a current cache, which the view below may use
         let mut before = engine.read_view();
         let mut ddl = engine.begin(IsolationLevel::default());
-        let dropped = Catalog::drop_index(&mut ddl, "users", &created.indexes[0].name())?;
+        let dropped = Catalog::drop_index(&mut ddl, "users", created.indexes[0].name())?;
         ddl.commit()?;
         assert!(dropped.indexes.is_empty());
         // Stale cache, then a cache loaded after the drop: the old view keeps its index.
