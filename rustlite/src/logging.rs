@@ -35,6 +35,7 @@
 //! ```
 
 use crate::{Error, Result};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
@@ -227,12 +228,19 @@ impl LogConfig {
     pub fn init(self) -> Result<LogGuard> {
         let filter = EnvFilter::try_new(&self.filter)
             .map_err(|e| Error::InvalidArgument(format!("log filter {:?}: {e}", self.filter)))?;
-        let stdout = self
-            .stdout
-            .then(|| fmt::layer().with_writer(std::io::stdout).boxed());
-        let stderr = self
-            .stderr
-            .then(|| fmt::layer().with_writer(std::io::stderr).boxed());
+        // Colours only on a terminal: a redirected stream (`2> app.log`) gets plain text.
+        let stdout = self.stdout.then(|| {
+            fmt::layer()
+                .with_ansi(std::io::stdout().is_terminal())
+                .with_writer(std::io::stdout)
+                .boxed()
+        });
+        let stderr = self.stderr.then(|| {
+            fmt::layer()
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr)
+                .boxed()
+        });
         let (file, worker) = match &self.file {
             Some(path) => {
                 let appender = self.appender(path)?;
