@@ -66,6 +66,17 @@ impl Database {
         })
     }
 
+    // Hidden: the engine's hook for fault-injection tests (`rustlite_engine::storage`).
+    #[doc(hidden)]
+    pub fn open_with_storage(
+        storage: std::sync::Arc<dyn rustlite_engine::storage::Storage>,
+        options: Options,
+    ) -> Result<Database> {
+        Ok(Database {
+            engine: Engine::open_with_storage(storage, options)?,
+        })
+    }
+
     /// A database that lives in memory only (gone when dropped). It runs the same engine code as
     /// an on-disk database.
     ///
@@ -318,13 +329,14 @@ impl Database {
     /// # Ok::<(), rustlite::Error>(())
     /// ```
     pub fn begin_with(&self, isolation: IsolationLevel) -> Result<Transaction> {
-        self.engine.check_writable()?;
+        // No writability check: after a write-path failure a transaction still reads; its
+        // commit refuses writes (`Error::Poisoned`).
         Ok(Transaction::new(self.engine.begin(isolation)))
     }
 
-    /// Runs `f` in a transaction and commits it, retrying (up to 16 times) when the commit, or
-    /// any operation inside `f`, fails with [`Error::Conflict`]. Any other error rolls back and is
-    /// returned.
+    /// Runs `f` in a transaction and commits it, running it again in a fresh transaction (up to
+    /// 16 runs in all) when the commit, or any operation inside `f`, fails with
+    /// [`Error::Conflict`]. Any other error rolls back and is returned.
     ///
     /// ```
     /// let db = rustlite::Database::in_memory()?;

@@ -85,9 +85,9 @@ impl Database {
     /// # Ok::<(), rustlite::Error>(())
     /// ```
     pub fn query(&self, sql: &str, params: impl AsRef<[Value]>) -> Result<QueryResult> {
-        let engine = self.engine();
-        engine.check_writable()?;
-        sql::query(engine, sql, params.as_ref())
+        // No writability check: reads still work after a write-path failure, and a write
+        // statement's commit refuses (`Error::Poisoned`).
+        sql::query(self.engine(), sql, params.as_ref())
     }
 
     /// Same as [`Database::query`]; reads better for writes and DDL.
@@ -160,7 +160,6 @@ impl Database {
         f: impl FnMut(&[String], Vec<Value>) -> Result<bool>,
     ) -> Result<QuerySummary> {
         let engine = self.engine();
-        engine.check_writable()?;
         summed(f, |each| {
             sql::query_each(engine, sql, params.as_ref(), each)
         })
@@ -211,8 +210,8 @@ impl Database {
 
 impl Transaction {
     /// Runs one SQL statement inside this transaction, at its snapshot; its writes commit with
-    /// the transaction. If the statement fails, roll the transaction back (some of the
-    /// statement's writes may be in it).
+    /// the transaction. A statement is atomic inside the transaction: if it fails, the writes
+    /// it made are undone and the transaction can go on.
     ///
     /// ```
     /// # use rustlite::{params, Database};

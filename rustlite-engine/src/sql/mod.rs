@@ -171,9 +171,8 @@ fn plan_reusing(
 /// Parses, plans and executes one statement inside the engine transaction `tx`, reading the
 /// catalog and rows at its snapshot and writing through the table layer.
 ///
-/// The statement's writes land in `tx`; commit it to make them durable. Run each statement
-/// in its own transaction (as `rustlite::Database::execute` does) for per-statement
-/// atomicity: a failed statement may leave some of its writes in `tx`.
+/// The statement's writes land in `tx`; commit it to make them durable. A failed statement
+/// leaves none of its writes in `tx` (see below).
 ///
 /// ```
 /// use rustlite_engine::{sql, Engine, IsolationLevel, Options, Value};
