@@ -164,6 +164,23 @@ fn symlinked_backup_files_are_refused() {
 }
 
 #[test]
+fn a_backup_opened_as_a_database_is_refused_by_restore_naming_a_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = Database::open(dir.path().join("db")).expect("open");
+    db.put("a", "1").expect("put");
+    let backup = dir.path().join("backup");
+    db.backup_to(&backup).expect("backup");
+    // Opening the backup itself makes it a live database: its WAL and manifest change.
+    let opened = Database::open(&backup).expect("a backup opens as a database");
+    assert_eq!(opened.get("a").expect("get"), Some(b"1".to_vec()));
+    drop(opened);
+    match Database::restore(&backup, dir.path().join("restored")) {
+        Err(Error::Corruption { file, .. }) => assert!(!file.is_empty(), "names no file"),
+        other => panic!("expected Corruption naming a file, got {other:?}"),
+    }
+}
+
+#[test]
 fn in_memory_database_backs_up_to_disk() {
     let db = Database::in_memory().expect("open");
     for i in 0..100u32 {

@@ -433,8 +433,11 @@ impl Database {
 
     /// Writes a consistent point-in-time copy of the live database into `dir` (created if
     /// missing, refused if not empty) while other threads keep reading and writing; writers wait
-    /// only for a memtable switch. Tables are hard-linked where the file system allows. The
-    /// backup is itself a database directory that [`Database::open`] opens.
+    /// only for a memtable switch. Tables are hard-linked where the file system allows, else
+    /// copied (with flushes and compactions running meanwhile). The backup is itself a database
+    /// directory that [`Database::open`] opens; once opened it is a live database whose files
+    /// change, and [`Database::restore`] refuses it: to keep it as a backup, restore it and open
+    /// the copy.
     ///
     /// ```
     /// let db = rustlite::Database::in_memory()?;

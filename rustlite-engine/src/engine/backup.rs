@@ -2,10 +2,14 @@
 //!
 //! [`Engine::backup_to`] switches the memtable (the only moment writers wait), flushes every
 //! frozen memtable to L0, and — holding the job lock so no compaction deletes a file meanwhile —
-//! hard-links (or copies) the live SSTables into the destination, writes a fresh manifest naming
-//! exactly those files, and last a `BACKUP` file listing every file with its size and crc32. The
-//! backup is itself a database directory: `Engine::open` opens it, and it holds every commit up to
-//! the memtable switch (a prefix of the history: one commit boundary, never a partial commit).
+//! hard-links the live SSTables into the destination, or, where it cannot link (another file
+//! system, an in-memory source), opens them for reading. Then, the lock released, it copies the
+//! opened ones (an open file stays readable after a compaction unlinks it), writes a fresh
+//! manifest naming exactly those files, and last a `BACKUP` file listing every file with its
+//! size and crc32. The backup is itself a database directory that `Engine::open` opens, and it
+//! holds every commit up to the memtable switch (a prefix of the history: one commit boundary,
+//! never a partial commit). Opening it makes it a live database whose files change: [`restore`]
+//! then refuses it (the files no longer match the listing), so restore first and open the copy.
 //!
 //! ```text
 //! BACKUP:  rustlite-backup 1
@@ -25,7 +29,7 @@ use crate::lsm::manifest::{
     parse_file_name, sst_file_name, FileName, Manifest, ManifestState, CURRENT_FILE,
 };
 use crate::lsm::wal::wal_file_name;
-use crate::storage::{write_file_synced, FsStorage, Storage};
+use crate::storage::{write_file_synced, FsStorage, RandomAccessFile, Storage};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
@@ -55,6 +59,27 @@ pub struct BackupInfo {
     pub linked: usize,
     /// Every commit up to this seqno is in the backup.
     pub last_seq: SeqNo,
+}
+
+/// Copies an open file into a new file at `path`, a chunk at a time, and fsyncs it.
+fn copy_out(src: &dyn RandomAccessFile, path: &Path) -> Result<()> {
+    use std::io::Write;
+    const CHUNK: u64 = 1 << 20;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    let mut buf = Vec::new();
+    let mut offset = 0;
+    while offset < src.len() {
+        let n = (src.len() - offset).min(CHUNK);
+        buf.resize(usize::try_from(n).unwrap_or(usize::MAX), 0);
+        src.read_exact_at(&mut buf, offset)?;
+        out.write_all(&buf)?;
+        offset += n;
+    }
+    out.sync_all()?;
+    Ok(())
 }
 
 fn crc_of(path: &Path) -> Result<(u64, u32)> {
@@ -117,18 +142,26 @@ impl Engine {
         };
         let mut listing = vec![BACKUP_HEADER.to_string()];
         let mut levels = vec![Vec::new(); state.version.levels.len()];
+        let mut to_copy = Vec::new();
         for (level, files) in state.version.levels.iter().enumerate() {
             for f in files {
                 let name = sst_file_name(f.meta.number);
-                if inner.storage.export(&name, dest)? {
+                if inner.storage.link_into(&name, dest)? {
                     info.linked += 1;
+                } else {
+                    to_copy.push((inner.storage.open_read(&name)?, name));
                 }
                 if let Some(l) = levels.get_mut(level) {
                     l.push(f.meta.clone());
                 }
             }
         }
+        // Copies run without the job lock: flushes and compactions go on (and writers never
+        // stall behind a long copy); the open handles keep the files readable.
         drop(jobs_guard);
+        for (src, name) in to_copy {
+            copy_out(src.as_ref(), &dest.join(name))?;
+        }
         let manifest_number = inner.next_file_number.fetch_add(2, Ordering::Relaxed);
         let wal_number = manifest_number + 1;
         let manifest_state = ManifestState {
@@ -228,7 +261,14 @@ pub fn restore(backup: impl AsRef<Path>, target: impl AsRef<Path>) -> Result<()>
     let entries = parse_listing(&listing)?;
     for e in &entries {
         let path = backup.join(&e.name);
-        let meta = std::fs::symlink_metadata(&path)?;
+        let meta = std::fs::symlink_metadata(&path).map_err(|err| match err.kind() {
+            std::io::ErrorKind::NotFound => Error::corruption(
+                &e.name,
+                0,
+                "listed in BACKUP but missing (a backup opened as a database changes its files)",
+            ),
+            _ => Error::from(err),
+        })?;
         if !meta.file_type().is_file() {
             return Err(Error::corruption(
                 &e.name,

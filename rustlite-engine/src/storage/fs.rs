@@ -301,16 +301,9 @@ impl Storage for FsStorage {
         super::dir_lock::lock(&self.dir, LOCK_FILE)
     }
 
-    fn export(&self, name: &str, dest: &Path) -> Result<bool> {
-        let src = self.path(name)?;
-        match std::fs::hard_link(&src, dest.join(name)) {
-            Ok(()) => Ok(true),
-            Err(_) => {
-                let data = std::fs::read(&src)?;
-                super::write_file_synced(&dest.join(name), &data)?;
-                Ok(false)
-            }
-        }
+    fn link_into(&self, name: &str, dest: &Path) -> Result<bool> {
+        // Any failure (another file system, no hard links) leaves the copy to the caller.
+        Ok(std::fs::hard_link(self.path(name)?, dest.join(name)).is_ok())
     }
 
     fn location(&self) -> String {

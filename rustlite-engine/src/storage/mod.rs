@@ -113,11 +113,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     fn lock(&self) -> Result<Box<dyn DirLock>>;
     /// A human-readable location for messages (`/path/to/db` or `:memory:`).
     fn location(&self) -> String;
-    /// Puts an immutable file `name` into the real directory `dest` (for backups): a hard link
-    /// where the storage allows it, else a copy; the copy is fsynced. Returns whether it linked.
-    fn export(&self, name: &str, dest: &std::path::Path) -> Result<bool> {
-        let data = self.read_all(name)?;
-        write_file_synced(&dest.join(name), &data)?;
+    /// Hard-links the immutable file `name` into the real directory `dest` (for backups), when
+    /// the storage allows it (the same file system); `false` when it cannot, and the caller
+    /// copies the file instead.
+    fn link_into(&self, _name: &str, _dest: &std::path::Path) -> Result<bool> {
         Ok(false)
     }
 }
