@@ -5,7 +5,8 @@
 //! ```text
 //! [0x03][0x01][table name]        -> [format 0x01] ++ msgpack(TableSchema)
 //! [0x03][0x02][index name]        -> [format 0x01] ++ msgpack(TableIndex)   standalone index (seed API)
-//! [0x03][0x10]                    -> next id, u32 BE (tables and indexes share one id space)
+//! [0x03][0x10]                    -> next id, u64 BE, 8 bytes (tables and indexes share one id
+//!                                    space; ids handed out fit in u32)
 //! [0x03][0x11][table id u32 BE]   -> next row id, u64 BE (tables without a declared key;
 //!                                    written by RustLite before 2026-11-26, now only read)
 //! ```

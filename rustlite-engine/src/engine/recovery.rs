@@ -4,8 +4,9 @@
 //! 2. Load the manifest named by `CURRENT` (none: a new database). Open every live table (footer,
 //!    index and filter checksums are verified here).
 //! 3. Replay every WAL numbered at or above the manifest's log number, oldest first, into a
-//!    memtable. A torn tail (a record cut short by a crash: never acknowledged) ends the replay and
-//!    is cut off; a bad checksum before the tail is [`Error::Corruption`].
+//!    memtable. A torn tail (a record cut short by a crash: never acknowledged), or damage that
+//!    only records never known to be durable follow (a torn write, see `lsm::wal`), ends the
+//!    replay and is cut off; any other damage is [`Error::Corruption`].
 //! 4. Flush the recovered memtable to L0, write a fresh manifest (the old ones are removed) and
 //!    start a new WAL, then delete files no manifest references.
 
