@@ -315,14 +315,12 @@ mod tests {
     use crate::{Engine, Error, Options, Result};
     use std::path::Path;
 
-    /// A database with one L0 table per range (keys `k{i:02}`), closed; its manifest state.
-    fn tables(
-        dir: &Path,
-        ranges: &[std::ops::Range<u32>],
-    ) -> Result<(FsStorage, ManifestState, u64)> {
+    /// A database with one L0 table per `[from, to)` (keys `k{i:02}`), closed; its manifest
+    /// state.
+    fn tables(dir: &Path, ranges: &[(u32, u32)]) -> Result<(FsStorage, ManifestState, u64)> {
         let engine = Engine::open(dir, Options::default())?;
-        for range in ranges {
-            for i in range.clone() {
+        for &(from, to) in ranges {
+            for i in from..to {
                 engine.put(format!("k{i:02}").as_bytes(), b"v")?;
             }
             engine.flush()?;
@@ -348,7 +346,7 @@ mod tests {
     #[test]
     fn a_manifest_range_narrower_than_its_table_is_corruption() -> Result<()> {
         let dir = tempfile::tempdir()?;
-        let (storage, mut state, number) = tables(dir.path(), &[0..10])?;
+        let (storage, mut state, number) = tables(dir.path(), &[(0, 10)])?;
         let meta = state.levels[0]
             .first_mut()
             .ok_or_else(|| Error::InvalidArgument("no table".into()))?;
@@ -364,7 +362,7 @@ mod tests {
     #[test]
     fn overlapping_tables_in_a_sorted_level_are_corruption() -> Result<()> {
         let dir = tempfile::tempdir()?;
-        let (storage, mut state, number) = tables(dir.path(), &[0..10, 5..15])?;
+        let (storage, mut state, number) = tables(dir.path(), &[(0, 10), (5, 15)])?;
         let l0 = std::mem::take(&mut state.levels[0]);
         let valid = ManifestState {
             levels: {
