@@ -751,3 +751,30 @@ fn usage_and_subcommand_disambiguation() {
         .stdout(predicate::str::contains("|   1 |"));
     assert!(dir.path().join("stats").is_dir());
 }
+
+/// `.schema` shows a document column as `DOCUMENT`, which `CREATE TABLE` accepts back: its
+/// output replays into an equal schema (before, "unsupported: type DOCUMENT").
+#[test]
+fn schema_output_with_document_columns_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let jsonl = files.path().join("docs.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"id\": 1, \"d\": {\"x\": 1}}\n{\"id\": 2, \"d\": [1, 2]}\n",
+    )
+    .unwrap();
+    let schema = stdout_of(
+        rustlite()
+            .arg(dir.path().join("a"))
+            .arg(format!(".import {} t\n.schema t", jsonl.display())),
+    );
+    let schema = schema.strip_prefix("imported 2 rows into t\n").unwrap();
+    assert!(schema.contains("d DOCUMENT"), "{schema}");
+    let replayed = stdout_of(
+        rustlite()
+            .arg(dir.path().join("b"))
+            .arg(format!("{schema}\n.schema t")),
+    );
+    assert_eq!(replayed, schema);
+}

@@ -337,7 +337,8 @@ fn binary_op(op: &sp::BinaryOperator) -> Result<BinaryOp> {
     })
 }
 
-/// Maps a SQL type name to a column type.
+/// Maps a SQL type name to a column type (of a column, or `CAST`'s target). `DOCUMENT` (also
+/// `JSON`, `JSONB`) is a document column: maps and arrays.
 pub(super) fn column_type(t: &sp::DataType) -> Result<ColumnType> {
     use sp::DataType as D;
     Ok(match t {
@@ -350,6 +351,14 @@ pub(super) fn column_type(t: &sp::DataType) -> Result<ColumnType> {
         D::Text | D::Varchar(_) | D::Char(_) | D::String(_) | D::CharVarying(_) => ColumnType::Text,
         D::Blob(_) | D::Bytea | D::Binary(_) | D::Varbinary(_) => ColumnType::Bytes,
         D::Bool | D::Boolean => ColumnType::Bool,
+        // `DOCUMENT` is the name `.schema` and error messages give a document column.
+        D::JSON | D::JSONB => ColumnType::Document,
+        D::Custom(name, modifiers)
+            if modifiers.is_empty()
+                && object_name(name).is_ok_and(|n| n.eq_ignore_ascii_case("DOCUMENT")) =>
+        {
+            ColumnType::Document
+        }
         other => return Err(unsupported(&format!("type {other}"))),
     })
 }

@@ -1,7 +1,7 @@
 //! Translation tests: supported shapes, named refusals, and the size/depth limits.
 
 use super::*;
-use crate::sql::ast::{Expr, Statement};
+use crate::sql::ast::{ColumnType, Expr, Statement};
 
 fn err(sql: &str) -> String {
     match parse(sql) {
@@ -47,6 +47,24 @@ fn parameters_follow_the_text_in_limit_clauses() {
     }
     let (limit, offset) = params("SELECT 1 FROM t LIMIT ? OFFSET ?");
     assert!(limit.contains("Param(0)") && offset.contains("Param(1)"));
+}
+
+/// `.schema` prints a document column as `DOCUMENT`: that name (and `JSON`, `JSONB`) is accepted
+/// back, so its output replays. Other unknown names are still refused.
+#[test]
+fn document_column_type_names() {
+    for sql in [
+        "CREATE TABLE t (d DOCUMENT, j JSON, b jsonb, l document NOT NULL)",
+        "CREATE TABLE t (d \"DOCUMENT\", j Json, b JSONB, l Document NOT NULL)",
+    ] {
+        let Ok(Statement::CreateTable(t)) = parse(sql) else {
+            panic!("{sql} did not parse")
+        };
+        let types: Vec<ColumnType> = t.columns.iter().map(|c| c.ty).collect();
+        assert_eq!(types, [ColumnType::Document; 4], "{sql}");
+    }
+    assert!(err("CREATE TABLE t (d DOCUMENTS)").contains("type DOCUMENTS"));
+    assert!(err("CREATE TABLE t (d DOCUMENT(3))").contains("type DOCUMENT(3)"));
 }
 
 #[test]
