@@ -778,3 +778,17 @@ fn schema_output_with_document_columns_replays() {
     );
     assert_eq!(replayed, schema);
 }
+
+/// The statement splitter hides a `;` where the SQL parser does: in backtick-quoted identifiers
+/// and in nested block comments (before, both statements were cut at the inner `;`).
+#[test]
+fn backtick_identifiers_and_nested_comments_do_not_end_a_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout_of(
+        rustlite()
+            .arg(dir.path())
+            .args(["--mode", "csv"])
+            .write_stdin("SELECT 1 AS `a;b`;\nSELECT 1 /* x /* y */ ; */ AS z;\n"),
+    );
+    assert_eq!(out, "a;b\n1\nz\n1\n");
+}

@@ -5,9 +5,12 @@
 //!   FROM t;                        string and the one in a comment do not end it)
 //! ```
 //!
-//! The splitter knows SQL's lexical states that can hide a `;`: `'string'` (with `''` escapes),
-//! `"identifier"`, `-- line comment` and `/* block comment */`. Text after the last `;` is kept
-//! as the start of the next statement, which is how multi-line statements are entered.
+//! The splitter knows SQL's lexical states that can hide a `;`, as the SQL parser (sqlparser's
+//! generic dialect) reads them: `'string'` (with `''` escapes), `"identifier"` and
+//! `` `identifier` `` (a doubled quote escapes itself), `-- line comment` and
+//! `/* block comment */`, which nests (`/* a /* b */ ; */` is one comment). Text after the last
+//! `;` is kept as the start of the next statement, which is how multi-line statements are
+//! entered.
 
 /// Lexical state between calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,8 +18,10 @@ enum State {
     Normal,
     Single,
     Double,
+    Backtick,
     Line,
-    Block,
+    /// Inside this many nested block comments (at least 1).
+    Block(u32),
 }
 
 /// Accumulates SQL text and hands out complete statements.
@@ -52,13 +57,14 @@ impl StatementBuffer {
             state = match (state, c) {
                 (State::Normal, '\'') => State::Single,
                 (State::Normal, '"') => State::Double,
+                (State::Normal, '`') => State::Backtick,
                 (State::Normal, '-') if next == Some('-') => {
                     chars.next();
                     State::Line
                 }
                 (State::Normal, '/') if next == Some('*') => {
                     chars.next();
-                    State::Block
+                    State::Block(1)
                 }
                 (State::Normal, ';') => {
                     let statement = &self.text[start..=i];
@@ -68,10 +74,21 @@ impl StatementBuffer {
                     start = i + 1;
                     State::Normal
                 }
-                (State::Single, '\'') | (State::Double, '"') | (State::Line, '\n') => State::Normal,
-                (State::Block, '*') if next == Some('/') => {
+                // A doubled quote is the same quote state left and entered again.
+                (State::Single, '\'')
+                | (State::Double, '"')
+                | (State::Backtick, '`')
+                | (State::Line, '\n') => State::Normal,
+                (State::Block(depth), '/') if next == Some('*') => {
                     chars.next();
-                    State::Normal
+                    State::Block(depth.saturating_add(1))
+                }
+                (State::Block(depth), '*') if next == Some('/') => {
+                    chars.next();
+                    match depth {
+                        1 => State::Normal,
+                        _ => State::Block(depth - 1),
+                    }
                 }
                 (s, _) => s,
             };
@@ -94,12 +111,36 @@ fn has_code(sql: &str) -> bool {
         rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
         if let Some(after) = rest.strip_prefix("--") {
             rest = after.split_once('\n').map_or("", |(_, r)| r);
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after.split_once("*/").map_or("", |(_, r)| r);
+        } else if rest.starts_with("/*") {
+            rest = after_block_comment(rest);
         } else {
             return !rest.is_empty();
         }
     }
+}
+
+/// What follows the (nested) block comment that `text` starts with; empty if it does not end.
+fn after_block_comment(text: &str) -> &str {
+    let mut depth = 0u32;
+    let mut chars = text.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        match (c, chars.peek().map(|&(_, n)| n)) {
+            ('/', Some('*')) => {
+                chars.next();
+                depth += 1;
+            }
+            ('*', Some('/')) => {
+                if let Some((end, _)) = chars.next() {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return text.get(end + 1..).unwrap_or("");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    ""
 }
 
 /// Splits a dot-command line into words; `"..."` and `'...'` group words with spaces
@@ -154,6 +195,24 @@ mod tests {
             ["SELECT 'a;b', \"c;d\" -- e;\n FROM t;", "/* ; */ SELECT 2;"]
         );
         assert_eq!(rest.as_deref(), Some("SELECT"));
+    }
+
+    #[test]
+    fn backtick_identifiers_and_nested_comments_hide_semicolons() {
+        let (done, rest) =
+            split("SELECT 1 AS `a;b`, 2 AS `c``;`; SELECT 1 /* x /* y */ ; */ AS z; SELECT");
+        assert_eq!(
+            done,
+            [
+                "SELECT 1 AS `a;b`, 2 AS `c``;`;",
+                "SELECT 1 /* x /* y */ ; */ AS z;"
+            ]
+        );
+        assert_eq!(rest.as_deref(), Some("SELECT"));
+        // A statement that is only a nested comment is no statement.
+        let (done, rest) = split("/* a /* b */ ; */ ; /* c */");
+        assert!(done.is_empty(), "{done:?}");
+        assert_eq!(rest, None);
     }
 
     #[test]
