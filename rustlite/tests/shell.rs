@@ -792,3 +792,23 @@ fn backtick_identifiers_and_nested_comments_do_not_end_a_statement() {
     );
     assert_eq!(out, "a;b\n1\nz\n1\n");
 }
+
+/// `.mode json` keeps every column of a result that repeats a name: the second `v` is `v:1`
+/// (before, one object key held only the last value).
+#[test]
+fn json_mode_keeps_columns_with_repeated_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout_of(rustlite().arg(dir.path()).args([
+        "--mode",
+        "json",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT);
+         CREATE TABLE b (id INTEGER PRIMARY KEY, v TEXT);
+         INSERT INTO a VALUES (1, 'left'); INSERT INTO b VALUES (1, 'right');
+         SELECT * FROM a JOIN b ON a.id = b.id;
+         SELECT 1 AS x, 2 AS x;",
+    ]));
+    assert_eq!(
+        out,
+        "[{\"id\":1,\"v\":\"left\",\"id:1\":1,\"v:1\":\"right\"}]\n[{\"x\":1,\"x:1\":2}]\n"
+    );
+}

@@ -13,6 +13,12 @@
 //! ```
 //! Numbers are right-aligned, everything else left-aligned; newlines in text show as `\n`.
 //!
+//! # JSON mode
+//! One object per row, keyed by column name. A name the result repeats (`SELECT * FROM a JOIN
+//! b` where both have `v`, or `SELECT 1 AS x, 2 AS x`) gets `:N` appended at its second and
+//! later uses, `N` the smallest from 1 that no other column has: `{"v":1,"v:1":2}`. No value
+//! is lost.
+//!
 //! # JSON form of a value
 //! Null, booleans, integers, finite floats, text, arrays and maps map to their JSON
 //! counterparts (a float keeps its `.0`, so it reads back as a float). What JSON cannot hold is
@@ -80,6 +86,8 @@ pub enum RowWriter<'o> {
         out: &'o mut dyn Write,
         pending: Option<Json>,
         printed: bool,
+        /// The object keys of the columns (see [`json_keys`]), made at the first row.
+        keys: Vec<String>,
     },
     /// The header with the first row (or at the end, for no rows), then a record per row.
     Csv {
@@ -97,6 +105,7 @@ impl<'o> RowWriter<'o> {
                 out,
                 pending: None,
                 printed: false,
+                keys: Vec::new(),
             }),
             Mode::Csv => Ok(RowWriter::Csv {
                 writer: Box::new(csv::Writer::from_writer(out)),
@@ -112,12 +121,13 @@ impl<'o> RowWriter<'o> {
                 out,
                 pending,
                 printed,
+                keys,
             } => {
-                let object: Map<String, Json> = columns
-                    .iter()
-                    .cloned()
-                    .zip(row.iter().map(to_json))
-                    .collect();
+                if keys.len() != columns.len() {
+                    *keys = json_keys(columns);
+                }
+                let object: Map<String, Json> =
+                    keys.iter().cloned().zip(row.iter().map(to_json)).collect();
                 if let Some(previous) = pending.replace(Json::Object(object)) {
                     let open = if *printed { "" } else { "[" };
                     writeln!(out, "{open}{previous},")?;
@@ -144,6 +154,7 @@ impl<'o> RowWriter<'o> {
                 out,
                 pending,
                 printed,
+                ..
             } => match pending {
                 Some(last) => {
                     let open = if printed { "" } else { "[" };
@@ -160,6 +171,26 @@ impl<'o> RowWriter<'o> {
             }
         }
     }
+}
+
+/// The JSON mode's object keys for `columns`: each name, and for a repeated one `name:N` with
+/// the smallest `N` from 1 that is no other column's key (see the module docs).
+pub fn json_keys(columns: &[String]) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::with_capacity(columns.len());
+    for (i, name) in columns.iter().enumerate() {
+        let taken = |key: &str| keys.iter().any(|k| k == key) || columns.iter().any(|c| c == key);
+        let repeated = columns.get(..i).is_some_and(|before| before.contains(name));
+        let key = if repeated {
+            (1..)
+                .map(|n| format!("{name}:{n}"))
+                .find(|key| !taken(key))
+                .unwrap_or_else(|| name.clone())
+        } else {
+            name.clone()
+        };
+        keys.push(key);
+    }
+    keys
 }
 
 /// One cell as text: `NULL`, text as is, bytes as `x'..'`, documents in `{k: v}` form.
@@ -344,6 +375,15 @@ mod tests {
         assert!(text.contains(r#""bytes":{"$hex":"00ff"}"#), "{text}");
         let back: Json = serde_json::from_str(&text).unwrap();
         assert_eq!(from_json(&back).unwrap(), doc);
+    }
+
+    #[test]
+    fn repeated_column_names_get_unique_json_keys() {
+        let names = |c: &[&str]| json_keys(&c.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(names(&["id", "v", "id", "v"]), ["id", "v", "id:1", "v:1"]);
+        assert_eq!(names(&["x", "x", "x"]), ["x", "x:1", "x:2"]);
+        // `v:1` is a column's own name: the repeated `v` takes `v:2`.
+        assert_eq!(names(&["v", "v", "v:1"]), ["v", "v:2", "v:1"]);
     }
 
     #[test]
