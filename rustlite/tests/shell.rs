@@ -812,3 +812,66 @@ fn json_mode_keeps_columns_with_repeated_names() {
         "[{\"id\":1,\"v\":\"left\",\"id:1\":1,\"v:1\":\"right\"}]\n[{\"x\":1,\"x:1\":2}]\n"
     );
 }
+
+/// The operation subcommands need an existing database: a directory without a `CURRENT` file
+/// is refused and left as it was (before, `check` made a new, empty database in it and said
+/// "ok"); `load` checks its dump before it makes the database.
+#[test]
+fn operations_refuse_a_directory_that_holds_no_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    std::fs::write(plain.join("notes.txt"), "not a database").unwrap();
+    let backup = dir.path().join("backup");
+    let runs: [Vec<&std::ffi::OsStr>; 6] = [
+        vec!["check".as_ref(), plain.as_ref()],
+        vec!["check".as_ref(), plain.as_ref(), "--json".as_ref()],
+        vec!["stats".as_ref(), plain.as_ref()],
+        vec!["compact".as_ref(), plain.as_ref()],
+        vec!["dump".as_ref(), plain.as_ref()],
+        vec!["backup".as_ref(), plain.as_ref(), backup.as_ref()],
+    ];
+    for args in runs {
+        rustlite()
+            .args(&args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("no CURRENT file"));
+    }
+    let names: Vec<_> = std::fs::read_dir(&plain)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["notes.txt"]);
+    assert!(!backup.exists());
+
+    // `load` of a missing, empty or non-dump file makes no database.
+    let fresh = dir.path().join("fresh");
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let junk = dir.path().join("junk.jsonl");
+    std::fs::write(&junk, "{\"hello\":1}\n").unwrap();
+    for (file, message) in [
+        (dir.path().join("missing.jsonl"), "missing.jsonl"),
+        (empty, "empty dump"),
+        (junk, "not a rustlite dump"),
+    ] {
+        rustlite()
+            .arg("load")
+            .arg(&fresh)
+            .arg(&file)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(message));
+        assert!(!fresh.exists(), "{}", file.display());
+    }
+    rustlite()
+        .arg("load")
+        .arg(&fresh)
+        .arg("-")
+        .write_stdin("")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("empty dump"));
+    assert!(!fresh.exists());
+}

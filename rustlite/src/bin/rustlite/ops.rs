@@ -4,7 +4,8 @@
 //! script to read (`dump` always writes JSON lines). A failure exits with status 1 and the
 //! message on stderr; `check --json` also prints `{"ok": false, "error": ...}` on stdout.
 //! Every subcommand except `restore` and `load` refuses a DB path that is not an existing
-//! directory, so a typo never creates an empty database.
+//! database (a directory with a `CURRENT` file), so a typo never creates an empty database;
+//! `load` reads and checks its dump's format line before it creates the database.
 
 use crate::cli::Command;
 use crate::error::{CliError, CliResult, Context};
@@ -102,13 +103,18 @@ pub fn run(command: Command) -> CliResult<()> {
             }
         }
         Command::Load { db, file, json } => {
-            let db = Database::open(&db).context(db.display())?;
+            // The dump is opened and its format line checked before the database is made.
             let loaded = if file.as_os_str() == "-" {
-                transfer::load(&db, std::io::stdin().lock(), None)?
+                let dump =
+                    transfer::open_dump(std::io::stdin().lock()).context("standard input")?;
+                let db = Database::open(&db).context(db.display())?;
+                transfer::load(&db, dump, None)?
             } else {
                 let f = std::fs::File::open(&file).context(file.display())?;
                 let size = f.metadata().ok().map(|m| m.len());
-                transfer::load(&db, BufReader::new(f), size)?
+                let dump = transfer::open_dump(BufReader::new(f)).context(file.display())?;
+                let db = Database::open(&db).context(db.display())?;
+                transfer::load(&db, dump, size)?
             };
             if json {
                 print_json(json!({
@@ -129,11 +135,19 @@ pub fn run(command: Command) -> CliResult<()> {
     Ok(())
 }
 
-/// Opens the database in `path`, which must be an existing directory.
+/// Opens the database in `path`, which must exist: a directory with a `CURRENT` file (which
+/// every database has from its first open on). Any other directory is refused rather than
+/// made into a new, empty database.
 fn open_existing(path: &Path) -> CliResult<Database> {
     if !path.is_dir() {
         return Err(CliError::msg(format!(
             "no database directory at {}",
+            path.display()
+        )));
+    }
+    if !path.join("CURRENT").is_file() {
+        return Err(CliError::msg(format!(
+            "no database in {} (no CURRENT file): give the directory of an existing database",
             path.display()
         )));
     }

@@ -188,36 +188,67 @@ fn raw_bytes(json: &Json) -> CliResult<Vec<u8>> {
     }
 }
 
-/// Loads the dump in `input` (of `total` bytes, for progress) into `db`.
-pub fn load(db: &Database, input: impl BufRead, total: Option<u64>) -> CliResult<Loaded> {
+/// A dump whose format line has been read and checked, ready for [`load`].
+pub struct DumpInput<R> {
+    input: R,
+    /// Lines read so far (the format line and blank lines before it).
+    lines: usize,
+    /// Bytes read so far.
+    bytes: u64,
+}
+
+/// Reads and checks the format line of the dump in `input`, so a file that is not a dump is
+/// refused before anything (such as a new database) is made for it.
+pub fn open_dump<R: BufRead>(mut input: R) -> CliResult<DumpInput<R>> {
+    let mut lines = 0;
+    let mut bytes = 0;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = input.read_line(&mut line)?;
+        if n == 0 {
+            return Err(CliError::msg("empty dump (no format line)"));
+        }
+        lines += 1;
+        bytes += n as u64;
+        if !line.trim().is_empty() {
+            break;
+        }
+    }
+    let json: Json = serde_json::from_str(&line).context(format_args!("dump line {lines}"))?;
+    if json.get("format").and_then(Json::as_str) != Some(DUMP_FORMAT) {
+        return Err(CliError::msg("not a rustlite dump (no format line)"));
+    }
+    let version = json.get("version").and_then(Json::as_u64);
+    if version != Some(DUMP_VERSION) {
+        return Err(CliError::msg(format!(
+            "dump version {version:?} (this build reads {DUMP_VERSION})"
+        )));
+    }
+    Ok(DumpInput {
+        input,
+        lines,
+        bytes,
+    })
+}
+
+/// Loads the dump in `dump` (of `total` bytes, for progress) into `db`.
+pub fn load(db: &Database, dump: DumpInput<impl BufRead>, total: Option<u64>) -> CliResult<Loaded> {
     let mut done = Loaded::default();
     let mut progress = Progress::new("loading", total);
+    progress.inc(dump.bytes);
     let mut tx = db.engine().begin(IsolationLevel::default());
     let mut pending = 0;
     let mut current: Option<Arc<TableSchema>> = None;
     let mut current_index: Option<Arc<TableIndex>> = None;
-    let mut header = false;
-    for (n, line) in input.lines().enumerate() {
+    for (n, line) in dump.input.lines().enumerate() {
         let line = line?;
         progress.inc(line.len() as u64 + 1);
-        let at = || format!("dump line {}", n + 1);
+        let at = || format!("dump line {}", n + 1 + dump.lines);
         if line.trim().is_empty() {
             continue;
         }
         let json: Json = serde_json::from_str(&line).context(at())?;
-        if !header {
-            header = true;
-            if json.get("format").and_then(Json::as_str) != Some(DUMP_FORMAT) {
-                return Err(CliError::msg("not a rustlite dump (no format line)"));
-            }
-            let version = json.get("version").and_then(Json::as_u64);
-            if version != Some(DUMP_VERSION) {
-                return Err(CliError::msg(format!(
-                    "dump version {version:?} (this build reads {DUMP_VERSION})"
-                )));
-            }
-            continue;
-        }
         if let Some(schema) = json.get("table") {
             let schema: Schema = serde_json::from_value(schema.clone()).context(at())?;
             tx.commit()?;
@@ -275,9 +306,6 @@ pub fn load(db: &Database, input: impl BufRead, total: Option<u64>) -> CliResult
             tx = db.engine().begin(IsolationLevel::default());
             pending = 0;
         }
-    }
-    if !header {
-        return Err(CliError::msg("empty dump (no format line)"));
     }
     tx.commit()?;
     progress.finish();
