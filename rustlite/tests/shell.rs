@@ -875,3 +875,36 @@ fn operations_refuse_a_directory_that_holds_no_database() {
         .stderr(predicate::str::contains("empty dump"));
     assert!(!fresh.exists());
 }
+
+/// Output into a pipe whose reader has gone (`rustlite check db | true`) ends the run quietly
+/// with status 141, as a shell reports a program ended by SIGPIPE (before, the subcommands
+/// panicked with "failed printing to stdout: Broken pipe").
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    setup(&db);
+    let backup = dir.path().join("backup");
+    let runs: [Vec<&std::ffi::OsStr>; 7] = [
+        vec!["check".as_ref(), db.as_ref()],
+        vec!["check".as_ref(), db.as_ref(), "--json".as_ref()],
+        vec!["stats".as_ref(), db.as_ref()],
+        vec!["compact".as_ref(), db.as_ref()],
+        vec!["dump".as_ref(), db.as_ref()],
+        vec!["backup".as_ref(), db.as_ref(), backup.as_ref()],
+        vec![db.as_ref(), "SELECT * FROM users; SELECT 1;".as_ref()],
+    ];
+    for args in runs {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rustlite"))
+            .env_remove("RUST_LOG")
+            .args(&args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+}

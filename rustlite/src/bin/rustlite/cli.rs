@@ -8,7 +8,10 @@
 //!
 //! # Exit status
 //! 0 on success; 1 when a statement, dot command or operation failed (the message is on
-//! stderr as `Error: ...`; a script stops at its first error); 2 for a usage error.
+//! stderr as `Error: ...`; a script stops at its first error); 2 for a usage error. When
+//! standard output is a pipe whose reader has gone (`rustlite dump db | head -1`), the run stops
+//! at the next write without a message and exits with 141, as a shell reports a program ended
+//! by SIGPIPE.
 
 use crate::error::CliResult;
 use crate::format::Mode;
@@ -121,12 +124,16 @@ pub enum Command {
     },
 }
 
+/// Exit status when standard output's reader has gone: 128 + SIGPIPE, as a shell reports it.
+const BROKEN_PIPE: u8 = 141;
+
 /// Parses the command line, runs it and maps the outcome to an exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let _log = init_logging();
     match run(cli) {
         Ok(code) => code,
+        Err(e) if e.is_broken_pipe() => ExitCode::from(BROKEN_PIPE),
         Err(e) => {
             eprintln!("Error: {e}");
             ExitCode::FAILURE

@@ -17,26 +17,32 @@ use serde_json::json;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 
-/// Runs one subcommand.
+/// Runs one subcommand. Output goes through a locked stdout whose write errors are returned
+/// (a closed pipe is an error, not a panic as in `println!`).
 pub fn run(command: Command) -> CliResult<()> {
+    let mut out = std::io::stdout().lock();
     match command {
         Command::Backup { db, dir, json } => {
             let db = open_existing(&db)?;
             let info = spinner("backing up", || db.backup_to(&dir)).context(dir.display())?;
             if json {
-                print_json(json!({
-                    "dir": dir, "files": info.files, "bytes": info.bytes,
-                    "linked": info.linked, "last_seq": info.last_seq,
-                }));
+                print_json(
+                    &mut out,
+                    json!({
+                        "dir": dir, "files": info.files, "bytes": info.bytes,
+                        "linked": info.linked, "last_seq": info.last_seq,
+                    }),
+                )?;
             } else {
-                println!(
+                writeln!(
+                    out,
                     "backed up {} files ({}, {} hard-linked) up to seqno {} into {}",
                     info.files,
                     human_bytes(info.bytes),
                     info.linked,
                     info.last_seq,
                     dir.display()
-                );
+                )?;
             }
         }
         Command::Restore { backup, dir, json } => {
@@ -46,19 +52,25 @@ pub fn run(command: Command) -> CliResult<()> {
                 dir.display()
             ))?;
             if json {
-                print_json(json!({ "backup": backup, "dir": dir, "ok": true }));
+                print_json(
+                    &mut out,
+                    json!({ "backup": backup, "dir": dir, "ok": true }),
+                )?;
             } else {
-                println!("restored {} into {}", backup.display(), dir.display());
+                writeln!(out, "restored {} into {}", backup.display(), dir.display())?;
             }
         }
         Command::Check { db, json } => {
             let outcome =
                 open_existing(&db).and_then(|db| Ok(spinner("checking", || db.verify())?));
             match (outcome, json) {
-                (Ok(entries), true) => print_json(json!({ "ok": true, "entries": entries })),
-                (Ok(entries), false) => println!("ok: {entries} entries checked"),
+                (Ok(entries), true) => {
+                    print_json(&mut out, json!({ "ok": true, "entries": entries }))?
+                }
+                (Ok(entries), false) => writeln!(out, "ok: {entries} entries checked")?,
                 (Err(e), true) => {
-                    print_json(json!({ "ok": false, "error": e.to_string() }));
+                    // The check's error is the one to report, even if printing fails.
+                    let _ = print_json(&mut out, json!({ "ok": false, "error": e.to_string() }));
                     return Err(e);
                 }
                 (Err(e), false) => return Err(e),
@@ -67,9 +79,9 @@ pub fn run(command: Command) -> CliResult<()> {
         Command::Stats { db, json } => {
             let stats = open_existing(&db)?.stats();
             if json {
-                print_json(stats_json(&stats));
+                print_json(&mut out, stats_json(&stats))?;
             } else {
-                print_stats(&mut std::io::stdout().lock(), &stats)?;
+                print_stats(&mut out, &stats)?;
             }
         }
         Command::Compact { db, json } => {
@@ -80,14 +92,16 @@ pub fn run(command: Command) -> CliResult<()> {
             let after = total_bytes(&stats);
             if json {
                 print_json(
+                    &mut out,
                     json!({ "bytes_before": before, "bytes_after": after, "stats": stats_json(&stats) }),
-                );
+                )?;
             } else {
-                println!(
+                writeln!(
+                    out,
                     "compacted: {} -> {}",
                     human_bytes(before),
                     human_bytes(after)
-                );
+                )?;
             }
         }
         Command::Dump { db, output } => {
@@ -98,7 +112,7 @@ pub fn run(command: Command) -> CliResult<()> {
                     transfer::dump(&db, &mut BufWriter::new(file))?;
                 }
                 None => {
-                    transfer::dump(&db, &mut BufWriter::new(std::io::stdout().lock()))?;
+                    transfer::dump(&db, &mut BufWriter::new(&mut out))?;
                 }
             }
         }
@@ -117,18 +131,22 @@ pub fn run(command: Command) -> CliResult<()> {
                 transfer::load(&db, dump, size)?
             };
             if json {
-                print_json(json!({
-                    "tables": loaded.tables,
-                    "rows": loaded.rows,
-                    "keys": loaded.keys,
-                    "indexes": loaded.indexes,
-                    "index_entries": loaded.entries,
-                }));
+                print_json(
+                    &mut out,
+                    json!({
+                        "tables": loaded.tables,
+                        "rows": loaded.rows,
+                        "keys": loaded.keys,
+                        "indexes": loaded.indexes,
+                        "index_entries": loaded.entries,
+                    }),
+                )?;
             } else {
-                println!(
+                writeln!(
+                    out,
                     "loaded {} tables, {} rows, {} raw keys, {} indexes ({} entries)",
                     loaded.tables, loaded.rows, loaded.keys, loaded.indexes, loaded.entries
-                );
+                )?;
             }
         }
     }
@@ -154,8 +172,8 @@ fn open_existing(path: &Path) -> CliResult<Database> {
     Database::open(path).context(path.display())
 }
 
-fn print_json(value: serde_json::Value) {
-    println!("{value}");
+fn print_json(out: &mut dyn Write, value: serde_json::Value) -> std::io::Result<()> {
+    writeln!(out, "{value}")
 }
 
 fn total_bytes(stats: &Stats) -> u64 {

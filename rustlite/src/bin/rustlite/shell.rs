@@ -10,7 +10,7 @@
 //!
 //! A script (the SQL argument or standard input) stops at its first error, which the caller
 //! reports on stderr with exit status 1; its last statement may omit the `;`. The interactive
-//! loop reports an error and carries on. Ctrl-C clears a half-typed statement, Ctrl-D quits.
+//! loop reports an error and carries on, except a closed standard output, which ends it. Ctrl-C clears a half-typed statement, Ctrl-D quits.
 
 use crate::dot_commands;
 use crate::error::{CliError, CliResult, Context};
@@ -92,11 +92,12 @@ impl Session {
         if let Some(path) = &history {
             let _ = editor.load_history(path);
         }
-        println!(
+        writeln!(
+            std::io::stdout(),
             "RustLite {} shell on {}. Enter SQL ending with ';' or .help for commands.",
             env!("CARGO_PKG_VERSION"),
             self.path.display()
-        );
+        )?;
         let mut buffer = StatementBuffer::default();
         loop {
             let prompt = if buffer.is_blank() {
@@ -119,6 +120,8 @@ impl Session {
                 match dot_commands::run(self, line.trim()) {
                     Ok(Flow::Quit) => break,
                     Ok(Flow::Continue) => {}
+                    // Nothing more can be shown: the session ends.
+                    Err(e) if e.is_broken_pipe() => return Err(e),
                     Err(e) => eprintln!("Error: {e}"),
                 }
                 continue;
@@ -126,8 +129,10 @@ impl Session {
             buffer.push_line(&line);
             for statement in buffer.take_complete() {
                 let _ = editor.add_history_entry(statement.as_str());
-                if let Err(e) = self.sql(&statement) {
-                    eprintln!("Error: {e}");
+                match self.sql(&statement) {
+                    Ok(()) => {}
+                    Err(e) if e.is_broken_pipe() => return Err(e),
+                    Err(e) => eprintln!("Error: {e}"),
                 }
             }
         }
