@@ -908,3 +908,27 @@ fn a_closed_stdout_ends_the_run_quietly() {
         assert_eq!(stderr, "", "{args:?}");
     }
 }
+
+/// An option before a subcommand made clap read the subcommand as a database directory:
+/// `rustlite -m json stats db` created `./stats`. It is a usage error now.
+#[test]
+fn an_option_before_a_subcommand_is_a_usage_error_not_a_new_database() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["-m", "json", "stats", "d1"][..], &["-m", "json", "dump"]] {
+        rustlite()
+            .current_dir(dir.path())
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("`").and(predicate::str::contains(
+                "is a subcommand here, not a database directory",
+            )));
+    }
+    // One argument too many is clap's own usage error, also before anything is opened.
+    rustlite()
+        .current_dir(dir.path())
+        .args(["--mode", "csv", "check", "d1", "--json"])
+        .assert()
+        .code(2);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

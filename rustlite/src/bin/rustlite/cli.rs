@@ -6,6 +6,11 @@
 //! directory of a shell session. A database directory that happens to be called `stats` is
 //! opened as `rustlite ./stats`.
 //!
+//! An option before the subcommand (`rustlite -m json stats db`) makes clap read the
+//! subcommand's name as a database directory; a directory argument spelled exactly like a
+//! subcommand is therefore a usage error (exit status 2) rather than a new database called
+//! `stats`.
+//!
 //! # Exit status
 //! 0 on success; 1 when a statement, dot command or operation failed (the message is on
 //! stderr as `Error: ...`; a script stops at its first error); 2 for a usage error. When
@@ -130,6 +135,9 @@ const BROKEN_PIPE: u8 = 141;
 /// Parses the command line, runs it and maps the outcome to an exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = refuse_subcommand_as_directory(&cli) {
+        e.exit();
+    }
     let _log = init_logging();
     match run(cli) {
         Ok(code) => code,
@@ -139,6 +147,29 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A usage error when the database directory is spelled exactly like a subcommand (`stats`,
+/// reached as a directory only when an option came before it).
+fn refuse_subcommand_as_directory(cli: &Cli) -> Result<(), clap::Error> {
+    use clap::CommandFactory;
+    let Some(db) = &cli.db else { return Ok(()) };
+    let command = Cli::command();
+    let Some(name) = command
+        .get_subcommands()
+        .map(clap::Command::get_name)
+        .chain(["help"])
+        .find(|name| db.as_os_str() == *name)
+    else {
+        return Ok(());
+    };
+    Err(Cli::command().error(
+        clap::error::ErrorKind::ArgumentConflict,
+        format!(
+            "`{name}` is a subcommand here, not a database directory: put options after it \
+             (`rustlite {name} DB --json`); a database directory called {name} opens as ./{name}"
+        ),
+    ))
 }
 
 /// With `RUST_LOG` set, the engine's log goes to stderr (stdout is for results).
@@ -185,6 +216,29 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.db, Some(PathBuf::from("./stats")));
         assert_eq!(cli.sql.as_deref(), Some("SELECT 1"));
+    }
+
+    #[test]
+    fn an_option_before_a_subcommand_is_a_usage_error() {
+        let cli = Cli::try_parse_from(["rustlite", "-m", "json", "stats", "db"]).expect("parses");
+        assert!(cli.command.is_none());
+        let e = refuse_subcommand_as_directory(&cli).expect_err("refused");
+        assert!(e.to_string().contains("`stats` is a subcommand"), "{e}");
+        for args in [
+            &["rustlite", "--mode", "csv", "help"][..],
+            &["rustlite", "-m", "json", "check"],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert!(refuse_subcommand_as_directory(&cli).is_err(), "{args:?}");
+        }
+        for args in [
+            &["rustlite", "-m", "json", "./stats", "SELECT 1"][..],
+            &["rustlite", "stats", "db"],
+            &["rustlite", "statsdb"],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            assert!(refuse_subcommand_as_directory(&cli).is_ok(), "{args:?}");
+        }
     }
 
     #[test]
