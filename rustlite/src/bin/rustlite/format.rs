@@ -256,11 +256,15 @@ fn pad(text: &str, width: usize, right: bool) -> String {
     }
 }
 
-/// One CSV field: empty for NULL, text as is, everything else as in a table.
+/// One CSV field, in the form `.import` reads back into the same value: empty for NULL, text
+/// as is, bytes as `x'00ff'`, documents (maps and arrays) as JSON, an integral float with its
+/// `.0` (so a new table's column is REAL again), NaN and infinities as `NaN`, `inf`, `-inf`.
 pub fn csv_cell(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::Text(s) => s.clone(),
+        Value::Float(f) if f.is_finite() && f.fract() == 0.0 => format!("{f:.1}"),
+        Value::Array(_) | Value::Map(_) => to_json(value).to_string(),
         other => other.to_string(),
     }
 }

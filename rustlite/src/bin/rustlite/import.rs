@@ -9,15 +9,24 @@
 //! create  the table, when new: keyless, nullable columns in first-seen order
 //! pass 2  parse again and insert, 1,000 rows per transaction
 //! ```
-//! Into an existing table, CSV fields are parsed by the column's type (empty = NULL). A new
-//! table's CSV columns are INTEGER or REAL where every non-empty field parses so, else TEXT; its
-//! JSON columns take their values' type (INTEGER and REAL mixed make REAL, other mixes
-//! DOCUMENT). A row the table refuses in pass 2 (a JSON value of the wrong type, a duplicate
-//! key) stops the import there, with the batches before it committed, as SQLite's `.import`
-//! does; so does a file that changed between the passes.
+//! Into an existing table, CSV fields are parsed by the column's type (empty = NULL): a BLOB
+//! field written `x'00ff'` (as `.export` writes bytes) is those bytes, any other text its UTF-8
+//! bytes; a DOCUMENT field is JSON (as `.export` writes documents); a REAL field is a number
+//! (`1.5`, `-2e3`) or one of `NaN`, `inf`, `-inf` (as `.export` writes them).
+//!
+//! A new table's CSV columns are INTEGER or REAL where every non-empty field is such a number
+//! (one written with a digit: text such as `Nan` or `infinity` is not; `NaN`, `inf`, `-inf` are
+//! taken beside numbers), BLOB where every one is `x'..'` hex, DOCUMENT where every one is a
+//! JSON object or array, else TEXT; so a table exported to CSV imports back with the same
+//! values. Its JSON columns take their values' type (INTEGER and REAL mixed make REAL, other
+//! mixes DOCUMENT).
+//!
+//! A row the table refuses in pass 2 (a JSON value of the wrong type, a duplicate key) stops
+//! the import there, with the batches before it committed, as SQLite's `.import` does; so does
+//! a file that changed between the passes.
 
 use crate::error::{CliError, CliResult, Context};
-use crate::format::from_json;
+use crate::format::{from_json, unhex};
 use crate::progress::Progress;
 use crate::transfer::{create_table, is_csv, BATCH};
 use rustlite::{Database, Value};
@@ -232,8 +241,14 @@ struct CsvColumn {
     seen: bool,
     /// Every non-empty field parses as an integer.
     ints: bool,
-    /// Every non-empty field parses as a number.
+    /// Every non-empty field is a number, or `NaN`, `inf`, `-inf` as `.export` writes them.
     floats: bool,
+    /// A non-empty field is a number (written with a digit).
+    numbers: bool,
+    /// Every non-empty field is `x'..'` hex.
+    blobs: bool,
+    /// Every non-empty field is a JSON object or array.
+    documents: bool,
 }
 
 impl Default for CsvColumn {
@@ -242,6 +257,9 @@ impl Default for CsvColumn {
             seen: false,
             ints: true,
             floats: true,
+            numbers: false,
+            blobs: true,
+            documents: true,
         }
     }
 }
@@ -251,14 +269,27 @@ impl CsvColumn {
         let text = text.trim();
         self.seen = true;
         self.ints &= integer(text).is_some();
-        self.floats &= text.parse::<f64>().is_ok();
+        let number = number(text).is_some();
+        self.numbers |= number;
+        self.floats &= number || special_float(text).is_some();
+        self.blobs &= hex_literal(text).is_some();
+        self.documents &= (text.starts_with('{') || text.starts_with('['))
+            && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
     }
 
     fn ty(&self) -> FieldType {
         match self {
             CsvColumn { seen: false, .. } => FieldType::Text,
             CsvColumn { ints: true, .. } => FieldType::Int,
-            CsvColumn { floats: true, .. } => FieldType::Float,
+            CsvColumn {
+                floats: true,
+                numbers: true,
+                ..
+            } => FieldType::Float,
+            CsvColumn { blobs: true, .. } => FieldType::Bytes,
+            CsvColumn {
+                documents: true, ..
+            } => FieldType::Document,
             _ => FieldType::Text,
         }
     }
@@ -333,6 +364,36 @@ fn integer(text: &str) -> Option<Value> {
     text.parse::<i128>().ok().and_then(Value::from_integer)
 }
 
+/// `text` as a number, if it looks like one: digits with an optional sign, point and exponent.
+/// Rust's float parser also reads `NaN`, `inf` and `infinity` in any case, which in a CSV file
+/// are words, not numbers.
+fn number(text: &str) -> Option<f64> {
+    let numeric = text.bytes().any(|b| b.is_ascii_digit())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    numeric.then(|| text.parse().ok()).flatten()
+}
+
+/// NaN or an infinity, written exactly as `.export` writes them: `NaN`, `inf`, `-inf`.
+fn special_float(text: &str) -> Option<f64> {
+    match text {
+        "NaN" => Some(f64::NAN),
+        "inf" => Some(f64::INFINITY),
+        "-inf" => Some(f64::NEG_INFINITY),
+        _ => None,
+    }
+}
+
+/// The bytes of an `x'00ff'` (or `X'..'`) hex literal, as `.export` writes bytes.
+fn hex_literal(text: &str) -> Option<Vec<u8>> {
+    let hex = text
+        .strip_prefix("x'")
+        .or_else(|| text.strip_prefix("X'"))?
+        .strip_suffix('\'')?;
+    unhex(hex).ok()
+}
+
 /// A CSV field as a value of column type `ty` (empty = NULL).
 fn parse_field(text: &str, ty: FieldType) -> Result<Value, String> {
     if text.is_empty() {
@@ -341,14 +402,23 @@ fn parse_field(text: &str, ty: FieldType) -> Result<Value, String> {
     let bad = |what: &str| format!("{text:?} is not {what}");
     Ok(match ty {
         FieldType::Int => integer(text.trim()).ok_or_else(|| bad("an integer"))?,
-        FieldType::Float => Value::Float(text.trim().parse().map_err(|_| bad("a number"))?),
+        FieldType::Float => {
+            let text = text.trim();
+            Value::Float(
+                number(text)
+                    .or_else(|| special_float(text))
+                    .ok_or_else(|| bad("a number"))?,
+            )
+        }
         FieldType::Bool => match text.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "t" | "yes" => Value::Bool(true),
             "false" | "0" | "f" | "no" => Value::Bool(false),
             _ => return Err(bad("a boolean")),
         },
         FieldType::Text => Value::Text(text.to_owned()),
-        FieldType::Bytes => Value::Bytes(text.as_bytes().to_vec()),
+        FieldType::Bytes => {
+            Value::Bytes(hex_literal(text).unwrap_or_else(|| text.as_bytes().to_vec()))
+        }
         FieldType::Document => {
             let json: Json = serde_json::from_str(text).map_err(|_| bad("JSON"))?;
             from_json(&json)?
@@ -391,6 +461,41 @@ mod tests {
                 FieldType::Text,
                 FieldType::Text
             ]
+        );
+    }
+
+    #[test]
+    fn numbers_hex_and_the_spellings_export_writes() {
+        assert_eq!(number("1e3"), Some(1000.0));
+        assert_eq!(number("-2.5"), Some(-2.5));
+        for word in [
+            "NaN",
+            "nan",
+            "Inf",
+            "inf",
+            "-infinity",
+            "e",
+            ".",
+            "1e",
+            "1_0",
+        ] {
+            assert_eq!(number(word), None, "{word}");
+        }
+        assert!(special_float("NaN").is_some_and(f64::is_nan));
+        assert_eq!(special_float("-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(special_float("Inf"), None);
+        assert_eq!(hex_literal("x'00ff'"), Some(vec![0, 255]));
+        assert_eq!(hex_literal("X''"), Some(vec![]));
+        for text in ["x'0'", "x'zz'", "'00'", "x'00", "x'é0'"] {
+            assert_eq!(hex_literal(text), None, "{text}");
+        }
+        assert_eq!(
+            parse_field("x'41'", FieldType::Bytes),
+            Ok(Value::Bytes(vec![0x41]))
+        );
+        assert_eq!(
+            parse_field("plain", FieldType::Bytes),
+            Ok(Value::Bytes(b"plain".to_vec()))
         );
     }
 
