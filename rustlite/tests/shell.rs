@@ -1001,3 +1001,33 @@ fn csv_words_that_name_floats_stay_text() {
         .code(1)
         .stderr(predicate::str::contains("\"infinity\" is not a number"));
 }
+
+/// An import source without columns (an empty file, or `/dev/stdin` already read as the script)
+/// is refused and makes no table (before, a table with no columns was created).
+#[test]
+fn an_empty_import_source_makes_no_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("e.csv", ""),
+        ("e.jsonl", ""),
+        ("blank.jsonl", "{}\n\n{}\n"),
+    ] {
+        let file = files.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        rustlite()
+            .arg(dir.path())
+            .arg(format!(".import {} t", file.display()))
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("no columns to make table t from"));
+    }
+    rustlite()
+        .arg(dir.path())
+        .write_stdin(".import /dev/stdin t\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("/dev/stdin is empty"));
+    let out = stdout_of(rustlite().arg(dir.path()).arg(".tables"));
+    assert_eq!(out, "");
+}

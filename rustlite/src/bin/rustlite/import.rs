@@ -21,6 +21,9 @@
 //! values. Its JSON columns take their values' type (INTEGER and REAL mixed make REAL, other
 //! mixes DOCUMENT).
 //!
+//! A source without columns (an empty file, a CSV file without its header line, JSON lines
+//! with only empty objects) makes no new table: it is refused, as a table needs a column.
+//!
 //! A row the table refuses in pass 2 (a JSON value of the wrong type, a duplicate key) stops
 //! the import there, with the batches before it committed, as SQLite's `.import` does; so does
 //! a file that changed between the passes.
@@ -84,6 +87,19 @@ pub fn import(db: &Database, path: &Path, name: &str) -> CliResult<u64> {
     checking.finish();
     let table = match (existing, inferred) {
         (Some(table), _) => table,
+        (None, Some(schema)) if schema.fields.is_empty() => {
+            let hint = match spooled {
+                Some(_) => {
+                    " (an empty pipe; /dev/stdin is empty when the script itself is read from \
+                     standard input)"
+                }
+                None if csv => " (an empty file: a CSV file needs a header line)",
+                None => " (an empty file, or only empty objects)",
+            };
+            return Err(CliError::msg(format!(
+                "no columns to make table {name} from{hint}"
+            )));
+        }
         (None, Some(schema)) => create_table(db, &schema)?,
         (None, None) => return Err(CliError::msg(format!("no table {name} to import into"))),
     };
