@@ -1031,3 +1031,31 @@ fn an_empty_import_source_makes_no_table() {
     let out = stdout_of(rustlite().arg(dir.path()).arg(".tables"));
     assert_eq!(out, "");
 }
+
+/// The `backup` subcommand opens the database itself, so it is not an online backup of a
+/// database another process holds: its help says so and points to `.backup` and
+/// `Database::backup_to` (before, it was described as "online").
+#[test]
+fn the_backup_subcommand_says_it_needs_the_database_not_open_elsewhere() {
+    rustlite()
+        .args(["backup", "--help"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("must not be open in another process")
+                .and(predicate::str::contains(".backup DIR"))
+                .and(predicate::str::contains("Database::backup_to")),
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    setup(&db);
+    let held = rustlite::Database::open(&db).unwrap();
+    rustlite()
+        .arg("backup")
+        .arg(&db)
+        .arg(dir.path().join("backup"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("locked"));
+    drop(held);
+}

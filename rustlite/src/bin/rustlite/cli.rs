@@ -65,7 +65,11 @@ pub struct Cli {
 /// The operation subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Writes a consistent online backup of DB into DIR (created; must be empty).
+    /// Writes a consistent backup of DB into DIR (created; must be empty).
+    ///
+    /// Opens DB itself, so DB must not be open in another process (it is refused as locked).
+    /// Online backups are made by whoever has the database open: `.backup DIR` inside the
+    /// shell session, or `Database::backup_to` in the application.
     Backup {
         /// Database directory.
         db: PathBuf,
