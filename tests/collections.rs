@@ -304,6 +304,20 @@ fn a_migration_that_fails_changes_nothing() -> TestResult {
     ));
     assert_eq!(items.find(v1::Item::COLOR, "red")?.len(), 2);
     assert_eq!(index_entries(&db)?, 2);
+
+    // The same inside a caller's transaction: the failed migration leaves nothing in it, and
+    // the transaction's other writes commit.
+    let mut tx = db.begin()?;
+    assert!(matches!(
+        tx.collection::<v2::Item>(),
+        Err(Error::UniqueViolation { .. })
+    ));
+    tx.put("note", "x")?;
+    tx.commit()?;
+    assert_eq!(db.get("note")?, Some(b"x".to_vec()));
+    assert_eq!(items.find(v1::Item::COLOR, "red")?.len(), 2);
+    assert_eq!(index_entries(&db)?, 2);
+    assert_eq!(items.count()?, 2);
     Ok(())
 }
 

@@ -455,7 +455,7 @@ impl Catalog {
     pub fn create_table(tx: &mut Transaction, schema: &Schema) -> Result<Arc<TableSchema>> {
         schema.validate()?;
         let key = CatalogKey::Table(&schema.name).encode();
-        if tx.get(&key)?.is_some() {
+        if tx.get_for_update(&key)?.is_some() {
             return Err(Error::AlreadyExists {
                 collection: schema.name.clone(),
                 key: "(table)".into(),
@@ -633,7 +633,7 @@ impl Catalog {
         kind: IndexKind,
     ) -> Result<Arc<TableIndex>> {
         let key = CatalogKey::Index(name).encode();
-        if tx.get(&key)?.is_some() {
+        if tx.get_for_update(&key)?.is_some() {
             return Err(Error::AlreadyExists {
                 collection: name.to_owned(),
                 key: "(index)".into(),
@@ -752,8 +752,15 @@ impl Catalog {
         }
     }
 
+    /// Table `name`, read for update: every caller rewrites its entry, and at ReadCommitted a
+    /// change committed between this read and that write must be a conflict, not overwritten
+    /// (a concurrent `DROP INDEX` would come back).
     fn require(tx: &mut Transaction, name: &str) -> Result<Arc<TableSchema>> {
-        Self::table(tx, name)?.ok_or_else(|| Error::NotFound(format!("table {name}")))
+        let key = CatalogKey::Table(name).encode();
+        match tx.get_for_update(&key)? {
+            Some(bytes) => Ok(Arc::new(decode_entry(&key, &bytes)?)),
+            None => Err(Error::NotFound(format!("table {name}"))),
+        }
     }
 }
 
@@ -798,7 +805,8 @@ fn decode_counter(stored: Option<Vec<u8>>) -> Result<u64> {
 /// Allocates the next table or index id (ids start at 1).
 fn next_id(tx: &mut Transaction) -> Result<u32> {
     let key = CatalogKey::NextId.encode();
-    let next = decode_counter(tx.get(&key)?)?.max(1);
+    // Read for update: two transactions handed the same id would share row keys.
+    let next = decode_counter(tx.get_for_update(&key)?)?.max(1);
     let id =
         u32::try_from(next).map_err(|_| Error::InvalidArgument("table ids exhausted".into()))?;
     tx.put(&key, &(next + 1).to_be_bytes())?;

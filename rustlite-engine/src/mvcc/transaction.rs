@@ -381,8 +381,21 @@ impl Transaction {
         self.get(key)
     }
 
+    /// [`guard`](Self::guard) `key` from `floor`, a [`guard_floor`](Self::guard_floor) taken
+    /// earlier: a statement that read its target rows before deciding to write them (SQL
+    /// `UPDATE`, `DELETE`) guards each from when it read, so under ReadCommitted a commit to
+    /// the row between that read and the write is a conflict, not a lost update.
+    pub(crate) fn guard_from(&mut self, key: &[u8], floor: SeqNo) {
+        match self.guards.get_mut(key) {
+            Some(f) => *f = (*f).min(floor),
+            None => {
+                self.guards.insert(key.to_vec(), floor);
+            }
+        }
+    }
+
     /// The seqno after which a foreign commit breaks a guard taken now.
-    fn guard_floor(&self) -> SeqNo {
+    pub(crate) fn guard_floor(&self) -> SeqNo {
         if self.isolation.uses_snapshot() {
             self.snapshot.seq()
         } else {

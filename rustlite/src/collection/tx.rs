@@ -57,9 +57,20 @@ pub struct TxCollection<'a, T> {
 }
 
 impl<'a, T: Collection> TxCollection<'a, T> {
-    /// Registers or migrates the collection inside `tx` and returns its handle.
+    /// Registers or migrates the collection inside `tx` and returns its handle. A migration
+    /// that fails (a new unique index meeting a duplicate) leaves nothing of itself in `tx`.
     pub(crate) fn open(tx: &'a mut Transaction) -> Result<Self> {
-        let table = open::ensure_table::<T>(tx)?;
+        let savepoint = tx.savepoint();
+        let table = match open::ensure_table::<T>(tx) {
+            Ok(table) => {
+                tx.release(savepoint);
+                table
+            }
+            Err(e) => {
+                tx.rollback_to(savepoint);
+                return Err(e);
+            }
+        };
         Ok(TxCollection {
             tx: RefCell::new(tx),
             table,
