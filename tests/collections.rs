@@ -603,6 +603,64 @@ fn opening_a_collection_keeps_indexes_made_in_sql() -> TestResult {
     Ok(())
 }
 
+/// A SQL column `UNIQUE` constraint is an index named `table.column`, the name a declaration
+/// gives its indexes; a type that does not declare that index must not drop it (it did: the
+/// collection took it for one of its own, and duplicates went in from SQL and typed code).
+/// The same holds inside a caller's transaction. A non-unique `table.field` index the type no
+/// longer declares is still dropped.
+#[test]
+fn opening_a_collection_keeps_a_sql_unique_column_constraint() -> TestResult {
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Collection)]
+    #[collection(name = "accounts")]
+    struct Account {
+        #[key]
+        id: i64,
+        email: Option<String>,
+        nick: Option<String>,
+    }
+    let dir = tempfile::tempdir()?;
+    {
+        let db = Database::open(dir.path())?;
+        db.execute(
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT UNIQUE, nick TEXT)",
+            rustlite::params![],
+        )?;
+        // Named as a declaration would name it, not unique: the collection's to drop.
+        db.execute(
+            "CREATE INDEX \"accounts.nick\" ON accounts (nick)",
+            rustlite::params![],
+        )?;
+        db.execute(
+            "INSERT INTO accounts VALUES (1, 'a@x', 'ann')",
+            rustlite::params![],
+        )?;
+    }
+    for _ in 0..2 {
+        let db = Database::open(dir.path())?;
+        let mut tx = db.begin()?;
+        tx.collection::<Account>()?;
+        tx.commit()?;
+        db.collection::<Account>()?;
+        let dup = db.execute(
+            "INSERT INTO accounts VALUES (2, 'a@x', 'bob')",
+            rustlite::params![],
+        );
+        assert!(matches!(dup, Err(Error::UniqueViolation { .. })), "{dup:?}");
+        let typed_dup = db.collection::<Account>()?.insert(&Account {
+            id: 3,
+            email: Some("a@x".into()),
+            nick: None,
+        });
+        assert!(matches!(typed_dup, Err(Error::UniqueViolation { .. })));
+        let plan = db.explain("SELECT id FROM accounts WHERE nick = 'ann'")?;
+        assert!(
+            !plan.contains("IndexScan"),
+            "accounts.nick was not dropped: {plan}"
+        );
+    }
+    Ok(())
+}
+
 /// A field added to the type with `#[serde(default)]` (here indexed) is stored in the old
 /// documents by the migration, so the new index, `find` and SQL all see its default. Before,
 /// the documents were left as they were: `get` read the default, but `find` and SQL missed

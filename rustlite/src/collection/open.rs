@@ -6,8 +6,10 @@
 //!   key fields or types differ -> Error::Schema (a changed key would orphan every row)
 //!   index declared, not stored -> create it, backfilling from the existing documents
 //!   index stored, not declared -> drop it and its entries, if it is one a declaration made
-//!                          (named `table.field`); an index made in SQL (`CREATE INDEX name ON
-//!                          …`) is the SQL user's, and stays
+//!                          (named `table.field`) and not unique; an index made in SQL
+//!                          (`CREATE INDEX name ON …`) is the SQL user's, and stays, and so
+//!                          does a unique one (a SQL column `UNIQUE` constraint has the same
+//!                          name, and a uniqueness rule goes only by an explicit `DROP INDEX`)
 //!   index of that name with another field/kind/uniqueness, or on a field whose type changed
 //!     (an integer field turned float: entries keyed as integers would never be found)
 //!                               -> drop, then create
@@ -37,7 +39,7 @@ pub(crate) fn up_to_date(stored: &TableSchema, declared: &Schema) -> bool {
         && stored
             .indexes
             .iter()
-            .filter(|ix| declared_name(&declared.name, &ix.def))
+            .filter(|ix| managed(declared, &ix.def))
             .count()
             == declared.indexes.len()
         && declared
@@ -46,14 +48,18 @@ pub(crate) fn up_to_date(stored: &TableSchema, declared: &Schema) -> bool {
             .all(|d| stored.index(&d.name).is_some_and(|s| s.def == *d))
 }
 
-/// Whether an index has the name a `#[derive(Collection)]` declaration gives its indexes
-/// (`table.field`): the collection owns those, and drops them when the type stops declaring
-/// them. Any other index was made in SQL and is left alone.
-fn declared_name(table: &str, def: &rustlite_engine::catalog::IndexDef) -> bool {
-    def.name
-        .strip_prefix(table)
+/// Whether the collection manages a stored index: one the type declares (by name), or one
+/// with the name a declaration gives its indexes (`table.field`) that is not unique — those
+/// the collection drops when the type stops declaring them. Any other index was made in SQL,
+/// or is a uniqueness rule (a SQL column `UNIQUE` constraint is also named `table.field`),
+/// and is left alone.
+fn managed(declared: &Schema, def: &rustlite_engine::catalog::IndexDef) -> bool {
+    let derived_name = def
+        .name
+        .strip_prefix(declared.name.as_str())
         .and_then(|r| r.strip_prefix('.'))
-        == Some(def.field.as_str())
+        == Some(def.field.as_str());
+    declared.indexes.iter().any(|d| d.name == def.name) || (derived_name && !def.unique)
 }
 
 /// Registers or migrates `T`'s table inside `tx`; returns the table as `tx` now sees it.
@@ -73,7 +79,7 @@ pub(crate) fn ensure_table<T: Collection>(tx: &mut Transaction) -> Result<Arc<Ta
     // Indexes made in SQL on a field whose type changed: rebuilt after the new field list.
     let mut rebuild = Vec::new();
     for ix in &stored.indexes {
-        let ours = declared_name(name, &ix.def);
+        let ours = managed(&declared, &ix.def);
         let keep = !retyped(&ix.def.field) && (!ours || declared.indexes.contains(&ix.def));
         if !keep {
             tracing::info!(collection = name, index = %ix.def.name, "dropping index");
