@@ -43,3 +43,36 @@ fn failed_statement_inside_a_transaction_is_undone_and_the_transaction_goes_on()
     assert_eq!(by_email.rows.len(), 1);
     assert_eq!(by_email.rows[0][0].to_string(), "6");
 }
+
+/// A failed statement also lets go of what it guarded: a `CREATE UNIQUE INDEX` that meets a
+/// duplicate guarded every row of its table for its backfill, and a failed `INSERT` at
+/// ReadCommitted guarded the row it read for update. Kept, those guards made the transaction
+/// conflict with any later commit to the table although the statement had been undone.
+#[test]
+fn a_failed_statement_leaves_no_guard_behind() {
+    use rustlite::IsolationLevel::{ReadCommitted, RepeatableRead};
+    for (level, failing) in [
+        (RepeatableRead, "CREATE UNIQUE INDEX tv ON t (v)"),
+        (ReadCommitted, "INSERT INTO t VALUES (1, 9)"),
+    ] {
+        let db = Database::in_memory().expect("open");
+        db.execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)",
+            params![],
+        )
+        .expect("create");
+        db.execute("INSERT INTO t VALUES (1, 5), (2, 5)", params![])
+            .expect("insert");
+        let mut tx = db.begin_with(level).expect("begin");
+        assert!(tx.query(failing, params![]).is_err(), "{failing}");
+        tx.put("k", "v").expect("put");
+        // An unrelated commit to the table, then to the row the failed insert read.
+        db.execute("INSERT INTO t VALUES (3, 7)", params![])
+            .expect("insert");
+        db.execute("UPDATE t SET v = 6 WHERE id = 1", params![])
+            .expect("update");
+        tx.commit()
+            .unwrap_or_else(|e| panic!("{level:?} after {failing}: {e}"));
+        assert_eq!(db.get("k").expect("get"), Some(b"v".to_vec()));
+    }
+}

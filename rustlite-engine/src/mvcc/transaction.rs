@@ -55,8 +55,10 @@ pub struct Transaction {
     guard_ranges: Vec<(KeyRange, SeqNo)>,
     /// Previous states of keys written since the oldest open savepoint, in write order.
     undo: Vec<(Vec<u8>, Option<Pending>)>,
-    /// Open savepoints, oldest first: each one's id and the `undo` length it marks.
-    savepoints: Vec<(u64, usize)>,
+    /// Previous floors of keys guarded since the oldest open savepoint, in guard order.
+    guard_undo: Vec<(Vec<u8>, Option<SeqNo>)>,
+    /// Open savepoints, oldest first.
+    savepoints: Vec<Mark>,
     active: bool,
     /// At ReadCommitted / ReadUncommitted: the snapshot one operation's reads share while
     /// [`at_one_snapshot`](Self::at_one_snapshot) runs (otherwise each read sees the latest
@@ -98,6 +100,7 @@ impl Engine {
             guards: BTreeMap::new(),
             guard_ranges: Vec::new(),
             undo: Vec::new(),
+            guard_undo: Vec::new(),
             savepoints: Vec::new(),
             active: true,
             statement: None,
@@ -340,7 +343,15 @@ impl Transaction {
         // Keep the first floor, as for writes (and copy the key only the first time: the
         // table layer guards the same catalog key on every write).
         if !self.guards.contains_key(key) {
-            self.guards.insert(key.to_vec(), floor);
+            self.set_guard(key, floor);
+        }
+    }
+
+    /// Sets `key`'s guard floor, remembering the previous one while a savepoint is open.
+    fn set_guard(&mut self, key: &[u8], floor: SeqNo) {
+        let previous = self.guards.insert(key.to_vec(), floor);
+        if !self.savepoints.is_empty() {
+            self.guard_undo.push((key.to_vec(), previous));
         }
     }
 
@@ -386,11 +397,8 @@ impl Transaction {
     /// `UPDATE`, `DELETE`) guards each from when it read, so under ReadCommitted a commit to
     /// the row between that read and the write is a conflict, not a lost update.
     pub(crate) fn guard_from(&mut self, key: &[u8], floor: SeqNo) {
-        match self.guards.get_mut(key) {
-            Some(f) => *f = (*f).min(floor),
-            None => {
-                self.guards.insert(key.to_vec(), floor);
-            }
+        if self.guards.get(key).is_none_or(|&f| floor < f) {
+            self.set_guard(key, floor);
         }
     }
 
@@ -427,11 +435,18 @@ impl Transaction {
     pub fn savepoint(&mut self) -> Savepoint {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        self.savepoints.push((id, self.undo.len()));
+        self.savepoints.push(Mark {
+            id,
+            undo: self.undo.len(),
+            guard_undo: self.guard_undo.len(),
+            guard_ranges: self.guard_ranges.len(),
+        });
         Savepoint(id)
     }
 
-    /// Undoes every write made since `savepoint` and closes it.
+    /// Undoes every write made since `savepoint` and closes it. The keys and ranges guarded
+    /// since (by a failed statement's reads for update) are let go too; what Serializable
+    /// recorded as read stays (keeping a read can only add conflicts, never hide one).
     ///
     /// ```
     /// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
@@ -445,10 +460,25 @@ impl Transaction {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn rollback_to(&mut self, savepoint: Savepoint) {
-        let Some(&(_, mark)) = self.savepoints.iter().find(|(id, _)| *id == savepoint.0) else {
+        let Some(mark) = self
+            .savepoints
+            .iter()
+            .find(|m| m.id == savepoint.0)
+            .copied()
+        else {
             return; // ended already, with an outer one
         };
-        while self.undo.len() > mark {
+        while self.guard_undo.len() > mark.guard_undo {
+            let Some((key, previous)) = self.guard_undo.pop() else {
+                break;
+            };
+            match previous {
+                Some(floor) => self.guards.insert(key, floor),
+                None => self.guards.remove(&key),
+            };
+        }
+        self.guard_ranges.truncate(mark.guard_ranges);
+        while self.undo.len() > mark.undo {
             let Some((key, previous)) = self.undo.pop() else {
                 break;
             };
@@ -478,15 +508,12 @@ impl Transaction {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn release(&mut self, savepoint: Savepoint) {
-        if let Some(i) = self
-            .savepoints
-            .iter()
-            .position(|(id, _)| *id == savepoint.0)
-        {
+        if let Some(i) = self.savepoints.iter().position(|m| m.id == savepoint.0) {
             self.savepoints.truncate(i);
         }
         if self.savepoints.is_empty() {
             self.undo.clear();
+            self.guard_undo.clear();
         }
     }
 
@@ -633,6 +660,15 @@ impl Transaction {
 /// ```
 #[derive(Debug)]
 pub struct Savepoint(u64);
+
+/// An open savepoint: its id and the lengths of the undo logs and guarded ranges it marks.
+#[derive(Clone, Copy, Debug)]
+struct Mark {
+    id: u64,
+    undo: usize,
+    guard_undo: usize,
+    guard_ranges: usize,
+}
 
 /// One of the transaction's own writes seen by a scan: key and value (`None` = deleted).
 type OwnWrite<'a> = (&'a [u8], Option<&'a [u8]>);
