@@ -160,6 +160,12 @@ pub struct IndexDef {
     pub kind: IndexKind,
     /// Whether two rows may not share a (non-null) value.
     pub unique: bool,
+    /// Made by a SQL `UNIQUE` column or table constraint ([`IndexDef::constraint`]), which is
+    /// named `table.column` like a declared index: a typed collection whose type does not
+    /// declare it leaves it alone instead of dropping it. Stored only when set (older entries
+    /// read as `false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sql_constraint: bool,
 }
 
 impl IndexDef {
@@ -185,6 +191,21 @@ impl IndexDef {
             field: field.to_owned(),
             kind,
             unique,
+            sql_constraint: false,
+        }
+    }
+
+    /// The unique index of a SQL `UNIQUE` constraint on `table.column`.
+    ///
+    /// ```
+    /// let i = rustlite_engine::catalog::IndexDef::constraint("users", "email");
+    /// assert!(i.unique && i.sql_constraint);
+    /// assert_eq!(i.name, "users.email");
+    /// ```
+    pub fn constraint(table: &str, column: &str) -> Self {
+        IndexDef {
+            sql_constraint: true,
+            ..Self::new(table, column, IndexKind::BTree, true)
         }
     }
 }

@@ -307,12 +307,43 @@ fn text_of(v: &Value) -> Option<String> {
     })
 }
 
-/// Renders a float the way SQLite does for whole numbers (`2.0`, not `2`).
+/// Renders a float as SQLite does (`printf("%!.15g")`): 15 significant digits, trailing zeros
+/// dropped but always a digit after the point (`2.0`, `0.333333333333333`), and exponent form
+/// below 1e-4 or from 1e15 on (`1.0e+20`, `1.0e-07`). Infinities and NaN print as Rust does.
 pub fn float_text(f: f64) -> String {
-    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
-        format!("{f:.1}")
+    if !f.is_finite() {
+        return f.to_string();
+    }
+    if f == 0.0 {
+        return "0.0".into(); // -0.0 too, as SQLite prints it
+    }
+    // The decimal exponent after rounding to 15 significant digits.
+    let sci = format!("{f:.14e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..15).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!(
+            "{}e{sign}{:02}",
+            trim_fraction(mantissa),
+            exp.unsigned_abs()
+        )
     } else {
-        f.to_string()
+        let decimals = usize::try_from(14 - exp).unwrap_or(0);
+        trim_fraction(&format!("{f:.decimals$}"))
+    }
+}
+
+/// `digits` with the trailing zeros of its fraction dropped, keeping at least one digit after
+/// the point (adding `.0` to a whole number).
+fn trim_fraction(digits: &str) -> String {
+    match digits.split_once('.') {
+        Some((whole, fraction)) => {
+            let fraction = fraction.trim_end_matches('0');
+            let fraction = if fraction.is_empty() { "0" } else { fraction };
+            format!("{whole}.{fraction}")
+        }
+        None => format!("{digits}.0"),
     }
 }
 
@@ -435,19 +466,52 @@ pub fn integral(f: f64) -> Option<Value> {
 }
 
 /// A byte string equal for values that are equal under GROUP BY / DISTINCT / hash join
-/// (`1` and `1.0` map to the same key; NULLs map to one key).
+/// (`1` and `1.0` map to the same key, also inside arrays and documents, as `=` compares
+/// them; NULLs map to one key).
 pub fn group_key(v: &Value, out: &mut Vec<u8>) {
-    // A whole float groups with the integer equal to it.
-    let normalized = match v {
-        Value::Float(f) => integral(*f),
-        _ => None,
-    };
+    let normalized = whole_floats_as_integers(v);
     let v = normalized.as_ref().unwrap_or(v);
     if v.append_key(out).is_err() {
         // Documents are not key-encodable: fall back to their rendering.
         out.push(0xFF);
         out.extend_from_slice(v.to_string().as_bytes());
         out.push(0);
+    }
+}
+
+/// `v` with every whole float (at any depth) replaced by the integer equal to it, or `None`
+/// when nothing changes (the common case allocates nothing).
+fn whole_floats_as_integers(v: &Value) -> Option<Value> {
+    match v {
+        Value::Float(f) => integral(*f),
+        Value::Array(items) => {
+            let changed: Vec<Option<Value>> = items.iter().map(whole_floats_as_integers).collect();
+            changed.iter().any(Option::is_some).then(|| {
+                Value::Array(
+                    changed
+                        .into_iter()
+                        .zip(items)
+                        .map(|(c, old)| c.unwrap_or_else(|| old.clone()))
+                        .collect(),
+                )
+            })
+        }
+        Value::Map(fields) => {
+            let changed: Vec<Option<Value>> = fields
+                .iter()
+                .map(|(_, v)| whole_floats_as_integers(v))
+                .collect();
+            changed.iter().any(Option::is_some).then(|| {
+                Value::Map(
+                    changed
+                        .into_iter()
+                        .zip(fields)
+                        .map(|(c, (k, old))| (k.clone(), c.unwrap_or_else(|| old.clone())))
+                        .collect(),
+                )
+            })
+        }
+        _ => None,
     }
 }
 
@@ -687,6 +751,48 @@ mod tests {
 
     /// Integers and floats compare exactly, so `=` agrees with GROUP BY (a whole float is the
     /// integer it equals) and ORDER BY's order is total.
+    #[test]
+    fn floats_render_as_sqlite_renders_them() {
+        // The expected strings are SQLite's (3.40 and the bundled 3.46: `%!.15g`).
+        for (f, text) in [
+            (2.0, "2.0"),
+            (2.5, "2.5"),
+            (0.1, "0.1"),
+            (1.0 / 3.0, "0.333333333333333"),
+            (1e14, "100000000000000.0"),
+            (123_456_789_012_345.6, "123456789012346.0"),
+            (1e15, "1.0e+15"),
+            (1e20, "1.0e+20"),
+            (-2.5e-7, "-2.5e-07"),
+            (1e-7, "1.0e-07"),
+            (0.0001, "0.0001"),
+            (0.00001, "1.0e-05"),
+            (-0.0, "0.0"),
+            (1e300 * 10.0, "1.0e+301"),
+        ] {
+            assert_eq!(float_text(f), text, "{f:e}");
+        }
+    }
+
+    #[test]
+    fn whole_floats_group_with_integers_inside_arrays_and_documents() {
+        let key = |v: &Value| {
+            let mut out = Vec::new();
+            group_key(v, &mut out);
+            out
+        };
+        let doc = |v: Value| Value::Map(vec![("a".into(), v)]);
+        let arr = |v: Value| Value::Array(vec![Value::Text("x".into()), v]);
+        assert_eq!(key(&arr(Value::Int(1))), key(&arr(Value::Float(1.0))));
+        assert_eq!(key(&doc(Value::Int(1))), key(&doc(Value::Float(1.0))));
+        assert_ne!(key(&doc(Value::Int(1))), key(&doc(Value::Float(1.5))));
+        assert_eq!(
+            compare(&arr(Value::Int(1)), &arr(Value::Float(1.0))).ok(),
+            Some(Some(Ordering::Equal)),
+            "as `=` sees them"
+        );
+    }
+
     #[test]
     fn integers_and_floats_compare_exactly() {
         let cmp = |l: &Value, r: &Value| compare(l, r).ok().flatten();

@@ -370,7 +370,7 @@ impl<S: Source> Storage for TableStorage<'_, S> {
             indexes: def
                 .unique
                 .iter()
-                .map(|c| IndexDef::new(&def.name, c, IndexKind::BTree, true))
+                .map(|c| IndexDef::constraint(&def.name, c))
                 .collect(),
         };
         Catalog::create_table(self.tx.writer()?, &schema).map(drop)

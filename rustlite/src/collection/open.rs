@@ -6,10 +6,9 @@
 //!   key fields or types differ -> Error::Schema (a changed key would orphan every row)
 //!   index declared, not stored -> create it, backfilling from the existing documents
 //!   index stored, not declared -> drop it and its entries, if it is one a declaration made
-//!                          (named `table.field`) and not unique; an index made in SQL
-//!                          (`CREATE INDEX name ON …`) is the SQL user's, and stays, and so
-//!                          does a unique one (a SQL column `UNIQUE` constraint has the same
-//!                          name, and a uniqueness rule goes only by an explicit `DROP INDEX`)
+//!                          (named `table.field`); an index made in SQL (`CREATE INDEX name ON
+//!                          …`, or a `UNIQUE` constraint, though named `table.column` too) is
+//!                          the SQL user's, and stays
 //!   index of that name with another field/kind/uniqueness, or on a field whose type changed
 //!     (an integer field turned float: entries keyed as integers would never be found)
 //!                               -> drop, then create
@@ -49,17 +48,17 @@ pub(crate) fn up_to_date(stored: &TableSchema, declared: &Schema) -> bool {
 }
 
 /// Whether the collection manages a stored index: one the type declares (by name), or one
-/// with the name a declaration gives its indexes (`table.field`) that is not unique — those
-/// the collection drops when the type stops declaring them. Any other index was made in SQL,
-/// or is a uniqueness rule (a SQL column `UNIQUE` constraint is also named `table.field`),
-/// and is left alone.
+/// with the name a declaration gives its indexes (`table.field`) — those the collection drops
+/// when the type stops declaring them — unless a SQL `UNIQUE` constraint made it (named the
+/// same way, marked [`sql_constraint`](rustlite_engine::catalog::IndexDef::sql_constraint)).
+/// Any other index was made in SQL and is left alone.
 fn managed(declared: &Schema, def: &rustlite_engine::catalog::IndexDef) -> bool {
     let derived_name = def
         .name
         .strip_prefix(declared.name.as_str())
         .and_then(|r| r.strip_prefix('.'))
         == Some(def.field.as_str());
-    declared.indexes.iter().any(|d| d.name == def.name) || (derived_name && !def.unique)
+    declared.indexes.iter().any(|d| d.name == def.name) || (derived_name && !def.sql_constraint)
 }
 
 /// Registers or migrates `T`'s table inside `tx`; returns the table as `tx` now sees it.
