@@ -485,3 +485,55 @@ fn a_concurrent_drop_index_is_not_undone_at_read_committed() {
         }
     }
 }
+
+/// One SQL statement inside a ReadCommitted transaction reads one state: a self-join scans its
+/// table twice, and with a writer committing all the while, rows matched to themselves must
+/// agree (each statement sees a newer state than the last, never two at once).
+#[test]
+fn a_statement_at_read_committed_reads_one_state() {
+    let db = Database::in_memory().expect("open");
+    db.execute(
+        "CREATE TABLE r (id INTEGER PRIMARY KEY, v INTEGER)",
+        rustlite::params![],
+    )
+    .expect("create");
+    let mut tx = db.begin().expect("begin");
+    for id in 0..3000 {
+        tx.query("INSERT INTO r VALUES (?, 0)", rustlite::params![id])
+            .expect("insert");
+    }
+    tx.commit().expect("commit");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (db, stop) = (db.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut i: i64 = 0;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                db.execute(
+                    "UPDATE r SET v = v + 1 WHERE id = ?",
+                    rustlite::params![(i * 7919) % 3000],
+                )
+                .expect("update");
+            }
+        })
+    };
+    for level in [
+        IsolationLevel::ReadCommitted,
+        IsolationLevel::ReadUncommitted,
+    ] {
+        for _ in 0..20 {
+            let mut tx = db.begin_with(level).expect("begin");
+            let r = tx
+                .query(
+                    "SELECT count(*) FROM r a JOIN r b ON a.id = b.id WHERE a.v <> b.v",
+                    rustlite::params![],
+                )
+                .expect("query");
+            assert_eq!(r.rows, [[rustlite::Value::Int(0)]], "{level:?}");
+            tx.rollback();
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().expect("writer");
+}

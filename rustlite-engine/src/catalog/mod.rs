@@ -844,7 +844,9 @@ fn with_cached_view<T>(
         if cache.changed_at.load(Ordering::Acquire) > catalog.seq {
             return None;
         }
-        if tx.isolation().uses_snapshot() && tx.start_seq() < catalog.seq {
+        // A transaction (or, at ReadCommitted, a statement) reading a fixed state older than
+        // the cache must read the entry as of that state.
+        if tx.read_seq().is_some_and(|seq| seq < catalog.seq) {
             return None;
         }
         f(catalog)

@@ -303,11 +303,8 @@ impl Transaction {
 
     fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<()> {
         self.check_active()?;
-        let floor = if self.isolation.uses_snapshot() {
-            self.snapshot.seq()
-        } else {
-            self.engine.last_seq()
-        };
+        // Inside one statement at ReadCommitted, from the state the statement reads.
+        let floor = self.guard_floor();
         if !self.savepoints.is_empty() {
             let previous = self.writes.get(&key).cloned();
             self.undo.push((key.clone(), previous));
@@ -402,13 +399,19 @@ impl Transaction {
         }
     }
 
-    /// The seqno after which a foreign commit breaks a guard taken now.
+    /// The seqno after which a foreign commit breaks a guard (or a write) taken now: the state
+    /// reads see — the transaction's snapshot, or the statement's under
+    /// [`at_one_snapshot`](Self::at_one_snapshot) — else the latest commit.
     pub(crate) fn guard_floor(&self) -> SeqNo {
-        if self.isolation.uses_snapshot() {
-            self.snapshot.seq()
-        } else {
-            self.engine.last_seq()
+        match self.read_snapshot() {
+            Some(snapshot) => snapshot.seq(),
+            None => self.engine.last_seq(),
         }
+    }
+
+    /// The seqno reads see now, when they see a fixed one (see [`guard_floor`](Self::guard_floor)).
+    pub(crate) fn read_seq(&self) -> Option<SeqNo> {
+        self.read_snapshot().map(|s| s.seq())
     }
 
     /// Marks the current state of this transaction's writes, so that a failed step (one SQL

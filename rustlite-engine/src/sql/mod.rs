@@ -246,12 +246,16 @@ fn execute_in(
     each: Option<&mut EachRow<'_>>,
 ) -> Result<QueryResult> {
     let savepoint = tx.savepoint();
-    // A statement with a reusable plan is a SELECT: let it load the catalog cache.
-    let mut storage = match cached {
-        Some(Some(_)) => TableStorage::new(tx).loading_catalog(),
-        _ => TableStorage::new(tx),
-    };
-    let result = execute_on(&mut storage, sql, params, cached, each);
+    // Every read of the statement sees one state, at ReadCommitted too (a join, a subquery and
+    // the rows an UPDATE targets agree with each other).
+    let result = tx.at_one_snapshot(|tx| {
+        // A statement with a reusable plan is a SELECT: let it load the catalog cache.
+        let mut storage = match cached {
+            Some(Some(_)) => TableStorage::new(tx).loading_catalog(),
+            _ => TableStorage::new(tx),
+        };
+        execute_on(&mut storage, sql, params, cached, each)
+    });
     match &result {
         Ok(_) => tx.release(savepoint),
         Err(_) => tx.rollback_to(savepoint),
