@@ -658,6 +658,33 @@ fn opening_a_collection_keeps_a_sql_unique_column_constraint() -> TestResult {
             "accounts.nick was not dropped: {plan}"
         );
     }
+    // A type that declares the same unique index finds it up to date (it is not rebuilt and
+    // keeps its mark), and a type that stops declaring it again leaves it in place.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Collection)]
+    #[collection(name = "accounts")]
+    struct Declaring {
+        #[key]
+        id: i64,
+        #[index(unique)]
+        email: Option<String>,
+        nick: Option<String>,
+    }
+    let db = Database::open(dir.path())?;
+    let mark = |db: &Database| -> Result<Option<(u32, bool)>, Box<dyn std::error::Error>> {
+        let t = db.engine().catalog()?.get("accounts").ok_or("no table")?;
+        Ok(t.index("accounts.email")
+            .map(|ix| (ix.id, ix.def.sql_constraint)))
+    };
+    let before = mark(&db)?;
+    db.collection::<Declaring>()?;
+    assert_eq!(mark(&db)?, before, "same index, same mark");
+    assert_eq!(before.map(|m| m.1), Some(true));
+    db.collection::<Account>()?;
+    let dup = db.execute(
+        "INSERT INTO accounts VALUES (4, 'a@x', 'cy')",
+        rustlite::params![],
+    );
+    assert!(matches!(dup, Err(Error::UniqueViolation { .. })), "{dup:?}");
     Ok(())
 }
 

@@ -149,8 +149,10 @@ pub enum IndexKind {
 /// assert_eq!(i.name, "users.email");
 /// let j = IndexDef::named("by_mail", "email", IndexKind::Hash, false);
 /// assert_eq!(j.name, "by_mail");
+/// // Equal definitions whoever made them: a declared unique index is the SQL constraint's.
+/// assert_eq!(IndexDef::constraint("users", "email"), IndexDef::new("users", "email", IndexKind::BTree, true));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IndexDef {
     /// Index name, unique in the database; `"{table}.{field}"` for derived indexes.
     pub name: String,
@@ -209,6 +211,18 @@ impl IndexDef {
         }
     }
 }
+
+/// Definitions are equal when they index the same way; `sql_constraint` (who made it) is left
+/// out, so a type declaring the index a SQL `UNIQUE` constraint made finds it up to date and
+/// keeps it, mark included.
+impl PartialEq for IndexDef {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.name, &self.field, self.kind, self.unique)
+            == (&other.name, &other.field, other.kind, other.unique)
+    }
+}
+
+impl Eq for IndexDef {}
 
 /// A declared table: fields, primary key and indexes.
 ///

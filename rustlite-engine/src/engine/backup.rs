@@ -3,8 +3,8 @@
 //! [`Engine::backup_to`] switches the memtable (the only moment writers wait), flushes every
 //! frozen memtable to L0, and — holding the job lock so no compaction deletes a file meanwhile —
 //! hard-links the live SSTables into the destination, or, where it cannot link (another file
-//! system, an in-memory source), opens them for reading. Then, the lock released, it copies the
-//! opened ones (an open file stays readable after a compaction unlinks it), writes a fresh
+//! system, an in-memory source), takes their open files. Then, the lock released, it copies
+//! those through the open files (readable after a compaction unlinks them), writes a fresh
 //! manifest naming exactly those files, and last a `BACKUP` file listing every file with its
 //! size and crc32. The backup is itself a database directory that `Engine::open` opens, and it
 //! holds every commit up to the memtable switch (a prefix of the history: one commit boundary,
@@ -32,6 +32,7 @@ use crate::lsm::wal::wal_file_name;
 use crate::storage::{write_file_synced, FsStorage, RandomAccessFile, Storage};
 use std::path::Path;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// Name of the file that lists a backup's files with sizes and checksums.
 pub const BACKUP_FILE: &str = "BACKUP";
@@ -149,7 +150,9 @@ impl Engine {
                 if inner.storage.link_into(&name, dest)? {
                     info.linked += 1;
                 } else {
-                    to_copy.push((inner.storage.open_read(&name)?, name));
+                    // Through the table's own open file: no descriptor per table, and the
+                    // held `state` keeps it open after a compaction unlinks it.
+                    to_copy.push((Arc::clone(f.table.file()), name));
                 }
                 if let Some(l) = levels.get_mut(level) {
                     l.push(f.meta.clone());
@@ -157,7 +160,7 @@ impl Engine {
             }
         }
         // Copies run without the job lock: flushes and compactions go on (and writers never
-        // stall behind a long copy); the open handles keep the files readable.
+        // stall behind a long copy); `state` keeps the tables, and their files, open.
         drop(jobs_guard);
         for (src, name) in to_copy {
             copy_out(src.as_ref(), &dest.join(name))?;

@@ -307,9 +307,12 @@ fn text_of(v: &Value) -> Option<String> {
     })
 }
 
-/// Renders a float as SQLite does (`printf("%!.15g")`): 15 significant digits, trailing zeros
-/// dropped but always a digit after the point (`2.0`, `0.333333333333333`), and exponent form
-/// below 1e-4 or from 1e15 on (`1.0e+20`, `1.0e-07`). Infinities and NaN print as Rust does.
+/// Renders a float in SQLite's format (`printf("%!.15g")`): 15 significant digits, trailing
+/// zeros dropped but always a digit after the point (`2.0`, `0.333333333333333`), and exponent
+/// form below 1e-4 or from 1e15 on (`1.0e+20`, `1.0e-07`). The 15th digit is rounded exactly
+/// (half to even on the exact binary value); SQLite's own printf rounds differently for a few
+/// values in a thousand (`269074265667341.5` is `…341.0` there, `…342.0` here). Infinities
+/// and NaN print as Rust does.
 pub fn float_text(f: f64) -> String {
     if !f.is_finite() {
         return f.to_string();

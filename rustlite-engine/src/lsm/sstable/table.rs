@@ -441,6 +441,11 @@ impl Table {
         &self.name
     }
 
+    /// The open file (a backup copies a table through it, without a descriptor of its own).
+    pub(crate) fn file(&self) -> &Arc<dyn RandomAccessFile> {
+        &self.file
+    }
+
     /// The file's size in bytes.
     pub fn file_size(&self) -> u64 {
         self.size

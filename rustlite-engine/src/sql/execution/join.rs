@@ -6,7 +6,9 @@
 //! with the left one as it streams; a key containing NULL matches nothing (`NULL = NULL` is
 //! not true). A left key value that `=` cannot compare with a right one of the same key column
 //! (TEXT with INTEGER) is the type-mismatch error the nested loop's `=` raises, not a silent
-//! non-match.
+//! non-match. With several key columns the check is per column, for every probe row, as
+//! PostgreSQL refuses such a join outright; the nested loop raises it only for the pairs whose
+//! earlier conditions held (`AND` stops at the first false one).
 
 use super::needs::Needs;
 use super::Sink;
