@@ -224,8 +224,9 @@ impl Transaction {
     /// Runs `f` with every read of this transaction seeing one state, as one SQL statement's
     /// reads do: at RepeatableRead and Serializable they always do; at ReadCommitted and
     /// ReadUncommitted a snapshot of the latest commit is taken for `f`'s duration (each later
-    /// operation sees a newer one). The transaction's own writes stay visible, and writes keep
-    /// their ReadCommitted conflict floors.
+    /// operation sees a newer one). The transaction's own writes stay visible; writes and guards
+    /// made meanwhile count conflicts from that snapshot (a commit after it to a key `f` writes
+    /// is a conflict: `f` decided the write on the older state).
     ///
     /// An index scan reads its entries, then the rows they name: at ReadCommitted, without one
     /// state, a row deleted or changed between the two reads would be missing or no longer
