@@ -231,3 +231,52 @@ fn constraints_name_columns_case_insensitively() -> TestResult {
     );
     Ok(())
 }
+
+/// A select-list alias inside a HAVING or ORDER BY expression stands for its item, as SQLite
+/// reads it; a name that is also an input column means the column. Expected rows are SQLite's.
+#[test]
+fn aliases_inside_having_and_order_by_expressions() -> TestResult {
+    let db = Database::in_memory()?;
+    db.execute(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, g TEXT, v INTEGER)",
+        params![],
+    )?;
+    db.execute(
+        "INSERT INTO t VALUES (1, 'a', 1), (2, 'a', 2), (3, 'b', 5), (4, 'c', 0)",
+        params![],
+    )?;
+    let rows =
+        |sql: &str| -> rustlite::Result<Vec<Vec<Value>>> { Ok(db.query(sql, params![])?.rows) };
+    let text = |s: &str| Value::Text(s.into());
+    assert_eq!(
+        rows("SELECT g, count(*) AS c FROM t GROUP BY g HAVING c > 1")?,
+        [[text("a"), Value::Int(2)]]
+    );
+    assert_eq!(
+        rows("SELECT g, count(*) AS c FROM t GROUP BY g HAVING c > 0 AND g <> 'a' ORDER BY g")?,
+        [[text("b"), Value::Int(1)], [text("c"), Value::Int(1)]]
+    );
+    assert_eq!(
+        rows("SELECT g, sum(v) AS s FROM t GROUP BY g ORDER BY s * -1")?,
+        [
+            [text("b"), Value::Int(5)],
+            [text("a"), Value::Int(3)],
+            [text("c"), Value::Int(0)]
+        ]
+    );
+    assert_eq!(
+        ids(&db, "SELECT v AS x FROM t ORDER BY x + 0 DESC", &[])?,
+        ints(&[5, 2, 1, 0])
+    );
+    // `v` is an input column too: the column wins (SQLite: 3, 2, 1, 4).
+    assert_eq!(
+        ids(&db, "SELECT id AS v FROM t ORDER BY -v", &[])?,
+        ints(&[3, 2, 1, 4])
+    );
+    let unknown = db.query(
+        "SELECT g, count(*) AS c FROM t GROUP BY g HAVING nope > 1",
+        params![],
+    );
+    assert!(matches!(unknown, Err(rustlite::Error::Sql(m)) if m.contains("nope")));
+    Ok(())
+}

@@ -159,7 +159,12 @@ impl Planner<'_> {
                         None => OrderTarget::Expr(scope.resolve(o.expr.clone(), self.params)?),
                     }
                 }
-                _ => OrderTarget::Expr(scope.resolve(o.expr.clone(), self.params)?),
+                _ => OrderTarget::Expr(resolve_with_aliases(
+                    &scope,
+                    o.expr.clone(),
+                    self.params,
+                    &items,
+                )?),
             };
             order.push((target, o.desc, o.nulls_first.unwrap_or(!o.desc)));
         }
@@ -203,7 +208,7 @@ impl Planner<'_> {
             }
             let having = q
                 .having
-                .map(|h| scope.resolve(h, self.params))
+                .map(|h| resolve_with_aliases(&scope, h, self.params, &items))
                 .transpose()?;
             let mut aggregates: Vec<AggregateCall> = Vec::new();
             {
@@ -451,6 +456,31 @@ impl Planner<'_> {
 }
 
 /// A column reference to scope column `i`.
+/// Resolves `expr` against the input columns, where a name that is no input column but a
+/// select-list alias stands for that item's expression (`HAVING c > 1` after `count(*) AS c`,
+/// `ORDER BY x + 0` after `v AS x`), as SQLite reads them; an input column wins over an alias.
+fn resolve_with_aliases(
+    scope: &Scope,
+    expr: Expr,
+    params: super::scope::Params<'_>,
+    items: &[(Expr, String, bool)],
+) -> Result<Expr> {
+    expr.transform(&mut |e| match e {
+        Expr::Name(path) => scope.resolve_path(&path).or_else(|err| {
+            let [one] = path.as_slice() else {
+                return Err(err);
+            };
+            items
+                .iter()
+                .find(|(_, name, aliased)| *aliased && name.eq_ignore_ascii_case(one))
+                .map(|(e, _, _)| e.clone())
+                .ok_or(err)
+        }),
+        Expr::Param(n) => bind(n, params),
+        other => Ok(other),
+    })
+}
+
 fn column(i: usize, c: &ScopeColumn) -> Expr {
     Expr::Column {
         index: i,
