@@ -390,20 +390,10 @@ impl Transaction {
         self.get(key)
     }
 
-    /// [`guard`](Self::guard) `key` from `floor`, a [`guard_floor`](Self::guard_floor) taken
-    /// earlier: a statement that read its target rows before deciding to write them (SQL
-    /// `UPDATE`, `DELETE`) guards each from when it read, so under ReadCommitted a commit to
-    /// the row between that read and the write is a conflict, not a lost update.
-    pub(crate) fn guard_from(&mut self, key: &[u8], floor: SeqNo) {
-        if self.guards.get(key).is_none_or(|&f| floor < f) {
-            self.set_guard(key, floor);
-        }
-    }
-
     /// The seqno after which a foreign commit breaks a guard (or a write) taken now: the state
     /// reads see — the transaction's snapshot, or the statement's under
     /// [`at_one_snapshot`](Self::at_one_snapshot) — else the latest commit.
-    pub(crate) fn guard_floor(&self) -> SeqNo {
+    fn guard_floor(&self) -> SeqNo {
         match self.read_snapshot() {
             Some(snapshot) => snapshot.seq(),
             None => self.engine.last_seq(),

@@ -128,10 +128,6 @@ pub trait Storage {
     ) -> Result<bool>;
     /// Inserts a new row (fails on a duplicate key or a unique-index violation).
     fn insert(&mut self, table: &TableInfo, row: Row) -> Result<()>;
-    /// Called before an `UPDATE` or `DELETE` reads the rows it will write: each row it then
-    /// writes is guarded from this point, so under ReadCommitted a commit to that row between
-    /// the statement's read and its write is a conflict, not a lost update.
-    fn start_read_for_update(&mut self) {}
     /// Replaces the row stored under `key` (the new row's key may differ).
     fn update(&mut self, table: &TableInfo, key: &[Value], row: Row) -> Result<()>;
     /// Deletes the row stored under `key`.

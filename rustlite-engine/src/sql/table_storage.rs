@@ -98,9 +98,6 @@ pub struct TableStorage<'a, S: Source = Transaction> {
     schemas: smallvec::SmallVec<[(Option<Box<str>>, Entry); 2]>,
     /// Load the engine's catalog cache when it is stale ([`TableStorage::loading_catalog`]).
     load_catalog: bool,
-    /// Where the running `UPDATE`/`DELETE` began reading its targets
-    /// ([`Storage::start_read_for_update`]).
-    read_for_update: Option<crate::SeqNo>,
 }
 
 impl<'a, S: Source> TableStorage<'a, S> {
@@ -110,7 +107,6 @@ impl<'a, S: Source> TableStorage<'a, S> {
             tx,
             schemas: smallvec::SmallVec::new(),
             load_catalog: false,
-            read_for_update: None,
         }
     }
 
@@ -153,16 +149,6 @@ impl<'a, S: Source> TableStorage<'a, S> {
                 }),
         };
         Ok(found.map(|e| self.remember(name, e)))
-    }
-
-    /// Guards the row an `UPDATE`/`DELETE` is about to write from where the statement began
-    /// reading its targets (see [`Storage::start_read_for_update`]).
-    fn guard_target(&mut self, schema: &TableSchema, key: &[Value]) -> Result<()> {
-        if let Some(floor) = self.read_for_update {
-            let row_key = table::row_key(schema.id, key)?;
-            self.tx.writer()?.guard_from(&row_key, floor);
-        }
-        Ok(())
     }
 
     /// Keeps `e`, looked up as `name`, for the rest of the statement; its position.
@@ -335,25 +321,13 @@ impl<S: Source> Storage for TableStorage<'_, S> {
         table::insert(self.tx.writer()?, &schema, &Self::doc_of(&schema, row)).map(drop)
     }
 
-    fn start_read_for_update(&mut self) {
-        // Under snapshot isolation each write's own floor (the snapshot) already covers it.
-        self.read_for_update = self
-            .tx
-            .writer()
-            .ok()
-            .filter(|tx| !tx.isolation().uses_snapshot())
-            .map(|tx| tx.guard_floor());
-    }
-
     fn update(&mut self, t: &TableInfo, key: &[Value], row: Row) -> Result<()> {
         let schema = self.schema(&t.name)?;
-        self.guard_target(&schema, key)?;
         table::update_at(self.tx.writer()?, &schema, key, &Self::doc_of(&schema, row)).map(drop)
     }
 
     fn delete(&mut self, t: &TableInfo, key: &[Value]) -> Result<()> {
         let schema = self.schema(&t.name)?;
-        self.guard_target(&schema, key)?;
         table::delete(self.tx.writer()?, &schema, key).map(drop)
     }
 

@@ -49,7 +49,6 @@ pub fn execute(plan: Plan, storage: &mut dyn Storage) -> Result<u64> {
             scan: node,
             set,
         } => {
-            storage.start_read_for_update();
             let targets = scan(&node, storage)?;
             let mut updates = Vec::with_capacity(targets.len());
             for t in targets {
@@ -69,7 +68,6 @@ pub fn execute(plan: Plan, storage: &mut dyn Storage) -> Result<u64> {
             Ok(n)
         }
         Plan::Delete { table, scan: node } => {
-            storage.start_read_for_update();
             let targets = scan(&node, storage)?;
             let n = targets.len() as u64;
             for t in targets {
