@@ -151,10 +151,7 @@ impl Planner<'_> {
                     OrderTarget::Output(pos - 1)
                 }
                 Expr::Name(path) if path.len() == 1 => {
-                    let alias = items.iter().position(|(_, n, aliased)| {
-                        *aliased && path.first().is_some_and(|p| n.eq_ignore_ascii_case(p))
-                    });
-                    match alias {
+                    match path.first().and_then(|name| aliased(&items, name)) {
                         Some(i) => OrderTarget::Output(i),
                         None => OrderTarget::Expr(scope.resolve(o.expr.clone(), self.params)?),
                     }
@@ -188,14 +185,8 @@ impl Planner<'_> {
                         .ok_or_else(|| {
                             Error::Sql(format!("GROUP BY position {k} is not in the select list"))
                         })?,
-                    Expr::Name(path) if path.len() == 1 && scope.resolve_path(path).is_err() => {
-                        let alias = items.iter().find(|(_, n, aliased)| {
-                            *aliased && path.first().is_some_and(|p| n.eq_ignore_ascii_case(p))
-                        });
-                        match alias {
-                            Some((e, _, _)) => e.clone(),
-                            None => scope.resolve(g, self.params)?,
-                        }
+                    Expr::Name(path) if path.len() == 1 => {
+                        resolve_with_aliases(&scope, g, self.params, &items)?
                     }
                     _ => scope.resolve(g, self.params)?,
                 };
@@ -456,6 +447,13 @@ impl Planner<'_> {
 }
 
 /// A column reference to scope column `i`.
+/// The position of the select-list item aliased `name` (case-insensitively), if any.
+fn aliased(items: &[(Expr, String, bool)], name: &str) -> Option<usize> {
+    items
+        .iter()
+        .position(|(_, n, aliased)| *aliased && n.eq_ignore_ascii_case(name))
+}
+
 /// Resolves `expr` against the input columns, where a name that is no input column but a
 /// select-list alias stands for that item's expression (`HAVING c > 1` after `count(*) AS c`,
 /// `ORDER BY x + 0` after `v AS x`), as SQLite reads them; an input column wins over an alias.
@@ -470,9 +468,8 @@ fn resolve_with_aliases(
             let [one] = path.as_slice() else {
                 return Err(err);
             };
-            items
-                .iter()
-                .find(|(_, name, aliased)| *aliased && name.eq_ignore_ascii_case(one))
+            aliased(items, one)
+                .and_then(|i| items.get(i))
                 .map(|(e, _, _)| e.clone())
                 .ok_or(err)
         }),
