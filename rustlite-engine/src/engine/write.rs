@@ -441,8 +441,9 @@ fn append_group(inner: &Inner, group: &[(Arc<Slot>, Request)], expected: u64) ->
         if !oracle.is_empty() {
             // Forget what no live transaction can conflict with before validating, so the
             // validation does not index it first. Never prunes an unpublished commit: the oldest
-            // snapshot is at most the visible seqno.
-            oracle.prune(inner.snapshots.oldest());
+            // transaction's snapshot is at most the visible seqno. Plain snapshots and iterators
+            // never validate, so however long they live they do not hold the oracle back.
+            oracle.prune(inner.snapshots.oldest_transaction());
         }
         for (_, req) in group {
             if let Some(v) = &req.validation {
@@ -949,5 +950,34 @@ mod tests {
         assert!(matches!(db.put(b"c", b"3"), Err(Error::Poisoned(_))));
         assert!(matches!(db.check_writable(), Err(Error::Poisoned(_))));
         assert!(matches!(db.sync(), Err(Error::Poisoned(_))));
+    }
+
+    #[test]
+    fn a_long_lived_snapshot_does_not_keep_the_oracle_growing() {
+        let db = Engine::open_in_memory(Options::default()).expect("open");
+        let snapshot = db.snapshot();
+        let iterator = db
+            .scan(
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Unbounded,
+                crate::Direction::Forward,
+            )
+            .expect("scan");
+        // Every commit under Immediate is recorded; a transaction commit prunes before it
+        // validates.
+        for i in 0..500u32 {
+            db.put(&i.to_be_bytes(), b"v").expect("put");
+        }
+        let mut tx = db.begin(IsolationLevel::RepeatableRead);
+        tx.put(b"t", b"1").expect("put");
+        tx.commit().expect("commit");
+        let remembered = db.inner.oracle.lock().len();
+        assert!(
+            remembered <= 2,
+            "{remembered} commits remembered while no transaction is live"
+        );
+        // The snapshot and the iterator still read their state.
+        assert_eq!(snapshot.get(b"t").expect("get"), None);
+        assert_eq!(iterator.count(), 0);
     }
 }

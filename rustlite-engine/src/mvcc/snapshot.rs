@@ -4,7 +4,9 @@
 //! reads the oldest live snapshot under the same mutex, so no version a registered reader needs can
 //! be dropped between "which seqno do I read at" and "compaction knows about me".
 //!
-//! The registry is a sorted `Vec` of `(seqno, count)` rather than a map: every scan registers
+//! The registry keeps two sorted `Vec`s of `(seqno, count)`, every snapshot and those of
+//! read-write transactions (compaction keeps what the oldest of all reads; the oracle
+//! remembers commits after the oldest transaction's), rather than maps: every scan registers
 //! and releases a snapshot, and with no other reader live a `BTreeMap` allocated a node for
 //! the one entry and freed it again per scan; the `Vec` keeps its capacity. Registrations come
 //! at the newest seqno, so an insert is nearly always a push; the live seqnos are few.
@@ -23,11 +25,16 @@ pub struct SnapshotList {
 
 #[derive(Debug, Default)]
 struct Registry {
-    /// `(seqno, live registrations at it)`, ascending by seqno, counts above zero.
-    counts: Vec<(SeqNo, usize)>,
-    /// Registered snapshots that belong to read-write transactions.
-    transactions: usize,
+    /// Every registered snapshot.
+    all: Counts,
+    /// The registered snapshots of read-write transactions (also in `all`): the only readers
+    /// that validate against the commits after their snapshot.
+    transactions: Counts,
 }
+
+/// `(seqno, live registrations at it)`, ascending by seqno, counts above zero.
+#[derive(Debug, Default)]
+struct Counts(Vec<(SeqNo, usize)>);
 
 impl SnapshotList {
     /// A registry whose visible seqno starts at `seq` (after recovery).
@@ -48,16 +55,16 @@ impl SnapshotList {
     pub fn publish(&self, seq: SeqNo) -> bool {
         let live = self.live.lock();
         self.visible.store(seq, Ordering::Release);
-        live.transactions > 0
+        live.transactions.oldest().is_some()
     }
 
     /// Registers a snapshot at the current visible seqno.
     pub fn acquire(self: &Arc<Self>, transaction: bool) -> SnapshotGuard {
         let mut live = self.live.lock();
         let seq = self.visible.load(Ordering::Acquire);
-        live.register(seq);
+        live.all.add(seq);
         if transaction {
-            live.transactions += 1;
+            live.transactions.add(seq);
         }
         SnapshotGuard {
             list: Arc::clone(self),
@@ -72,7 +79,7 @@ impl SnapshotList {
     pub fn acquire_at(self: &Arc<Self>, seq: SeqNo) -> SnapshotGuard {
         let mut live = self.live.lock();
         let seq = seq.min(self.visible.load(Ordering::Acquire));
-        live.register(seq);
+        live.all.add(seq);
         SnapshotGuard {
             list: Arc::clone(self),
             seq,
@@ -80,48 +87,69 @@ impl SnapshotList {
         }
     }
 
-    /// The oldest seqno any live reader may use (the visible seqno when none is registered).
+    /// The oldest seqno any live reader may use (the visible seqno when none is registered):
+    /// what compaction must keep readable.
     pub fn oldest(&self) -> SeqNo {
         let live = self.live.lock();
         let visible = self.visible.load(Ordering::Acquire);
-        live.counts
-            .first()
-            .map_or(visible, |&(s, _)| s.min(visible))
+        live.all.oldest().map_or(visible, |s| s.min(visible))
+    }
+
+    /// The oldest snapshot of a live read-write transaction (the visible seqno when none is
+    /// live): no commit at or below it can conflict with anything still to validate, so the
+    /// oracle forgets those. Plain snapshots and iterators never validate and do not hold it
+    /// back.
+    pub fn oldest_transaction(&self) -> SeqNo {
+        let live = self.live.lock();
+        let visible = self.visible.load(Ordering::Acquire);
+        live.transactions
+            .oldest()
+            .map_or(visible, |s| s.min(visible))
     }
 
     /// Number of registered snapshots (for stats and tests).
     pub fn live_count(&self) -> usize {
-        self.live.lock().counts.iter().map(|&(_, n)| n).sum()
+        self.live.lock().all.0.iter().map(|&(_, n)| n).sum()
     }
 
     fn release(&self, seq: SeqNo, transaction: bool) {
         let mut live = self.live.lock();
-        if let Ok(i) = live.counts.binary_search_by_key(&seq, |&(s, _)| s) {
-            if let Some((_, count)) = live.counts.get_mut(i) {
-                *count -= 1;
-                if *count == 0 {
-                    live.counts.remove(i);
-                }
-            }
-        }
+        live.all.remove(seq);
         if transaction {
-            live.transactions = live.transactions.saturating_sub(1);
+            live.transactions.remove(seq);
         }
     }
 }
 
-impl Registry {
+impl Counts {
     /// One more registration at `seq`.
-    fn register(&mut self, seq: SeqNo) {
+    fn add(&mut self, seq: SeqNo) {
         // The newest seqno lands at the end: an insert there is a push.
-        match self.counts.binary_search_by_key(&seq, |&(s, _)| s) {
+        match self.0.binary_search_by_key(&seq, |&(s, _)| s) {
             Ok(i) => {
-                if let Some((_, count)) = self.counts.get_mut(i) {
+                if let Some((_, count)) = self.0.get_mut(i) {
                     *count += 1;
                 }
             }
-            Err(i) => self.counts.insert(i, (seq, 1)),
+            Err(i) => self.0.insert(i, (seq, 1)),
         }
+    }
+
+    /// One registration at `seq` fewer.
+    fn remove(&mut self, seq: SeqNo) {
+        if let Ok(i) = self.0.binary_search_by_key(&seq, |&(s, _)| s) {
+            if let Some((_, count)) = self.0.get_mut(i) {
+                *count -= 1;
+                if *count == 0 {
+                    self.0.remove(i);
+                }
+            }
+        }
+    }
+
+    /// The oldest registered seqno.
+    fn oldest(&self) -> Option<SeqNo> {
+        self.0.first().map(|&(s, _)| s)
     }
 }
 
@@ -166,6 +194,30 @@ mod tests {
         assert_eq!(list.oldest(), 10);
         assert!(!list.publish(11));
         assert_eq!(list.live_count(), 0);
+    }
+
+    #[test]
+    fn oldest_transaction_ignores_plain_snapshots() {
+        let list = Arc::new(SnapshotList::new(5));
+        let plain = list.acquire(false);
+        assert!(!list.publish(7));
+        let view = list.acquire_at(6);
+        assert_eq!(
+            list.oldest_transaction(),
+            7,
+            "no transaction: the visible seqno"
+        );
+        let tx = list.acquire(true);
+        assert!(list.publish(9));
+        let later = list.acquire(true);
+        assert_eq!((list.oldest(), list.oldest_transaction()), (5, 7));
+        drop(tx);
+        assert_eq!((list.oldest(), list.oldest_transaction()), (5, 9));
+        drop(later);
+        assert!(!list.publish(10), "no read-write transaction left");
+        assert_eq!((list.oldest(), list.oldest_transaction()), (5, 10));
+        drop((plain, view));
+        assert_eq!(list.oldest(), 10);
     }
 
     /// Registrations at any seqno, in any order, released in any order: `oldest` and
