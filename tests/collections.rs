@@ -749,3 +749,236 @@ fn a_field_added_with_a_default_is_stored_in_old_documents() -> TestResult {
     );
     Ok(())
 }
+
+/// A `Vec<u8>` field is stored as bytes whichever side writes it: serde writes a `Vec<u8>` as an
+/// array of integers, SQL a BLOB as bytes. Before, typed rows held arrays: a SQL `UPDATE` of any
+/// other column failed on them ("column token is BLOB, got ARRAY"), a SQL duplicate of a typed
+/// unique value went in (two index keys for the same bytes), and each side's lookups missed the
+/// other side's rows. Keys of `Vec<u8>` take the same form.
+#[test]
+fn byte_fields_are_one_form_for_typed_code_and_sql() -> TestResult {
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Collection)]
+    #[collection(name = "docs")]
+    struct Doc {
+        #[key]
+        id: u32,
+        #[index(unique)]
+        token: Vec<u8>,
+        n: i64,
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Collection)]
+    #[collection(name = "blobs")]
+    struct Blob {
+        #[key]
+        id: Vec<u8>,
+        v: i64,
+    }
+    let dir = tempfile::tempdir()?;
+    let db = Database::open(dir.path())?;
+    let docs = db.collection::<Doc>()?;
+    docs.insert(&Doc {
+        id: 1,
+        token: vec![1, 2],
+        n: 0,
+    })?;
+    db.execute("UPDATE docs SET n = 1 WHERE id = 1", rustlite::params![])?;
+    let dup = db.execute(
+        "INSERT INTO docs VALUES (2, X'0102', 0)",
+        rustlite::params![],
+    );
+    assert!(matches!(dup, Err(Error::UniqueViolation { .. })), "{dup:?}");
+    db.execute(
+        "INSERT INTO docs VALUES (3, X'0304', 0)",
+        rustlite::params![],
+    )?;
+    let ids = |v: Vec<Doc>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    assert_eq!(ids(docs.find(Doc::TOKEN, &vec![1u8, 2])?), [1]);
+    assert_eq!(ids(docs.find(Doc::TOKEN, &vec![3u8, 4])?), [3]);
+    assert_eq!(docs.get(&3)?.map(|d| d.token), Some(vec![3, 4]));
+    assert_eq!(docs.get(&1)?.map(|d| d.n), Some(1));
+    let by_sql = db.query(
+        "SELECT id FROM docs WHERE token = X'0102'",
+        rustlite::params![],
+    )?;
+    assert_eq!(by_sql.rows, [vec![Value::Int(1)]]);
+
+    let blobs = db.collection::<Blob>()?;
+    blobs.insert(&Blob {
+        id: vec![1, 2],
+        v: 5,
+    })?;
+    assert_eq!(blobs.get(&vec![1u8, 2])?.map(|b| b.v), Some(5));
+    let by_key = db.query(
+        "SELECT v FROM blobs WHERE id = X'0102'",
+        rustlite::params![],
+    )?;
+    assert_eq!(by_key.rows, [vec![Value::Int(5)]]);
+    db.execute("INSERT INTO blobs VALUES (X'0103', 6)", rustlite::params![])?;
+    let keys: Vec<Vec<u8>> = blobs
+        .range_keys(vec![1u8, 2]..)?
+        .map(|b| b.map(|b| b.id))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(keys, [vec![1, 2], vec![1, 3]]);
+    drop((docs, blobs, db));
+    let db = Database::open(dir.path())?;
+    assert_eq!(
+        db.collection::<Blob>()?.get(&vec![1u8, 3])?.map(|b| b.v),
+        Some(6)
+    );
+    Ok(())
+}
+
+/// A field serde writes through the user's own function (`with`, `serialize_with`) may take a
+/// form unlike its Rust type's (here a `u64` as text): the schema declares it a document.
+/// Before, it was declared `INTEGER` and every insert failed ("expects INTEGER, got TEXT").
+#[test]
+fn a_field_serialized_with_a_function_is_a_document() -> TestResult {
+    mod as_text {
+        use serde::{Deserialize, Deserializer, Serializer};
+        pub fn serialize<S: Serializer>(n: &u64, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_str(&n.to_string())
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+            String::deserialize(d)?
+                .parse()
+                .map_err(serde::de::Error::custom)
+        }
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Collection)]
+    #[collection(name = "counters")]
+    struct Counter {
+        #[key]
+        id: u32,
+        #[serde(with = "as_text")]
+        big: u64,
+    }
+    let db = Database::in_memory()?;
+    let counters = db.collection::<Counter>()?;
+    let c = Counter {
+        id: 1,
+        big: u64::MAX,
+    };
+    counters.insert(&c)?;
+    assert_eq!(counters.get(&1)?, Some(c));
+    let text = db.query("SELECT big FROM counters", rustlite::params![])?;
+    assert_eq!(text.rows, [vec![Value::Text(u64::MAX.to_string())]]);
+    Ok(())
+}
+
+/// `range` uses a B-Tree index on the field even when another index on it (here the declared
+/// hash index) comes first. Before, it took the first index on the field and refused the range.
+#[test]
+fn range_finds_a_btree_index_behind_a_hash_index() -> TestResult {
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Collection)]
+    #[collection(name = "events")]
+    struct Event {
+        #[key]
+        id: u32,
+        #[index(hash)]
+        ts: i64,
+    }
+    let db = Database::in_memory()?;
+    let events = db.collection::<Event>()?;
+    for (id, ts) in [(1, 30), (2, 10), (3, 20)] {
+        events.insert(&Event { id, ts })?;
+    }
+    db.execute("CREATE INDEX events_ts ON events (ts)", rustlite::params![])?;
+    let events = db.collection::<Event>()?;
+    let ids: Vec<u32> = events
+        .range(Event::TS, 10..30)?
+        .map(|e| e.map(|e| e.id))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(ids, [2, 3]);
+    Ok(())
+}
+
+/// A field whose type changes from integer to float without an index: the migration rewrites
+/// the documents, so `find` (a scan) compares floats with floats. Before, stored documents
+/// kept `Int(5)` and `find(&5.0)` missed them, though `get` and SQL saw 5.0.
+#[test]
+fn an_unindexed_field_whose_type_changes_is_found() -> TestResult {
+    mod v1 {
+        use serde::{Deserialize, Serialize};
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, rustlite::Collection)]
+        #[collection(name = "prices")]
+        pub struct Item {
+            #[key]
+            pub id: u64,
+            pub price: i64,
+        }
+    }
+    mod v2 {
+        use serde::{Deserialize, Serialize};
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, rustlite::Collection)]
+        #[collection(name = "prices")]
+        pub struct Item {
+            #[key]
+            pub id: u64,
+            pub price: f64,
+        }
+    }
+    let dir = tempfile::tempdir()?;
+    {
+        let db = Database::open(dir.path())?;
+        db.collection::<v1::Item>()?
+            .insert(&v1::Item { id: 1, price: 5 })?;
+    }
+    let db = Database::open(dir.path())?;
+    let items = db.collection::<v2::Item>()?;
+    assert_eq!(items.find(v2::Item::PRICE, &5.0)?.len(), 1);
+    Ok(())
+}
+
+/// Dropping a field from the type drops it from the stored documents, so a later version may
+/// bring the name back with another type. Before, the old values stayed: the version re-adding
+/// `note` as a number failed to open ("a stored document does not read as the type"), on every
+/// open.
+#[test]
+fn a_removed_field_can_come_back_with_another_type() -> TestResult {
+    mod v1 {
+        use serde::{Deserialize, Serialize};
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, rustlite::Collection)]
+        #[collection(name = "notes")]
+        pub struct Note {
+            #[key]
+            pub id: u64,
+            pub note: String,
+        }
+    }
+    mod v2 {
+        use serde::{Deserialize, Serialize};
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, rustlite::Collection)]
+        #[collection(name = "notes")]
+        pub struct Note {
+            #[key]
+            pub id: u64,
+        }
+    }
+    mod v3 {
+        use serde::{Deserialize, Serialize};
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, rustlite::Collection)]
+        #[collection(name = "notes")]
+        pub struct Note {
+            #[key]
+            pub id: u64,
+            #[serde(default)]
+            pub note: Option<u32>,
+        }
+    }
+    let dir = tempfile::tempdir()?;
+    {
+        let db = Database::open(dir.path())?;
+        db.collection::<v1::Note>()?.insert(&v1::Note {
+            id: 1,
+            note: "hi".into(),
+        })?;
+    }
+    {
+        let db = Database::open(dir.path())?;
+        assert!(db.collection::<v2::Note>()?.get(&1)?.is_some());
+    }
+    let db = Database::open(dir.path())?;
+    let notes = db.collection::<v3::Note>()?;
+    assert_eq!(notes.get(&1)?, Some(v3::Note { id: 1, note: None }));
+    Ok(())
+}

@@ -43,6 +43,9 @@ pub struct FieldAttrs {
     pub serde_custom: Option<Span>,
     /// `#[serde(skip_serializing_if ..)]`: the field may be missing from a document (null).
     pub maybe_missing: bool,
+    /// `#[serde(with ..)]` or `serialize_with`: a function of the user's writes the field, in
+    /// any form (the schema declares it a document).
+    pub custom_form: bool,
 }
 
 /// The kind of index asked for.
@@ -134,7 +137,10 @@ pub fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                         out.not_serialized = true;
                     }
                     "skip_deserializing" => out.serde_skip = Some(span),
-                    "with" | "serialize_with" => out.serde_custom = Some(span),
+                    "with" | "serialize_with" => {
+                        out.serde_custom = Some(span);
+                        out.custom_form = true;
+                    }
                     "skip_serializing_if" => {
                         out.serde_custom = Some(span);
                         out.maybe_missing = true;

@@ -52,7 +52,12 @@ fn expand(input: &Input) -> TokenStream {
         .iter()
         .filter(|f| !f.attrs.not_serialized)
         .map(|f| {
-            let (ty, nullable) = field_type(f.ty);
+            let (mut ty, nullable) = field_type(f.ty);
+            // A field serde writes through a function of the user's (`with`,
+            // `serialize_with`) may take any form: a document, whatever its Rust type.
+            if f.attrs.custom_form {
+                ty = format_ident!("Document");
+            }
             // A field serde may leave out reads as null.
             let nullable = nullable || f.attrs.maybe_missing;
             let field_name = &f.name;

@@ -23,6 +23,11 @@
 //!   and user types that implement `Ord` (checked by the compiler). Refused: `f32`/`f64` (NaN
 //!   and `-0.0` make equality unreliable), `Option` (keys are never null), references, maps,
 //!   sets and `Vec<T>` other than `Vec<u8>`.
+//! - **User types as keys or index values** are stored as serde writes them, and keys and index
+//!   entries sort by that form, not by the type's `Ord`: a newtype sorts as its inner value, a
+//!   tuple struct as a tuple, a unit-only enum as its variant *name* (`"High" < "Low"`). A
+//!   struct with named fields or an enum variant carrying data serializes to a map, which has
+//!   no key order: writing one as a key or index value fails with `Error::Schema`.
 //! - **Index types**: everything a key accepts, plus floats (ordered by IEEE total order, all
 //!   NaNs equal and last) and `Option<T>` of those (`None` is not indexed). A key field is not
 //!   also `#[index]`ed: the primary key is its own index.

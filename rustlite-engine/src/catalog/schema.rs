@@ -71,10 +71,37 @@ impl FieldType {
             | (FieldType::Float, Value::Float(_) | Value::Int(_) | Value::UInt(_))
             | (FieldType::Text, Value::Text(_))
             | (FieldType::Bytes, Value::Bytes(_)) => true,
+            (FieldType::Bytes, Value::Array(_)) => self.normalized(value).is_some(),
+            _ => false,
+        }
+    }
+
+    /// The form in which a value of this type is stored, when it is not `value` itself: an
+    /// integer in a `Float` field becomes a float, and an array of byte-sized integers in a
+    /// `Bytes` field (what serde writes for a `Vec<u8>`) becomes bytes, the form SQL's BLOBs
+    /// take. Rows, index entries, keys and typed lookups all go through this one rule, so a
+    /// value compares equal however it was written.
+    ///
+    /// ```
+    /// use rustlite_engine::{catalog::FieldType, Value};
+    /// assert_eq!(FieldType::Float.normalized(&Value::Int(2)), Some(Value::Float(2.0)));
+    /// let serde_bytes = Value::Array(vec![Value::Int(1), Value::Int(255)]);
+    /// assert_eq!(FieldType::Bytes.normalized(&serde_bytes), Some(Value::Bytes(vec![1, 255])));
+    /// assert_eq!(FieldType::Int.normalized(&Value::Int(2)), None);
+    /// ```
+    pub fn normalized(self, value: &Value) -> Option<Value> {
+        match (self, value) {
+            (FieldType::Float, Value::Int(_) | Value::UInt(_)) => value.as_f64().map(Value::Float),
             (FieldType::Bytes, Value::Array(items)) => items
                 .iter()
-                .all(|i| matches!(i, Value::Int(b) if (0..=255).contains(b))),
-            _ => false,
+                .map(|item| match item {
+                    Value::Int(b) => u8::try_from(*b).ok(),
+                    Value::UInt(b) => u8::try_from(*b).ok(),
+                    _ => None,
+                })
+                .collect::<Option<Vec<u8>>>()
+                .map(Value::Bytes),
+            _ => None,
         }
     }
 

@@ -68,7 +68,8 @@ fn entry_pk(ix: &TableIndex, key: &[u8], value: Vec<u8>, value_start: usize) -> 
 }
 
 /// The value an index stores for column value `value`, or `None` for null (not indexed).
-/// Integers are compared as floats in a `Float` column, as the row layer stores them.
+/// Values are normalized by the column's type ([`FieldType::normalized`]), as the row layer
+/// stores them: an integer is compared as a float in a `Float` column.
 fn indexed_value<'v>(
     ix: &TableIndex,
     ty: Option<FieldType>,
@@ -80,10 +81,10 @@ fn indexed_value<'v>(
             "index {}: a nested document cannot be indexed",
             ix.def.name
         ))),
-        Value::Int(_) | Value::UInt(_) if ty == Some(FieldType::Float) => Ok(Some(Cow::Owned(
-            Value::Float(value.as_f64().unwrap_or(0.0)),
-        ))),
-        v => Ok(Some(Cow::Borrowed(v))),
+        v => Ok(Some(match ty.and_then(|ty| ty.normalized(v)) {
+            Some(normal) => Cow::Owned(normal),
+            None => Cow::Borrowed(v),
+        })),
     }
 }
 

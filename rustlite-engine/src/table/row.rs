@@ -3,7 +3,8 @@
 //! ```text
 //! write(doc, mode)
 //!   1. check_document: a Map; each declared column's Value fits its FieldType; NOT NULL
-//!      (ints in Float columns become floats, the one normalization)
+//!      (FieldType::normalized: ints in Float columns become floats, byte arrays in Bytes
+//!      columns become bytes)
 //!   2. pk: the key columns' Values (or the next hidden row id), encoded with Value::append_key
 //!   3. old row?  Insert + present -> AlreadyExists · Update + absent -> NotFound
 //!   4. index::apply(old, new): every unique check first, then entry deletes and puts
@@ -20,7 +21,7 @@
 use std::borrow::Cow;
 use std::ops::Bound;
 
-use crate::catalog::{Catalog, FieldType, TableSchema};
+use crate::catalog::{Catalog, TableSchema};
 use crate::error::{Error, Result};
 use crate::lsm::iter::Direction;
 use crate::mvcc::transaction::Transaction;
@@ -57,7 +58,8 @@ pub enum WriteMode {
 }
 
 /// Checks `doc` against the table's columns; returns the normalized document when it had to
-/// change (an integer in a `Float` column).
+/// change (see [`FieldType::normalized`](crate::catalog::FieldType::normalized): an integer in a `Float` column, serde's array form of
+/// a `Vec<u8>` in a `Bytes` column).
 fn check_document<'a>(table: &TableSchema, doc: &'a Value) -> Result<Cow<'a, Value>> {
     let Value::Map(fields) = doc else {
         return Err(Error::Schema(format!(
@@ -66,7 +68,7 @@ fn check_document<'a>(table: &TableSchema, doc: &'a Value) -> Result<Cow<'a, Val
             doc.type_name()
         )));
     };
-    let mut to_float = false;
+    let mut normalized: Vec<(&str, Value)> = Vec::new();
     for col in &table.schema.fields {
         let v = doc.field(&col.name);
         if v.is_null() {
@@ -86,19 +88,18 @@ fn check_document<'a>(table: &TableSchema, doc: &'a Value) -> Result<Cow<'a, Val
                 v.type_name()
             )));
         }
-        to_float |= col.ty == FieldType::Float && matches!(v, Value::Int(_) | Value::UInt(_));
+        if let Some(normal) = col.ty.normalized(v) {
+            normalized.push((&col.name, normal));
+        }
     }
-    if !to_float {
+    if normalized.is_empty() {
         return Ok(Cow::Borrowed(doc));
     }
     let fields = fields
         .iter()
         .map(|(name, v)| {
-            let float = table.field(name).is_some_and(|c| c.ty == FieldType::Float);
-            let v = match v {
-                Value::Int(_) | Value::UInt(_) if float => Value::Float(v.as_f64().unwrap_or(0.0)),
-                other => other.clone(),
-            };
+            let normal = normalized.iter().find(|(n, _)| n == name);
+            let v = normal.map_or_else(|| v.clone(), |(_, normal)| normal.clone());
             (name.clone(), v)
         })
         .collect();

@@ -90,11 +90,17 @@ pub(crate) fn ensure_table<T: Collection>(tx: &mut Transaction) -> Result<Arc<Ta
     }
     if stored.schema.fields != declared.fields {
         Catalog::set_fields(tx, name, declared.fields.clone())?;
-        let added = declared
+        // Any change but a new order of the same fields: the stored documents take the new shape.
+        let reshaped = declared
             .fields
             .iter()
-            .any(|f| stored.schema.field(&f.name).is_none());
-        if added {
+            .any(|f| stored.schema.field(&f.name) != Some(f))
+            || stored
+                .schema
+                .fields
+                .iter()
+                .any(|f| declared.field(&f.name).is_none());
+        if reshaped {
             rewrite_documents::<T>(tx)?;
         }
     }
@@ -109,9 +115,11 @@ pub(crate) fn ensure_table<T: Collection>(tx: &mut Transaction) -> Result<Arc<Ta
     Catalog::table(tx, name)?.ok_or_else(|| Error::NotFound(format!("collection {name}")))
 }
 
-/// Rewrites every document of `T`'s table as `T` reads it, so fields added to the type (and
-/// filled from `#[serde(default)]`) are stored, not only read: an index built next, `find` and
-/// SQL then see them. A document `T` cannot read fails the migration (nothing changes).
+/// Rewrites every document of `T`'s table as `T` reads and writes it: fields added to the type
+/// (filled from `#[serde(default)]`) are stored, not only read, so an index built next, `find`
+/// and SQL see them; fields the type no longer has are dropped, so a later version may bring
+/// back a field of that name with another type; a field whose type changed is stored in its
+/// new form. A document `T` cannot read fails the migration (nothing changes).
 fn rewrite_documents<T: Collection>(tx: &mut Transaction) -> Result<()> {
     let table = Catalog::table(tx, T::NAME)?
         .ok_or_else(|| Error::NotFound(format!("collection {}", T::NAME)))?;

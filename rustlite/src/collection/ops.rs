@@ -23,16 +23,34 @@ use super::{Collection, Field};
 /// split into its components).
 pub(crate) fn pk_values<T: Collection>(table: &TableSchema, key: &T::Key) -> Result<Vec<Value>> {
     let value = Value::from_serialize(key)?;
-    let n = table.schema.key_fields.len();
-    if n <= 1 {
-        return Ok(vec![value]);
-    }
-    match value {
-        Value::Array(parts) if parts.len() == n => Ok(parts),
-        other => Err(Error::Schema(format!(
-            "{}: a key of {n} fields expected, got {other}",
-            table.name()
-        ))),
+    let fields = &table.schema.key_fields;
+    let parts = match value {
+        value if fields.len() <= 1 => vec![value],
+        Value::Array(parts) if parts.len() == fields.len() => parts,
+        other => {
+            return Err(Error::Schema(format!(
+                "{}: a key of {} fields expected, got {other}",
+                table.name(),
+                fields.len()
+            )))
+        }
+    };
+    Ok(fields
+        .iter()
+        .zip(parts)
+        .map(|(field, part)| stored_form(table, field, part))
+        .collect())
+}
+
+/// `value` in the form field `field` of `table` stores it ([`FieldType::normalized`]: serde's
+/// array of a `Vec<u8>` is stored as bytes, an integer in a float field as a float), so
+/// lookups compare like with like.
+///
+/// [`FieldType::normalized`]: rustlite_engine::catalog::FieldType::normalized
+fn stored_form(table: &TableSchema, field: &str, value: Value) -> Value {
+    match table.field(field).and_then(|f| f.ty.normalized(&value)) {
+        Some(normal) => normal,
+        None => value,
     }
 }
 
@@ -76,9 +94,13 @@ pub(crate) fn get<T: Collection, R: Reader>(
     }
 }
 
-/// A query value of field `name` as a [`Value`].
-fn query_value<Q: Serialize + ?Sized>(value: &Q) -> Result<Value> {
-    Value::from_serialize(value)
+/// A query value of field `field` as a [`Value`], in the form the field stores.
+fn query_value<Q: Serialize + ?Sized>(
+    table: &TableSchema,
+    field: &str,
+    value: &Q,
+) -> Result<Value> {
+    Ok(stored_form(table, field, Value::from_serialize(value)?))
 }
 
 /// Documents whose `field` equals `value`, in key order: through the field's index, or by a
@@ -95,7 +117,7 @@ where
     Q: Serialize + ?Sized,
     R: Reader,
 {
-    let value = query_value(value)?;
+    let value = query_value(table, field.name, value)?;
     if let Some(ix) = table.index_on(field.name) {
         return table::index_eq(r, table, ix, &value)?
             .map(|row| row.decode())
@@ -111,15 +133,17 @@ where
     )? {
         let row = row?;
         let doc = row.document()?;
-        if !value.is_null() && same_value(doc.field(field.name), &value) {
+        let stored = stored_form(table, field.name, doc.field(field.name).clone());
+        if !value.is_null() && same_value(&stored, &value) {
             out.push(row.decode()?);
         }
     }
     Ok(out)
 }
 
-/// Equality as indexes see it: equal key encodings (so `Int(2)` equals `Float(2.0)` only in a
-/// `Float` column, where the table layer stores floats).
+/// Equality as indexes see it: equal key encodings of the stored forms (so `Int(2)` equals
+/// `Float(2.0)` only in a `Float` field, including a document written before the field's type
+/// changed).
 fn same_value(a: &Value, b: &Value) -> bool {
     match (a.to_key(), b.to_key()) {
         (Ok(x), Ok(y)) => x == y,
@@ -141,8 +165,9 @@ where
     R: Reader,
 {
     let ix = table
-        .index_on(field.name)
-        .filter(|ix| ix.def.kind == IndexKind::BTree)
+        .indexes
+        .iter()
+        .find(|ix| ix.def.field == field.name && ix.def.kind == IndexKind::BTree)
         .ok_or_else(|| {
             Error::InvalidArgument(format!(
                 "{}: range queries on field {} need a B-Tree index (#[index])",
@@ -150,16 +175,20 @@ where
                 field.name
             ))
         })?;
-    let lo = bound_value(range.start_bound())?;
-    let hi = bound_value(range.end_bound())?;
+    let lo = bound_value(table, field.name, range.start_bound())?;
+    let hi = bound_value(table, field.name, range.end_bound())?;
     let rows = table::index_range(r, table, ix, lo.as_ref(), hi.as_ref(), Direction::Forward)?;
     Ok(Iter::from_rows(rows.collect()))
 }
 
-fn bound_value<Q: Serialize + ?Sized>(b: Bound<&Q>) -> Result<Bound<Value>> {
+fn bound_value<Q: Serialize + ?Sized>(
+    table: &TableSchema,
+    field: &str,
+    b: Bound<&Q>,
+) -> Result<Bound<Value>> {
     Ok(match b {
-        Bound::Included(v) => Bound::Included(query_value(v)?),
-        Bound::Excluded(v) => Bound::Excluded(query_value(v)?),
+        Bound::Included(v) => Bound::Included(query_value(table, field, v)?),
+        Bound::Excluded(v) => Bound::Excluded(query_value(table, field, v)?),
         Bound::Unbounded => Bound::Unbounded,
     })
 }
