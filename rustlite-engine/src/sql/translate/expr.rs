@@ -267,14 +267,41 @@ impl Translator {
     }
 }
 
-/// Drops `e` walking its left-deep operator chain in a loop: the rest of a chain of thousands of
-/// `+` (what the depth limit refuses) would otherwise be dropped recursively, from deep inside
-/// the translator's own recursion, and overflow the stack. Right operands and everything else
-/// are shallow (the parser's recursion limit bounds them).
+/// Drops `e` walking its left-deep chain in a loop: the rest of a chain of thousands of
+/// operators (what the depth limit refuses) would otherwise be dropped recursively, from deep
+/// inside the translator's own recursion, and overflow the stack. A chain goes down the left
+/// operand of infix operators and the operand of postfix ones; right operands, patterns and
+/// lists are shallow (the parser's recursion limit bounds them).
 fn drop_flat(mut e: sp::Expr) {
     loop {
         e = match e {
-            sp::Expr::BinaryOp { left, .. } => *left,
+            sp::Expr::BinaryOp { left: e, .. }
+            | sp::Expr::IsNull(e)
+            | sp::Expr::IsNotNull(e)
+            | sp::Expr::IsTrue(e)
+            | sp::Expr::IsNotTrue(e)
+            | sp::Expr::IsFalse(e)
+            | sp::Expr::IsNotFalse(e)
+            | sp::Expr::IsUnknown(e)
+            | sp::Expr::IsNotUnknown(e)
+            | sp::Expr::IsDistinctFrom(e, _)
+            | sp::Expr::IsNotDistinctFrom(e, _)
+            | sp::Expr::Cast { expr: e, .. }
+            | sp::Expr::Collate { expr: e, .. }
+            | sp::Expr::Like { expr: e, .. }
+            | sp::Expr::ILike { expr: e, .. }
+            | sp::Expr::SimilarTo { expr: e, .. }
+            | sp::Expr::RLike { expr: e, .. }
+            | sp::Expr::In { expr: e, .. }
+            | sp::Expr::IsJson { expr: e, .. }
+            | sp::Expr::Between { expr: e, .. }
+            | sp::Expr::AnyOp { left: e, .. }
+            | sp::Expr::AllOp { left: e, .. }
+            | sp::Expr::AtTimeZone { timestamp: e, .. }
+            | sp::Expr::CompoundFieldAccess { root: e, .. }
+            | sp::Expr::JsonAccess { value: e, .. }
+            | sp::Expr::UnaryOp { expr: e, .. }
+            | sp::Expr::Nested(e) => *e,
             _ => return,
         };
     }

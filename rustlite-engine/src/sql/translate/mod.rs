@@ -8,9 +8,10 @@
 //! - a statement longer than [`MAX_STATEMENT_BYTES`] is refused before parsing;
 //! - the parser's recursion limit ([`MAX_PARSER_DEPTH`]) bounds nesting (parentheses,
 //!   subqueries, unary chains);
-//! - left-deep operator chains (`1+1+1+…`) are built by the parser without recursion, so the
-//!   number of operator tokens is bounded too ([`MAX_OPERATORS`]), and the translator counts its
-//!   own depth ([`MAX_EXPR_DEPTH`]);
+//! - left-deep operator chains (`1+1+1+…`, `x IS NULL IS NULL …`) are built by the parser
+//!   without recursion, so the tokens of one run (inside one pair of parentheses, between
+//!   commas) are bounded too ([`MAX_RUN_TOKENS`]), and the translator counts its own depth
+//!   ([`MAX_EXPR_DEPTH`]);
 //! - a statement names at most [`MAX_TABLES`] tables and subqueries in its FROM clauses (the
 //!   join tree is left-deep too).
 
@@ -29,8 +30,9 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 pub const MAX_STATEMENT_BYTES: usize = 1 << 20;
 /// Recursion limit handed to the parser (nested parentheses, subqueries, prefix operators).
 pub const MAX_PARSER_DEPTH: usize = 64;
-/// Most binary-operator tokens in one statement.
-pub const MAX_OPERATORS: usize = 5_000;
+/// Most tokens in one run of a statement: inside one pair of parentheses, between commas
+/// (an operator chain's depth is at most half its run).
+pub const MAX_RUN_TOKENS: usize = 10_000;
 /// Deepest expression tree the translator builds.
 pub const MAX_EXPR_DEPTH: usize = 512;
 /// Most tables (and subqueries) the FROM clauses of one statement may name, as in SQLite: a
@@ -50,7 +52,7 @@ pub fn parse(sql: &str) -> Result<Statement> {
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .map_err(|e| Error::Sql(format!("syntax error: {e}")))?;
-    check_operators(&tokens)?;
+    check_chains(&tokens)?;
     // `?` parameters are numbered in the order they appear in the text, whatever order the
     // translator meets them in (`LIMIT ?, ?` names the offset first; a join's ON clause is
     // translated after the table to its right).
@@ -78,35 +80,50 @@ pub fn parse(sql: &str) -> Result<Statement> {
     .statement(statement)
 }
 
-/// Refuses statements with so many operators that the parser's left-deep trees could be deep
-/// enough to overflow the stack when walked or dropped.
-fn check_operators(tokens: &[TokenWithSpan]) -> Result<()> {
-    let operators = tokens
-        .iter()
-        .map(|t| &t.token)
-        .filter(|t| {
-            matches!(
-                t,
-                Token::Plus
-                    | Token::Minus
-                    | Token::Mul
-                    | Token::Div
-                    | Token::Mod
-                    | Token::StringConcat
-                    | Token::Eq
-                    | Token::Neq
-                    | Token::Lt
-                    | Token::Gt
-                    | Token::LtEq
-                    | Token::GtEq
-            ) || matches!(t, Token::Word(w) if matches!(w.keyword,
-                sqlparser::keywords::Keyword::AND | sqlparser::keywords::Keyword::OR))
-        })
-        .count();
-    if operators > MAX_OPERATORS {
-        return Err(Error::Sql(format!(
-            "statement has {operators} operators; the limit is {MAX_OPERATORS}"
-        )));
+/// Refuses statements whose operator chains could build expression trees deep enough to
+/// overflow the stack when walked or dropped. The parser builds left-deep chains of infix and
+/// postfix operators (`1+1+…`, `1&1&…`, `x IS NULL IS NULL …`, `x::INT::INT …`) in a loop,
+/// however long, so their depth is bounded here, before parsing: a chain is a run of tokens
+/// inside one pair of parentheses, between commas, and no run may hold more than
+/// [`MAX_RUN_TOKENS`] tokens. This needs no list of operators (every token of a run counts),
+/// and separated lists of any length (`VALUES (…), (…)`, `IN (…)`, select lists) are free.
+fn check_chains(tokens: &[TokenWithSpan]) -> Result<()> {
+    // The run length at each open parenthesis, innermost last.
+    let mut runs: Vec<usize> = vec![0];
+    for t in tokens {
+        match &t.token {
+            Token::Whitespace(_) | Token::EOF => {}
+            Token::LParen => {
+                // The group is one more token of the run around it: `1 + (1) + (1) …` is a chain.
+                bump(&mut runs)?;
+                runs.push(0);
+            }
+            Token::RParen => {
+                if runs.len() > 1 {
+                    runs.pop();
+                }
+            }
+            Token::Comma | Token::SemiColon => {
+                if let Some(run) = runs.last_mut() {
+                    *run = 0;
+                }
+            }
+            _ => bump(&mut runs)?,
+        }
+    }
+    Ok(())
+}
+
+/// One more token in the innermost run of [`check_chains`].
+fn bump(runs: &mut [usize]) -> Result<()> {
+    if let Some(run) = runs.last_mut() {
+        *run += 1;
+        if *run > MAX_RUN_TOKENS {
+            return Err(Error::Sql(format!(
+                "statement too long: more than {MAX_RUN_TOKENS} tokens in a row without a comma \
+                 or parenthesis (the limit on operator chains)"
+            )));
+        }
     }
     Ok(())
 }

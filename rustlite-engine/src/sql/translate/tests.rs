@@ -101,7 +101,7 @@ fn limit_parentheses() {
 #[test]
 fn limit_operator_count() {
     let long_chain = format!("SELECT 1{}", "+1".repeat(100_000));
-    assert!(err(&long_chain).contains("operators"));
+    assert!(err(&long_chain).contains("statement too long"));
 }
 
 #[test]
@@ -121,7 +121,10 @@ fn limit_tables_in_from() {
     // A long FROM list or join chain builds a left-deep tree: refused before it gets deep.
     let commas = format!("SELECT 1 FROM t{}", ", t".repeat(200_000));
     assert!(err(&commas).contains("at most 64 tables"));
-    let joins = format!("SELECT 1 FROM t{}", " CROSS JOIN t".repeat(80_000));
+    let joins = format!(
+        "SELECT 1 FROM t{}",
+        " CROSS JOIN t".repeat(MAX_RUN_TOKENS / 4)
+    );
     assert!(err(&joins).contains("at most 64 tables"));
     let ok = format!("SELECT 1 FROM t{}", ", t".repeat(MAX_TABLES - 1));
     assert!(parse(&ok).is_ok());
@@ -130,7 +133,7 @@ fn limit_tables_in_from() {
 /// A statement refused for another reason still drops its deep operator chain safely.
 #[test]
 fn deep_chains_in_refused_statements_drop_safely() {
-    let chain = format!("1{}", "+1".repeat(MAX_OPERATORS - 1));
+    let chain = format!("1{}", "+1".repeat(MAX_RUN_TOKENS / 2 - 4));
     for sql in [
         format!("WITH x AS (SELECT 1) SELECT {chain}"),
         format!("SELECT {chain} UNION SELECT 2"),
@@ -145,8 +148,47 @@ fn deep_chains_in_refused_statements_drop_safely() {
 
 #[test]
 fn limit_expression_depth() {
-    let chain = format!("SELECT 1{}", "+1".repeat(MAX_OPERATORS - 1));
+    let chain = format!("SELECT 1{}", "+1".repeat(MAX_RUN_TOKENS / 2 - 1));
     assert!(err(&chain).contains("nested too deeply"));
+}
+
+/// Chains of every operator the parser builds in a loop are bounded before parsing, however
+/// long the statement: before, `1&1&…` (uncounted operators) and postfix chains (`IS NULL`,
+/// `::INT`, `IN (1)`, `LIKE 1`) of ~100k levels overflowed the stack when dropped, also when
+/// the statement then failed to parse. Runs separated by commas are free.
+#[test]
+fn long_chains_of_any_operator_are_refused_before_parsing() {
+    let long = MAX_RUN_TOKENS;
+    for link in [
+        "&1",
+        "+(1)",
+        " IS NULL",
+        "::INT",
+        " IN (1)",
+        " LIKE 1",
+        " IS NOT TRUE",
+    ] {
+        for tail in ["", " FROM"] {
+            let sql = format!("SELECT 1{}{tail}", link.repeat(long));
+            assert!(err(&sql).contains("statement too long"), "{link}{tail}");
+            // Under the limit: parsed, then refused by the translator without overflowing.
+            let runs = MAX_RUN_TOKENS / 4;
+            let sql = format!("SELECT 1{}{tail}", link.repeat(runs));
+            assert!(parse(&sql).is_err(), "{link}{tail}");
+        }
+    }
+    // The reported crashes: 200k `&1` (with and without a syntax error after), 120k `::INT`.
+    for sql in [
+        format!("SELECT 1{}", "&1".repeat(200_000)),
+        format!("SELECT 1{} FROM;", "&1".repeat(200_000)),
+        format!("SELECT 1{}", "::INT".repeat(120_000)),
+    ] {
+        assert!(err(&sql).contains("statement too long"));
+    }
+    let values = format!("INSERT INTO t VALUES (-1){}", ", (-1)".repeat(20_000));
+    assert!(parse(&values).is_ok());
+    let list = format!("SELECT 1 IN (1{})", ", -1".repeat(20_000));
+    assert!(parse(&list).is_ok());
 }
 
 proptest::proptest! {
