@@ -52,6 +52,29 @@ fn question_mark_parameters_are_bound_in_text_order() -> TestResult {
     Ok(())
 }
 
+/// More parameter values than the statement takes are refused, through a fresh plan and a
+/// reused one: before, extra values were ignored, so a `?` quoted into a string literal went
+/// unnoticed and the statement ran with one condition fewer than its author meant.
+#[test]
+fn extra_parameter_values_are_refused() -> TestResult {
+    let db = Database::in_memory()?;
+    db.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)", params![])?;
+    db.execute("INSERT INTO t VALUES (1, 'x'), (2, '?')", params![])?;
+    let quoted = db.execute("DELETE FROM t WHERE a = ? AND b = '?'", params![1, "x"]);
+    assert!(
+        matches!(&quoted, Err(rustlite::Error::Sql(m)) if m.contains("takes 1")),
+        "{quoted:?}"
+    );
+    assert_eq!(ids(&db, "SELECT a FROM t ORDER BY a", &[])?, ints(&[1, 2]));
+    let q = "SELECT a FROM t WHERE a = ?";
+    for _ in 0..2 {
+        assert_eq!(ids(&db, q, &params![2])?, ints(&[2]));
+        assert!(ids(&db, q, &params![2, 3]).is_err(), "reused plan");
+        assert!(ids(&db, q, &[]).is_err(), "missing value");
+    }
+    Ok(())
+}
+
 #[test]
 fn is_true_and_is_false_are_never_null() -> TestResult {
     let db = Database::in_memory()?;

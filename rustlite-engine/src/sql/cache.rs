@@ -12,7 +12,7 @@
 //! The statement and schema caches map a key to a pure function of that key, so an entry is
 //! never invalidated: it is only ever evicted. A reusable plan is checked on every use.
 //! - Parsing and translation ([`translate::parse`](super::translate::parse)) read nothing but
-//!   the text: the cached [`Statement`] holds table and column *names*, never positions, ids or
+//!   the text: the cached [`Statement`](super::ast::Statement) holds table and column *names*, never positions, ids or
 //!   indexes.
 //! - A reusable plan ([`Prepared`]) records the table descriptions it was planned against;
 //!   each use looks them up again through the statement's transaction (its snapshot, its own
@@ -31,9 +31,9 @@
 //! bytes of text each, evicted least recently used first, and at most [`SCHEMA_CAPACITY`]
 //! schemas (cleared when full).
 
-use super::ast::Statement;
 use super::planner::prepared::Prepared;
 use super::storage::TableInfo;
+use super::translate::Parsed;
 use crate::catalog::TableSchema;
 use crate::error::Result;
 use std::cell::RefCell;
@@ -130,7 +130,7 @@ impl<V: Clone> TextCache<V> {
 }
 
 /// Parsed statements by SQL text.
-pub type StatementCache = TextCache<Statement>;
+pub type StatementCache = TextCache<Parsed>;
 
 impl StatementCache {
     /// The statement for `sql`: a clone of the cached parse, or `parse(sql)` (cached on
@@ -138,8 +138,8 @@ impl StatementCache {
     pub fn get_or_parse(
         &mut self,
         sql: &str,
-        parse: impl FnOnce(&str) -> Result<Statement>,
-    ) -> Result<Statement> {
+        parse: impl FnOnce(&str) -> Result<Parsed>,
+    ) -> Result<Parsed> {
         if let Some(stmt) = self.get(sql) {
             return Ok(stmt);
         }
@@ -227,8 +227,17 @@ thread_local! {
 }
 
 /// [`StatementCache::get_or_parse`] on this thread's cache with the real parser.
-pub fn statement(sql: &str) -> Result<Statement> {
-    STATEMENTS.with(|c| c.borrow_mut().get_or_parse(sql, super::translate::parse))
+pub fn parsed(sql: &str) -> Result<Parsed> {
+    STATEMENTS.with(|c| {
+        c.borrow_mut()
+            .get_or_parse(sql, super::translate::parse_counted)
+    })
+}
+
+/// The statement of [`parsed`].
+#[cfg(test)]
+pub fn statement(sql: &str) -> Result<super::ast::Statement> {
+    parsed(sql).map(|p| p.statement)
 }
 
 /// This thread's entry for `sql` in the plan cache: `None` when there is none,
@@ -259,6 +268,7 @@ pub fn info_of(schema: Arc<TableSchema>) -> (Arc<TableSchema>, Arc<TableInfo>) {
 mod tests {
     use super::*;
     use crate::error::Error;
+    use crate::sql::ast::Statement;
 
     #[test]
     fn statements_are_parsed_once_and_evicted_least_recently_used() {
@@ -268,15 +278,18 @@ mod tests {
             let s = c
                 .get_or_parse("SELECT 1", |sql| {
                     parses += 1;
-                    super::super::translate::parse(sql)
+                    super::super::translate::parse_counted(sql)
                 })
                 .expect("parses");
-            assert!(matches!(s, Statement::Select(_)));
+            assert!(matches!(s.statement, Statement::Select(_)));
         }
         assert_eq!(parses, 1);
         for i in 0..STATEMENT_CAPACITY {
-            c.get_or_parse(&format!("SELECT {i}"), super::super::translate::parse)
-                .expect("parses");
+            c.get_or_parse(
+                &format!("SELECT {i}"),
+                super::super::translate::parse_counted,
+            )
+            .expect("parses");
             // Keep "SELECT 1" recently used.
             c.get_or_parse("SELECT 1", |_| panic!("cached"))
                 .expect("cached");
@@ -317,11 +330,11 @@ mod tests {
     #[test]
     fn errors_and_long_statements_are_not_cached() {
         let mut c = StatementCache::default();
-        let bad = c.get_or_parse("SELEC 1", super::super::translate::parse);
+        let bad = c.get_or_parse("SELEC 1", super::super::translate::parse_counted);
         assert!(matches!(bad, Err(Error::Sql(_))));
         assert!(c.is_empty());
         let long = format!("SELECT 1{}", " ".repeat(MAX_CACHED_SQL_BYTES));
-        c.get_or_parse(&long, super::super::translate::parse)
+        c.get_or_parse(&long, super::super::translate::parse_counted)
             .expect("parses");
         assert!(c.is_empty());
     }
@@ -336,15 +349,23 @@ mod tests {
         use crate::value::Value;
         use crate::{Engine, IsolationLevel, Options};
         let engine = Engine::open_in_memory(Options::default())?;
+        // The one parameter of the queries below is 7.
+        let params = |sql: &str| {
+            if sql.contains('?') {
+                vec![Value::Int(7)]
+            } else {
+                vec![]
+            }
+        };
         let run = |sql: &str| -> Result<crate::sql::QueryResult> {
             let mut tx = engine.begin(IsolationLevel::default());
-            let r = execute(&mut tx, sql, &[Value::Int(7)])?;
+            let r = execute(&mut tx, sql, &params(sql))?;
             tx.commit()?;
             Ok(r)
         };
         let plan = |sql: &str| -> Result<String> {
             let mut tx = engine.begin(IsolationLevel::default());
-            explain(&mut tx, sql, &[Value::Int(7)])
+            explain(&mut tx, sql, &params(sql))
         };
         run("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER)")?;
         run("INSERT INTO t VALUES (1, 7), (2, 8)")?;

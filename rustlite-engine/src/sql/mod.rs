@@ -65,7 +65,7 @@ pub(crate) mod translate;
 pub(crate) use storage::Storage;
 pub(crate) use table_storage::TableStorage;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::value::Value;
 
 /// The result of one statement.
@@ -146,15 +146,19 @@ fn plan_reusing(
     params: &[Value],
     cached: Option<Option<std::sync::Arc<planner::prepared::Prepared>>>,
 ) -> Result<planner::Plan> {
-    let statement = cache::statement(sql)?;
+    let parsed = cache::parsed(sql)?;
+    check_param_count(&parsed, params)?;
+    let statement = parsed.statement;
     if matches!(cached, None | Some(Some(_))) {
         match planner::prepared::Prepared::plan(storage, statement.clone()) {
-            Ok(Some(prepared)) if prepared.accepts(params) => {
+            Ok(Some(prepared)) => {
+                let prepared = prepared.taking(parsed.params);
                 let prepared = std::sync::Arc::new(prepared);
                 cache::set_plan(sql, Some(std::sync::Arc::clone(&prepared)));
-                return prepared.bind(params);
+                if prepared.accepts(params) {
+                    return prepared.bind(params);
+                }
             }
-            Ok(Some(_)) => {}
             Ok(None) => cache::set_plan(sql, None),
             Err(_) => {
                 // Planned per call from now on if it plans with its values: LIMIT ?, or
@@ -372,9 +376,25 @@ pub fn explain(tx: &mut crate::Transaction, sql: &str, params: &[Value]) -> Resu
     explain_on(&mut TableStorage::new(tx), sql, params)
 }
 
+/// Refuses more parameter values than the statement takes (fewer: binding names the first
+/// one missing), as rusqlite's `InvalidParameterCount` and PostgreSQL's bind do: an extra value
+/// is a mistake, such as a `?` quoted into a string literal.
+fn check_param_count(parsed: &translate::Parsed, params: &[Value]) -> Result<()> {
+    if params.len() > parsed.params {
+        return Err(Error::Sql(format!(
+            "{} parameter value(s) given; the statement takes {}",
+            params.len(),
+            parsed.params
+        )));
+    }
+    Ok(())
+}
+
 /// The physical plan of a statement as text, without running it.
 pub(crate) fn explain_on(storage: &mut dyn Storage, sql: &str, params: &[Value]) -> Result<String> {
-    let statement = match cache::statement(sql)? {
+    let parsed = cache::parsed(sql)?;
+    check_param_count(&parsed, params)?;
+    let statement = match parsed.statement {
         ast::Statement::Explain(inner) => *inner,
         other => other,
     };

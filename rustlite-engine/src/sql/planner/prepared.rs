@@ -48,7 +48,8 @@ pub struct Prepared {
     columns: Arc<[String]>,
     /// Each table looked up while planning, by the name used, with what it was.
     tables: Vec<(String, Arc<TableInfo>)>,
-    /// One more than the highest parameter number in the plan.
+    /// How many parameters the statement takes: one more than the highest parameter number
+    /// in the plan, or the statement's own count ([`taking`](Self::taking)).
     params: usize,
     /// The plan as a [`SimpleSelect`], when it is one (run without binding the tree).
     simple: Option<SimpleSelect>,
@@ -93,10 +94,17 @@ impl Prepared {
         Ok(true)
     }
 
-    /// Whether `params` gives a value to every placeholder (otherwise plan the statement with
-    /// them, which names the first one missing).
+    /// The plan of a statement taking `params` parameters (its text's count, which a plan may
+    /// not use in full).
+    pub fn taking(mut self, params: usize) -> Self {
+        self.params = self.params.max(params);
+        self
+    }
+
+    /// Whether `params` gives a value to exactly every placeholder (otherwise plan the
+    /// statement with them, which names the first one missing or refuses extra ones).
     pub fn accepts(&self, params: &[Value]) -> bool {
-        params.len() >= self.params
+        params.len() == self.params
     }
 
     /// The plan's output column names.

@@ -40,8 +40,25 @@ pub const MAX_EXPR_DEPTH: usize = 512;
 /// stack.
 pub const MAX_TABLES: usize = 64;
 
+/// A translated statement and the number of parameters it takes.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The statement.
+    pub statement: Statement,
+    /// How many parameter values it takes: its `?`s, or the highest `n` of its `$n`s.
+    pub params: usize,
+}
+
 /// Parses and translates exactly one statement.
+#[cfg(test)]
 pub fn parse(sql: &str) -> Result<Statement> {
+    parse_counted(sql).map(|p| p.statement)
+}
+
+/// As [`parse`], with the number of parameters the statement takes. A statement takes `?`
+/// parameters or `$n` ones, not both: mixed, the numbering is a guess (SQLite's `?` follows the
+/// highest number so far, others count `?`s alone), so it is refused.
+pub fn parse_counted(sql: &str) -> Result<Parsed> {
     if sql.len() > MAX_STATEMENT_BYTES {
         return Err(Error::Sql(format!(
             "statement is {} bytes; the limit is {MAX_STATEMENT_BYTES}",
@@ -61,6 +78,22 @@ pub fn parse(sql: &str) -> Result<Statement> {
         .filter(|t| matches!(&t.token, Token::Placeholder(p) if p == "?"))
         .map(|t| t.span.start)
         .collect();
+    let numbered = tokens
+        .iter()
+        .filter_map(|t| match &t.token {
+            Token::Placeholder(p) => p.strip_prefix('$')?.parse::<usize>().ok(),
+            _ => None,
+        })
+        .max();
+    let params = match (placeholders.len(), numbered) {
+        (0, n) => n.unwrap_or(0),
+        (questions, None) => questions,
+        (_, Some(_)) => {
+            return Err(Error::Sql(
+                "a statement takes ? parameters or $n parameters, not both".into(),
+            ))
+        }
+    };
     let mut statements = Parser::new(&dialect)
         .with_recursion_limit(MAX_PARSER_DEPTH)
         .with_tokens_with_locations(tokens)
@@ -73,11 +106,12 @@ pub fn parse(sql: &str) -> Result<Statement> {
         )));
     }
     let statement = statements.pop().ok_or_else(|| Error::Sql("empty".into()))?;
-    Translator {
+    let statement = Translator {
         placeholders,
         ..Translator::default()
     }
-    .statement(statement)
+    .statement(statement)?;
+    Ok(Parsed { statement, params })
 }
 
 /// Refuses statements whose operator chains could build expression trees deep enough to

@@ -12,19 +12,35 @@ fn err(sql: &str) -> String {
 
 #[test]
 fn parameters_are_numbered() {
-    let Ok(Statement::Select(q)) = parse("SELECT ? + $3, ?") else {
-        panic!("parse failed")
+    let items = |sql: &str| -> Vec<String> {
+        let Ok(Statement::Select(q)) = parse(sql) else {
+            panic!("parse failed")
+        };
+        q.items
+            .iter()
+            .map(|i| match i {
+                crate::sql::ast::SelectItem::Expr { expr, .. } => format!("{expr:?}"),
+                other => format!("{other:?}"),
+            })
+            .collect()
     };
-    let names: Vec<String> = q
-        .items
-        .iter()
-        .map(|i| match i {
-            crate::sql::ast::SelectItem::Expr { expr, .. } => format!("{expr:?}"),
-            other => format!("{other:?}"),
-        })
-        .collect();
-    assert!(names[0].contains("Param(0)") && names[0].contains("Param(2)"));
-    assert!(names[1].contains("Param(1)"));
+    let names = items("SELECT ? + ?, ?");
+    assert!(names[0].contains("Param(0)") && names[0].contains("Param(1)"));
+    assert!(names[1].contains("Param(2)"));
+    let names = items("SELECT $2 + $3, $1");
+    assert!(names[0].contains("Param(1)") && names[0].contains("Param(2)"));
+    assert!(names[1].contains("Param(0)"));
+    let count = |sql: &str| parse_counted(sql).map(|p| p.params).ok();
+    assert_eq!(count("SELECT ? + ?, ?"), Some(3));
+    assert_eq!(count("SELECT $3, $1"), Some(3));
+    assert_eq!(count("SELECT '?', 1"), Some(0));
+}
+
+/// `?` and `$n` in one statement are refused: before, a `?` was numbered among the `?`s alone,
+/// so `VALUES ($1, ?)` bound the first value twice (SQLite would bind the second).
+#[test]
+fn mixed_parameter_styles_are_refused() {
+    assert!(err("SELECT $1, ?").contains("not both"));
 }
 
 /// `?`s are numbered in text order even where the translator meets them in another order: the
