@@ -359,10 +359,12 @@ impl<S: Source> Storage for TableStorage<'_, S> {
     fn create_index(&mut self, def: &CreateIndex) -> Result<()> {
         let t = self.schema(&def.table)?;
         self.schemas.clear();
-        if Catalog::tables(self.tx)?
-            .iter()
-            .any(|t| t.index(&def.name).is_some())
-        {
+        // Index names are case-insensitive, as in SQLite and PostgreSQL.
+        if Catalog::tables(self.tx)?.iter().any(|t| {
+            t.indexes
+                .iter()
+                .any(|i| i.def.name.eq_ignore_ascii_case(&def.name))
+        }) {
             return Err(Error::AlreadyExists {
                 collection: def.table.clone(),
                 key: format!("index {}", def.name),
@@ -386,21 +388,35 @@ impl<S: Source> Storage for TableStorage<'_, S> {
 
     fn drop_index(&mut self, name: &str) -> Result<()> {
         self.schemas.clear();
-        let owner = Catalog::tables(self.tx)?.into_iter().find(|t| {
-            t.indexes
-                .iter()
-                .any(|i| i.def.name.eq_ignore_ascii_case(name))
-        });
-        let Some(t) = owner else {
-            return Err(Error::NotFound(format!("index {name}")));
-        };
-        let exact = t
-            .indexes
+        let tables = Catalog::tables(self.tx)?;
+        let matches: Vec<(&TableSchema, &IndexDef)> = tables
             .iter()
-            .find(|i| i.def.name.eq_ignore_ascii_case(name))
-            .map(|i| i.def.name.clone())
-            .unwrap_or_else(|| name.to_string());
-        Catalog::drop_index(self.tx.writer()?, t.name(), &exact).map(drop)
+            .flat_map(|t| t.indexes.iter().map(move |i| (&**t, &i.def)))
+            .filter(|(_, def)| def.name.eq_ignore_ascii_case(name))
+            .collect();
+        // The exact name first: databases made before names were case-insensitive may hold
+        // names that differ only in case.
+        let found = match matches.iter().find(|(_, def)| def.name == name) {
+            Some(m) => *m,
+            None => match matches.as_slice() {
+                [one] => *one,
+                [] => return Err(Error::NotFound(format!("index {name}"))),
+                _ => {
+                    return Err(Error::Sql(format!(
+                        "index name {name} is ambiguous: quote it as it was created"
+                    )))
+                }
+            },
+        };
+        let (table, def) = found;
+        if def.sql_constraint {
+            return Err(Error::Sql(format!(
+                "index {} belongs to a UNIQUE constraint of table {} and cannot be dropped",
+                def.name,
+                table.name()
+            )));
+        }
+        Catalog::drop_index(self.tx.writer()?, table.name(), &def.name).map(drop)
     }
 }
 

@@ -98,10 +98,22 @@ impl Translator {
             .into_iter()
             .map(declared)
             .collect::<Result<Vec<_>>>()?;
-        let unique = unique
+        let repeated = primary_key
+            .iter()
+            .enumerate()
+            .find(|&(i, k)| primary_key.iter().skip(i + 1).any(|other| other == k));
+        if let Some((_, k)) = repeated {
+            return Err(Error::Sql(format!(
+                "column {k} appears twice in the primary key of table {name}"
+            )));
+        }
+        // A column declared UNIQUE twice (`a INTEGER UNIQUE, UNIQUE (a)`) has one constraint.
+        let mut unique = unique
             .into_iter()
             .map(declared)
             .collect::<Result<Vec<_>>>()?;
+        let mut seen = std::collections::HashSet::new();
+        unique.retain(|c| seen.insert(c.clone()));
         // Key columns are implicitly NOT NULL.
         for col in &mut columns {
             if primary_key
@@ -177,6 +189,9 @@ impl Translator {
     }
 
     pub(super) fn insert(&mut self, i: sp::Insert) -> Result<Statement> {
+        if i.replace_into {
+            return Err(unsupported("REPLACE INTO"));
+        }
         if i.or.is_some() || i.ignore || i.on.is_some() || i.returning.is_some() {
             return Err(unsupported("INSERT OR / IGNORE / ON CONFLICT / RETURNING"));
         }

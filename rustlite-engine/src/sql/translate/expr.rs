@@ -330,7 +330,8 @@ fn number(n: &str) -> Result<Expr> {
 /// Decodes the digits of `X'…'`.
 fn hex(h: &str) -> Result<Vec<u8>> {
     let bad = || Error::Sql(format!("invalid hex literal X'{h}'"));
-    if !h.len().is_multiple_of(2) {
+    // `from_str_radix` alone would take a sign (`X'+1+2'`).
+    if !h.len().is_multiple_of(2) || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad());
     }
     (0..h.len())
