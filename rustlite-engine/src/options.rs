@@ -147,6 +147,12 @@ impl Options {
         if self.level_size_ratio < 2 {
             return bad("level_size_ratio must be at least 2");
         }
+        if self.num_levels > crate::lsm::manifest::MAX_LEVELS {
+            return bad(&format!(
+                "num_levels must be at most {}",
+                crate::lsm::manifest::MAX_LEVELS
+            ));
+        }
         if self.l0_stop_writes <= self.l0_compaction_trigger {
             return bad(&format!(
                 "l0_stop_writes ({}) must be above l0_compaction_trigger ({}): writers would \

@@ -102,7 +102,7 @@ fn ensure_empty_dir(path: &Path) -> Result<()> {
             )));
         }
     } else {
-        std::fs::create_dir_all(path)?;
+        crate::storage::create_dir_all_durably(path)?;
     }
     Ok(())
 }

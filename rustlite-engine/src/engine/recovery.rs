@@ -16,7 +16,7 @@ use crate::lsm::compaction::{self, TableSink, VersionFilter};
 use crate::lsm::iter::Direction;
 use crate::lsm::manifest::{
     parse_file_name, sst_file_name, Edit, FileName, Manifest, ManifestState, VersionEdit,
-    MAX_COUNTER,
+    MAX_COUNTER, MAX_LEVELS,
 };
 use crate::lsm::memtable::Memtable;
 use crate::lsm::sstable::{BlockCache, Table};
@@ -39,7 +39,9 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
     let num_levels = opts.num_levels.max(2);
     let files = storage.list()?;
 
-    let loaded = Manifest::load(storage.as_ref(), num_levels)?;
+    // Loaded with every level a manifest may hold, so that tables deeper than this open's
+    // `num_levels` are reported as the option mismatch they are, not as corruption.
+    let loaded = Manifest::load(storage.as_ref(), MAX_LEVELS)?;
     let mut state = match loaded {
         Some((state, number)) => {
             // Every manifest edit names a WAL that exists while the edit is the last one (the
@@ -57,6 +59,17 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
                     ),
                 ));
             }
+            if let Some(deepest) = state.levels.iter().rposition(|files| !files.is_empty()) {
+                if deepest >= num_levels {
+                    return Err(Error::InvalidArgument(format!(
+                        "the database has tables at level {deepest}: open it with num_levels of \
+                         at least {} (this open asked for {num_levels})",
+                        deepest + 1
+                    )));
+                }
+            }
+            let mut state = state;
+            state.levels.truncate(num_levels);
             state
         }
         None => {
@@ -100,7 +113,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
                 other => other,
             })?;
             let table = Table::open(file, meta.number, name, Arc::clone(&cache))?;
-            check_range(meta, &table)?;
+            check_meta(meta, &table)?;
             if let Some(files) = version.levels.get_mut(level) {
                 files.push(TableHandle {
                     meta: meta.clone(),
@@ -273,8 +286,22 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
 /// A table's key range as the manifest records it must cover the keys the table holds: reads
 /// skip a table by that range, so a narrower one would hide versions (wrong results, not an
 /// error). Only a writer bug or damage the checksums missed could cause it; refused at open.
-fn check_range(meta: &crate::lsm::version::FileMeta, table: &Table) -> Result<()> {
+/// The recorded size and entry count must be the table's too: compaction plans by them.
+fn check_meta(meta: &crate::lsm::version::FileMeta, table: &Table) -> Result<()> {
     use crate::lsm::ikey::compare;
+    if meta.size != table.file_size() || meta.entries != table.entries() {
+        return Err(Error::corruption(
+            table.file_name(),
+            0,
+            format!(
+                "the manifest records {} bytes and {} entries for this table, which has {} and {}",
+                meta.size,
+                meta.entries,
+                table.file_size(),
+                table.entries()
+            ),
+        ));
+    }
     let (smallest, largest) = (table.smallest(), table.largest());
     let covered = smallest.is_empty()
         || (compare(&meta.smallest, smallest).is_le() && compare(largest, &meta.largest).is_le());
@@ -356,6 +383,42 @@ mod tests {
             Err(Error::Corruption { file, .. }) => assert!(file.ends_with(".sst"), "{file}"),
             other => panic!("expected Corruption, got {other:?}"),
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_manifest_size_unlike_its_table_is_corruption() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let (storage, mut state, number) = tables(dir.path(), &[(0, 10), (10, 20)])?;
+        for meta in &mut state.levels[0] {
+            meta.size = 1 << 63; // two of them would overflow every sum of level sizes
+        }
+        rewrite(&storage, &state, number + 100)?;
+        match Engine::open(dir.path(), Options::default()) {
+            Err(Error::Corruption { reason, .. }) => assert!(reason.contains("bytes"), "{reason}"),
+            other => panic!("expected Corruption, got {other:?}"),
+        }
+        Ok(())
+    }
+
+    /// Tables deeper than `num_levels` allows are an option mismatch, not corruption: before,
+    /// a database compacted into L6 and opened with `num_levels: 4` was reported corrupt.
+    #[test]
+    fn fewer_levels_than_the_database_uses_is_an_invalid_argument() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let (storage, mut state, number) = tables(dir.path(), &[(0, 10)])?;
+        state.levels[6] = std::mem::take(&mut state.levels[0]);
+        rewrite(&storage, &state, number + 100)?;
+        let four = Options {
+            num_levels: 4,
+            ..Options::default()
+        };
+        match Engine::open(dir.path(), four) {
+            Err(Error::InvalidArgument(m)) => assert!(m.contains("at least 7"), "{m}"),
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+        let engine = Engine::open(dir.path(), Options::default())?;
+        assert_eq!(engine.get(b"k03")?, Some(b"v".to_vec()));
         Ok(())
     }
 

@@ -56,6 +56,10 @@ pub const CURRENT_TMP_FILE: &str = "CURRENT.tmp";
 /// snapshot); recovery reports it as [`Error::Corruption`] instead.
 pub const MAX_COUNTER: u64 = 1 << 62;
 
+/// The most levels a database may have (`Options::num_levels`); a manifest naming a level at
+/// or past it is damaged.
+pub const MAX_LEVELS: usize = 64;
+
 const TAG_ADD_FILE: u8 = 1;
 const TAG_DELETE_FILE: u8 = 2;
 const TAG_NEXT_FILE_NUMBER: u8 = 3;

@@ -11,7 +11,9 @@
 //! [`ReadView`] is what a read-only statement outside a transaction reads through. Like
 //! `Engine::get`, it loads the engine's state (memtables and `Version`) *before* it reads the
 //! visible seqno `s`, and it keeps that state (an `Arc`) for its life. Every version at or below
-//! `s` that it reads lives in that state, and nothing in it ever changes: a memtable is only
+//! `s` that it reads lives in that state (unless the memtable was switched in between, when a
+//! commit at or below `s` went into the new memtable: the view then loads both again), and
+//! nothing in it ever changes: a memtable is only
 //! appended to with newer seqnos, and compaction and flushes write *new* tables into a *new*
 //! state, so dropping versions that no registered snapshot needs never touches what the view
 //! holds. Hence no registration (a mutex, a map entry) for point reads: just the state's
@@ -195,13 +197,20 @@ impl Engine {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn read_view(&self) -> ReadView<'_> {
-        // The state first, then the seqno (as `Engine::get`): see the module docs.
-        let state = self.inner.state.load_full();
-        let seq = self.inner.snapshots.visible();
-        ReadView {
-            engine: self,
-            state,
-            seq,
+        loop {
+            // The state first, then the seqno (as `Engine::get`): see the module docs.
+            let state = self.inner.state.load_full();
+            let seq = self.inner.snapshots.visible();
+            // A memtable switch in between would leave commits at or below `seq` outside
+            // `state` (in the new memtable). A switch publishes everything before it, so while
+            // the active memtable is unchanged, `state` holds every commit up to `seq`.
+            if Arc::ptr_eq(&state.mem, &self.inner.state.load().mem) {
+                return ReadView {
+                    engine: self,
+                    state,
+                    seq,
+                };
+            }
         }
     }
 }

@@ -22,7 +22,7 @@ mod fs;
 mod mem;
 mod page_cache;
 
-pub use fs::FsStorage;
+pub use fs::{create_dir_all_durably, FsStorage};
 pub use mem::MemStorage;
 
 use crate::error::Result;
