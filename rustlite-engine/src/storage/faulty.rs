@@ -22,7 +22,12 @@
 //!   crash forgets it (a created file vanishes, a removed one comes back with its synced content,
 //!   a renamed one is back under its old name);
 //! - [`Storage::truncate`] is durable when it returns (as in [`FsStorage`](super::FsStorage),
-//!   which syncs the file).
+//!   which syncs the file);
+//! - a preallocated file ([`Storage::create_preallocated`], the WALs) is its reserved zeros,
+//!   synced at creation, overwritten by its appends: a crash keeps its whole reserved length,
+//!   the synced data, and of the unsynced overwrites each 512-byte sector new or still zero
+//!   (`RandomPrefix`), so holes with later data after them; an append past the reserve
+//!   reserves more and syncs, as `FsStorage` does.
 //!
 //! Reads (`open_read`, `read_all`, `list`, `exists`) and `lock` are neither counted nor failed.
 //! Operations are counted in the order they reach the storage; with the engine's
@@ -82,7 +87,14 @@ pub enum CrashMode {
 struct Inode {
     live: Vec<u8>,
     synced: Vec<u8>,
+    /// Preallocated files ([`Storage::create_preallocated`]): the durable zeros reserved past
+    /// the data, as `(end of the reserved zeros, step)`.
+    reserved: Option<(u64, u64)>,
 }
+
+/// The sector size a power loss tears a preallocated file's overwrites at: each sector keeps its
+/// old bytes (zeros) or its new ones, independently of the others.
+const SECTOR: usize = 512;
 
 #[derive(Debug, Clone, Copy)]
 struct Fault {
@@ -151,22 +163,29 @@ impl Model {
             let Some(inode) = self.inodes.get(id) else {
                 continue;
             };
-            let content: &[u8] = match mode {
-                CrashMode::DropUnsynced => &inode.synced,
-                CrashMode::RandomPrefix(seed) => {
-                    let mut rng = SplitMix(seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                    if inode.live.starts_with(&inode.synced) {
-                        let extra = inode.live.len() - inode.synced.len();
-                        let keep = inode.synced.len() + rng.below(extra as u64 + 1) as usize;
-                        inode.live.get(..keep).unwrap_or(&inode.live)
-                    } else if rng.below(2) == 0 {
-                        // Rewritten since the last sync: either the old content or part of the new.
-                        &inode.synced
-                    } else {
-                        let keep = rng.below(inode.live.len() as u64 + 1) as usize;
-                        inode.live.get(..keep).unwrap_or(&inode.live)
-                    }
+            let preallocated;
+            let content: &[u8] = match (inode.reserved, mode) {
+                (Some((reserved, _)), mode) => {
+                    preallocated = preallocated_image(inode, reserved, mode, *id);
+                    &preallocated
                 }
+                (None, mode) => match mode {
+                    CrashMode::DropUnsynced => &inode.synced,
+                    CrashMode::RandomPrefix(seed) => {
+                        let mut rng = SplitMix(seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                        if inode.live.starts_with(&inode.synced) {
+                            let extra = inode.live.len() - inode.synced.len();
+                            let keep = inode.synced.len() + rng.below(extra as u64 + 1) as usize;
+                            inode.live.get(..keep).unwrap_or(&inode.live)
+                        } else if rng.below(2) == 0 {
+                            // Rewritten since the last sync: either the old content or part of the new.
+                            &inode.synced
+                        } else {
+                            let keep = rng.below(inode.live.len() as u64 + 1) as usize;
+                            inode.live.get(..keep).unwrap_or(&inode.live)
+                        }
+                    }
+                },
             };
             // Writing into a fresh MemStorage cannot fail for a valid name, and names here were
             // accepted by MemStorage before; a failure would only drop the file from the image.
@@ -176,6 +195,36 @@ impl Model {
         }
         image
     }
+}
+
+/// What a power loss leaves of a preallocated file: its whole reserved length (the zeros were
+/// synced when reserved), the synced data, and of the data written since (overwrites of those
+/// zeros, which the kernel may write back in any order) each sector either new or still zero:
+/// holes followed by later data, the layout the WAL's torn-write rule is for.
+fn preallocated_image(inode: &Inode, reserved: u64, mode: CrashMode, id: u64) -> Vec<u8> {
+    let len = usize::try_from(reserved)
+        .unwrap_or(usize::MAX)
+        .max(inode.live.len());
+    let mut out = vec![0u8; len];
+    let synced = inode.synced.len().min(inode.live.len());
+    if let (Some(dst), Some(src)) = (out.get_mut(..synced), inode.live.get(..synced)) {
+        dst.copy_from_slice(src);
+    }
+    if let CrashMode::RandomPrefix(seed) = mode {
+        let mut rng = SplitMix(seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        // Sectors by file offset: the first one may hold synced bytes too (kept either way).
+        let mut at = synced - synced % SECTOR;
+        while at < inode.live.len() {
+            let end = (at + SECTOR).min(inode.live.len());
+            if rng.below(2) == 0 {
+                if let (Some(dst), Some(src)) = (out.get_mut(at..end), inode.live.get(at..end)) {
+                    dst.copy_from_slice(src);
+                }
+            }
+            at = end;
+        }
+    }
+    out
 }
 
 /// A tiny deterministic generator (no dependency needed for a few random lengths).
@@ -279,6 +328,42 @@ impl FaultyStorage {
     pub fn crash_image(&self) -> Option<MemStorage> {
         self.model.lock().captured.clone()
     }
+
+    /// [`Storage::create`], or with `reserved` (`(end of the reserved zeros, step)`)
+    /// [`Storage::create_preallocated`]: one counted [`OpKind::Create`] either way.
+    fn create_file(
+        &self,
+        name: &str,
+        reserved: Option<(u64, u64)>,
+    ) -> Result<Box<dyn WritableFile>> {
+        let mut m = self.model.lock();
+        m.begin(OpKind::Create, name)?;
+        let inner = self.live.create(name)?;
+        // An existing name is truncated in place (same inode, as O_TRUNC); a new one gets an inode.
+        let inode = match m.live_dir.get(name) {
+            Some(&id) => id,
+            None => {
+                let id = m.new_inode();
+                m.live_dir.insert(name.to_owned(), id);
+                id
+            }
+        };
+        if let Some(i) = m.inodes.get_mut(&inode) {
+            i.live.clear();
+            i.reserved = reserved;
+            if reserved.is_some() {
+                // The reserved zeros are synced before the call returns.
+                i.synced.clear();
+            }
+        }
+        m.end();
+        Ok(Box::new(FaultyWritable {
+            inner,
+            inode,
+            name: name.to_owned(),
+            model: Arc::clone(&self.model),
+        }))
+    }
 }
 
 struct FaultyWritable {
@@ -295,6 +380,15 @@ impl WritableFile for FaultyWritable {
         self.inner.append(data)?;
         if let Some(inode) = m.inodes.get_mut(&self.inode) {
             inode.live.extend_from_slice(data);
+            // Past the reserved zeros, the file reserves more and syncs it (as `FsStorage`),
+            // which makes everything written so far durable.
+            if let Some((reserved, step)) = inode.reserved {
+                let end = inode.live.len() as u64;
+                if end > reserved {
+                    inode.reserved = Some(((end / step + 1) * step, step));
+                    inode.synced = inode.live.clone();
+                }
+            }
         }
         m.end();
         Ok(())
@@ -350,28 +444,13 @@ impl FileSync for FaultySync {
 
 impl Storage for FaultyStorage {
     fn create(&self, name: &str) -> Result<Box<dyn WritableFile>> {
-        let mut m = self.model.lock();
-        m.begin(OpKind::Create, name)?;
-        let inner = self.live.create(name)?;
-        // An existing name is truncated in place (same inode, as O_TRUNC); a new one gets an inode.
-        let inode = match m.live_dir.get(name) {
-            Some(&id) => id,
-            None => {
-                let id = m.new_inode();
-                m.live_dir.insert(name.to_owned(), id);
-                id
-            }
-        };
-        if let Some(i) = m.inodes.get_mut(&inode) {
-            i.live.clear();
-        }
-        m.end();
-        Ok(Box::new(FaultyWritable {
-            inner,
-            inode,
-            name: name.to_owned(),
-            model: Arc::clone(&self.model),
-        }))
+        self.create_file(name, None)
+    }
+
+    fn create_preallocated(&self, name: &str, reserve: u64) -> Result<Box<dyn WritableFile>> {
+        // As `FsStorage`: zeros up to the first step, synced, before any data.
+        let step = reserve.max(4096);
+        self.create_file(name, Some((step, step)))
     }
 
     fn open_append(&self, name: &str) -> Result<Box<dyn WritableFile>> {
@@ -477,6 +556,58 @@ mod tests {
     #[test]
     fn semantics_match_mem_storage() {
         check_storage_semantics(&FaultyStorage::new());
+    }
+
+    /// A preallocated file crashes as its reserved zeros with the synced data over them and,
+    /// of the unsynced overwrites, each sector new or zero (holes before later data occur);
+    /// an append past the reserve makes everything durable.
+    #[test]
+    fn preallocated_files_crash_as_zeros_with_torn_sectors() -> Result<()> {
+        let fs = FaultyStorage::new();
+        let mut f = fs.create_preallocated("w", 8192)?;
+        fs.sync_dir()?;
+        f.append(&[1; 100])?;
+        f.sync()?;
+        let unsynced: Vec<u8> = (0..3000u32).map(|i| (i % 251 + 2) as u8).collect();
+        f.append(&unsynced)?;
+        let image = fs.crash(CrashMode::DropUnsynced).read_all("w")?;
+        assert_eq!(image.len(), 8192);
+        assert!(image[..100].iter().all(|&b| b == 1));
+        assert!(image[100..].iter().all(|&b| b == 0));
+        let mut holes_before_data = 0;
+        for seed in 0..64 {
+            let image = fs.crash(CrashMode::RandomPrefix(seed)).read_all("w")?;
+            assert_eq!(image.len(), 8192);
+            assert!(image[..100].iter().all(|&b| b == 1), "synced data kept");
+            assert!(image[3100..].iter().all(|&b| b == 0), "zeros past the data");
+            let sectors: Vec<bool> = (512..3100)
+                .step_by(512)
+                .map(|at| {
+                    let end = (at + 512).min(3100);
+                    let got = &image[at..end];
+                    let new = &unsynced[at - 100..end - 100];
+                    assert!(
+                        got == new || got.iter().all(|&b| b == 0),
+                        "sector {at}: old or new"
+                    );
+                    got == new
+                })
+                .collect();
+            if sectors.windows(2).any(|w| !w[0] && w[1]) {
+                holes_before_data += 1;
+            }
+        }
+        assert!(
+            holes_before_data > 0,
+            "some image has a hole before later data"
+        );
+        // Past the reserve: more zeros are reserved and synced, with every byte so far.
+        f.append(&[9; 6000])?;
+        let image = fs.crash(CrashMode::DropUnsynced).read_all("w")?;
+        assert_eq!(image.len(), 16384);
+        assert_eq!(&image[100..3100], &unsynced[..]);
+        assert!(image[3100..9100].iter().all(|&b| b == 9));
+        Ok(())
     }
 
     #[test]
