@@ -83,6 +83,10 @@ pub struct Options {
     pub target_file_size: u64,
     /// Number of levels (default 7).
     pub num_levels: usize,
+    /// Once the manifest's edit log passes this many bytes, the next edit starts a new manifest
+    /// holding one snapshot of the state (default 4 MiB; as RocksDB's
+    /// `max_manifest_file_size`).
+    pub max_manifest_size: u64,
     /// Run flushes and compactions on a background thread (default true). When false, they run
     /// inline in the writer that triggered them (deterministic; used by tests).
     pub background_compaction: bool,
@@ -108,6 +112,7 @@ impl Default for Options {
             level_size_ratio: 10,
             target_file_size: 32 << 20,
             num_levels: 7,
+            max_manifest_size: 4 << 20,
             background_compaction: true,
             slow_query_threshold: Some(Duration::from_secs(1)),
         }

@@ -22,9 +22,6 @@ use crate::options::Options;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Rewrite the manifest from a snapshot once its edit log passes this size.
-const MANIFEST_REWRITE_BYTES: u64 = 4 << 20;
-
 pub(crate) fn table_options(opts: &Options) -> TableOptions {
     TableOptions {
         block_size: opts.block_size,
@@ -426,7 +423,7 @@ fn log_edit(inner: &Inner, jobs: &mut JobState, edit: VersionEdit) -> Result<()>
 
 fn append_edit(inner: &Inner, jobs: &mut JobState, mut edit: VersionEdit) -> Result<()> {
     // Reserve the number a manifest rewrite would use before recording the counter.
-    let rewrite = jobs.manifest.size() > MANIFEST_REWRITE_BYTES;
+    let rewrite = jobs.manifest.size() > inner.opts.max_manifest_size;
     let manifest_number = rewrite.then(|| inner.alloc_file_number());
     edit.0.push(Edit::NextFileNumber(
         inner
