@@ -18,9 +18,12 @@
 //! - bytes appended to a file survive only up to its last [`WritableFile::sync`]; on a crash the
 //!   unsynced tail is dropped whole ([`CrashMode::DropUnsynced`]) or cut at a random length
 //!   ([`CrashMode::RandomPrefix`], seeded, so a torn write is reproducible);
-//! - a create, rename or remove survives only after the next [`Storage::sync_dir`]; until then a
-//!   crash forgets it (a created file vanishes, a removed one comes back with its synced content,
-//!   a renamed one is back under its old name);
+//! - a create, rename or remove survives for sure only after the next [`Storage::sync_dir`];
+//!   until then a crash forgets it (a created file vanishes, a removed one comes back with its
+//!   synced content, a renamed one is back under its old name) — all of them
+//!   ([`CrashMode::DropUnsynced`]), or all after a random prefix of them, in order, as a
+//!   journal commit for another file's fsync may have carried the earlier ones
+//!   ([`CrashMode::RandomPrefix`]);
 //! - [`Storage::truncate`] is durable when it returns (as in [`FsStorage`](super::FsStorage),
 //!   which syncs the file);
 //! - a preallocated file ([`Storage::create_preallocated`], the WALs) is its reserved zeros,
@@ -108,6 +111,10 @@ struct Model {
     next_inode: u64,
     live_dir: BTreeMap<String, u64>,
     durable_dir: BTreeMap<String, u64>,
+    /// `live_dir` after each create, rename or remove since the last `sync_dir`: a file system
+    /// may persist a prefix of those before any sync (a journal commit for another file's
+    /// fsync carries them), in order.
+    dir_history: Vec<BTreeMap<String, u64>>,
     ops: u64,
     log: Vec<OpRecord>,
     fault: Option<Fault>,
@@ -151,6 +158,11 @@ impl Model {
         }
     }
 
+    /// Records the live directory after a create, rename or remove.
+    fn dir_changed(&mut self) {
+        self.dir_history.push(self.live_dir.clone());
+    }
+
     fn new_inode(&mut self) -> u64 {
         self.next_inode += 1;
         self.inodes.insert(self.next_inode, Inode::default());
@@ -159,7 +171,20 @@ impl Model {
 
     fn crash_image(&self, mode: CrashMode) -> MemStorage {
         let image = MemStorage::new();
-        for (name, id) in &self.durable_dir {
+        let dir = match mode {
+            CrashMode::DropUnsynced => &self.durable_dir,
+            CrashMode::RandomPrefix(seed) => {
+                let mut rng = SplitMix(seed ^ 0xD1EC_7021_5EED_0001);
+                match rng.below(self.dir_history.len() as u64 + 1) {
+                    0 => &self.durable_dir,
+                    i => self
+                        .dir_history
+                        .get(i as usize - 1)
+                        .unwrap_or(&self.durable_dir),
+                }
+            }
+        };
+        for (name, id) in dir {
             let Some(inode) = self.inodes.get(id) else {
                 continue;
             };
@@ -275,6 +300,27 @@ impl FaultyStorage {
         FaultyStorage::default()
     }
 
+    /// A directory holding `files` (name, content), every one durable: a disk after a power
+    /// loss, as the next boot finds it, to crash again while the engine recovers from it.
+    pub fn with_files(files: &[(String, Vec<u8>)]) -> Result<FaultyStorage> {
+        let fs = FaultyStorage::new();
+        {
+            let mut m = fs.model.lock();
+            for (name, content) in files {
+                let mut f = fs.live.create(name)?;
+                f.append(content)?;
+                let id = m.new_inode();
+                if let Some(inode) = m.inodes.get_mut(&id) {
+                    inode.live = content.clone();
+                    inode.synced = content.clone();
+                }
+                m.live_dir.insert(name.clone(), id);
+            }
+            m.durable_dir = m.live_dir.clone();
+        }
+        Ok(fs)
+    }
+
     /// The live files, as a process crash (not a power loss) would leave them. Reopening this
     /// storage bypasses the fault model.
     pub fn live(&self) -> MemStorage {
@@ -345,6 +391,7 @@ impl FaultyStorage {
             None => {
                 let id = m.new_inode();
                 m.live_dir.insert(name.to_owned(), id);
+                m.dir_changed();
                 id
             }
         };
@@ -489,6 +536,7 @@ impl Storage for FaultyStorage {
         if let Some(id) = m.live_dir.remove(from) {
             m.live_dir.insert(to.to_owned(), id);
         }
+        m.dir_changed();
         m.end();
         Ok(())
     }
@@ -498,6 +546,7 @@ impl Storage for FaultyStorage {
         m.begin(OpKind::Remove, name)?;
         self.live.remove(name)?;
         m.live_dir.remove(name);
+        m.dir_changed();
         m.end();
         Ok(())
     }
@@ -526,6 +575,7 @@ impl Storage for FaultyStorage {
         m.begin(OpKind::SyncDir, "")?;
         self.live.sync_dir()?;
         m.durable_dir = m.live_dir.clone();
+        m.dir_history.clear();
         m.end();
         Ok(())
     }
@@ -607,6 +657,29 @@ mod tests {
         assert_eq!(image.len(), 16384);
         assert_eq!(&image[100..3100], &unsynced[..]);
         assert!(image[3100..9100].iter().all(|&b| b == 9));
+        Ok(())
+    }
+
+    /// Directory changes since the last `sync_dir` survive as an in-order prefix under
+    /// `RandomPrefix` (every prefix occurs), and not at all under `DropUnsynced`.
+    #[test]
+    fn directory_changes_survive_as_a_prefix() -> Result<()> {
+        let fs = FaultyStorage::new();
+        write(&fs, "a", b"1", true);
+        write(&fs, "b", b"2", true);
+        fs.remove("a")?;
+        assert!(fs.crash(CrashMode::DropUnsynced).list()?.is_empty());
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..64 {
+            let mut names = fs.crash(CrashMode::RandomPrefix(seed)).list()?;
+            names.sort();
+            seen.insert(names.join(","));
+        }
+        let expected: std::collections::BTreeSet<String> = ["", "a", "a,b", "b"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(seen, expected);
         Ok(())
     }
 
