@@ -8,7 +8,7 @@
 //! |---|---|---|---|
 //! | rustlite | `Durability::Immediate` (fsync, group commit) | `Durability::Buffered` | `block_cache_size` |
 //! | redb | `Durability::Immediate` | `Durability::None` | `set_cache_size` |
-//! | fjall | `PersistMode::SyncAll` per commit | no persist (journal in OS buffers) | `cache_size` |
+//! | fjall | `PersistMode::SyncAll` per commit | `PersistMode::Buffer` per commit (journal written to the OS) | `cache_size` |
 //! | sled | `flush()` after each commit (**weaker than fsync**, see docs) | no flush | `cache_capacity` |
 //! | lmdb (heed) | default (fsync at commit) | `MDB_NOSYNC` | none (OS page cache via mmap) |
 //! | sqlite | WAL + `synchronous=FULL` | WAL + `synchronous=OFF` | `cache_size` pragma, the full size on each pooled connection (the page cache is per connection) |
