@@ -373,6 +373,9 @@ pub fn run(dir: &Path, s: SqlSizes) -> Result<()> {
     db.flush()?;
     warm_up(&db, &conn, s)?;
 
+    // Wrong answers and unexpected plans: every query is still measured and reported (the
+    // table shows "NO" / "not the expected path"), then the child fails, which fails the run.
+    let mut wrong = Vec::new();
     for &(id, _, sql, kind) in QUERIES {
         let reps = match kind {
             "point" => s.point_reps,
@@ -399,6 +402,7 @@ pub fn run(dir: &Path, s: SqlSizes) -> Result<()> {
             report(&format!("sql_plan_ok_{id}"), if ok { 1.0 } else { 0.0 });
             if !ok {
                 eprintln!("  {id}: plan lacks {want}:\n{plan}");
+                wrong.push(format!("{id}: RustLite's plan lacks {want}"));
             }
         }
 
@@ -414,6 +418,11 @@ pub fn run(dir: &Path, s: SqlSizes) -> Result<()> {
                 a.rows.len(),
                 b.len()
             );
+            wrong.push(format!(
+                "{id}: RustLite and SQLite disagree ({} vs {} rows)",
+                a.rows.len(),
+                b.len()
+            ));
         }
 
         // Interleaved: repetition i runs on RustLite then SQLite with the same parameters.
@@ -438,6 +447,9 @@ pub fn run(dir: &Path, s: SqlSizes) -> Result<()> {
             m1 / m2,
             a.rows.len()
         );
+    }
+    if !wrong.is_empty() {
+        return Err(format!("wrong SQL answers or plans: {}", wrong.join("; ")).into());
     }
     Ok(())
 }

@@ -175,7 +175,10 @@ pub fn run_engine(name: &str, dir: &Path, sizes: Sizes, want: &dyn Fn(&str) -> b
         }
     }
 
+    // Entries stored once phase A is done: the load, plus the keys the individual commits add.
+    let mut stored = n;
     if want("commit1") {
+        stored += sizes.commits;
         timed("commit1", sizes.commits, || {
             for i in 0..sizes.commits {
                 let (k, v) = (key(i, NEW), value(i, 1));
@@ -201,7 +204,7 @@ pub fn run_engine(name: &str, dir: &Path, sizes: Sizes, want: &dyn Fn(&str) -> b
     // LMDB warm. The same untimed full scan as in phase A, for every engine.
     let phase_b = ["txn1_buffered", "txn4_buffered", "ycsb_a", "ycsb_b"];
     if phase_b.iter().any(|id| want(id)) {
-        warm_up(&*db)?;
+        warm_up(&*db, stored)?;
     }
     txn_workloads(&*db, sizes, "buffered", sizes.txn_buffered, want)?;
     // Again before YCSB: SQLite's page cache is per connection, and a commit through one
@@ -209,7 +212,7 @@ pub fn run_engine(name: &str, dir: &Path, sizes: Sizes, want: &dyn Fn(&str) -> b
     // 4-thread transactions left the main thread's connection cold. Every other engine's cache
     // is still warm here, and the scan changes nothing for it.
     if want("ycsb_a") || want("ycsb_b") {
-        warm_up(&*db)?;
+        warm_up(&*db, stored)?;
     }
     for (id, read_pct) in [("ycsb_a", 50), ("ycsb_b", 95)] {
         if !want(id) {
@@ -221,7 +224,11 @@ pub fn run_engine(name: &str, dir: &Path, sizes: Sizes, want: &dyn Fn(&str) -> b
             for op in 0..sizes.ycsb {
                 let i = zipf.next(&mut rng);
                 if rng.below(100) < read_pct {
-                    std::hint::black_box(db.get(&key(i, HIT))?);
+                    // Every loaded key is there (YCSB updates, never deletes): a miss is a wrong
+                    // answer, and fails the run.
+                    if db.get(&key(i, HIT))?.is_none() {
+                        return Err(format!("{id}: loaded key {i} not found").into());
+                    }
                 } else {
                     let (k, v) = (key(i, HIT), value(i, op + 2));
                     db.write_batch(&[(&k[..], Some(&v[..]))])?;
@@ -285,8 +292,8 @@ pub fn run_engine(name: &str, dir: &Path, sizes: Sizes, want: &dyn Fn(&str) -> b
 }
 
 /// One untimed pass over every entry, the same for every engine, so the timed workloads that
-/// follow find the engine's cache (and the OS page cache) warm; returns the entries seen.
-fn warm_up(db: &dyn Engine) -> Result<usize> {
+/// follow find the engine's cache (and the OS page cache) warm. It must see `expected` entries.
+fn warm_up(db: &dyn Engine, expected: u64) -> Result<()> {
     let start = Instant::now();
     let count = db.warm_up()?;
     eprintln!(
@@ -294,7 +301,10 @@ fn warm_up(db: &dyn Engine) -> Result<usize> {
         "warm-up scan",
         start.elapsed().as_secs_f64()
     );
-    Ok(count)
+    if count as u64 != expected {
+        return Err(format!("warm-up scan saw {count} entries, expected {expected}").into());
+    }
+    Ok(())
 }
 
 fn get_loop(db: &dyn Engine, seed: u64, count: u64, n: u64, space: u64) -> Result<()> {
@@ -322,7 +332,7 @@ fn read_workloads(db: &dyn Engine, sizes: Sizes, want: &dyn Fn(&str) -> bool) ->
         // The warm-phase targets are for a warm cache: no engine's first reads may pay for
         // filling its own block cache (the B-trees read through the OS page cache the load has
         // just filled).
-        warm_up(db)?;
+        warm_up(db, n)?;
     }
     for (id, space) in [("get_hit", HIT), ("get_miss", MISS)] {
         if want(id) {
@@ -334,20 +344,42 @@ fn read_workloads(db: &dyn Engine, sizes: Sizes, want: &dyn Fn(&str) -> bool) ->
             timed_threads(&id4, per * THREADS, |t| get_loop(db, 2 + t, per, n, space))?;
         }
     }
+    // The stored keys in order (untimed), to check each seek's entry count after its row.
+    let sorted: Vec<[u8; KEY_LEN]> = if want("range100") || want("range10") {
+        let mut v: Vec<_> = (0..n).map(|i| key(i, HIT)).collect();
+        v.sort_unstable();
+        v
+    } else {
+        Vec::new()
+    };
     for (id, len, count) in [
         ("range100", 100, sizes.range100),
         ("range10", 10, sizes.range10),
     ] {
         if want(id) {
+            let mut got = Vec::with_capacity(count as usize);
             timed(id, count, || {
                 let mut rng = Rng::new(3);
                 for _ in 0..count {
                     // Seek to a random point of the key space (not necessarily a stored key).
-                    let got = db.range(&key(rng.below(n), MISS), len)?;
-                    std::hint::black_box(got);
+                    got.push(db.range(&key(rng.below(n), MISS), len)?);
                 }
                 Ok(())
             })?;
+            // Each seek must have read min(len, entries at or after its start): the same starts
+            // again, checked outside the timing.
+            let mut rng = Rng::new(3);
+            for (j, &g) in got.iter().enumerate() {
+                let start = key(rng.below(n), MISS);
+                let after = sorted.len() - sorted.partition_point(|k| *k < start);
+                if g != len.min(after) {
+                    return Err(format!(
+                        "{id}: seek {j} read {g} entries, expected {} ({after} stored at or after its start)",
+                        len.min(after)
+                    )
+                    .into());
+                }
+            }
         }
     }
     if want("scan") {
