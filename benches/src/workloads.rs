@@ -199,9 +199,9 @@ pub fn run_engine(name: &str, dir: &Path, sizes: Sizes, want: &dyn Fn(&str) -> b
             ..durable
         },
     )?;
-    // The reopen emptied the engines' own caches but not the OS page cache, over which LMDB
-    // (mmap) and the pread-based B-trees read: without this every LSM started phase B cold and
-    // LMDB warm. The same untimed full scan as in phase A, for every engine.
+    // The reopen emptied the engines' own caches but not the OS page cache, through which LMDB
+    // reads (mmap): without this LMDB started phase B warm and every engine with a cache of its
+    // own started it cold. The same untimed full scan as in phase A, for every engine.
     let phase_b = ["txn1_buffered", "txn4_buffered", "ycsb_a", "ycsb_b"];
     if phase_b.iter().any(|id| want(id)) {
         warm_up(&*db, stored)?;
@@ -210,7 +210,7 @@ pub fn run_engine(name: &str, dir: &Path, sizes: Sizes, want: &dyn Fn(&str) -> b
     // Again before YCSB: SQLite's page cache is per connection, and a commit through one
     // connection empties every other connection's cache (at its next transaction), so the
     // 4-thread transactions left the main thread's connection cold. Every other engine's cache
-    // is still warm here, and the scan changes nothing for it.
+    // is still warm here: for them the scan is only untimed time.
     if want("ycsb_a") || want("ycsb_b") {
         warm_up(&*db, stored)?;
     }
