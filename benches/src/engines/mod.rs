@@ -8,10 +8,10 @@
 //! |---|---|---|---|
 //! | rustlite | `Durability::Immediate` (fsync, group commit) | `Durability::Buffered` | `block_cache_size` |
 //! | redb | `Durability::Immediate` | `Durability::None` | `set_cache_size` |
-//! | fjall | `PersistMode::SyncAll` per commit | no persist (journal in OS buffers) | `cache_size` |
+//! | fjall | `PersistMode::SyncAll` per commit | `PersistMode::Buffer` per commit (journal written to the OS) | `cache_size` |
 //! | sled | `flush()` after each commit (**weaker than fsync**, see docs) | no flush | `cache_capacity` |
 //! | lmdb (heed) | default (fsync at commit) | `MDB_NOSYNC` | none (OS page cache via mmap) |
-//! | sqlite | WAL + `synchronous=FULL` | WAL + `synchronous=OFF` | `cache_size` pragma |
+//! | sqlite | WAL + `synchronous=FULL` | WAL + `synchronous=OFF` | `cache_size` pragma, the full size on each pooled connection (the page cache is per connection) |
 //! | rocksdb | `WriteOptions::set_sync(true)` | `set_sync(false)` | LRU block cache |
 //!
 //! A workload an engine cannot run (e.g. LMDB has no compaction) returns [`Unsupported`] and its
@@ -65,6 +65,13 @@ pub trait Engine: Send + Sync {
     fn range(&self, start: &[u8], n: usize) -> Result<usize>;
     /// Reads every entry in key order; returns the count.
     fn scan_all(&self) -> Result<usize>;
+    /// Untimed, before timed reads: reads every entry once through every handle a timed read
+    /// may use, so those reads find the engine's cache warm; returns the entries one pass saw.
+    /// One full scan for an engine with one cache; SQLite, whose page cache is per connection,
+    /// scans through each of its connections.
+    fn warm_up(&self) -> Result<usize> {
+        self.scan_all()
+    }
     /// One transaction: reads `reads`, writes `writes`, commits (durable per config).
     /// `Ok(false)` means a conflict: the caller retries.
     fn txn(&self, reads: [&[u8]; 2], writes: [(&[u8], &[u8]); 2]) -> Result<bool>;
