@@ -480,14 +480,21 @@ fn power_loss_during_concurrent_pipelined_commits() {
         let acked = Arc::new(std::sync::Mutex::new(Vec::<(usize, usize)>::new()));
         let value = |t: usize, i: usize| vec![(t * 31 + i) as u8; 20 + (i * 13) % 300];
         let key = |t: usize, i: usize, half: &str| format!("t{t}-{i:03}-{half}").into_bytes();
-        // The workers and the imaging loop start together.
+        // The workers and the imaging loop start together, and meet again halfway, so at least
+        // the image taken right after that meeting falls between the first and the last commit
+        // however the threads are scheduled.
         let start = Arc::new(std::sync::Barrier::new(THREADS + 1));
+        let halfway = Arc::new(std::sync::Barrier::new(THREADS + 1));
         let workers: Vec<_> = (0..THREADS)
             .map(|t| {
-                let (db, acked, start) = (db.clone(), Arc::clone(&acked), Arc::clone(&start));
+                let (db, acked) = (db.clone(), Arc::clone(&acked));
+                let (start, halfway) = (Arc::clone(&start), Arc::clone(&halfway));
                 std::thread::spawn(move || {
                     start.wait();
                     for i in 0..PER_THREAD {
+                        if i == PER_THREAD / 2 {
+                            halfway.wait();
+                        }
                         let mut b = WriteBatch::new();
                         b.put(key(t, i, "a"), value(t, i));
                         b.put(key(t, i, "b"), value(t, i));
@@ -499,6 +506,9 @@ fn power_loss_during_concurrent_pipelined_commits() {
             .collect();
         let mut images = Vec::new();
         start.wait();
+        let known = acked.lock().expect("acked").clone();
+        images.push((known, fs.crash(mode)));
+        halfway.wait();
         while images.len() < 8 {
             let known = acked.lock().expect("acked").clone();
             images.push((known, fs.crash(mode)));
