@@ -9,8 +9,8 @@
 //! - the parser's recursion limit ([`MAX_PARSER_DEPTH`]) bounds nesting (parentheses,
 //!   subqueries, unary chains);
 //! - left-deep operator chains (`1+1+1+…`, `x IS NULL IS NULL …`) are built by the parser
-//!   without recursion, so the tokens of one run (inside one pair of parentheses, between
-//!   commas) are bounded too ([`MAX_RUN_TOKENS`]), and the translator counts its own depth
+//!   without recursion, so the tokens of one comma-separated item, with those of the groups
+//!   inside it, are bounded too ([`MAX_RUN_TOKENS`]), and the translator counts its own depth
 //!   ([`MAX_EXPR_DEPTH`]);
 //! - a statement names at most [`MAX_TABLES`] tables and subqueries in its FROM clauses (the
 //!   join tree is left-deep too).
@@ -30,9 +30,11 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 pub const MAX_STATEMENT_BYTES: usize = 1 << 20;
 /// Recursion limit handed to the parser (nested parentheses, subqueries, prefix operators).
 pub const MAX_PARSER_DEPTH: usize = 64;
-/// Most tokens in one run of a statement: inside one pair of parentheses, between commas
-/// (an operator chain's depth is at most half its run).
-pub const MAX_RUN_TOKENS: usize = 10_000;
+/// Most tokens in one comma-separated item of a statement, a bracketed group counting as one
+/// plus its own longest item (an operator chain's depth is at most that count; the translator
+/// refuses expressions deeper than [`MAX_EXPR_DEPTH`] anyway, so this bounds only what is
+/// parsed and dropped).
+pub const MAX_RUN_TOKENS: usize = 5_000;
 /// Deepest expression tree the translator builds.
 pub const MAX_EXPR_DEPTH: usize = 512;
 /// Most tables (and subqueries) the FROM clauses of one statement may name, as in SQLite: a
@@ -114,50 +116,53 @@ pub fn parse_counted(sql: &str) -> Result<Parsed> {
     Ok(Parsed { statement, params })
 }
 
-/// Refuses statements whose operator chains could build expression trees deep enough to
-/// overflow the stack when walked or dropped. The parser builds left-deep chains of infix and
-/// postfix operators (`1+1+…`, `1&1&…`, `x IS NULL IS NULL …`, `x::INT::INT …`) in a loop,
-/// however long, so their depth is bounded here, before parsing: a chain is a run of tokens
-/// inside one pair of parentheses, between commas, and no run may hold more than
-/// [`MAX_RUN_TOKENS`] tokens. This needs no list of operators (every token of a run counts),
-/// and separated lists of any length (`VALUES (…), (…)`, `IN (…)`, select lists) are free.
+/// Refuses statements whose expression trees could be deep enough to overflow the stack when
+/// walked or dropped. The parser builds left-deep chains of infix and postfix operators
+/// (`1+1+…`, `1&1&…`, `x IS NULL IS NULL …`, `x::INT::INT …`) in a loop, however long, so
+/// their depth is bounded here, before parsing, from the tokens alone (no list of operators to
+/// keep up to date): every token of a comma-separated item counts one, and a bracketed group
+/// (`(…)`, `[…]`, `{…}`) counts one plus the longest item inside it, since a chain continuing
+/// after a group is as deep as both. No item may count more than [`MAX_RUN_TOKENS`].
+/// Separated lists of any length (`VALUES (…), (…)`, `IN (…)`, select lists) are free.
 fn check_chains(tokens: &[TokenWithSpan]) -> Result<()> {
-    // The run length at each open parenthesis, innermost last.
-    let mut runs: Vec<usize> = vec![0];
+    // Per open group, innermost last: (the current item's count, the group's longest item).
+    let mut groups: Vec<(usize, usize)> = vec![(0, 0)];
     for t in tokens {
         match &t.token {
             Token::Whitespace(_) | Token::EOF => {}
-            Token::LParen => {
-                // The group is one more token of the run around it: `1 + (1) + (1) …` is a chain.
-                bump(&mut runs)?;
-                runs.push(0);
-            }
-            Token::RParen => {
-                if runs.len() > 1 {
-                    runs.pop();
+            Token::LParen | Token::LBracket | Token::LBrace => groups.push((0, 0)),
+            Token::RParen | Token::RBracket | Token::RBrace if groups.len() > 1 => {
+                let (_, longest) = groups.pop().unwrap_or_default();
+                if let Some(outer) = groups.last_mut() {
+                    outer.0 += longest + 1;
+                    outer.1 = outer.1.max(outer.0);
+                    check_item(outer.0)?;
                 }
             }
             Token::Comma | Token::SemiColon => {
-                if let Some(run) = runs.last_mut() {
-                    *run = 0;
+                if let Some(group) = groups.last_mut() {
+                    group.0 = 0;
                 }
             }
-            _ => bump(&mut runs)?,
+            _ => {
+                if let Some(group) = groups.last_mut() {
+                    group.0 += 1;
+                    group.1 = group.1.max(group.0);
+                    check_item(group.0)?;
+                }
+            }
         }
     }
     Ok(())
 }
 
-/// One more token in the innermost run of [`check_chains`].
-fn bump(runs: &mut [usize]) -> Result<()> {
-    if let Some(run) = runs.last_mut() {
-        *run += 1;
-        if *run > MAX_RUN_TOKENS {
-            return Err(Error::Sql(format!(
-                "statement too long: more than {MAX_RUN_TOKENS} tokens in a row without a comma \
-                 or parenthesis (the limit on operator chains)"
-            )));
-        }
+/// The error of [`check_chains`] for an item of `count`.
+fn check_item(count: usize) -> Result<()> {
+    if count > MAX_RUN_TOKENS {
+        return Err(Error::Sql(format!(
+            "statement too long: an expression of more than {MAX_RUN_TOKENS} tokens without a \
+             comma, counting those of the groups it contains (the limit on operator chains)"
+        )));
     }
     Ok(())
 }

@@ -201,6 +201,23 @@ fn long_chains_of_any_operator_are_refused_before_parsing() {
     ] {
         assert!(err(&sql).contains("statement too long"));
     }
+    // Commas inside brackets or braces end no item of the chain around them, and a chain after
+    // a group is as deep as both (each of these passed a per-run count).
+    let bracketed = format!(
+        "SELECT 1{} FROM",
+        ("+1".repeat(2_000) + "+[1,1]").repeat(60)
+    );
+    assert!(err(&bracketed).contains("statement too long"));
+    let mut nested = "1".to_string();
+    for _ in 0..55 {
+        nested = format!("({nested}){}", "+1".repeat(2_000));
+    }
+    for sql in [
+        format!("SELECT {nested} FROM"),
+        format!("WITH x AS (SELECT 1) SELECT {nested}"),
+    ] {
+        assert!(err(&sql).contains("statement too long"));
+    }
     let values = format!("INSERT INTO t VALUES (-1){}", ", (-1)".repeat(20_000));
     assert!(parse(&values).is_ok());
     let list = format!("SELECT 1 IN (1{})", ", -1".repeat(20_000));
