@@ -982,3 +982,90 @@ fn a_removed_field_can_come_back_with_another_type() -> TestResult {
     assert_eq!(notes.get(&1)?, Some(v3::Note { id: 1, note: None }));
     Ok(())
 }
+
+/// Opening a collection with a narrower type (an older binary, a projection of the same
+/// collection) leaves the fields it lacks in the stored documents: the full type, opened again,
+/// reads them back.
+#[test]
+fn a_narrower_type_leaves_the_fields_it_lacks() -> TestResult {
+    mod full {
+        use serde::{Deserialize, Serialize};
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, rustlite::Collection)]
+        #[collection(name = "people")]
+        pub struct Person {
+            #[key]
+            pub id: u64,
+            pub name: String,
+            pub bio: String,
+        }
+    }
+    mod narrow {
+        use serde::{Deserialize, Serialize};
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, rustlite::Collection)]
+        #[collection(name = "people")]
+        pub struct Person {
+            #[key]
+            pub id: u64,
+            pub name: String,
+        }
+    }
+    let dir = tempfile::tempdir()?;
+    let ada = full::Person {
+        id: 1,
+        name: "Ada".into(),
+        bio: "engines".into(),
+    };
+    {
+        let db = Database::open(dir.path())?;
+        db.collection::<full::Person>()?.insert(&ada)?;
+    }
+    {
+        let db = Database::open(dir.path())?;
+        let people = db.collection::<narrow::Person>()?;
+        assert_eq!(people.get(&1)?.map(|p| p.name), Some("Ada".to_string()));
+    }
+    let db = Database::open(dir.path())?;
+    assert_eq!(db.collection::<full::Person>()?.get(&1)?, Some(ada));
+    Ok(())
+}
+
+/// `#[serde(with = "serde_bytes")]` writes a `Vec<u8>` as MessagePack bin, the form a `BLOB`
+/// field stores anyway: the field stays `BLOB` (any other `with` makes it a document). A local
+/// module of that name stands in for the crate.
+#[test]
+fn a_serde_bytes_field_stays_a_blob() -> TestResult {
+    mod serde_bytes {
+        use serde::{Deserialize, Deserializer, Serializer};
+        pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(b)
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+            Vec::<u8>::deserialize(d)
+        }
+    }
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Collection)]
+    #[collection(name = "files")]
+    struct File {
+        #[key]
+        id: u32,
+        #[serde(with = "serde_bytes")]
+        body: Vec<u8>,
+    }
+    let field = File::schema();
+    let body = field.field("body").ok_or("no body field")?;
+    assert_eq!(body.ty, rustlite::FieldType::Bytes);
+    let db = Database::in_memory()?;
+    let files = db.collection::<File>()?;
+    let f = File {
+        id: 1,
+        body: vec![0, 255],
+    };
+    files.insert(&f)?;
+    assert_eq!(files.get(&1)?, Some(f));
+    let r = db.query(
+        "SELECT id FROM files WHERE body = X'00FF'",
+        rustlite::params![],
+    )?;
+    assert_eq!(r.rows, [vec![Value::Int(1)]]);
+    Ok(())
+}

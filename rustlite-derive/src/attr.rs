@@ -89,7 +89,7 @@ pub fn container(attrs: &[Attribute], errors: &mut Errors) -> ContainerAttrs {
             });
             errors.push_result(result);
         } else if attr.path().is_ident("serde") {
-            for (name, span) in serde_options(attr) {
+            for (name, span, _) in serde_options(attr) {
                 match name.as_str() {
                     "rename_all" | "rename_all_fields" => out.serde_rename_all = Some(span),
                     "into" | "from" | "try_from" | "transparent" | "tag" | "content"
@@ -128,7 +128,7 @@ pub fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                 out.index = Some(index);
             }
         } else if attr.path().is_ident("serde") {
-            for (name, span) in serde_options(attr) {
+            for (name, span, value) in serde_options(attr) {
                 match name.as_str() {
                     "rename" => out.serde_rename = Some(span),
                     "flatten" => out.serde_flatten = Some(span),
@@ -139,7 +139,9 @@ pub fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                     "skip_deserializing" => out.serde_skip = Some(span),
                     "with" | "serialize_with" => {
                         out.serde_custom = Some(span);
-                        out.custom_form = true;
+                        // `serde_bytes` writes a `Vec<u8>` as MessagePack bin: the stored
+                        // form a `Bytes` field has anyway, not a form of the user's own.
+                        out.custom_form = value.as_deref() != Some("serde_bytes");
                     }
                     "skip_serializing_if" => {
                         out.serde_custom = Some(span);
@@ -209,15 +211,25 @@ fn index(attr: &Attribute, errors: &mut Errors) -> Option<IndexAttr> {
 
 /// The top-level option names of a `#[serde(..)]` attribute with their spans. Values are
 /// skipped; malformed serde attributes are left for serde to report.
-fn serde_options(attr: &Attribute) -> Vec<(String, Span)> {
+/// The options of a `#[serde(..)]` attribute, each with its string value (`with = "x"`).
+fn serde_options(attr: &Attribute) -> Vec<(String, Span, Option<String>)> {
     let mut found = Vec::new();
     let _ = attr.parse_nested_meta(|meta| {
-        found.push((path_name(&meta.path), meta.path.span()));
+        let (name, span) = (path_name(&meta.path), meta.path.span());
+        let mut value = None;
         if meta.input.peek(syn::Token![=]) {
-            let _: syn::Expr = meta.value()?.parse()?;
+            let expr: syn::Expr = meta.value()?.parse()?;
+            if let syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) = expr
+            {
+                value = Some(s.value());
+            }
         } else if meta.input.peek(syn::token::Paren) {
             let _: proc_macro2::TokenTree = meta.input.parse()?;
         }
+        found.push((name, span, value));
         Ok(())
     });
     found

@@ -56,6 +56,11 @@ pub enum FieldType {
     Document,
 }
 
+/// Whether `v` is an integer a byte holds (an element of serde's form of a `Vec<u8>`).
+fn is_byte(v: &Value) -> bool {
+    matches!(v, Value::Int(b) if (0..=255).contains(b))
+}
+
 impl FieldType {
     /// Whether a non-null `value` may be stored in a field of this type.
     ///
@@ -71,7 +76,7 @@ impl FieldType {
             | (FieldType::Float, Value::Float(_) | Value::Int(_) | Value::UInt(_))
             | (FieldType::Text, Value::Text(_))
             | (FieldType::Bytes, Value::Bytes(_)) => true,
-            (FieldType::Bytes, Value::Array(_)) => self.normalized(value).is_some(),
+            (FieldType::Bytes, Value::Array(items)) => items.iter().all(is_byte),
             _ => false,
         }
     }
@@ -92,15 +97,17 @@ impl FieldType {
     pub fn normalized(self, value: &Value) -> Option<Value> {
         match (self, value) {
             (FieldType::Float, Value::Int(_) | Value::UInt(_)) => value.as_f64().map(Value::Float),
-            (FieldType::Bytes, Value::Array(items)) => items
-                .iter()
-                .map(|item| match item {
-                    Value::Int(b) => u8::try_from(*b).ok(),
-                    Value::UInt(b) => u8::try_from(*b).ok(),
-                    _ => None,
-                })
-                .collect::<Option<Vec<u8>>>()
-                .map(Value::Bytes),
+            (FieldType::Bytes, Value::Array(items)) if items.iter().all(is_byte) => {
+                Some(Value::Bytes(
+                    items
+                        .iter()
+                        .filter_map(|item| match item {
+                            Value::Int(b) => u8::try_from(*b).ok(),
+                            _ => None,
+                        })
+                        .collect(),
+                ))
+            }
             _ => None,
         }
     }

@@ -560,6 +560,8 @@ impl Storage for FaultyStorage {
             if let Some(i) = m.inodes.get_mut(&inode) {
                 i.synced = content.clone();
                 i.live = content;
+                // A truncated file ends where it was cut: no reserved zeros past it.
+                i.reserved = None;
             }
         }
         m.end();

@@ -157,7 +157,8 @@ pub fn write(
 
 /// As [`write`](fn@write), from a named-field MessagePack document (what `rmp_serde::to_vec_named`
 /// produced); stored as given when no normalization was needed, so the typed layer serializes
-/// each document once.
+/// each document once. A document that needed one (an integer in a `Float` column, serde's
+/// array form of a `Vec<u8>` in a `Bytes` column) is encoded again from its normalized form.
 ///
 /// ```
 /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};

@@ -73,7 +73,10 @@ impl<C, V> Field<C, V> {
 
 impl<C, V: Serialize> Field<C, V> {
     /// Encodes a value of this field as its index entries hold it (the key encoding of its
-    /// [`Value`](rustlite_engine::Value); `Some(x)` encodes as `x`).
+    /// [`Value`](rustlite_engine::Value); `Some(x)` encodes as `x`). One exception: a `Vec<u8>`
+    /// field's entries hold its bytes as a BLOB (`FieldType::normalized`), while this encodes
+    /// serde's array of integers; encode `rustlite::Value::Bytes(v)` with
+    /// [`Value::to_key`](rustlite_engine::Value::to_key) for those.
     ///
     /// ```
     /// let f: rustlite::Field<(), Option<u8>> = rustlite::Field::new("n", Some(0));

@@ -12,10 +12,10 @@
 //!   index of that name with another field/kind/uniqueness, or on a field whose type changed
 //!     (an integer field turned float: entries keyed as integers would never be found)
 //!                               -> drop, then create
-//!   other fields differ -> store the new field list; when fields were added, rewrite every
-//!                          document as `T` reads it (a field added with #[serde(default)]
-//!                          then holds its default in storage too, so indexes, `find` and SQL
-//!                          see it), before any index is built
+//!   other fields differ -> store the new field list; when fields were added or retyped,
+//!                          rewrite every document as `T` reads it (a field added with
+//!                          #[serde(default)] then holds its default in storage too, so
+//!                          indexes, `find` and SQL see it), before any index is built
 //! ```
 //! All of it runs in one transaction: a failed backfill (say, a new unique index meeting a
 //! duplicate) leaves the catalog as it was.
@@ -24,9 +24,9 @@ use std::sync::Arc;
 
 use std::ops::Bound;
 
-use rustlite_engine::catalog::{Catalog, Schema, TableSchema};
+use rustlite_engine::catalog::{Catalog, FieldDef, Schema, TableSchema};
 use rustlite_engine::table::{self, RawRow, WriteMode};
-use rustlite_engine::{Direction, Error, Result, Transaction};
+use rustlite_engine::{Direction, Error, Result, Transaction, Value};
 
 use super::Collection;
 
@@ -90,18 +90,15 @@ pub(crate) fn ensure_table<T: Collection>(tx: &mut Transaction) -> Result<Arc<Ta
     }
     if stored.schema.fields != declared.fields {
         Catalog::set_fields(tx, name, declared.fields.clone())?;
-        // Any change but a new order of the same fields: the stored documents take the new shape.
+        // A field added or changed: the stored documents take the new shape. A field the
+        // type no longer has is left in them (a narrower type, an older binary: reopening with
+        // the full type finds the values again).
         let reshaped = declared
             .fields
             .iter()
-            .any(|f| stored.schema.field(&f.name) != Some(f))
-            || stored
-                .schema
-                .fields
-                .iter()
-                .any(|f| declared.field(&f.name).is_none());
+            .any(|f| stored.schema.field(&f.name) != Some(f));
         if reshaped {
-            rewrite_documents::<T>(tx)?;
+            rewrite_documents::<T>(tx, &stored.schema.fields)?;
         }
     }
     let missing = declared
@@ -117,10 +114,11 @@ pub(crate) fn ensure_table<T: Collection>(tx: &mut Transaction) -> Result<Arc<Ta
 
 /// Rewrites every document of `T`'s table as `T` reads and writes it: fields added to the type
 /// (filled from `#[serde(default)]`) are stored, not only read, so an index built next, `find`
-/// and SQL see them; fields the type no longer has are dropped, so a later version may bring
-/// back a field of that name with another type; a field whose type changed is stored in its
-/// new form. A document `T` cannot read fails the migration (nothing changes).
-fn rewrite_documents<T: Collection>(tx: &mut Transaction) -> Result<()> {
+/// and SQL see them; a field whose type changed is stored in its new form. A document `T`
+/// cannot read is read again without the values of fields the stored schema (`known`) no
+/// longer declared, stale values a type dropped earlier (so a later version may bring the name
+/// back with another type); one it still cannot read fails the migration (nothing changes).
+fn rewrite_documents<T: Collection>(tx: &mut Transaction, known: &[FieldDef]) -> Result<()> {
     let table = Catalog::table(tx, T::NAME)?
         .ok_or_else(|| Error::NotFound(format!("collection {}", T::NAME)))?;
     let rows: Vec<RawRow> = table::scan(
@@ -137,15 +135,37 @@ fn rewrite_documents<T: Collection>(tx: &mut Transaction) -> Result<()> {
         "rewriting documents"
     );
     for row in rows {
-        let doc: T = rmp_serde::from_slice(&row.doc).map_err(|e| {
-            Error::Serialization(format!(
-                "{}: a stored document does not read as the type: {e}",
-                T::NAME
-            ))
-        })?;
+        let doc: T = match rmp_serde::from_slice(&row.doc) {
+            Ok(doc) => doc,
+            Err(first) => without_stale_fields(&row.doc, known)
+                .and_then(|bytes| rmp_serde::from_slice(&bytes).ok())
+                .ok_or_else(|| {
+                    Error::Serialization(format!(
+                        "{}: a stored document does not read as the type: {first}",
+                        T::NAME
+                    ))
+                })?,
+        };
         super::ops::write(tx, &table, &doc, WriteMode::Update)?;
     }
     Ok(())
+}
+
+/// `doc` (a MessagePack map) without the fields `known` does not declare, or `None` when it is
+/// not a map or has none to drop.
+fn without_stale_fields(doc: &[u8], known: &[FieldDef]) -> Option<Vec<u8>> {
+    let Ok(Value::Map(fields)) = Value::from_msgpack(doc) else {
+        return None;
+    };
+    let before = fields.len();
+    let kept: Vec<(String, Value)> = fields
+        .into_iter()
+        .filter(|(name, _)| known.iter().any(|f| &f.name == name))
+        .collect();
+    if kept.len() == before {
+        return None;
+    }
+    Value::Map(kept).to_msgpack().ok()
 }
 
 /// Refuses a declaration whose primary key differs from the stored one.
