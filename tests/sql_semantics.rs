@@ -75,6 +75,31 @@ fn extra_parameter_values_are_refused() -> TestResult {
     Ok(())
 }
 
+/// A document where the table layer cannot store one (an indexed column) is `Error::Sql`, as
+/// every problem with a statement is (it was `Error::Schema`).
+#[test]
+fn a_document_in_an_indexed_column_is_an_sql_error() -> TestResult {
+    let db = Database::in_memory()?;
+    db.execute(
+        "CREATE TABLE d (id INTEGER PRIMARY KEY, doc DOCUMENT)",
+        params![],
+    )?;
+    db.execute("CREATE INDEX d_doc ON d (doc)", params![])?;
+    let map = Value::Map(vec![("a".into(), Value::Int(1))]);
+    for sql in [
+        "INSERT INTO d VALUES (1, ?)",
+        "UPDATE d SET doc = ? WHERE id = 2",
+    ] {
+        db.execute("INSERT INTO d VALUES (2, 'x')", params![]).ok();
+        let r = db.execute(sql, std::slice::from_ref(&map));
+        assert!(
+            matches!(&r, Err(rustlite::Error::Sql(m)) if m.contains("nested document")),
+            "{sql}: {r:?}"
+        );
+    }
+    Ok(())
+}
+
 #[test]
 fn is_true_and_is_false_are_never_null() -> TestResult {
     let db = Database::in_memory()?;

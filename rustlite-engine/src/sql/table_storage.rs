@@ -318,12 +318,16 @@ impl<S: Source> Storage for TableStorage<'_, S> {
 
     fn insert(&mut self, t: &TableInfo, row: Row) -> Result<()> {
         let schema = self.schema(&t.name)?;
-        table::insert(self.tx.writer()?, &schema, &Self::doc_of(&schema, row)).map(drop)
+        table::insert(self.tx.writer()?, &schema, &Self::doc_of(&schema, row))
+            .map(drop)
+            .map_err(as_sql)
     }
 
     fn update(&mut self, t: &TableInfo, key: &[Value], row: Row) -> Result<()> {
         let schema = self.schema(&t.name)?;
-        table::update_at(self.tx.writer()?, &schema, key, &Self::doc_of(&schema, row)).map(drop)
+        table::update_at(self.tx.writer()?, &schema, key, &Self::doc_of(&schema, row))
+            .map(drop)
+            .map_err(as_sql)
     }
 
     fn delete(&mut self, t: &TableInfo, key: &[Value]) -> Result<()> {
@@ -417,6 +421,15 @@ impl<S: Source> Storage for TableStorage<'_, S> {
             )));
         }
         Catalog::drop_index(self.tx.writer()?, table.name(), &def.name).map(drop)
+    }
+}
+
+/// A statement's problem is `Error::Sql` (SQL.md): the table layer's schema refusals (a
+/// document as a key or indexed value) become one, other errors pass through.
+fn as_sql(e: Error) -> Error {
+    match e {
+        Error::Schema(m) => Error::Sql(m),
+        other => other,
     }
 }
 
