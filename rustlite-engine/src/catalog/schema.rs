@@ -56,9 +56,13 @@ pub enum FieldType {
     Document,
 }
 
-/// Whether `v` is an integer a byte holds (an element of serde's form of a `Vec<u8>`).
-fn is_byte(v: &Value) -> bool {
-    matches!(v, Value::Int(b) if (0..=255).contains(b))
+/// The byte `v` is, when it is an integer a byte holds (an element of serde's form of a
+/// `Vec<u8>`).
+fn byte_of(v: &Value) -> Option<u8> {
+    match v {
+        Value::Int(b) => u8::try_from(*b).ok(),
+        _ => None,
+    }
 }
 
 impl FieldType {
@@ -76,7 +80,7 @@ impl FieldType {
             | (FieldType::Float, Value::Float(_) | Value::Int(_) | Value::UInt(_))
             | (FieldType::Text, Value::Text(_))
             | (FieldType::Bytes, Value::Bytes(_)) => true,
-            (FieldType::Bytes, Value::Array(items)) => items.iter().all(is_byte),
+            (FieldType::Bytes, Value::Array(items)) => items.iter().all(|i| byte_of(i).is_some()),
             _ => false,
         }
     }
@@ -97,17 +101,11 @@ impl FieldType {
     pub fn normalized(self, value: &Value) -> Option<Value> {
         match (self, value) {
             (FieldType::Float, Value::Int(_) | Value::UInt(_)) => value.as_f64().map(Value::Float),
-            (FieldType::Bytes, Value::Array(items)) if items.iter().all(is_byte) => {
-                Some(Value::Bytes(
-                    items
-                        .iter()
-                        .filter_map(|item| match item {
-                            Value::Int(b) => u8::try_from(*b).ok(),
-                            _ => None,
-                        })
-                        .collect(),
-                ))
-            }
+            (FieldType::Bytes, Value::Array(items)) => items
+                .iter()
+                .map(byte_of)
+                .collect::<Option<Vec<u8>>>()
+                .map(Value::Bytes),
             _ => None,
         }
     }

@@ -48,10 +48,13 @@ pub(crate) fn pk_values<T: Collection>(table: &TableSchema, key: &T::Key) -> Res
 ///
 /// [`FieldType::normalized`]: rustlite_engine::catalog::FieldType::normalized
 fn stored_form(table: &TableSchema, field: &str, value: Value) -> Value {
-    match table.field(field).and_then(|f| f.ty.normalized(&value)) {
-        Some(normal) => normal,
-        None => value,
-    }
+    normalized(table, field, &value).unwrap_or(value)
+}
+
+/// The stored form of `value` in field `field` when it differs from `value` (see
+/// [`stored_form`]).
+fn normalized(table: &TableSchema, field: &str, value: &Value) -> Option<Value> {
+    table.field(field).and_then(|f| f.ty.normalized(value))
 }
 
 /// Initial capacity of a document's MessagePack buffer.
@@ -133,8 +136,9 @@ where
     )? {
         let row = row?;
         let doc = row.document()?;
-        let stored = stored_form(table, field.name, doc.field(field.name).clone());
-        if !value.is_null() && same_value(&stored, &value) {
+        let v = doc.field(field.name);
+        let normal = normalized(table, field.name, v);
+        if !value.is_null() && same_value(normal.as_ref().unwrap_or(v), &value) {
             out.push(row.decode()?);
         }
     }
