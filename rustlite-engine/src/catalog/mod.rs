@@ -578,7 +578,10 @@ impl Catalog {
 
     /// Replaces the field list of table `table` (a field added or removed; the key fields must
     /// stay). Existing documents are not rewritten: a document lacking a new field reads it as
-    /// null. [`Error::Schema`] when a key field would be lost.
+    /// null. [`Error::Schema`] when a key field would be lost. The table's rows are guarded
+    /// ([`Transaction::guard_range`]): a caller that rewrites them for the new fields (a
+    /// collection's migration) must not miss a row committed after it read them, so such a
+    /// commit makes this transaction's commit fail with [`Error::Conflict`].
     ///
     /// ```
     /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, IndexDef, IndexKind, Schema};
@@ -612,6 +615,7 @@ impl Catalog {
                 )));
             }
         }
+        table::guard_prefix(tx, &table::row_prefix(t.id))?;
         tx.put(&CatalogKey::Table(table).encode(), &encode_entry(&t)?)?;
         Ok(Arc::new(t))
     }
