@@ -1116,3 +1116,46 @@ fn a_migration_conflicts_with_a_row_committed_after_its_snapshot() -> TestResult
     assert_eq!(found, [1, 2]);
     Ok(())
 }
+
+/// A unique value another transaction gave up after this one's snapshot is not a violation: a
+/// retry (with a fresh snapshot) succeeds, so the insert fails with a retryable
+/// [`Error::Conflict`]. Before, it was a `UniqueViolation`, which `Database::transaction` does
+/// not retry. A value still taken stays a `UniqueViolation`.
+#[test]
+fn a_unique_value_freed_after_the_snapshot_is_a_conflict() -> TestResult {
+    for level in [
+        rustlite::IsolationLevel::RepeatableRead,
+        rustlite::IsolationLevel::Serializable,
+    ] {
+        let db = Database::in_memory()?;
+        let users = db.collection::<User>()?;
+        users.insert(&user(1, 30, "no"))?;
+        users.insert(&user(3, 30, "no"))?;
+        let mut tx = db.begin_with(level)?;
+        // Row 1 takes another email, freeing its old one, and commits.
+        users.update(&User {
+            email: "new@x.org".into(),
+            ..user(1, 30, "no")
+        })?;
+        let freed = User {
+            email: "u1@x.org".into(),
+            ..user(2, 30, "no")
+        };
+        let result = tx.collection::<User>()?.insert(&freed);
+        assert!(matches!(result, Err(Error::Conflict(_))), "{level:?}: {result:?}");
+        // Still taken (by row 3, at the snapshot and now): a violation.
+        let mut tx = db.begin_with(level)?;
+        let taken = User {
+            email: "u3@x.org".into(),
+            ..user(4, 30, "no")
+        };
+        let result = tx.collection::<User>()?.insert(&taken);
+        assert!(matches!(result, Err(Error::UniqueViolation { .. })), "{level:?}: {result:?}");
+        // Retried from the start, as `Database::transaction` does, the freed value goes in.
+        let mut tx = db.begin_with(level)?;
+        tx.collection::<User>()?.insert(&freed)?;
+        tx.commit()?;
+        assert_eq!(ids(&users.find(User::EMAIL, "u1@x.org")?), [2]);
+    }
+    Ok(())
+}

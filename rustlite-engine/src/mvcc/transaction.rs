@@ -400,6 +400,17 @@ impl Transaction {
         }
     }
 
+    /// Whether `key`'s latest committed value differs from `seen`, what this transaction read
+    /// for it at its snapshot: a decision taken on `seen` is then stale, and a retry with a
+    /// fresh snapshot may decide otherwise. Always `false` for a key this transaction wrote
+    /// and when reads see the latest commit anyway.
+    pub(crate) fn changed_since_read(&self, key: &[u8], seen: Option<&[u8]>) -> Result<bool> {
+        if self.has_written(key) || self.read_snapshot().is_none() {
+            return Ok(false);
+        }
+        Ok(self.engine.get(key)?.as_deref() != seen)
+    }
+
     /// The seqno reads see now, when they see a fixed one (see [`guard_floor`](Self::guard_floor)).
     pub(crate) fn read_seq(&self) -> Option<SeqNo> {
         self.read_snapshot().map(|s| s.seq())

@@ -176,6 +176,15 @@ pub(crate) fn apply(
                 let own = owner == *pk || old.is_some_and(|(opk, _)| owner == opk);
                 if !own {
                     let value = new.map(|(_, d)| d.field(&ix.def.field).to_string());
+                    // The owner may have given the value up since the snapshot: then a retry
+                    // may succeed, so this is a conflict, not a violation.
+                    if tx.changed_since_read(key, Some(&owner))? {
+                        return Err(Error::Conflict(format!(
+                            "index {}: value {} was released after this transaction's snapshot",
+                            ix.def.name,
+                            value.unwrap_or_default()
+                        )));
+                    }
                     return Err(Error::UniqueViolation {
                         index: ix.def.name.clone(),
                         value: value.unwrap_or_default(),
