@@ -1111,7 +1111,11 @@ fn a_migration_conflicts_with_a_row_committed_after_its_snapshot() -> TestResult
     assert!(matches!(migration.commit(), Err(Error::Conflict(_))));
     // Retried (as `Database::collection` does), it sees and rewrites both documents.
     let new = db.collection::<v2::Item>()?;
-    let mut found: Vec<u64> = new.find(v2::Item::SCORE, &0)?.iter().map(|i| i.id).collect();
+    let mut found: Vec<u64> = new
+        .find(v2::Item::SCORE, &0)?
+        .iter()
+        .map(|i| i.id)
+        .collect();
     found.sort_unstable();
     assert_eq!(found, [1, 2]);
     Ok(())
@@ -1142,7 +1146,10 @@ fn a_unique_value_freed_after_the_snapshot_is_a_conflict() -> TestResult {
             ..user(2, 30, "no")
         };
         let result = tx.collection::<User>()?.insert(&freed);
-        assert!(matches!(result, Err(Error::Conflict(_))), "{level:?}: {result:?}");
+        assert!(
+            matches!(result, Err(Error::Conflict(_))),
+            "{level:?}: {result:?}"
+        );
         // Still taken (by row 3, at the snapshot and now): a violation.
         let mut tx = db.begin_with(level)?;
         let taken = User {
@@ -1150,12 +1157,88 @@ fn a_unique_value_freed_after_the_snapshot_is_a_conflict() -> TestResult {
             ..user(4, 30, "no")
         };
         let result = tx.collection::<User>()?.insert(&taken);
-        assert!(matches!(result, Err(Error::UniqueViolation { .. })), "{level:?}: {result:?}");
+        assert!(
+            matches!(result, Err(Error::UniqueViolation { .. })),
+            "{level:?}: {result:?}"
+        );
         // Retried from the start, as `Database::transaction` does, the freed value goes in.
         let mut tx = db.begin_with(level)?;
         tx.collection::<User>()?.insert(&freed)?;
         tx.commit()?;
         assert_eq!(ids(&users.find(User::EMAIL, "u1@x.org")?), [2]);
+    }
+    Ok(())
+}
+
+/// At ReadCommitted and ReadUncommitted each read sees the latest commit, plus the
+/// transaction's own writes. An index read of a row the transaction wrote, which another
+/// transaction then committed a change of, saw the other's index entries beside its own: `find`
+/// returned the row for a value it does not hold, `range` returned it twice, and a row the
+/// transaction deleted was "an index entry points to a missing row" (`Corruption`). The
+/// transaction's own version decides (it cannot commit, but what it reads stays consistent).
+#[test]
+fn index_reads_at_read_committed_follow_the_transactions_own_writes() -> TestResult {
+    for level in [
+        rustlite::IsolationLevel::ReadCommitted,
+        rustlite::IsolationLevel::ReadUncommitted,
+    ] {
+        let db = Database::in_memory()?;
+        let users = db.collection::<User>()?;
+        users.insert(&user(1, 10, "no"))?;
+        users.insert(&user(2, 50, "se"))?;
+        let mut tx = db.begin_with(level)?;
+        tx.collection::<User>()?.update(&user(1, 20, "dk"))?;
+        users.update(&user(1, 30, "fi"))?; // another transaction commits
+        {
+            let mine = tx.collection::<User>()?;
+            assert!(mine.find(User::AGE, &30)?.is_empty(), "{level:?}");
+            assert!(mine.find(User::COUNTRY, "fi")?.is_empty(), "{level:?}");
+            assert_eq!(ids(&mine.find(User::AGE, &20)?), [1], "{level:?}");
+            assert_eq!(ids(&mine.find(User::COUNTRY, "dk")?), [1], "{level:?}");
+            let all: Vec<User> = mine.range(User::AGE, 0..100)?.collect::<Result<_, _>>()?;
+            assert_eq!(ids(&all), [1, 2], "{level:?}: each row once");
+        }
+        let rows = tx.query("SELECT id FROM users WHERE age >= 0 ORDER BY id", [])?;
+        assert_eq!(rows.rows, [[Value::Int(1)], [Value::Int(2)]], "{level:?}");
+        assert!(matches!(tx.commit(), Err(Error::Conflict(_))), "{level:?}");
+
+        // A row the transaction deleted, changed by another: not there, and no corruption.
+        let mut tx = db.begin_with(level)?;
+        assert!(tx.collection::<User>()?.delete(&2)?);
+        users.update(&user(2, 60, "se"))?;
+        {
+            let mine = tx.collection::<User>()?;
+            assert!(mine.find(User::AGE, &60)?.is_empty(), "{level:?}");
+            assert!(mine.find(User::COUNTRY, "se")?.is_empty(), "{level:?}");
+            let all: Vec<User> = mine.range(User::AGE, ..)?.collect::<Result<_, _>>()?;
+            assert_eq!(ids(&all), [1], "{level:?}");
+        }
+        let rows = tx.query("SELECT id FROM users WHERE age = 60", [])?;
+        assert!(rows.rows.is_empty(), "{level:?}");
+    }
+    Ok(())
+}
+
+/// A transaction's typed handle at ReadCommitted reads the latest commit, so it must read it
+/// with the latest schema: an index dropped after the handle was opened has no entries left,
+/// and `find` through it returned nothing.
+#[test]
+fn a_handle_at_read_committed_follows_a_dropped_index() -> TestResult {
+    let db = Database::in_memory()?;
+    let users = db.collection::<User>()?;
+    users.insert(&user(1, 10, "no"))?;
+    db.execute("CREATE INDEX by_name ON users (name)", [])?;
+    for level in [
+        rustlite::IsolationLevel::ReadCommitted,
+        rustlite::IsolationLevel::ReadUncommitted,
+    ] {
+        let mut tx = db.begin_with(level)?;
+        let mine = tx.collection::<User>()?;
+        assert_eq!(ids(&mine.find(User::NAME, "user 1")?), [1]);
+        db.execute("DROP INDEX by_name", [])?;
+        assert_eq!(ids(&mine.find(User::NAME, "user 1")?), [1], "{level:?}");
+        db.execute("CREATE INDEX by_name ON users (name)", [])?;
+        assert_eq!(ids(&mine.find(User::NAME, "user 1")?), [1], "{level:?}");
     }
     Ok(())
 }

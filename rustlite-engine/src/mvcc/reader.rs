@@ -101,6 +101,20 @@ pub trait Reader {
     {
         f(self)
     }
+
+    /// Whether this reader's own writes may sit beside commits made after them: a transaction
+    /// at ReadCommitted or ReadUncommitted that has written, whose reads see the latest commit
+    /// plus its own writes. An index entry another transaction committed for a row this one
+    /// rewrote then disagrees with the row it reads ([`wrote`](Self::wrote)). `false` for
+    /// snapshots, views and transactions reading one snapshot throughout.
+    fn mixes_own_writes(&self) -> bool {
+        false
+    }
+
+    /// Whether `key` reads as this reader's own (uncommitted) write.
+    fn wrote(&self, _key: &[u8]) -> bool {
+        false
+    }
 }
 
 impl Reader for Transaction {
@@ -121,6 +135,14 @@ impl Reader for Transaction {
         dir: Direction,
     ) -> Result<TxnScan<'_>> {
         self.scan(lower, upper, dir)
+    }
+
+    fn mixes_own_writes(&self) -> bool {
+        !self.isolation().uses_snapshot() && !self.is_read_only()
+    }
+
+    fn wrote(&self, key: &[u8]) -> bool {
+        self.has_written(key)
     }
 }
 

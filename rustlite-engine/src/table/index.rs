@@ -299,10 +299,22 @@ fn rows_each<R: Reader>(
     chunk: usize,
     f: &mut dyn FnMut(RawRow) -> Result<bool>,
 ) -> Result<bool> {
+    let mixed = r.mixes_own_writes();
     loop {
         let mut pks = Vec::new();
-        let resume = for_entries(r, ix, &bounds, dir, chunk, |_, pk| pks.push(pk))?;
-        if !hand_over(fetch(r, table, pks)?, f)? {
+        let mut vkeys = Vec::new();
+        let resume = for_entries(r, ix, &bounds, dir, chunk, |vkey, pk| {
+            if mixed {
+                vkeys.push(vkey.to_vec());
+            }
+            pks.push(pk);
+        })?;
+        let rows = if mixed {
+            fetch_mixed(r, table, ix, pks.into_iter().zip(vkeys))?
+        } else {
+            fetch(r, table, pks)?
+        };
+        if !hand_over(rows, f)? {
             return Ok(false);
         }
         match (resume, dir) {
@@ -355,6 +367,43 @@ fn fetch<R: Reader>(r: &mut R, table: &TableSchema, pks: Vec<Vec<u8>>) -> Result
         }
     }
     Ok(slots.into_iter().flatten().collect())
+}
+
+/// [`fetch`] for a reader whose own writes sit beside newer commits
+/// ([`Reader::mixes_own_writes`]): each hit is `(pk, value key of its entry)`. A row the reader
+/// wrote itself reads as its own version, which the entries other transactions committed for
+/// that row since need not match: such a hit is dropped unless the row, as read, still has the
+/// entry's value (and a row the reader deleted is no hit). Every other row is fetched as by
+/// [`fetch`]; a missing one is corruption.
+fn fetch_mixed<R: Reader>(
+    r: &mut R,
+    table: &TableSchema,
+    ix: &TableIndex,
+    hits: impl Iterator<Item = (Vec<u8>, Vec<u8>)>,
+) -> Result<Vec<RawRow>> {
+    let ty = column_type(table, ix);
+    let mut rows = Vec::new();
+    for (pk, vkey) in hits {
+        let key = row_key(table, &pk);
+        if !r.wrote(&key) {
+            rows.extend(fetch_in_order(r, table, vec![pk])?);
+            continue;
+        }
+        let Some(doc) = r.read(&key)? else { continue };
+        let row = RawRow { pk, doc };
+        let value = row.document()?;
+        if value_key(ix, ty, value.field(&ix.def.field))?.as_deref() == Some(vkey.as_slice()) {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// The engine key of `table`'s row with primary key `pk`.
+fn row_key(table: &TableSchema, pk: &[u8]) -> Vec<u8> {
+    let mut key = row_prefix(table.id);
+    key.extend_from_slice(pk);
+    key
 }
 
 fn fetch_in_order<R: Reader>(
@@ -428,7 +477,13 @@ pub fn index_eq_each<R: Reader>(
         if ix.def.unique {
             // One entry at most.
             let pks = eq_pks(r, ix, &vkey)?;
-            return hand_over(fetch(r, table, pks)?, f);
+            let rows = if r.mixes_own_writes() {
+                let hits = pks.into_iter().map(|pk| (pk, vkey.clone()));
+                fetch_mixed(r, table, ix, hits)?
+            } else {
+                fetch(r, table, pks)?
+            };
+            return hand_over(rows, f);
         }
         let bounds = prefix_bounds(value_prefix(ix, &vkey))?;
         rows_each(r, table, ix, bounds, Direction::Forward, FETCH_CHUNK, f)

@@ -23,9 +23,10 @@ use std::marker::PhantomData;
 use std::ops::RangeBounds;
 use std::sync::Arc;
 
-use rustlite_engine::catalog::TableSchema;
+use rustlite_engine::catalog::{Catalog, TableSchema};
+use rustlite_engine::mvcc::Reader;
 use rustlite_engine::table::{self, RawRow, WriteMode};
-use rustlite_engine::{Result, Transaction};
+use rustlite_engine::{Error, Result, Transaction};
 use serde::Serialize;
 
 use super::{open, ops, Collection, Field, Iter};
@@ -78,9 +79,24 @@ impl<'a, T: Collection> TxCollection<'a, T> {
         })
     }
 
+    /// Runs `f` with the transaction and the table's schema as the operation's reads see it:
+    /// the one `open` read, at the snapshot of RepeatableRead and Serializable; the latest at
+    /// ReadCommitted and ReadUncommitted, where each operation reads the latest commit (an index
+    /// dropped since `open` has no entries left to find). Writes check the schema they use is
+    /// still current ([`Catalog::check_current`]).
     fn with<R>(&self, f: impl FnOnce(&mut Transaction, &TableSchema) -> Result<R>) -> Result<R> {
         let mut tx = self.tx.borrow_mut();
-        f(&mut tx, &self.table)
+        if tx.isolation().uses_snapshot() {
+            return f(&mut tx, &self.table);
+        }
+        Reader::at_one_snapshot(&mut **tx, |tx| {
+            let table = match Catalog::cached_table(tx, T::NAME) {
+                Some(table) => table,
+                None => Catalog::table(tx, T::NAME)?
+                    .ok_or_else(|| Error::NotFound(format!("collection {}", T::NAME)))?,
+            };
+            f(tx, &table)
+        })
     }
 
     /// Inserts `doc` ([`Error::AlreadyExists`](crate::Error::AlreadyExists),
