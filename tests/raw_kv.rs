@@ -275,3 +275,46 @@ fn unusable_options_are_refused_at_open() {
     }
     assert!(Database::open_with(dir.path(), Options::default()).is_ok());
 }
+
+/// A key longer than the engine's limit is refused before it reaches the WAL. Before, a
+/// 130 MiB key was acknowledged, then its flush could not record the table's boundary keys in
+/// the manifest (a record is at most 256 MiB): the engine was poisoned and every reopen failed.
+#[test]
+fn an_overlong_key_is_refused_and_the_database_stays_usable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let longest = vec![b'k'; 65_535];
+    let too_long = vec![b'k'; 65_536];
+    {
+        let db = Database::open_with(dir.path(), small()).expect("open");
+        db.put(&longest, "v").expect("the longest key");
+        let refused = db.put(&too_long, "v");
+        assert!(
+            matches!(refused, Err(rustlite::Error::InvalidArgument(_))),
+            "{refused:?}"
+        );
+        let mut batch = WriteBatch::new();
+        batch.put("a", "1").delete(&too_long);
+        assert!(matches!(
+            db.write_batch(batch),
+            Err(rustlite::Error::InvalidArgument(_))
+        ));
+        let mut tx = db.begin().expect("begin");
+        assert!(matches!(
+            tx.put(&too_long, "v"),
+            Err(rustlite::Error::InvalidArgument(_))
+        ));
+        tx.put("b", "2").expect("put");
+        tx.commit().expect("commit");
+        db.flush().expect("flush");
+        db.put("after", "x").expect("still writable");
+    }
+    let db = Database::open_with(dir.path(), small()).expect("reopen");
+    assert_eq!(db.get(&longest).expect("get"), Some(b"v".to_vec()));
+    assert_eq!(
+        db.get("a").expect("get"),
+        None,
+        "the refused batch wrote nothing"
+    );
+    assert_eq!(db.get("b").expect("get"), Some(b"2".to_vec()));
+    assert_eq!(db.get(&too_long).expect("get"), None);
+}

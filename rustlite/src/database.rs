@@ -139,7 +139,10 @@ impl Database {
         &self.engine
     }
 
-    /// Sets `key` to `value` (one atomic, durable commit).
+    /// Sets `key` to `value` (one atomic, durable commit). A key is at most 65,535 bytes (the
+    /// engine's [`MAX_KEY_LEN`](rustlite_engine::engine::MAX_KEY_LEN) of 64 KiB, less the one
+    /// byte raw keys are stored under): a longer one is [`Error::InvalidArgument`](crate::Error)
+    /// and writes nothing. A value may be as long as one WAL record holds (256 MiB with its key).
     ///
     /// ```
     /// let db = rustlite::Database::in_memory()?;

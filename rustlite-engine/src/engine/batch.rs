@@ -1,6 +1,33 @@
 //! [`WriteBatch`]: puts and deletes applied atomically as one commit (one WAL record).
 
+use crate::error::{Error, Result};
 use crate::lsm::ikey::Kind;
+
+/// The longest engine key, in bytes (64 KiB). A write of a longer key (a raw key, a primary
+/// key, an index entry of a long indexed value) is refused with [`Error::InvalidArgument`] and
+/// changes nothing: a table's first and last keys go into the manifest record that names it,
+/// which is bounded ([`MAX_RECORD_LEN`](crate::codec::record::MAX_RECORD_LEN)), so an unbounded
+/// key could make every later flush, and every reopen, fail.
+///
+/// ```
+/// use rustlite_engine::{engine::MAX_KEY_LEN, Engine, Error, Options};
+/// let db = Engine::open_in_memory(Options::default())?;
+/// db.put(&vec![b'k'; MAX_KEY_LEN], b"v")?;
+/// assert!(matches!(db.put(&vec![b'k'; MAX_KEY_LEN + 1], b"v"), Err(Error::InvalidArgument(_))));
+/// # Ok::<(), rustlite_engine::Error>(())
+/// ```
+pub const MAX_KEY_LEN: usize = 64 << 10;
+
+/// [`Error::InvalidArgument`] for a key longer than [`MAX_KEY_LEN`].
+pub(crate) fn check_key(key: &[u8]) -> Result<()> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::InvalidArgument(format!(
+            "a key of {} bytes exceeds the {MAX_KEY_LEN}-byte limit",
+            key.len()
+        )));
+    }
+    Ok(())
+}
 
 /// One write in a batch.
 ///

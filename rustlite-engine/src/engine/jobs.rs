@@ -423,7 +423,7 @@ fn log_edit(inner: &Inner, jobs: &mut JobState, edit: VersionEdit) -> Result<()>
 
 fn append_edit(inner: &Inner, jobs: &mut JobState, mut edit: VersionEdit) -> Result<()> {
     // Reserve the number a manifest rewrite would use before recording the counter.
-    let rewrite = jobs.manifest.size() > inner.opts.max_manifest_size;
+    let rewrite = jobs.manifest.wants_rewrite(inner.opts.max_manifest_size);
     let manifest_number = rewrite.then(|| inner.alloc_file_number());
     edit.0.push(Edit::NextFileNumber(
         inner

@@ -28,7 +28,8 @@ mod write;
 pub use crate::lsm::ikey::Kind;
 pub use crate::lsm::sstable::CacheStats;
 pub use backup::{restore, BackupInfo, BACKUP_FILE};
-pub use batch::{Op, WriteBatch};
+pub(crate) use batch::check_key;
+pub use batch::{Op, WriteBatch, MAX_KEY_LEN};
 pub(crate) use read::get_in_state;
 pub use read::ScanIter;
 

@@ -266,6 +266,9 @@ pub(crate) fn commit(
     validation: Option<Validation>,
 ) -> Result<SeqNo> {
     inner.check_writable()?;
+    for op in &batch.ops {
+        super::check_key(&op.key)?;
+    }
     if batch.is_empty() && validation.is_none() {
         return Ok(inner.snapshots.visible());
     }

@@ -386,6 +386,8 @@ impl ManifestState {
 pub struct Manifest {
     file: Box<dyn WritableFile>,
     number: u64,
+    /// Bytes of the snapshot edit `create` wrote first.
+    base: u64,
 }
 
 impl std::fmt::Debug for Manifest {
@@ -427,7 +429,11 @@ impl Manifest {
                 storage.remove(&other)?;
             }
         }
-        Ok(Manifest { file, number })
+        Ok(Manifest {
+            file,
+            number,
+            base: buf.len() as u64,
+        })
     }
 
     /// Reads the manifest `CURRENT` names and replays it into a [`ManifestState`] with
@@ -507,6 +513,14 @@ impl Manifest {
         self.file.len()
     }
 
+    /// Whether the edits appended since the snapshot outweigh it and `limit`: a rewrite then
+    /// shrinks the file. A snapshot larger than `limit` by itself (many tables with long
+    /// boundary keys) is not rewritten after every edit, only once the edits after it have
+    /// doubled the file.
+    pub fn wants_rewrite(&self, limit: u64) -> bool {
+        self.size() > limit.max(self.base.saturating_mul(2))
+    }
+
     /// This manifest's file number.
     pub fn number(&self) -> u64 {
         self.number
@@ -564,6 +578,31 @@ mod tests {
             l2.push(meta(3, b"", b"k"));
         }
         s
+    }
+
+    /// A snapshot larger than the size limit by itself (long boundary keys) is rewritten only
+    /// once the edits after it have doubled the file, not after every edit.
+    #[test]
+    fn a_snapshot_over_the_limit_is_not_rewritten_after_every_edit() {
+        let storage = MemStorage::new();
+        let mut state = sample_state();
+        let long = vec![b'k'; 4096];
+        if let Some(l1) = state.levels.get_mut(1) {
+            l1.push(meta(13, &long, &long));
+        }
+        let mut m = Manifest::create(&storage, 21, &state).expect("create");
+        let base = m.size();
+        let limit = base / 2;
+        assert!(!m.wants_rewrite(limit), "just written");
+        let edit = VersionEdit(vec![Edit::LastSeq(1)]);
+        while m.size() <= 2 * base {
+            assert!(!m.wants_rewrite(limit), "at {} of {base} bytes", m.size());
+            m.log(&edit).expect("log");
+        }
+        assert!(m.wants_rewrite(limit));
+        // Below the limit, the limit decides.
+        assert!(m.wants_rewrite(base));
+        assert!(!m.wants_rewrite(m.size()));
     }
 
     #[test]
@@ -852,6 +891,7 @@ mod tests {
         let mut m = Manifest {
             file: s.open_append(&name).expect("open"),
             number: 4,
+            base: 0,
         };
         m.log(&VersionEdit(vec![Edit::DeleteFile {
             level: 1,

@@ -304,6 +304,7 @@ impl Transaction {
 
     fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<()> {
         self.check_active()?;
+        crate::engine::check_key(&key)?;
         // Inside one statement at ReadCommitted, from the state the statement reads.
         let floor = self.guard_floor();
         if !self.savepoints.is_empty() {
