@@ -33,8 +33,9 @@
 //! entry on disk is at least 12 bytes (three varints, a 9-byte key trailer).
 //!
 //! Invariants checked by [`TableIndex::decode`] (any failure is [`Error::Corruption`] at the
-//! index block's offset): every key is an internal key, keys ascend strictly (checked by
-//! [`Block::decode`]), handles are non-empty and tile `[0, data_end)` in order.
+//! index block's offset): every key is an internal key, keys ascend strictly, together they
+//! are no longer than the block (so a damaged shared-prefix length cannot make them larger),
+//! handles are non-empty and tile `[0, data_end)` in order.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -185,6 +186,20 @@ impl TableIndex {
                 .end_with_crc()
                 .filter(|e| *e <= data_end)
                 .ok_or_else(|| corrupt("data block past the data area"))?;
+            // Restart interval 1: every key is stored whole, so together they fit in the block
+            // (a shared-prefix entry could rebuild a long key from a few bytes, again and again).
+            if index.keys.len() + key.len() > block.size_bytes() {
+                return Err(corrupt("keys larger than the index block"));
+            }
+            if let Some(&prev_end) = index.ends.last() {
+                let prev_start = (index.ends.len().checked_sub(2))
+                    .and_then(|i| index.ends.get(i))
+                    .map_or(0, |&e| e as usize);
+                let prev = index.keys.get(prev_start..prev_end as usize);
+                if prev.is_none_or(|prev| ikey::compare(prev, key) != Ordering::Less) {
+                    return Err(corrupt("keys out of order"));
+                }
+            }
             index.prefixes.push(index.shared.word(key));
             index.keys.extend_from_slice(key);
             let end = u32::try_from(index.keys.len()).map_err(|_| corrupt("index too large"))?;
@@ -380,6 +395,68 @@ mod tests {
                 assert_eq!(index.seek(&p), want, "{p:?}");
             }
         }
+    }
+
+    /// An index block built as the writer never builds one, from `(key, handle)` entries with
+    /// `restart_interval` (the writer uses 1), checked the way a table's open checks it.
+    fn decode_crafted(
+        entries: &[(Vec<u8>, BlockHandle)],
+        restart_interval: usize,
+        data_end: u64,
+    ) -> Result<TableIndex> {
+        let mut b = BlockBuilder::new(restart_interval);
+        for (k, h) in entries {
+            let mut v = Vec::new();
+            h.encode_into(&mut v);
+            b.add(k, &v);
+        }
+        let block = Arc::new(Block::decode(b.finish().to_vec(), "t".into(), 0)?);
+        TableIndex::decode(&block, "t", 0, data_end)
+    }
+
+    /// Crafted (checksum-valid) index blocks: entries that share a long prefix rebuilt 1 MiB
+    /// keys from a few bytes each, and `keys` grew ~1000× the block before any check (4,000
+    /// such entries asked for gigabytes); keys out of order decoded although the module
+    /// promised they were checked.
+    #[test]
+    fn crafted_index_blocks_are_refused() {
+        let handles = |n: u64| {
+            (0..n).map(|i| BlockHandle {
+                offset: i * (10 + 4),
+                size: 10,
+            })
+        };
+        let long = vec![b'p'; 1 << 20];
+        let entries: Vec<(Vec<u8>, BlockHandle)> = handles(64)
+            .enumerate()
+            .map(|(i, h)| {
+                let mut uk = long.clone();
+                uk.extend_from_slice(&(i as u32).to_be_bytes());
+                (ikey::encode(&uk, 1, Kind::Put), h)
+            })
+            .collect();
+        let end = 64 * 14;
+        let e = decode_crafted(&entries, 1 << 30, end).err();
+        assert!(
+            matches!(&e, Some(Error::Corruption { reason, .. }) if reason.contains("larger than the index block")),
+            "{e:?}"
+        );
+        // Stored whole (restart interval 1), the same keys are a valid index.
+        assert_eq!(
+            decode_crafted(&entries, 1, end).map(|i| i.len()).ok(),
+            Some(64)
+        );
+
+        let k = |uk: &[u8]| ikey::encode(uk, 1, Kind::Put);
+        let hs: Vec<BlockHandle> = handles(3).collect();
+        let unordered = [(k(b"a"), hs[0]), (k(b"c"), hs[1]), (k(b"b"), hs[2])];
+        let e = decode_crafted(&unordered, 1, 3 * 14).err();
+        assert!(
+            matches!(&e, Some(Error::Corruption { reason, .. }) if reason.contains("out of order")),
+            "{e:?}"
+        );
+        let repeated = [(k(b"a"), hs[0]), (k(b"a"), hs[1])];
+        assert!(decode_crafted(&repeated, 1, 2 * 14).is_err());
     }
 
     #[test]
