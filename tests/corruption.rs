@@ -798,3 +798,54 @@ fn verify_reports_a_damaged_live_wal_and_manifest() {
         other => panic!("damaged manifest: verify returned {other:?}"),
     }
 }
+
+/// A stored key or document nesting arrays far deeper than `value::MAX_NESTING` (damage or a
+/// hostile writer of raw engine keys) is an error when read, never a stack overflow: before,
+/// a row key of 0x07 bytes made SQL's rowid allocation and `UPDATE` abort the process, and a
+/// document nested 600 deep aborted `SELECT`.
+#[test]
+fn deeply_nested_stored_keys_and_documents_are_errors() {
+    use rustlite_engine::catalog::Catalog;
+    use rustlite_engine::table;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = rustlite::Database::open(dir.path()).expect("open");
+    db.execute("CREATE TABLE t (v TEXT)", []).expect("create");
+    db.execute("CREATE TABLE d (id INTEGER PRIMARY KEY, v DOCUMENT)", [])
+        .expect("create");
+    db.execute("INSERT INTO t VALUES ('a')", [])
+        .expect("insert");
+    db.execute("INSERT INTO d VALUES (1, NULL)", [])
+        .expect("insert");
+    let engine = db.engine();
+    let id = |name: &str| {
+        Catalog::table(&mut engine.snapshot(), name)
+            .expect("catalog")
+            .expect("table")
+            .id
+    };
+    let doc = rustlite::Value::Map(vec![("v".into(), rustlite::Value::Text("b".into()))]);
+    let mut key = table::row_prefix(id("t"));
+    key.extend(std::iter::repeat_n(0x07, 50_000));
+    engine
+        .put(&key, &doc.to_msgpack().expect("doc"))
+        .expect("plant");
+    // A document {"id": 2, "v": [[[…nil…]]]} 600 arrays deep.
+    let mut deep = vec![0x82, 0xa2, b'i', b'd', 0x02, 0xa1, b'v'];
+    deep.extend(std::iter::repeat_n(0x91, 600));
+    deep.push(0xc0);
+    let mut key = table::row_prefix(id("d"));
+    key.extend(table::encode_pk(&[rustlite::Value::Int(2)]).expect("pk"));
+    engine.put(&key, &deep).expect("plant");
+    engine.flush().expect("flush");
+    drop(db);
+    // Reopened, the rowid allocation reads the table's last key.
+    let db = rustlite::Database::open(dir.path()).expect("reopen");
+    assert!(db.execute("INSERT INTO t VALUES ('c')", []).is_err());
+    assert!(db.execute("UPDATE t SET v = 'x'", []).is_err());
+    assert!(db.query("SELECT v FROM d WHERE id = 2", []).is_err());
+    assert!(db.query("SELECT * FROM d", []).is_err());
+    let fine = db
+        .query("SELECT id FROM d WHERE id = 1", [])
+        .expect("row 1");
+    assert_eq!(fine.rows.len(), 1);
+}

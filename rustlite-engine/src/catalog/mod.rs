@@ -137,7 +137,7 @@ fn encode_entry<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 fn decode_entry<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T> {
     let what = String::from_utf8_lossy(key.get(2..).unwrap_or_default()).into_owned();
     match bytes.split_first() {
-        Some((&FORMAT, body)) => rmp_serde::from_slice(body)
+        Some((&FORMAT, body)) => T::deserialize(&mut crate::value::msgpack_deserializer(body))
             .map_err(|e| Error::corruption("catalog", 0, format!("catalog entry {what}: {e}"))),
         Some((&v, _)) => Err(Error::UnsupportedVersion {
             file: format!("catalog entry {what}"),

@@ -47,7 +47,7 @@ pub fn decode_row(doc: &[u8], names: &[&str], wanted: Option<&[bool]>) -> Result
 
 /// [`decode_row`] without the hand-written decoder (its fallback, and its reference in tests).
 fn decode_row_serde(doc: &[u8], names: &[&str], wanted: Option<&[bool]>) -> Result<Vec<Value>> {
-    let mut de = rmp_serde::Deserializer::from_read_ref(doc);
+    let mut de = crate::value::msgpack_deserializer(doc);
     let visitor = RowVisitor { names, wanted };
     match de.deserialize_map(visitor) {
         Ok(row) => Ok(row),

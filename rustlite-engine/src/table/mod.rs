@@ -259,7 +259,7 @@ impl RawRow {
 /// # Ok::<(), rustlite_engine::Error>(())
 /// ```
 pub fn decode_document<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    rmp_serde::from_slice(bytes)
+    T::deserialize(&mut crate::value::msgpack_deserializer(bytes))
         .map_err(|e| Error::Serialization(format!("cannot decode document: {e}")))
 }
 

@@ -82,6 +82,22 @@ pub enum Value {
     Map(Vec<(String, Value)>),
 }
 
+/// How many levels arrays and documents may nest within each other in a stored value (a
+/// document, a key): 100, as in MongoDB. A deeper value is refused when it is written
+/// ([`Error::InvalidArgument`]) and when stored bytes are read back, so decoding a damaged
+/// or hostile document or key never recurses deep enough to overflow the stack.
+pub const MAX_NESTING: usize = 100;
+
+/// A MessagePack deserializer over `bytes` that refuses values nested deeper than
+/// [`MAX_NESTING`] (rmp-serde counts every array and map; it fails when its counter reaches 0).
+pub(crate) fn msgpack_deserializer(
+    bytes: &[u8],
+) -> rmp_serde::Deserializer<rmp_serde::decode::ReadRefReader<'_, [u8]>> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    de.set_max_depth(MAX_NESTING + 1);
+    de
+}
+
 const TAG_NULL: u8 = 0x01;
 const TAG_BOOL: u8 = 0x02;
 const TAG_INT: u8 = 0x03;
@@ -232,6 +248,40 @@ impl Value {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn append_key(&self, out: &mut Vec<u8>) -> Result<()> {
+        self.check_nesting()?;
+        self.append_key_unchecked(out)
+    }
+
+    /// [`Error::InvalidArgument`] when arrays and documents nest in this value more than
+    /// [`MAX_NESTING`] levels deep.
+    ///
+    /// ```
+    /// use rustlite_engine::{value::MAX_NESTING, Value};
+    /// let nested = |depth| (0..depth).fold(Value::Null, |v, _| Value::Array(vec![v]));
+    /// assert!(nested(MAX_NESTING).check_nesting().is_ok());
+    /// assert!(nested(MAX_NESTING + 1).check_nesting().is_err());
+    /// ```
+    pub fn check_nesting(&self) -> Result<()> {
+        if self.nests_deeper_than(MAX_NESTING) {
+            return Err(Error::InvalidArgument(format!(
+                "a value nests arrays or documents more than {MAX_NESTING} levels deep"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether arrays and documents nest more than `levels` deep (recursing at most
+    /// `levels + 1` calls deep).
+    fn nests_deeper_than(&self, levels: usize) -> bool {
+        let mut children: Box<dyn Iterator<Item = &Value>> = match self {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Map(fields) => Box::new(fields.iter().map(|(_, v)| v)),
+            _ => return false,
+        };
+        levels == 0 || children.any(|c| c.nests_deeper_than(levels - 1))
+    }
+
+    fn append_key_unchecked(&self, out: &mut Vec<u8>) -> Result<()> {
         match self {
             Value::Null => out.push(TAG_NULL),
             Value::Bool(b) => {
@@ -244,7 +294,7 @@ impl Value {
             }
             // A hand-built `UInt` within `i64` is keyed as the `Int` it equals.
             Value::UInt(u) => match i64::try_from(*u) {
-                Ok(i) => Value::Int(i).append_key(out)?,
+                Ok(i) => Value::Int(i).append_key_unchecked(out)?,
                 Err(_) => {
                     out.push(TAG_UINT);
                     out.extend_from_slice(&u.to_be_bytes());
@@ -266,7 +316,7 @@ impl Value {
             Value::Array(items) => {
                 out.push(TAG_ARRAY);
                 for item in items {
-                    item.append_key(out)?;
+                    item.append_key_unchecked(out)?;
                 }
                 out.push(ARRAY_END);
             }
@@ -305,6 +355,11 @@ impl Value {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn decode_key(bytes: &[u8]) -> Result<(Value, &[u8])> {
+        Value::decode_key_within(bytes, MAX_NESTING)
+    }
+
+    /// [`decode_key`](Self::decode_key) of a value whose arrays nest at most `levels` deep.
+    fn decode_key_within(bytes: &[u8], levels: usize) -> Result<(Value, &[u8])> {
         let bad = |what: &str| Error::InvalidArgument(format!("invalid key encoding: {what}"));
         let (&tag, rest) = bytes.split_first().ok_or_else(|| bad("empty"))?;
         Ok(match tag {
@@ -338,6 +393,9 @@ impl Value {
                 (Value::Bytes(v.0), r)
             }
             TAG_ARRAY => {
+                let levels = levels
+                    .checked_sub(1)
+                    .ok_or_else(|| bad(&format!("arrays nested over {MAX_NESTING} deep")))?;
                 let mut items = Vec::new();
                 let mut r = rest;
                 loop {
@@ -347,7 +405,7 @@ impl Value {
                             break;
                         }
                         Some(_) => {
-                            let (item, after) = Value::decode_key(r)?;
+                            let (item, after) = Value::decode_key_within(r, levels)?;
                             items.push(item);
                             r = after;
                         }
@@ -371,7 +429,7 @@ impl Value {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn from_msgpack(bytes: &[u8]) -> Result<Value> {
-        rmp_serde::from_slice(bytes)
+        Value::deserialize(&mut msgpack_deserializer(bytes))
             .map_err(|e| Error::InvalidArgument(format!("cannot decode document: {e}")))
     }
 
@@ -383,6 +441,7 @@ impl Value {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn to_msgpack(&self) -> Result<Vec<u8>> {
+        self.check_nesting()?;
         rmp_serde::to_vec_named(self)
             .map_err(|e| Error::InvalidArgument(format!("cannot encode document: {e}")))
     }
@@ -621,6 +680,49 @@ mod tests {
     #[derive(Serialize, Deserialize, Debug, PartialEq)]
     struct Inner {
         city: String,
+    }
+
+    fn nested(depth: usize) -> Value {
+        (0..depth).fold(Value::Int(1), |v, _| Value::Array(vec![v]))
+    }
+
+    /// Stored bytes nesting arrays deeper than `MAX_NESTING` are refused, however deep: before,
+    /// `decode_key` recursed once per array tag (a key of a few hundred 0x07 bytes overflowed
+    /// the stack) and documents relied on rmp-serde's limit of 1024 levels (which overflowed
+    /// first).
+    #[test]
+    fn deep_nesting_is_refused_on_write_and_on_read() {
+        let ok = nested(MAX_NESTING);
+        let key = ok.to_key().expect("key");
+        assert_eq!(Value::decode_key(&key).expect("decode").0, ok);
+        let doc = ok.to_msgpack().expect("document");
+        assert_eq!(Value::from_msgpack(&doc).expect("decode"), ok);
+        let map = Value::Map(vec![("v".into(), nested(MAX_NESTING - 1))]);
+        assert_eq!(
+            Value::from_msgpack(&map.to_msgpack().expect("doc")).ok(),
+            Some(map)
+        );
+
+        let deep = nested(MAX_NESTING + 1);
+        assert!(deep.to_key().is_err());
+        assert!(deep.to_msgpack().is_err());
+        let map = Value::Map(vec![("v".into(), nested(MAX_NESTING))]);
+        assert!(map.to_msgpack().is_err());
+
+        for depth in [MAX_NESTING + 1, 200_000] {
+            let mut key = vec![TAG_ARRAY; depth];
+            key.push(TAG_NULL);
+            key.extend(std::iter::repeat_n(ARRAY_END, depth));
+            assert!(Value::decode_key(&key).is_err(), "{depth}");
+            // An array of one element, `depth` times, around nil.
+            let mut doc = vec![0x91; depth];
+            doc.push(0xc0);
+            assert!(Value::from_msgpack(&doc).is_err(), "{depth}");
+            assert!(
+                crate::table::decode_document::<Value>(&doc).is_err(),
+                "{depth}"
+            );
+        }
     }
 
     #[test]

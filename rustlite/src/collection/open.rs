@@ -135,10 +135,10 @@ fn rewrite_documents<T: Collection>(tx: &mut Transaction, known: &[FieldDef]) ->
         "rewriting documents"
     );
     for row in rows {
-        let doc: T = match rmp_serde::from_slice(&row.doc) {
+        let doc: T = match table::decode_document(&row.doc) {
             Ok(doc) => doc,
             Err(first) => without_stale_fields(&row.doc, known)
-                .and_then(|bytes| rmp_serde::from_slice(&bytes).ok())
+                .and_then(|bytes| table::decode_document(&bytes).ok())
                 .ok_or_else(|| {
                     Error::Serialization(format!(
                         "{}: a stored document does not read as the type: {first}",
