@@ -9,7 +9,8 @@
 //!   truncates like SQLite; division by zero is an error. Comparing values of unrelated types
 //!   (TEXT with INTEGER) is a type-mismatch error.
 //! - [`sort_cmp`] is the total order used by ORDER BY, MIN/MAX, DISTINCT and GROUP BY:
-//!   NULL < BOOLEAN < numbers < TEXT < BLOB < ARRAY < DOCUMENT.
+//!   NULL < BOOLEAN < numbers < TEXT < BLOB < ARRAY < DOCUMENT. Among numbers, a stored NaN
+//!   (SQL itself never makes one) is one value above `+inf`, as the index key encoding puts it.
 
 use crate::error::{Error, Result};
 use crate::sql::ast::{BinaryOp, ColumnType, Expr, ScalarFn, UnaryOp};
@@ -375,27 +376,41 @@ pub fn compare(l: &Value, r: &Value) -> Result<Option<Ordering>> {
 
 /// Numeric order, exact between integers and floats too (`9223372036854775807` is below
 /// `9223372036854775808.0` although it rounds to it), so it agrees with [`group_key`]'s "a whole
-/// float is the integer it equals" and stays a total order for sorting. NaN sorts as
-/// `f64::total_cmp` places it.
+/// float is the integer it equals" and stays a total order for sorting.
+///
+/// NaN: SQL never makes one (a NaN result is NULL), but a typed collection's `f64` field can
+/// store one. Every NaN, whatever its sign or payload, is one value above `+inf` and equal to
+/// any other NaN: the order of the key encoding (keycode writes every NaN as one key after
+/// `+inf`), so an index scan, a full scan, `=`, ORDER BY, GROUP BY and MIN/MAX agree.
 fn num_cmp(l: &Value, r: &Value) -> Ordering {
     match (l, r) {
         (Value::Int(a), Value::Int(b)) => a.cmp(b),
         (Value::Int(_) | Value::UInt(_), Value::Int(_) | Value::UInt(_)) => {
             l.as_integer().cmp(&r.as_integer())
         }
-        (Value::Float(a), Value::Float(b)) => a.partial_cmp(b).unwrap_or_else(|| a.total_cmp(b)),
+        (Value::Float(a), Value::Float(b)) => float_cmp(*a, *b),
         (Value::Float(f), i) => int_float_cmp(i.as_integer().unwrap_or(0), *f).reverse(),
         (i, f) => int_float_cmp(i.as_integer().unwrap_or(0), f.as_f64().unwrap_or(0.0)),
     }
 }
 
-/// Integer `i` against float `f`, exactly.
+/// Two floats in [`num_cmp`]'s order: numerically (`-0.0 = 0.0`), every NaN equal to every
+/// other and above `+inf`.
+fn float_cmp(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// Integer `i` against float `f`, exactly (every integer is below NaN, see [`num_cmp`]).
 fn int_float_cmp(i: i128, f: f64) -> Ordering {
     // Beyond ±2^127 every integer a `Value` holds is on one side.
     const LIMIT: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
     if f.is_nan() {
-        #[expect(clippy::cast_precision_loss, reason = "only NaN's side matters")]
-        return (i as f64).total_cmp(&f);
+        return Ordering::Less;
     }
     if f >= LIMIT {
         return Ordering::Less;
@@ -794,6 +809,64 @@ mod tests {
             Some(Some(Ordering::Equal)),
             "as `=` sees them"
         );
+    }
+
+    /// Every NaN (either sign) is one value above `+inf`, as keycode keys it: `=`, ORDER BY and
+    /// GROUP BY agree with each other and with an index's order.
+    #[test]
+    fn every_nan_is_one_value_above_infinity() {
+        let nan = Value::Float(f64::NAN);
+        let neg_nan = Value::Float(-f64::NAN);
+        assert!(neg_nan.as_f64().is_some_and(|f| f.is_sign_negative()));
+        let cmp = |l: &Value, r: &Value| compare(l, r).ok().flatten();
+        assert_eq!(cmp(&nan, &neg_nan), Some(Ordering::Equal));
+        assert_eq!(cmp(&neg_nan, &nan), Some(Ordering::Equal));
+        for below in [
+            Value::Float(f64::INFINITY),
+            Value::Float(f64::NEG_INFINITY),
+            Value::Float(-0.0),
+            Value::Int(i64::MIN),
+            Value::UInt(u64::MAX),
+        ] {
+            for n in [&nan, &neg_nan] {
+                assert_eq!(cmp(&below, n), Some(Ordering::Less), "{below:?} {n:?}");
+                assert_eq!(cmp(n, &below), Some(Ordering::Greater), "{n:?} {below:?}");
+            }
+        }
+        assert_eq!(
+            binary(BinaryOp::Eq, &neg_nan, &nan).ok(),
+            Some(Value::Bool(true))
+        );
+        assert_eq!(
+            binary(BinaryOp::Lt, &neg_nan, &Value::Int(0)).ok(),
+            Some(Value::Bool(false))
+        );
+        let mut v = [
+            neg_nan.clone(),
+            Value::Float(f64::INFINITY),
+            nan.clone(),
+            Value::Int(-1),
+            Value::Float(f64::NEG_INFINITY),
+        ];
+        v.sort_by(sort_cmp);
+        let (finite, nans) = v.split_at(3);
+        assert_eq!(
+            finite,
+            [
+                Value::Float(f64::NEG_INFINITY),
+                Value::Int(-1),
+                Value::Float(f64::INFINITY)
+            ]
+        );
+        assert!(nans.iter().all(|x| x.as_f64().is_some_and(f64::is_nan)));
+        // The same order as the key encoding: one group, above +inf.
+        let key = |v: &Value| {
+            let mut k = Vec::new();
+            group_key(v, &mut k);
+            k
+        };
+        assert_eq!(key(&nan), key(&neg_nan));
+        assert!(key(&Value::Float(f64::INFINITY)) < key(&neg_nan));
     }
 
     #[test]
