@@ -255,6 +255,20 @@ fn stored_nan_orders_alike_through_an_index_and_a_scan() -> rustlite::Result<()>
     assert_eq!(asc.get(4..), Some(int(&[8, 9]).as_slice()));
     let desc = ids("SELECT id FROM d ORDER BY y DESC, id")?;
     assert_eq!(desc.get(..2), Some(int(&[8, 9]).as_slice()));
+    // SQL writes no NaN: copying or recomputing a stored one writes NULL.
+    db.execute(
+        "CREATE TABLE copy (id INTEGER PRIMARY KEY, x REAL)",
+        params![],
+    )?;
+    db.execute("INSERT INTO copy SELECT id, x FROM d", params![])?;
+    assert_eq!(
+        ids("SELECT id FROM copy WHERE x IS NULL ORDER BY id")?,
+        int(&[8, 9])
+    );
+    assert_eq!(
+        ids("SELECT id FROM d WHERE -y IS NULL ORDER BY id")?,
+        int(&[8, 9])
+    );
     // MAX is a NaN (the largest value), through the index as through the scan.
     let r = db.query("SELECT min(y), max(y), min(x), max(x) FROM d", params![])?;
     let row = r.rows.first().cloned().unwrap_or_default();

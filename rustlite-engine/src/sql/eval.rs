@@ -8,6 +8,8 @@
 //!   arithmetic is checked (a result outside that range is an overflow error), `/` on integers
 //!   truncates like SQLite; division by zero is an error. Comparing values of unrelated types
 //!   (TEXT with INTEGER) is a type-mismatch error.
+//! - A float result that is NaN (`inf - inf`, `0 * inf`) is NULL, as in SQLite; so is a NaN
+//!   parameter ([`without_nan`]), so SQL never makes or writes a NaN.
 //! - [`sort_cmp`] is the total order used by ORDER BY, MIN/MAX, DISTINCT and GROUP BY:
 //!   NULL < BOOLEAN < numbers < TEXT < BLOB < ARRAY < DOCUMENT. Among numbers, a stored NaN
 //!   (SQL itself never makes one) is one value above `+inf`, as the index key encoding puts it.
@@ -194,7 +196,7 @@ fn unary(op: UnaryOp, v: Value) -> Result<Value> {
             .as_integer()
             .and_then(|i| Value::from_integer(-i))
             .ok_or_else(|| Error::Sql("integer overflow in -".into()))?,
-        (UnaryOp::Neg, Value::Float(f)) => Value::Float(-f),
+        (UnaryOp::Neg, Value::Float(f)) => float(-f),
         (UnaryOp::Plus, v @ (Value::Int(_) | Value::UInt(_) | Value::Float(_))) => v,
         (op, v) => {
             let sym = match op {
@@ -274,7 +276,7 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
                     if matches!(op, BinaryOp::Div | BinaryOp::Mod) && b == 0.0 {
                         return Err(Error::Sql("division by zero".into()));
                     }
-                    Value::Float(match op {
+                    float(match op {
                         BinaryOp::Add => a + b,
                         BinaryOp::Sub => a - b,
                         BinaryOp::Mul => a * b,
@@ -294,6 +296,43 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
             }
         }
     })
+}
+
+/// A float result as a SQL value: NaN is NULL (as SQLite's `sqlite3_result_double` makes it),
+/// infinities stay.
+pub fn float(f: f64) -> Value {
+    if f.is_nan() {
+        Value::Null
+    } else {
+        Value::Float(f)
+    }
+}
+
+/// `v` with every NaN, at any depth, replaced by NULL: what SQL binds for a parameter and
+/// writes for a value (SQLite's `sqlite3_bind_double` binds a NaN as NULL). Allocates only when
+/// an array or document holds a NaN.
+pub fn without_nan(v: Value) -> Value {
+    fn has_nan(v: &Value) -> bool {
+        match v {
+            Value::Float(f) => f.is_nan(),
+            Value::Array(items) => items.iter().any(has_nan),
+            Value::Map(fields) => fields.iter().any(|(_, v)| has_nan(v)),
+            _ => false,
+        }
+    }
+    match v {
+        Value::Float(f) => float(f),
+        Value::Array(items) if items.iter().any(has_nan) => {
+            Value::Array(items.into_iter().map(without_nan).collect())
+        }
+        Value::Map(fields) if fields.iter().any(|(_, v)| has_nan(v)) => Value::Map(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, without_nan(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Text rendering for `||` and `CAST(… AS TEXT)`.
@@ -583,7 +622,7 @@ pub fn cast(v: Value, ty: ColumnType) -> Result<Value> {
             Ok(i) => Value::from_integer(i).ok_or_else(|| fail(&Value::Text(s)))?,
             Err(_) => return Err(fail(&Value::Text(s))),
         },
-        (ColumnType::Float, Value::Float(f)) => Value::Float(f),
+        (ColumnType::Float, Value::Float(f)) => float(f),
         (ColumnType::Float, Value::Int(i)) => Value::Float(i as f64),
         (ColumnType::Float, Value::UInt(u)) => Value::Float(u as f64),
         (ColumnType::Float, Value::Text(s)) => match s.trim().parse::<f64>() {
@@ -634,7 +673,7 @@ fn function(f: ScalarFn, args: Vec<Value>) -> Result<Value> {
         (_, Value::Null) => Value::Null,
         (ScalarFn::Abs, Value::Int(i)) => Value::from(i.unsigned_abs()),
         (ScalarFn::Abs, v @ Value::UInt(_)) => v,
-        (ScalarFn::Abs, Value::Float(x)) => Value::Float(x.abs()),
+        (ScalarFn::Abs, Value::Float(x)) => float(x.abs()),
         (ScalarFn::Lower, Value::Text(s)) => Value::Text(s.to_lowercase()),
         (ScalarFn::Upper, Value::Text(s)) => Value::Text(s.to_uppercase()),
         (ScalarFn::Length, Value::Text(s)) => Value::Int(s.chars().count() as i64),
@@ -809,6 +848,39 @@ mod tests {
             Some(Some(Ordering::Equal)),
             "as `=` sees them"
         );
+    }
+
+    /// A NaN result is NULL (SQLite's answer); infinities stay.
+    #[test]
+    fn a_nan_result_is_null() {
+        let inf = Value::Float(f64::INFINITY);
+        let neg_inf = Value::Float(f64::NEG_INFINITY);
+        let nan = Value::Float(f64::NAN);
+        let bin = |op, l: &Value, r: &Value| binary(op, l, r).ok();
+        assert_eq!(bin(BinaryOp::Sub, &inf, &inf), Some(Value::Null));
+        assert_eq!(bin(BinaryOp::Add, &inf, &neg_inf), Some(Value::Null));
+        assert_eq!(bin(BinaryOp::Mul, &inf, &Value::Int(0)), Some(Value::Null));
+        assert_eq!(bin(BinaryOp::Div, &inf, &neg_inf), Some(Value::Null));
+        assert_eq!(
+            bin(BinaryOp::Mod, &inf, &Value::Float(2.0)),
+            Some(Value::Null)
+        );
+        assert_eq!(bin(BinaryOp::Add, &nan, &Value::Int(1)), Some(Value::Null));
+        assert_eq!(
+            bin(BinaryOp::Mul, &Value::Float(1e308), &Value::Int(10)),
+            Some(inf.clone())
+        );
+        assert_eq!(unary(UnaryOp::Neg, nan.clone()).ok(), Some(Value::Null));
+        assert_eq!(
+            function(ScalarFn::Abs, vec![nan.clone()]).ok(),
+            Some(Value::Null)
+        );
+        assert_eq!(cast(nan.clone(), ColumnType::Float).ok(), Some(Value::Null));
+        // Parameters and written values: NaN at any depth is NULL.
+        let doc = |v: Value| Value::Map(vec![("a".into(), Value::Array(vec![Value::Int(1), v]))]);
+        assert_eq!(without_nan(doc(nan.clone())), doc(Value::Null));
+        assert_eq!(without_nan(Value::Float(-f64::NAN)), Value::Null);
+        assert_eq!(without_nan(doc(inf.clone())), doc(inf));
     }
 
     /// Every NaN (either sign) is one value above `+inf`, as keycode keys it: `=`, ORDER BY and
