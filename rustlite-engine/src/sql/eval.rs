@@ -625,9 +625,9 @@ pub fn cast(v: Value, ty: ColumnType) -> Result<Value> {
         (ColumnType::Float, Value::Float(f)) => float(f),
         (ColumnType::Float, Value::Int(i)) => Value::Float(i as f64),
         (ColumnType::Float, Value::UInt(u)) => Value::Float(u as f64),
-        (ColumnType::Float, Value::Text(s)) => match s.trim().parse::<f64>() {
-            Ok(f) => Value::Float(f),
-            Err(_) => return Err(fail(&Value::Text(s))),
+        (ColumnType::Float, Value::Text(s)) => match real_text(&s) {
+            Some(f) => Value::Float(f),
+            None => return Err(fail(&Value::Text(s))),
         },
         (ColumnType::Text, Value::Bytes(b)) => match String::from_utf8(b) {
             Ok(s) => Value::Text(s),
@@ -647,6 +647,19 @@ pub fn cast(v: Value, ty: ColumnType) -> Result<Value> {
         (ColumnType::Document, v @ Value::Map(_)) => v,
         (_, v) => return Err(fail(&v)),
     })
+}
+
+/// Text as a REAL for `CAST`: a number written with digits (`1.5`, ` -2e3 `, `.5`; `1e400`
+/// overflows to `inf`, as in SQLite), not the words Rust's float parser also reads (`nan`,
+/// `inf`, `infinity` in any case, with or without a sign), which SQLite does not take.
+fn real_text(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let numeric = |b: u8| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E');
+    if s.bytes().all(numeric) {
+        s.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// The SQL name of a column type.
@@ -881,6 +894,45 @@ mod tests {
         assert_eq!(without_nan(doc(nan.clone())), doc(Value::Null));
         assert_eq!(without_nan(Value::Float(-f64::NAN)), Value::Null);
         assert_eq!(without_nan(doc(inf.clone())), doc(inf));
+    }
+
+    /// `CAST(text AS REAL)` takes numbers written with digits only: not `nan` or `inf`, which
+    /// `str::parse::<f64>` reads.
+    #[test]
+    fn cast_to_real_takes_only_numeric_text() {
+        let real = |s: &str| cast(Value::Text(s.into()), ColumnType::Float);
+        for word in [
+            "nan",
+            "NaN",
+            "-nan",
+            "+NAN",
+            "inf",
+            "-inf",
+            "+Inf",
+            "INF",
+            "infinity",
+            "-Infinity",
+            " infinity ",
+            "",
+            "e5",
+            "1e",
+            "0x10",
+            "1.5x",
+        ] {
+            let err = real(word).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("cannot cast TEXT"), "{word:?}: {err}");
+        }
+        for (text, f) in [
+            ("1e400", f64::INFINITY),
+            ("-1e400", f64::NEG_INFINITY),
+            (" 2.5 ", 2.5),
+            (".5", 0.5),
+            ("5.", 5.0),
+            ("-2E3", -2000.0),
+            ("+1e-3", 0.001),
+        ] {
+            assert_eq!(real(text).ok(), Some(Value::Float(f)), "{text:?}");
+        }
     }
 
     /// Every NaN (either sign) is one value above `+inf`, as keycode keys it: `=`, ORDER BY and
