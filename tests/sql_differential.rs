@@ -453,3 +453,128 @@ fn random_selects_match_sqlite() {
         started.elapsed()
     );
 }
+
+/// `sum(x)` and `avg(x)` of `values` on both engines, bit for bit: SQLite's REAL sums are
+/// Kahan–Babuska–Neumaier compensated (since 3.43) and RustLite's must be the same; an AVG of
+/// integers is their exact sum rounded once. `None` where SQLite fails (its integer SUM
+/// overflows past `i64::MAX`, where RustLite's goes on to `u64::MAX`).
+fn sum_and_avg(values: &[Value]) -> [(Option<Cell>, Option<Cell>); 2] {
+    let db = Database::in_memory().expect("open RustLite");
+    let conn = rusqlite::Connection::open_in_memory().expect("open SQLite");
+    // A DOCUMENT column holds INTEGER and REAL values as given, as SQLite's untyped column does.
+    db.execute("CREATE TABLE v (id INTEGER PRIMARY KEY, x DOCUMENT)", [])
+        .expect("RustLite table");
+    conn.execute("CREATE TABLE v (id INTEGER PRIMARY KEY, x)", [])
+        .expect("SQLite table");
+    for (id, v) in values.iter().enumerate() {
+        db.execute(
+            "INSERT INTO v VALUES (?, ?)",
+            [Value::Int(id as i64), v.clone()],
+        )
+        .expect("RustLite insert");
+        let sv = match v {
+            Value::Int(i) => rusqlite::types::Value::Integer(*i),
+            Value::Float(f) => rusqlite::types::Value::Real(*f),
+            other => panic!("not a number: {other:?}"),
+        };
+        conn.execute(
+            "INSERT INTO v VALUES (?, ?)",
+            rusqlite::params![id as i64, sv],
+        )
+        .expect("SQLite insert");
+    }
+    ["sum", "avg"].map(|f| {
+        let sql = format!("SELECT {f}(x) FROM v");
+        let sqlite = sqlite_rows(&conn, &sql)
+            .ok()
+            .and_then(|r| r.into_iter().flatten().next());
+        let rustlite = sqlite.as_ref().and_then(|_| {
+            rustlite_rows(&db, &sql)
+                .unwrap_or_else(|e| panic!("{sql} over {values:?}: {e}"))
+                .into_iter()
+                .flatten()
+                .next()
+        });
+        (sqlite, rustlite)
+    })
+}
+
+fn assert_same_sums(values: &[Value]) {
+    for (f, (sqlite, rustlite)) in ["sum", "avg"].iter().zip(sum_and_avg(values)) {
+        let bits = |c: &Option<Cell>| match c {
+            Some(Cell::Num(n)) => Some(n.to_bits()),
+            _ => None,
+        };
+        assert!(
+            sqlite == rustlite && bits(&sqlite) == bits(&rustlite),
+            "{f} over {values:?}: SQLite {sqlite:?}, RustLite {rustlite:?}"
+        );
+    }
+}
+
+#[test]
+fn sums_and_averages_equal_sqlites_bit_for_bit() {
+    let ints = |v: &[i64]| v.iter().map(|&i| Value::Int(i)).collect::<Vec<_>>();
+    let reals = |v: &[f64]| v.iter().map(|&f| Value::Float(f)).collect::<Vec<_>>();
+    for values in [
+        // AVG of integers past 2^53: the exact sum, rounded once.
+        ints(&[i64::MAX, 1, -i64::MAX]),
+        ints(&[9_007_199_254_740_992, 1, 1]),
+        ints(&[i64::MAX, i64::MAX, 3]),
+        ints(&[i64::MIN, -1]),
+        // REAL sums, compensated.
+        reals(&[1e16, 1.0, -1e16, 0.1, 0.2]),
+        reals(&[0.1; 10]),
+        reals(&[1e308, 1e308]),
+        reals(&[1e308, 1e308, -1e308]),
+        reals(&[f64::INFINITY, 1.0]),
+        reals(&[f64::INFINITY, f64::NEG_INFINITY]),
+        reals(&[-0.0, -0.0]),
+        // Integers mixed with REALs.
+        vec![
+            Value::Float(1e16),
+            Value::Int(1),
+            Value::Float(-1e16),
+            Value::Int(2),
+        ],
+        vec![
+            Value::Int(1),
+            Value::Float(0.1),
+            Value::Int(2),
+            Value::Float(0.2),
+        ],
+        vec![
+            Value::Int(9_007_199_254_740_993),
+            Value::Float(0.5),
+            Value::Int(1),
+        ],
+    ] {
+        assert_same_sums(&values);
+    }
+    // Random REALs across magnitudes, with cancellations.
+    let seed = std::env::var("RUSTLITE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    let mut rng = Rng(seed);
+    for _ in 0..200 {
+        let mut values: Vec<f64> = Vec::new();
+        for _ in 0..1 + rng.below(12) {
+            let f = if !values.is_empty() && rng.chance(20) {
+                -*rng.pick(&values)
+            } else {
+                let mantissa = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+                let sign = if rng.chance(50) { -1.0 } else { 1.0 };
+                sign * mantissa * 10f64.powi(rng.below(40) as i32 - 20)
+            };
+            values.push(f);
+        }
+        let values = reals(&values);
+        let seeded = std::panic::catch_unwind(|| assert_same_sums(&values));
+        assert!(seeded.is_ok(), "seed {seed}");
+    }
+}
