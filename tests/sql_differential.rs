@@ -4,7 +4,9 @@
 //!
 //! Queries stay inside the dialect both engines agree on: well-typed comparisons (RustLite
 //! refuses INTEGER-vs-TEXT where SQLite coerces), no division (RustLite errors on division by
-//! zero where SQLite returns NULL), lowercase text (SQLite's LIKE ignores ASCII case).
+//! zero where SQLite returns NULL), no `%` on REAL columns (SQLite's `%` truncates its operands
+//! to integers), lowercase text (SQLite's LIKE ignores ASCII case). REAL columns hold `±inf`
+//! and `-0.0` among their values, so arithmetic makes infinities and (as NULL) NaNs.
 //!
 //! `RUSTLITE_SEED=<n>` replays a run; `RUSTLITE_LONG=1` runs ten times as many rounds. The seed
 //! is printed with every failure.
@@ -49,6 +51,23 @@ const TABLES: &[(&str, &[&str], &[&str])] = &[
     ("t3", &["a", "d"], &["w"]),
 ];
 
+/// REAL columns of the tables (after their int columns); the queries use them where they use
+/// int columns.
+const REALS: &[(&str, &[&str])] = &[("t1", &["f"]), ("t2", &[]), ("t3", &["g"])];
+
+fn reals_of(table: &str) -> &'static [&'static str] {
+    REALS
+        .iter()
+        .find(|(n, _)| *n == table)
+        .map_or(&[], |(_, r)| r)
+}
+
+/// The values of REAL columns: ordinary ones, `-0.0`, the infinities and a huge one (whose
+/// products overflow to `inf`), as SQL literals both engines read alike.
+const REAL_LITERALS: &[&str] = &[
+    "-2.5", "-1.0", "-0.0", "0.0", "0.5", "1.0", "2.0", "3.25", "1e999", "-1e999", "1e300",
+];
+
 #[derive(Debug, Clone, PartialEq)]
 enum Cell {
     Null,
@@ -61,7 +80,9 @@ fn same(a: &[Vec<Cell>], b: &[Vec<Cell>]) -> bool {
         && a.iter().zip(b).all(|(x, y)| {
             x.len() == y.len()
                 && x.iter().zip(y).all(|(p, q)| match (p, q) {
-                    (Cell::Num(m), Cell::Num(n)) => (m - n).abs() <= 1e-9 * m.abs().max(1.0),
+                    (Cell::Num(m), Cell::Num(n)) => {
+                        m == n || (m - n).abs() <= 1e-9 * m.abs().max(1.0)
+                    }
                     _ => p == q,
                 })
         })
@@ -191,6 +212,7 @@ impl Gen<'_> {
             .unwrap_or(TABLES[0]);
         let mut i: Vec<(String, String)> = ints
             .iter()
+            .chain(reals_of(table))
             .map(|c| (alias.to_string(), c.to_string()))
             .collect();
         i.push((alias.to_string(), "id".to_string()));
@@ -295,7 +317,7 @@ impl Gen<'_> {
                     format!("{t}.{c}")
                 } else {
                     let (t, c) = self.rng.pick(&ints).clone();
-                    if self.rng.chance(30) {
+                    if self.rng.chance(30) && !reals_of(table).contains(&c.as_str()) {
                         format!("{t}.{c} % 3")
                     } else {
                         format!("{t}.{c}")
@@ -382,9 +404,10 @@ fn run_round(seed: u64, queries: usize) -> usize {
     for (name, ints, texts) in TABLES {
         let mut cols = vec!["id INTEGER PRIMARY KEY".to_string()];
         cols.extend(ints.iter().map(|c| format!("{c} INTEGER")));
+        cols.extend(reals_of(name).iter().map(|c| format!("{c} REAL")));
         cols.extend(texts.iter().map(|c| format!("{c} TEXT")));
         exec(&format!("CREATE TABLE {name} ({})", cols.join(", ")));
-        for c in ints.iter().chain(texts.iter()) {
+        for c in ints.iter().chain(reals_of(name)).chain(texts.iter()) {
             if rng.chance(40) {
                 exec(&format!("CREATE INDEX {name}_{c} ON {name} ({c})"));
             }
@@ -392,25 +415,29 @@ fn run_round(seed: u64, queries: usize) -> usize {
         let n = rng.below(25);
         let mut values = Vec::new();
         for id in 0..n {
-            let mut row = vec![Value::Int(id as i64 * 2 - 6)];
+            let mut row = vec![lit(&Value::Int(id as i64 * 2 - 6))];
             for _ in ints.iter() {
-                row.push(if rng.chance(15) {
+                row.push(lit(&if rng.chance(15) {
                     Value::Null
                 } else {
                     Value::Int(rng.int())
+                }));
+            }
+            for _ in reals_of(name) {
+                row.push(if rng.chance(15) {
+                    "NULL".to_string()
+                } else {
+                    rng.pick(REAL_LITERALS).to_string()
                 });
             }
             for _ in texts.iter() {
-                row.push(if rng.chance(15) {
+                row.push(lit(&if rng.chance(15) {
                     Value::Null
                 } else {
                     Value::Text(rng.pick(WORDS).to_string())
-                });
+                }));
             }
-            values.push(format!(
-                "({})",
-                row.iter().map(lit).collect::<Vec<_>>().join(", ")
-            ));
+            values.push(format!("({})", row.join(", ")));
         }
         if !values.is_empty() {
             exec(&format!("INSERT INTO {name} VALUES {}", values.join(", ")));
