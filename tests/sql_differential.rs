@@ -4,7 +4,9 @@
 //!
 //! Queries stay inside the dialect both engines agree on: well-typed comparisons (RustLite
 //! refuses INTEGER-vs-TEXT where SQLite coerces), no division (RustLite errors on division by
-//! zero where SQLite returns NULL), lowercase text (SQLite's LIKE ignores ASCII case).
+//! zero where SQLite returns NULL), no `%` on REAL columns (SQLite's `%` truncates its operands
+//! to integers), lowercase text (SQLite's LIKE ignores ASCII case). REAL columns hold `±inf`
+//! and `-0.0` among their values, so arithmetic makes infinities and (as NULL) NaNs.
 //!
 //! `RUSTLITE_SEED=<n>` replays a run; `RUSTLITE_LONG=1` runs ten times as many rounds. The seed
 //! is printed with every failure.
@@ -49,6 +51,23 @@ const TABLES: &[(&str, &[&str], &[&str])] = &[
     ("t3", &["a", "d"], &["w"]),
 ];
 
+/// REAL columns of the tables (after their int columns); the queries use them where they use
+/// int columns.
+const REALS: &[(&str, &[&str])] = &[("t1", &["f"]), ("t2", &[]), ("t3", &["g"])];
+
+fn reals_of(table: &str) -> &'static [&'static str] {
+    REALS
+        .iter()
+        .find(|(n, _)| *n == table)
+        .map_or(&[], |(_, r)| r)
+}
+
+/// The values of REAL columns: ordinary ones, `-0.0`, the infinities and a huge one (whose
+/// products overflow to `inf`), as SQL literals both engines read alike.
+const REAL_LITERALS: &[&str] = &[
+    "-2.5", "-1.0", "-0.0", "0.0", "0.5", "1.0", "2.0", "3.25", "1e999", "-1e999", "1e300",
+];
+
 #[derive(Debug, Clone, PartialEq)]
 enum Cell {
     Null,
@@ -61,7 +80,9 @@ fn same(a: &[Vec<Cell>], b: &[Vec<Cell>]) -> bool {
         && a.iter().zip(b).all(|(x, y)| {
             x.len() == y.len()
                 && x.iter().zip(y).all(|(p, q)| match (p, q) {
-                    (Cell::Num(m), Cell::Num(n)) => (m - n).abs() <= 1e-9 * m.abs().max(1.0),
+                    (Cell::Num(m), Cell::Num(n)) => {
+                        m == n || (m - n).abs() <= 1e-9 * m.abs().max(1.0)
+                    }
                     _ => p == q,
                 })
         })
@@ -191,6 +212,7 @@ impl Gen<'_> {
             .unwrap_or(TABLES[0]);
         let mut i: Vec<(String, String)> = ints
             .iter()
+            .chain(reals_of(table))
             .map(|c| (alias.to_string(), c.to_string()))
             .collect();
         i.push((alias.to_string(), "id".to_string()));
@@ -295,7 +317,7 @@ impl Gen<'_> {
                     format!("{t}.{c}")
                 } else {
                     let (t, c) = self.rng.pick(&ints).clone();
-                    if self.rng.chance(30) {
+                    if self.rng.chance(30) && !reals_of(table).contains(&c.as_str()) {
                         format!("{t}.{c} % 3")
                     } else {
                         format!("{t}.{c}")
@@ -382,9 +404,10 @@ fn run_round(seed: u64, queries: usize) -> usize {
     for (name, ints, texts) in TABLES {
         let mut cols = vec!["id INTEGER PRIMARY KEY".to_string()];
         cols.extend(ints.iter().map(|c| format!("{c} INTEGER")));
+        cols.extend(reals_of(name).iter().map(|c| format!("{c} REAL")));
         cols.extend(texts.iter().map(|c| format!("{c} TEXT")));
         exec(&format!("CREATE TABLE {name} ({})", cols.join(", ")));
-        for c in ints.iter().chain(texts.iter()) {
+        for c in ints.iter().chain(reals_of(name)).chain(texts.iter()) {
             if rng.chance(40) {
                 exec(&format!("CREATE INDEX {name}_{c} ON {name} ({c})"));
             }
@@ -392,25 +415,29 @@ fn run_round(seed: u64, queries: usize) -> usize {
         let n = rng.below(25);
         let mut values = Vec::new();
         for id in 0..n {
-            let mut row = vec![Value::Int(id as i64 * 2 - 6)];
+            let mut row = vec![lit(&Value::Int(id as i64 * 2 - 6))];
             for _ in ints.iter() {
-                row.push(if rng.chance(15) {
+                row.push(lit(&if rng.chance(15) {
                     Value::Null
                 } else {
                     Value::Int(rng.int())
+                }));
+            }
+            for _ in reals_of(name) {
+                row.push(if rng.chance(15) {
+                    "NULL".to_string()
+                } else {
+                    rng.pick(REAL_LITERALS).to_string()
                 });
             }
             for _ in texts.iter() {
-                row.push(if rng.chance(15) {
+                row.push(lit(&if rng.chance(15) {
                     Value::Null
                 } else {
                     Value::Text(rng.pick(WORDS).to_string())
-                });
+                }));
             }
-            values.push(format!(
-                "({})",
-                row.iter().map(lit).collect::<Vec<_>>().join(", ")
-            ));
+            values.push(format!("({})", row.join(", ")));
         }
         if !values.is_empty() {
             exec(&format!("INSERT INTO {name} VALUES {}", values.join(", ")));
@@ -452,4 +479,129 @@ fn random_selects_match_sqlite() {
         "differential: {total} queries over {rounds} databases in {:.1?} (seed {seed})",
         started.elapsed()
     );
+}
+
+/// `sum(x)` and `avg(x)` of `values` on both engines, bit for bit: SQLite's REAL sums are
+/// Kahan–Babuska–Neumaier compensated (since 3.43) and RustLite's must be the same; an AVG of
+/// integers is their exact sum rounded once. `None` where SQLite fails (its integer SUM
+/// overflows past `i64::MAX`, where RustLite's goes on to `u64::MAX`).
+fn sum_and_avg(values: &[Value]) -> [(Option<Cell>, Option<Cell>); 2] {
+    let db = Database::in_memory().expect("open RustLite");
+    let conn = rusqlite::Connection::open_in_memory().expect("open SQLite");
+    // A DOCUMENT column holds INTEGER and REAL values as given, as SQLite's untyped column does.
+    db.execute("CREATE TABLE v (id INTEGER PRIMARY KEY, x DOCUMENT)", [])
+        .expect("RustLite table");
+    conn.execute("CREATE TABLE v (id INTEGER PRIMARY KEY, x)", [])
+        .expect("SQLite table");
+    for (id, v) in values.iter().enumerate() {
+        db.execute(
+            "INSERT INTO v VALUES (?, ?)",
+            [Value::Int(id as i64), v.clone()],
+        )
+        .expect("RustLite insert");
+        let sv = match v {
+            Value::Int(i) => rusqlite::types::Value::Integer(*i),
+            Value::Float(f) => rusqlite::types::Value::Real(*f),
+            other => panic!("not a number: {other:?}"),
+        };
+        conn.execute(
+            "INSERT INTO v VALUES (?, ?)",
+            rusqlite::params![id as i64, sv],
+        )
+        .expect("SQLite insert");
+    }
+    ["sum", "avg"].map(|f| {
+        let sql = format!("SELECT {f}(x) FROM v");
+        let sqlite = sqlite_rows(&conn, &sql)
+            .ok()
+            .and_then(|r| r.into_iter().flatten().next());
+        let rustlite = sqlite.as_ref().and_then(|_| {
+            rustlite_rows(&db, &sql)
+                .unwrap_or_else(|e| panic!("{sql} over {values:?}: {e}"))
+                .into_iter()
+                .flatten()
+                .next()
+        });
+        (sqlite, rustlite)
+    })
+}
+
+fn assert_same_sums(values: &[Value]) {
+    for (f, (sqlite, rustlite)) in ["sum", "avg"].iter().zip(sum_and_avg(values)) {
+        let bits = |c: &Option<Cell>| match c {
+            Some(Cell::Num(n)) => Some(n.to_bits()),
+            _ => None,
+        };
+        assert!(
+            sqlite == rustlite && bits(&sqlite) == bits(&rustlite),
+            "{f} over {values:?}: SQLite {sqlite:?}, RustLite {rustlite:?}"
+        );
+    }
+}
+
+#[test]
+fn sums_and_averages_equal_sqlites_bit_for_bit() {
+    let ints = |v: &[i64]| v.iter().map(|&i| Value::Int(i)).collect::<Vec<_>>();
+    let reals = |v: &[f64]| v.iter().map(|&f| Value::Float(f)).collect::<Vec<_>>();
+    for values in [
+        // AVG of integers past 2^53: the exact sum, rounded once.
+        ints(&[i64::MAX, 1, -i64::MAX]),
+        ints(&[9_007_199_254_740_992, 1, 1]),
+        ints(&[i64::MAX, i64::MAX, 3]),
+        ints(&[i64::MIN, -1]),
+        // REAL sums, compensated.
+        reals(&[1e16, 1.0, -1e16, 0.1, 0.2]),
+        reals(&[0.1; 10]),
+        reals(&[1e308, 1e308]),
+        reals(&[1e308, 1e308, -1e308]),
+        reals(&[f64::INFINITY, 1.0]),
+        reals(&[f64::INFINITY, f64::NEG_INFINITY]),
+        reals(&[-0.0, -0.0]),
+        // Integers mixed with REALs.
+        vec![
+            Value::Float(1e16),
+            Value::Int(1),
+            Value::Float(-1e16),
+            Value::Int(2),
+        ],
+        vec![
+            Value::Int(1),
+            Value::Float(0.1),
+            Value::Int(2),
+            Value::Float(0.2),
+        ],
+        vec![
+            Value::Int(9_007_199_254_740_993),
+            Value::Float(0.5),
+            Value::Int(1),
+        ],
+    ] {
+        assert_same_sums(&values);
+    }
+    // Random REALs across magnitudes, with cancellations.
+    let seed = std::env::var("RUSTLITE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    let mut rng = Rng(seed);
+    for _ in 0..200 {
+        let mut values: Vec<f64> = Vec::new();
+        for _ in 0..1 + rng.below(12) {
+            let f = if !values.is_empty() && rng.chance(20) {
+                -*rng.pick(&values)
+            } else {
+                let mantissa = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+                let sign = if rng.chance(50) { -1.0 } else { 1.0 };
+                sign * mantissa * 10f64.powi(rng.below(40) as i32 - 20)
+            };
+            values.push(f);
+        }
+        let values = reals(&values);
+        let seeded = std::panic::catch_unwind(|| assert_same_sums(&values));
+        assert!(seeded.is_ok(), "seed {seed}");
+    }
 }

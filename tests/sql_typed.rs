@@ -178,3 +178,103 @@ fn failed_statement_leaves_nothing() -> rustlite::Result<()> {
     db.execute("INSERT INTO t VALUES (4, 'b')", params![])?;
     Ok(())
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Collection)]
+#[collection(name = "d")]
+struct Reading {
+    #[key]
+    id: i64,
+    x: f64,
+    y: f64,
+}
+
+/// SQL never makes a NaN, but a typed `f64` field stores one (of either sign). Every NaN is one
+/// value above `+inf` for SQL as for the index's keys: column `x` is indexed and `y` holds the
+/// same values unindexed, so an index scan and a full scan must give the same rows, and `=`,
+/// ORDER BY, GROUP BY and MIN/MAX agree on that order.
+#[test]
+fn stored_nan_orders_alike_through_an_index_and_a_scan() -> rustlite::Result<()> {
+    let db = Database::in_memory()?;
+    db.execute(
+        "CREATE TABLE d (id INTEGER PRIMARY KEY, x REAL, y REAL)",
+        params![],
+    )?;
+    db.execute("CREATE INDEX dx ON d (x)", params![])?;
+    let readings = db.collection::<Reading>()?;
+    for (id, v) in [
+        (1, -1.0),
+        (2, 1.0),
+        (3, f64::INFINITY),
+        (4, f64::NEG_INFINITY),
+        (8, -f64::NAN),
+        (9, f64::NAN),
+    ] {
+        readings.insert(&Reading { id, x: v, y: v })?;
+    }
+    let ids = |sql: &str| -> rustlite::Result<Vec<Value>> {
+        Ok(db
+            .query(sql, params![])?
+            .rows
+            .into_iter()
+            .flatten()
+            .collect())
+    };
+    let int = |ids: &[i64]| ids.iter().map(|&i| Value::Int(i)).collect::<Vec<_>>();
+    for (cond, expected) in [
+        ("< 0", int(&[1, 4])),
+        ("<= 1", int(&[1, 2, 4])),
+        ("> 0", int(&[2, 3, 8, 9])),
+        (">= 1e999", int(&[3, 8, 9])),
+        ("> 1e999", int(&[8, 9])),
+        ("BETWEEN -1e999 AND 1e999", int(&[1, 2, 3, 4])),
+    ] {
+        let indexed = format!("SELECT id FROM d WHERE x {cond} ORDER BY id");
+        let plan = db.explain(&indexed)?;
+        assert!(plan.contains("IndexScan d.x"), "{plan}");
+        assert_eq!(ids(&indexed)?, expected, "{indexed}");
+        let scanned = format!("SELECT id FROM d WHERE y {cond} ORDER BY id");
+        assert_eq!(ids(&scanned)?, expected, "{scanned}");
+    }
+    // `=` holds the two NaNs equal, as GROUP BY does.
+    assert_eq!(
+        ids("SELECT b.id FROM d a JOIN d b ON a.y < b.y WHERE a.id = 3 ORDER BY b.id")?,
+        int(&[8, 9])
+    );
+    assert_eq!(
+        ids("SELECT count(*) FROM d a, d b WHERE a.y = b.y AND a.id <> b.id")?,
+        int(&[2])
+    );
+    assert_eq!(
+        ids("SELECT count(*) FROM d GROUP BY y ORDER BY count(*) DESC LIMIT 1")?,
+        int(&[2])
+    );
+    // ORDER BY puts both NaNs last (first descending), whichever their sign.
+    let order = int(&[4, 1, 2, 3]);
+    let asc = ids("SELECT id FROM d ORDER BY y, id")?;
+    assert_eq!(asc.get(..4), Some(order.as_slice()));
+    assert_eq!(asc.get(4..), Some(int(&[8, 9]).as_slice()));
+    let desc = ids("SELECT id FROM d ORDER BY y DESC, id")?;
+    assert_eq!(desc.get(..2), Some(int(&[8, 9]).as_slice()));
+    // SQL writes no NaN: copying or recomputing a stored one writes NULL.
+    db.execute(
+        "CREATE TABLE copy (id INTEGER PRIMARY KEY, x REAL)",
+        params![],
+    )?;
+    db.execute("INSERT INTO copy SELECT id, x FROM d", params![])?;
+    assert_eq!(
+        ids("SELECT id FROM copy WHERE x IS NULL ORDER BY id")?,
+        int(&[8, 9])
+    );
+    assert_eq!(
+        ids("SELECT id FROM d WHERE -y IS NULL ORDER BY id")?,
+        int(&[8, 9])
+    );
+    // MAX is a NaN (the largest value), through the index as through the scan.
+    let r = db.query("SELECT min(y), max(y), min(x), max(x) FROM d", params![])?;
+    let row = r.rows.first().cloned().unwrap_or_default();
+    assert_eq!(row.first(), Some(&Value::Float(f64::NEG_INFINITY)));
+    assert!(matches!(row.get(1), Some(Value::Float(f)) if f.is_nan()));
+    assert_eq!(row.get(2), Some(&Value::Float(f64::NEG_INFINITY)));
+    assert!(matches!(row.get(3), Some(Value::Float(f)) if f.is_nan()));
+    Ok(())
+}

@@ -8,8 +8,11 @@
 //!   arithmetic is checked (a result outside that range is an overflow error), `/` on integers
 //!   truncates like SQLite; division by zero is an error. Comparing values of unrelated types
 //!   (TEXT with INTEGER) is a type-mismatch error.
+//! - A float result that is NaN (`inf - inf`, `0 * inf`) is NULL, as in SQLite; so is a NaN
+//!   parameter ([`without_nan`]), so SQL never makes or writes a NaN.
 //! - [`sort_cmp`] is the total order used by ORDER BY, MIN/MAX, DISTINCT and GROUP BY:
-//!   NULL < BOOLEAN < numbers < TEXT < BLOB < ARRAY < DOCUMENT.
+//!   NULL < BOOLEAN < numbers < TEXT < BLOB < ARRAY < DOCUMENT. Among numbers, a stored NaN
+//!   (SQL itself never makes one) is one value above `+inf`, as the index key encoding puts it.
 
 use crate::error::{Error, Result};
 use crate::sql::ast::{BinaryOp, ColumnType, Expr, ScalarFn, UnaryOp};
@@ -193,7 +196,7 @@ fn unary(op: UnaryOp, v: Value) -> Result<Value> {
             .as_integer()
             .and_then(|i| Value::from_integer(-i))
             .ok_or_else(|| Error::Sql("integer overflow in -".into()))?,
-        (UnaryOp::Neg, Value::Float(f)) => Value::Float(-f),
+        (UnaryOp::Neg, Value::Float(f)) => float(-f),
         (UnaryOp::Plus, v @ (Value::Int(_) | Value::UInt(_) | Value::Float(_))) => v,
         (op, v) => {
             let sym = match op {
@@ -273,7 +276,7 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
                     if matches!(op, BinaryOp::Div | BinaryOp::Mod) && b == 0.0 {
                         return Err(Error::Sql("division by zero".into()));
                     }
-                    Value::Float(match op {
+                    float(match op {
                         BinaryOp::Add => a + b,
                         BinaryOp::Sub => a - b,
                         BinaryOp::Mul => a * b,
@@ -293,6 +296,43 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value> {
             }
         }
     })
+}
+
+/// A float result as a SQL value: NaN is NULL (as SQLite's `sqlite3_result_double` makes it),
+/// infinities stay.
+pub fn float(f: f64) -> Value {
+    if f.is_nan() {
+        Value::Null
+    } else {
+        Value::Float(f)
+    }
+}
+
+/// `v` with every NaN, at any depth, replaced by NULL: what SQL binds for a parameter and
+/// writes for a value (SQLite's `sqlite3_bind_double` binds a NaN as NULL). Allocates only when
+/// an array or document holds a NaN.
+pub fn without_nan(v: Value) -> Value {
+    fn has_nan(v: &Value) -> bool {
+        match v {
+            Value::Float(f) => f.is_nan(),
+            Value::Array(items) => items.iter().any(has_nan),
+            Value::Map(fields) => fields.iter().any(|(_, v)| has_nan(v)),
+            _ => false,
+        }
+    }
+    match v {
+        Value::Float(f) => float(f),
+        Value::Array(items) if items.iter().any(has_nan) => {
+            Value::Array(items.into_iter().map(without_nan).collect())
+        }
+        Value::Map(fields) if fields.iter().any(|(_, v)| has_nan(v)) => Value::Map(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, without_nan(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Text rendering for `||` and `CAST(… AS TEXT)`.
@@ -375,27 +415,41 @@ pub fn compare(l: &Value, r: &Value) -> Result<Option<Ordering>> {
 
 /// Numeric order, exact between integers and floats too (`9223372036854775807` is below
 /// `9223372036854775808.0` although it rounds to it), so it agrees with [`group_key`]'s "a whole
-/// float is the integer it equals" and stays a total order for sorting. NaN sorts as
-/// `f64::total_cmp` places it.
+/// float is the integer it equals" and stays a total order for sorting.
+///
+/// NaN: SQL never makes one (a NaN result is NULL), but a typed collection's `f64` field can
+/// store one. Every NaN, whatever its sign or payload, is one value above `+inf` and equal to
+/// any other NaN: the order of the key encoding (keycode writes every NaN as one key after
+/// `+inf`), so an index scan, a full scan, `=`, ORDER BY, GROUP BY and MIN/MAX agree.
 fn num_cmp(l: &Value, r: &Value) -> Ordering {
     match (l, r) {
         (Value::Int(a), Value::Int(b)) => a.cmp(b),
         (Value::Int(_) | Value::UInt(_), Value::Int(_) | Value::UInt(_)) => {
             l.as_integer().cmp(&r.as_integer())
         }
-        (Value::Float(a), Value::Float(b)) => a.partial_cmp(b).unwrap_or_else(|| a.total_cmp(b)),
+        (Value::Float(a), Value::Float(b)) => float_cmp(*a, *b),
         (Value::Float(f), i) => int_float_cmp(i.as_integer().unwrap_or(0), *f).reverse(),
         (i, f) => int_float_cmp(i.as_integer().unwrap_or(0), f.as_f64().unwrap_or(0.0)),
     }
 }
 
-/// Integer `i` against float `f`, exactly.
+/// Two floats in [`num_cmp`]'s order: numerically (`-0.0 = 0.0`), every NaN equal to every
+/// other and above `+inf`.
+fn float_cmp(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// Integer `i` against float `f`, exactly (every integer is below NaN, see [`num_cmp`]).
 fn int_float_cmp(i: i128, f: f64) -> Ordering {
     // Beyond ±2^127 every integer a `Value` holds is on one side.
     const LIMIT: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
     if f.is_nan() {
-        #[expect(clippy::cast_precision_loss, reason = "only NaN's side matters")]
-        return (i as f64).total_cmp(&f);
+        return Ordering::Less;
     }
     if f >= LIMIT {
         return Ordering::Less;
@@ -568,12 +622,12 @@ pub fn cast(v: Value, ty: ColumnType) -> Result<Value> {
             Ok(i) => Value::from_integer(i).ok_or_else(|| fail(&Value::Text(s)))?,
             Err(_) => return Err(fail(&Value::Text(s))),
         },
-        (ColumnType::Float, Value::Float(f)) => Value::Float(f),
+        (ColumnType::Float, Value::Float(f)) => float(f),
         (ColumnType::Float, Value::Int(i)) => Value::Float(i as f64),
         (ColumnType::Float, Value::UInt(u)) => Value::Float(u as f64),
-        (ColumnType::Float, Value::Text(s)) => match s.trim().parse::<f64>() {
-            Ok(f) => Value::Float(f),
-            Err(_) => return Err(fail(&Value::Text(s))),
+        (ColumnType::Float, Value::Text(s)) => match real_text(&s) {
+            Some(f) => Value::Float(f),
+            None => return Err(fail(&Value::Text(s))),
         },
         (ColumnType::Text, Value::Bytes(b)) => match String::from_utf8(b) {
             Ok(s) => Value::Text(s),
@@ -593,6 +647,19 @@ pub fn cast(v: Value, ty: ColumnType) -> Result<Value> {
         (ColumnType::Document, v @ Value::Map(_)) => v,
         (_, v) => return Err(fail(&v)),
     })
+}
+
+/// Text as a REAL for `CAST`: a number written with digits (`1.5`, ` -2e3 `, `.5`; `1e400`
+/// overflows to `inf`, as in SQLite), not the words Rust's float parser also reads (`nan`,
+/// `inf`, `infinity` in any case, with or without a sign), which SQLite does not take.
+fn real_text(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let numeric = |b: u8| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E');
+    if s.bytes().all(numeric) {
+        s.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// The SQL name of a column type.
@@ -619,7 +686,7 @@ fn function(f: ScalarFn, args: Vec<Value>) -> Result<Value> {
         (_, Value::Null) => Value::Null,
         (ScalarFn::Abs, Value::Int(i)) => Value::from(i.unsigned_abs()),
         (ScalarFn::Abs, v @ Value::UInt(_)) => v,
-        (ScalarFn::Abs, Value::Float(x)) => Value::Float(x.abs()),
+        (ScalarFn::Abs, Value::Float(x)) => float(x.abs()),
         (ScalarFn::Lower, Value::Text(s)) => Value::Text(s.to_lowercase()),
         (ScalarFn::Upper, Value::Text(s)) => Value::Text(s.to_uppercase()),
         (ScalarFn::Length, Value::Text(s)) => Value::Int(s.chars().count() as i64),
@@ -794,6 +861,136 @@ mod tests {
             Some(Some(Ordering::Equal)),
             "as `=` sees them"
         );
+    }
+
+    /// A NaN result is NULL (SQLite's answer); infinities stay.
+    #[test]
+    fn a_nan_result_is_null() {
+        let inf = Value::Float(f64::INFINITY);
+        let neg_inf = Value::Float(f64::NEG_INFINITY);
+        let nan = Value::Float(f64::NAN);
+        let bin = |op, l: &Value, r: &Value| binary(op, l, r).ok();
+        assert_eq!(bin(BinaryOp::Sub, &inf, &inf), Some(Value::Null));
+        assert_eq!(bin(BinaryOp::Add, &inf, &neg_inf), Some(Value::Null));
+        assert_eq!(bin(BinaryOp::Mul, &inf, &Value::Int(0)), Some(Value::Null));
+        assert_eq!(bin(BinaryOp::Div, &inf, &neg_inf), Some(Value::Null));
+        assert_eq!(
+            bin(BinaryOp::Mod, &inf, &Value::Float(2.0)),
+            Some(Value::Null)
+        );
+        assert_eq!(bin(BinaryOp::Add, &nan, &Value::Int(1)), Some(Value::Null));
+        assert_eq!(
+            bin(BinaryOp::Mul, &Value::Float(1e308), &Value::Int(10)),
+            Some(inf.clone())
+        );
+        assert_eq!(unary(UnaryOp::Neg, nan.clone()).ok(), Some(Value::Null));
+        assert_eq!(
+            function(ScalarFn::Abs, vec![nan.clone()]).ok(),
+            Some(Value::Null)
+        );
+        assert_eq!(cast(nan.clone(), ColumnType::Float).ok(), Some(Value::Null));
+        // Parameters and written values: NaN at any depth is NULL.
+        let doc = |v: Value| Value::Map(vec![("a".into(), Value::Array(vec![Value::Int(1), v]))]);
+        assert_eq!(without_nan(doc(nan.clone())), doc(Value::Null));
+        assert_eq!(without_nan(Value::Float(-f64::NAN)), Value::Null);
+        assert_eq!(without_nan(doc(inf.clone())), doc(inf));
+    }
+
+    /// `CAST(text AS REAL)` takes numbers written with digits only: not `nan` or `inf`, which
+    /// `str::parse::<f64>` reads.
+    #[test]
+    fn cast_to_real_takes_only_numeric_text() {
+        let real = |s: &str| cast(Value::Text(s.into()), ColumnType::Float);
+        for word in [
+            "nan",
+            "NaN",
+            "-nan",
+            "+NAN",
+            "inf",
+            "-inf",
+            "+Inf",
+            "INF",
+            "infinity",
+            "-Infinity",
+            " infinity ",
+            "",
+            "e5",
+            "1e",
+            "0x10",
+            "1.5x",
+        ] {
+            let err = real(word).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("cannot cast TEXT"), "{word:?}: {err}");
+        }
+        for (text, f) in [
+            ("1e400", f64::INFINITY),
+            ("-1e400", f64::NEG_INFINITY),
+            (" 2.5 ", 2.5),
+            (".5", 0.5),
+            ("5.", 5.0),
+            ("-2E3", -2000.0),
+            ("+1e-3", 0.001),
+        ] {
+            assert_eq!(real(text).ok(), Some(Value::Float(f)), "{text:?}");
+        }
+    }
+
+    /// Every NaN (either sign) is one value above `+inf`, as keycode keys it: `=`, ORDER BY and
+    /// GROUP BY agree with each other and with an index's order.
+    #[test]
+    fn every_nan_is_one_value_above_infinity() {
+        let nan = Value::Float(f64::NAN);
+        let neg_nan = Value::Float(-f64::NAN);
+        assert!(neg_nan.as_f64().is_some_and(|f| f.is_sign_negative()));
+        let cmp = |l: &Value, r: &Value| compare(l, r).ok().flatten();
+        assert_eq!(cmp(&nan, &neg_nan), Some(Ordering::Equal));
+        assert_eq!(cmp(&neg_nan, &nan), Some(Ordering::Equal));
+        for below in [
+            Value::Float(f64::INFINITY),
+            Value::Float(f64::NEG_INFINITY),
+            Value::Float(-0.0),
+            Value::Int(i64::MIN),
+            Value::UInt(u64::MAX),
+        ] {
+            for n in [&nan, &neg_nan] {
+                assert_eq!(cmp(&below, n), Some(Ordering::Less), "{below:?} {n:?}");
+                assert_eq!(cmp(n, &below), Some(Ordering::Greater), "{n:?} {below:?}");
+            }
+        }
+        assert_eq!(
+            binary(BinaryOp::Eq, &neg_nan, &nan).ok(),
+            Some(Value::Bool(true))
+        );
+        assert_eq!(
+            binary(BinaryOp::Lt, &neg_nan, &Value::Int(0)).ok(),
+            Some(Value::Bool(false))
+        );
+        let mut v = [
+            neg_nan.clone(),
+            Value::Float(f64::INFINITY),
+            nan.clone(),
+            Value::Int(-1),
+            Value::Float(f64::NEG_INFINITY),
+        ];
+        v.sort_by(sort_cmp);
+        let (finite, nans) = v.split_at(3);
+        assert_eq!(
+            finite,
+            [
+                Value::Float(f64::NEG_INFINITY),
+                Value::Int(-1),
+                Value::Float(f64::INFINITY)
+            ]
+        );
+        assert!(nans.iter().all(|x| x.as_f64().is_some_and(f64::is_nan)));
+        // The same order as the key encoding: one group, above +inf.
+        let key = |v: &Value| {
+            let mut k = Vec::new();
+            group_key(v, &mut k);
+            k
+        };
+        assert_eq!(key(&nan), key(&neg_nan));
+        assert!(key(&Value::Float(f64::INFINITY)) < key(&neg_nan));
     }
 
     #[test]

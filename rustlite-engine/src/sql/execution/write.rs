@@ -8,7 +8,7 @@
 use super::{run, scan};
 use crate::error::{Error, Result};
 use crate::sql::ast::ColumnType;
-use crate::sql::eval::{eval, integral, type_name};
+use crate::sql::eval::{eval, integral, type_name, without_nan};
 use crate::sql::planner::{InsertPlan, Plan};
 use crate::sql::storage::{Row, Storage, TableInfo};
 use crate::value::Value;
@@ -124,11 +124,13 @@ pub fn execute(plan: Plan, storage: &mut dyn Storage) -> Result<u64> {
     }
 }
 
-/// Coerces each value to its column's type and checks `NOT NULL`.
+/// Coerces each value to its column's type and checks `NOT NULL`. A NaN (a stored one read by
+/// `INSERT … SELECT` or `UPDATE`; SQL makes none) is written as NULL, at any depth.
 pub fn check_row(table: &TableInfo, row: Row) -> Result<Row> {
     row.into_iter()
         .zip(&table.columns)
         .map(|(v, c)| {
+            let v = without_nan(v);
             let mismatch = |v: &Value| {
                 Error::Sql(format!(
                     "type mismatch: column {}.{} is {}, got {} {}",

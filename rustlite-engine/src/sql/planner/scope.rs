@@ -9,6 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::sql::ast::Expr;
+use crate::sql::eval::without_nan;
 use crate::value::Value;
 
 /// One input column.
@@ -142,16 +143,20 @@ pub fn bind(n: usize, params: Params<'_>) -> Result<Expr> {
     value_of(n, params).map(Expr::Literal)
 }
 
-/// The value of parameter `n` (in its [canonical](Value::canonical) form), or an error naming
-/// it.
+/// The value of parameter `n` (in its [canonical](Value::canonical) form, a NaN as NULL: see
+/// [`without_nan`]), or an error naming it.
 pub fn value_of(n: usize, params: &[Value]) -> Result<Value> {
-    params.get(n).cloned().map(Value::canonical).ok_or_else(|| {
-        Error::Sql(format!(
-            "missing parameter ${}: {} given",
-            n + 1,
-            params.len()
-        ))
-    })
+    params
+        .get(n)
+        .cloned()
+        .map(|v| without_nan(v.canonical()))
+        .ok_or_else(|| {
+            Error::Sql(format!(
+                "missing parameter ${}: {} given",
+                n + 1,
+                params.len()
+            ))
+        })
 }
 
 /// Shifts every column reference by `-offset` (re-basing onto a sub-row).
