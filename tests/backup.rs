@@ -143,9 +143,7 @@ fn restore_round_trip_and_refusals() {
     write_listing(&backup, &format!("{text}../../etc/passwd 10 00000000\n"));
     assert_refused(&backup, "BACKUP");
     let body = format!("{}../../etc/passwd 10 00000000\n", listing_body(&text));
-    let entries = body.lines().count() - 1;
-    let crc = crc32fast::hash(body.as_bytes());
-    write_listing(&backup, &format!("{body}end {entries} {crc:08x}\n"));
+    write_listing(&backup, &seal(&body));
     let reason = assert_refused(&backup, "BACKUP");
     assert!(reason.contains("refusing file name"), "{reason}");
 }
@@ -227,6 +225,16 @@ fn listing_body(text: &str) -> &str {
     &text[..=end]
 }
 
+/// `body` (header and entry lines) with a matching trailer: a listing that passes its own
+/// checks, as a writer bug or a hand-made backup could produce.
+fn seal(body: &str) -> String {
+    let entries = body.lines().count() - 1;
+    format!(
+        "{body}end {entries} {:08x}\n",
+        crc32fast::hash(body.as_bytes())
+    )
+}
+
 /// Restoring `backup` fails with `Corruption` in `file`, and nothing reaches the target.
 fn assert_refused(backup: &Path, file: &str) -> String {
     let target = backup.with_file_name("refused-target");
@@ -253,11 +261,7 @@ fn a_listing_is_sealed_by_a_trailer_and_written_last() {
     let text = read_listing(&backup);
     assert!(text.starts_with("rustlite-backup 2\n"), "{text}");
     let body = listing_body(&text);
-    let entries = body.lines().count() - 1;
-    assert_eq!(
-        &text[body.len()..],
-        format!("end {entries} {:08x}\n", crc32fast::hash(body.as_bytes()))
-    );
+    assert_eq!(text, seal(body));
     // Every file of the backup but the listing is listed, and no temporary file is left.
     let mut files: Vec<String> = std::fs::read_dir(&backup)
         .expect("dir")
@@ -353,4 +357,88 @@ fn a_backup_in_the_previous_listing_format_is_refused_as_older_or_unfinished() {
         reason.contains("format 1") && reason.contains("older or unfinished"),
         "{reason}"
     );
+}
+
+/// The listing's line for the first file whose name ends in `suffix`, and that name.
+fn line_of(text: &str, suffix: &str) -> (String, String) {
+    let line = text
+        .lines()
+        .find(|l| l.split(' ').next().is_some_and(|n| n.ends_with(suffix)))
+        .unwrap_or_else(|| panic!("no {suffix} line in {text}"));
+    let name = line.split(' ').next().expect("name");
+    (format!("{line}\n"), name.to_string())
+}
+
+#[test]
+fn a_sealed_listing_missing_the_manifest_current_names_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let backup = backed_up(dir.path());
+    let text = read_listing(&backup);
+    // Torn right after the CURRENT line (sorted: the manifest came after it), then sealed.
+    let current = text.find("\nCURRENT ").expect("CURRENT line") + 1;
+    let end = current + text[current..].find('\n').expect("line end") + 1;
+    let manifest = text[end..].split(' ').next().expect("name").to_string();
+    assert!(manifest.starts_with("MANIFEST-"), "{text}");
+    write_listing(&backup, &seal(&text[..end]));
+    let reason = assert_refused(&backup, &manifest);
+    assert!(reason.contains("CURRENT names this manifest"), "{reason}");
+    // The same with the manifest file gone too.
+    std::fs::remove_file(backup.join(&manifest)).expect("remove manifest");
+    assert_refused(&backup, &manifest);
+}
+
+#[test]
+fn a_sealed_listing_missing_a_table_is_refused_naming_the_table() {
+    let dir = tempfile::tempdir().expect("dir");
+    let backup = backed_up(dir.path());
+    let text = read_listing(&backup);
+    let (line, table) = line_of(&text, ".sst");
+    std::fs::remove_file(backup.join(&table)).expect("remove table");
+    write_listing(&backup, &seal(&listing_body(&text).replace(&line, "")));
+    let reason = assert_refused(&backup, &table);
+    assert!(reason.contains("names this table"), "{reason}");
+}
+
+#[test]
+fn a_sealed_listing_with_a_substituted_table_or_no_live_wal_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let backup = backed_up(dir.path());
+    let text = read_listing(&backup);
+
+    // A table replaced by other bytes, listed with their size and crc: the manifest's size
+    // for it does not match.
+    let (line, table) = line_of(&text, ".sst");
+    let path = backup.join(&table);
+    let original = std::fs::read(&path).expect("read table");
+    std::fs::remove_file(&path).expect("unlink table");
+    std::fs::write(&path, b"not a table").expect("write");
+    let substituted = format!("{table} 11 {:08x}\n", crc32fast::hash(b"not a table"));
+    write_listing(
+        &backup,
+        &seal(&listing_body(&text).replace(&line, &substituted)),
+    );
+    let reason = assert_refused(&backup, &table);
+    assert!(reason.contains("records"), "{reason}");
+    std::fs::remove_file(&path).expect("unlink");
+    std::fs::write(&path, &original).expect("put the table back");
+
+    // The live WAL missing: opening the restored copy would refuse it (edits lost).
+    let (line, wal) = line_of(&text, ".wal");
+    std::fs::remove_file(backup.join(&wal)).expect("remove WAL");
+    write_listing(&backup, &seal(&listing_body(&text).replace(&line, "")));
+    let reason = assert_refused(&backup, &wal);
+    assert!(reason.contains("live WAL"), "{reason}");
+}
+
+#[test]
+fn a_whole_backup_restores_and_opens_after_every_check() {
+    let dir = tempfile::tempdir().expect("dir");
+    let backup = backed_up(dir.path());
+    let target = dir.path().join("restored");
+    Database::restore(&backup, &target).expect("restore");
+    let restored = Database::open(&target).expect("open restored");
+    assert_eq!(restored.scan_prefix("k").expect("scan").count(), 2000);
+    assert!(restored.verify().expect("verify") > 0);
+    // The restored copy holds the backup's files, not its listing.
+    assert!(!target.join("BACKUP").exists());
 }

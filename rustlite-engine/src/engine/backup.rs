@@ -27,16 +27,21 @@
 //!
 //! [`restore`] trusts nothing in a backup: it refuses a non-empty target, a listing without its
 //! trailer, names other than the plain file names the engine writes (no `..`, no `/`, no
-//! absolute paths) and symlinks; it verifies every listed file's size and crc32 before copying
-//! anything.
+//! absolute paths) and symlinks; it verifies every listed file's size and crc32, and that the
+//! listed files make a whole database — `CURRENT` names a listed manifest, and every table and
+//! the live WAL that manifest names are listed — all before copying anything.
 
 use crate::engine::{jobs, Engine};
 use crate::error::{Error, Result};
 use crate::lsm::ikey::SeqNo;
-use crate::lsm::manifest::{sst_file_name, Manifest, ManifestState, CURRENT_FILE};
+use crate::lsm::manifest::{
+    manifest_file_name, parse_file_name, sst_file_name, FileName, Manifest, ManifestState,
+    CURRENT_FILE, MAX_LEVELS,
+};
 use crate::lsm::wal::wal_file_name;
-use crate::storage::{write_file_synced, FsStorage, RandomAccessFile, Storage};
+use crate::storage::{write_file_synced, FsStorage, MemStorage, RandomAccessFile, Storage};
 use listing::Entry;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -214,8 +219,92 @@ impl Engine {
     }
 }
 
+/// Reads the listed file `e` of `backup`, checking it still matches its listing.
+fn read_listed(backup: &Path, e: &Entry) -> Result<Vec<u8>> {
+    let data = std::fs::read(backup.join(&e.name))?;
+    if data.len() as u64 != e.size || crc32fast::hash(&data) != e.crc {
+        return Err(Error::corruption(
+            &e.name,
+            0,
+            "backup file changed during restore",
+        ));
+    }
+    Ok(data)
+}
+
+/// Checks that the listed files make a whole database, as opening it will require: `CURRENT`
+/// names a listed manifest, and every table (at the size the manifest records) and the live WAL
+/// that manifest names are listed. The manifest is decoded by the engine's own loader from the
+/// bytes checked against the listing, held in memory. A refusal is [`Error::Corruption`] naming
+/// the file the backup lacks (or the damaged `CURRENT` or manifest).
+fn check_complete(backup: &Path, entries: &[Entry]) -> Result<()> {
+    let listed: HashMap<&str, &Entry> = entries.iter().map(|e| (e.name.as_str(), e)).collect();
+    let incomplete = |name: &str, why: String| {
+        Error::corruption(
+            name,
+            0,
+            format!("{why}, but the backup does not list it: the backup is incomplete"),
+        )
+    };
+    let current_entry = listed
+        .get(CURRENT_FILE)
+        .ok_or_else(|| incomplete(CURRENT_FILE, "a database needs it".to_string()))?;
+    let current = read_listed(backup, current_entry)?;
+    let Some(FileName::Manifest(number)) = std::str::from_utf8(&current)
+        .ok()
+        .and_then(|s| s.strip_suffix('\n'))
+        .and_then(parse_file_name)
+    else {
+        return Err(Error::corruption(
+            CURRENT_FILE,
+            0,
+            "does not hold a manifest name and newline",
+        ));
+    };
+    let manifest = manifest_file_name(number);
+    let manifest_entry = listed
+        .get(manifest.as_str())
+        .ok_or_else(|| incomplete(&manifest, format!("{CURRENT_FILE} names this manifest")))?;
+    let storage = MemStorage::new();
+    for (name, data) in [
+        (CURRENT_FILE, current),
+        (manifest.as_str(), read_listed(backup, manifest_entry)?),
+    ] {
+        storage.create(name)?.append(&data)?;
+    }
+    let Some((state, _)) = Manifest::load(&storage, MAX_LEVELS)? else {
+        return Err(Error::corruption(CURRENT_FILE, 0, "names no manifest"));
+    };
+    for meta in state.levels.iter().flatten() {
+        let name = sst_file_name(meta.number);
+        match listed.get(name.as_str()) {
+            None => return Err(incomplete(&name, format!("{manifest} names this table"))),
+            Some(e) if e.size != meta.size => {
+                return Err(Error::corruption(
+                    &name,
+                    0,
+                    format!(
+                        "the backup holds {} bytes but {manifest} records {}",
+                        e.size, meta.size
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    let wal = wal_file_name(state.log_number);
+    if !listed.contains_key(wal.as_str()) {
+        return Err(incomplete(
+            &wal,
+            format!("{manifest} names this as the live WAL"),
+        ));
+    }
+    Ok(())
+}
+
 /// Copies the backup in `backup` into `target` (created if missing; refused if not empty),
-/// after verifying every listed file's name, type, size and checksum.
+/// after verifying every listed file's name, type, size and checksum, and that the files make a
+/// whole database (see the module docs).
 ///
 /// ```
 /// use rustlite_engine::{engine::restore, Engine, Options};
@@ -269,17 +358,10 @@ pub fn restore(backup: impl AsRef<Path>, target: impl AsRef<Path>) -> Result<()>
             ));
         }
     }
+    check_complete(backup, &entries)?;
     ensure_empty_dir(target)?;
     let copy = |e: &Entry| -> Result<()> {
-        let data = std::fs::read(backup.join(&e.name))?;
-        if crc32fast::hash(&data) != e.crc {
-            return Err(Error::corruption(
-                &e.name,
-                0,
-                "backup file changed during restore",
-            ));
-        }
-        write_file_synced(&target.join(&e.name), &data)
+        write_file_synced(&target.join(&e.name), &read_listed(backup, e)?)
     };
     // `CURRENT` last, once every file it leads to is complete and durable: a restore cut short
     // leaves a directory without it, which opening refuses as corrupt ("missing CURRENT in a
