@@ -6,37 +6,52 @@
 //! system, an in-memory source), takes their open files. Then, the lock released, it copies
 //! those through the open files (readable after a compaction unlinks them), writes a fresh
 //! manifest naming exactly those files, and last a `BACKUP` file listing every file with its
-//! size and crc32. The backup is itself a database directory that `Engine::open` opens, and it
-//! holds every commit up to the memtable switch (a prefix of the history: one commit boundary,
-//! never a partial commit). Opening it makes it a live database whose files change: [`restore`]
-//! then refuses it (the files no longer match the listing), so restore first and open the copy.
+//! size and crc32, sealed by a trailer (format in [`listing`]). The backup is itself a database
+//! directory that `Engine::open` opens, and it holds every commit up to the memtable switch (a
+//! prefix of the history: one commit boundary, never a partial commit). Opening it makes it a
+//! live database whose files change: [`restore`] then refuses it (the files no longer match the
+//! listing), so restore first and open the copy.
 //!
 //! ```text
-//! BACKUP:  rustlite-backup 1
+//! BACKUP:  rustlite-backup 2
 //!          000012.sst 4096123 9f3a01c2
 //!          000016.wal 0 00000000
 //!          MANIFEST-000015 211 0c44aa10
 //!          CURRENT 16 1d2e3f40
+//!          end 4 45dde01d
 //! ```
-//! [`restore`] trusts nothing in a backup: it refuses a non-empty target, accepts only plain file
-//! names the engine writes (no `..`, no `/`, no absolute paths), refuses symlinks, and verifies
-//! every listed file's size and crc32 before copying anything.
+//! The listing is the last thing made durable: every file it names is fsynced and the directory
+//! synced first, then it is written to `BACKUP.tmp`, fsynced, renamed to `BACKUP` and the
+//! directory synced again. A backup cut short (a crash, an I/O error) has no `BACKUP`, never one
+//! that looks whole; and a listing torn or edited anyway fails its trailer.
+//!
+//! [`restore`] trusts nothing in a backup: it refuses a non-empty target, a listing without its
+//! trailer, names other than the plain file names the engine writes (no `..`, no `/`, no
+//! absolute paths) and symlinks; it verifies every listed file's size and crc32, and that the
+//! listed files make a whole database — `CURRENT` names a listed manifest, and every table and
+//! the live WAL that manifest names are listed — all before copying anything.
 
 use crate::engine::{jobs, Engine};
 use crate::error::{Error, Result};
 use crate::lsm::ikey::SeqNo;
 use crate::lsm::manifest::{
-    parse_file_name, sst_file_name, FileName, Manifest, ManifestState, CURRENT_FILE,
+    manifest_file_name, parse_file_name, sst_file_name, FileName, Manifest, ManifestState,
+    CURRENT_FILE, MAX_LEVELS,
 };
 use crate::lsm::wal::wal_file_name;
-use crate::storage::{write_file_synced, FsStorage, RandomAccessFile, Storage};
+use crate::storage::{write_file_synced, FsStorage, MemStorage, RandomAccessFile, Storage};
+use listing::Entry;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+mod listing;
+
 /// Name of the file that lists a backup's files with sizes and checksums.
 pub const BACKUP_FILE: &str = "BACKUP";
-const BACKUP_HEADER: &str = "rustlite-backup 1";
+/// The listing is written here, then renamed to [`BACKUP_FILE`].
+const BACKUP_TMP_FILE: &str = "BACKUP.tmp";
 
 /// What a backup wrote.
 ///
@@ -141,7 +156,6 @@ impl Engine {
             last_seq,
             ..BackupInfo::default()
         };
-        let mut listing = vec![BACKUP_HEADER.to_string()];
         let mut levels = vec![Vec::new(); state.version.levels.len()];
         let mut to_copy = Vec::new();
         for (level, files) in state.version.levels.iter().enumerate() {
@@ -177,15 +191,21 @@ impl Engine {
         // An empty live WAL, as every database directory has one.
         dest_storage.create(&wal_file_name(wal_number))?.sync()?;
         Manifest::create(&dest_storage, manifest_number, &manifest_state)?;
+        let mut entries = Vec::new();
         for name in dest_storage.list()? {
             let (size, crc) = crc_of(&dest.join(&name))?;
-            listing.push(format!("{name} {size} {crc:08x}"));
             info.files += 1;
             info.bytes += size;
+            entries.push(Entry { name, size, crc });
         }
-        let mut text = listing.join("\n");
-        text.push('\n');
-        write_file_synced(&dest.join(BACKUP_FILE), text.as_bytes())?;
+        // The listing is the last thing made durable, and appears whole or not at all: every
+        // file it names is fsynced (copies, the WAL, the manifest, `CURRENT`) and their entries
+        // (links included) made durable here, before the listing is written under a temporary
+        // name, fsynced and renamed into place.
+        sync_dir(dest)?;
+        let tmp = dest.join(BACKUP_TMP_FILE);
+        write_file_synced(&tmp, listing::encode(&entries).as_bytes())?;
+        std::fs::rename(&tmp, dest.join(BACKUP_FILE))?;
         sync_dir(dest)?;
         tracing::info!(
             files = info.files,
@@ -199,50 +219,92 @@ impl Engine {
     }
 }
 
-/// One verified entry of a `BACKUP` listing.
-struct Entry {
-    name: String,
-    size: u64,
-    crc: u32,
+/// Reads the listed file `e` of `backup`, checking it still matches its listing.
+fn read_listed(backup: &Path, e: &Entry) -> Result<Vec<u8>> {
+    let data = std::fs::read(backup.join(&e.name))?;
+    if data.len() as u64 != e.size || crc32fast::hash(&data) != e.crc {
+        return Err(Error::corruption(
+            &e.name,
+            0,
+            "backup file changed during restore",
+        ));
+    }
+    Ok(data)
 }
 
-fn parse_listing(text: &str) -> Result<Vec<Entry>> {
-    let bad = |line: usize, why: &str| Error::corruption(BACKUP_FILE, line as u64, why.to_string());
-    let mut lines = text.lines();
-    if lines.next() != Some(BACKUP_HEADER) {
-        return Err(bad(0, "not a RustLite backup listing (bad header)"));
+/// Checks that the listed files make a whole database, as opening it will require: `CURRENT`
+/// names a listed manifest, and every table (at the size the manifest records) and the live WAL
+/// that manifest names are listed. The manifest is decoded by the engine's own loader from the
+/// bytes checked against the listing, held in memory. A refusal is [`Error::Corruption`] naming
+/// the file the backup lacks (or the damaged `CURRENT` or manifest).
+fn check_complete(backup: &Path, entries: &[Entry]) -> Result<()> {
+    let listed: HashMap<&str, &Entry> = entries.iter().map(|e| (e.name.as_str(), e)).collect();
+    let incomplete = |name: &str, why: String| {
+        Error::corruption(
+            name,
+            0,
+            format!("{why}, but the backup does not list it: the backup is incomplete"),
+        )
+    };
+    let current_entry = listed
+        .get(CURRENT_FILE)
+        .ok_or_else(|| incomplete(CURRENT_FILE, "a database needs it".to_string()))?;
+    let current = read_listed(backup, current_entry)?;
+    let Some(FileName::Manifest(number)) = std::str::from_utf8(&current)
+        .ok()
+        .and_then(|s| s.strip_suffix('\n'))
+        .and_then(parse_file_name)
+    else {
+        return Err(Error::corruption(
+            CURRENT_FILE,
+            0,
+            "does not hold a manifest name and newline",
+        ));
+    };
+    let manifest = manifest_file_name(number);
+    let manifest_entry = listed
+        .get(manifest.as_str())
+        .ok_or_else(|| incomplete(&manifest, format!("{CURRENT_FILE} names this manifest")))?;
+    let storage = MemStorage::new();
+    for (name, data) in [
+        (CURRENT_FILE, current),
+        (manifest.as_str(), read_listed(backup, manifest_entry)?),
+    ] {
+        storage.create(name)?.append(&data)?;
     }
-    let mut entries = Vec::new();
-    for (i, line) in lines.enumerate() {
-        let mut parts = line.split(' ');
-        let (Some(name), Some(size), Some(crc), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad(i + 1, "malformed line"));
-        };
-        let allowed = matches!(
-            parse_file_name(name),
-            Some(FileName::Sst(_) | FileName::Wal(_) | FileName::Manifest(_) | FileName::Current)
-        );
-        if !allowed || name.contains('/') || name.contains("..") {
-            return Err(bad(i + 1, &format!("refusing file name {name:?}")));
+    let Some((state, _)) = Manifest::load(&storage, MAX_LEVELS)? else {
+        return Err(Error::corruption(CURRENT_FILE, 0, "names no manifest"));
+    };
+    for meta in state.levels.iter().flatten() {
+        let name = sst_file_name(meta.number);
+        match listed.get(name.as_str()) {
+            None => return Err(incomplete(&name, format!("{manifest} names this table"))),
+            Some(e) if e.size != meta.size => {
+                return Err(Error::corruption(
+                    &name,
+                    0,
+                    format!(
+                        "the backup holds {} bytes but {manifest} records {}",
+                        e.size, meta.size
+                    ),
+                ))
+            }
+            Some(_) => {}
         }
-        let size = size.parse().map_err(|_| bad(i + 1, "bad size"))?;
-        let crc = u32::from_str_radix(crc, 16).map_err(|_| bad(i + 1, "bad checksum"))?;
-        entries.push(Entry {
-            name: name.to_string(),
-            size,
-            crc,
-        });
     }
-    if !entries.iter().any(|e| e.name == "CURRENT") {
-        return Err(bad(0, "listing names no CURRENT file"));
+    let wal = wal_file_name(state.log_number);
+    if !listed.contains_key(wal.as_str()) {
+        return Err(incomplete(
+            &wal,
+            format!("{manifest} names this as the live WAL"),
+        ));
     }
-    Ok(entries)
+    Ok(())
 }
 
 /// Copies the backup in `backup` into `target` (created if missing; refused if not empty),
-/// after verifying every listed file's name, type, size and checksum.
+/// after verifying every listed file's name, type, size and checksum, and that the files make a
+/// whole database (see the module docs).
 ///
 /// ```
 /// use rustlite_engine::{engine::restore, Engine, Options};
@@ -259,9 +321,14 @@ fn parse_listing(text: &str) -> Result<Vec<Entry>> {
 /// ```
 pub fn restore(backup: impl AsRef<Path>, target: impl AsRef<Path>) -> Result<()> {
     let (backup, target) = (backup.as_ref(), target.as_ref());
-    let listing = std::fs::read_to_string(backup.join(BACKUP_FILE))
-        .map_err(|e| Error::InvalidArgument(format!("{}: not a backup: {e}", backup.display())))?;
-    let entries = parse_listing(&listing)?;
+    let listing = std::fs::read(backup.join(BACKUP_FILE)).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::InvalidArgument(format!(
+            "{}: not a backup (no {BACKUP_FILE} listing; a backup cut short has none): {e}",
+            backup.display()
+        )),
+        _ => Error::from(e),
+    })?;
+    let entries = listing::parse(&listing)?;
     for e in &entries {
         let path = backup.join(&e.name);
         let meta = std::fs::symlink_metadata(&path).map_err(|err| match err.kind() {
@@ -291,17 +358,10 @@ pub fn restore(backup: impl AsRef<Path>, target: impl AsRef<Path>) -> Result<()>
             ));
         }
     }
+    check_complete(backup, &entries)?;
     ensure_empty_dir(target)?;
     let copy = |e: &Entry| -> Result<()> {
-        let data = std::fs::read(backup.join(&e.name))?;
-        if crc32fast::hash(&data) != e.crc {
-            return Err(Error::corruption(
-                &e.name,
-                0,
-                "backup file changed during restore",
-            ));
-        }
-        write_file_synced(&target.join(&e.name), &data)
+        write_file_synced(&target.join(&e.name), &read_listed(backup, e)?)
     };
     // `CURRENT` last, once every file it leads to is complete and durable: a restore cut short
     // leaves a directory without it, which opening refuses as corrupt ("missing CURRENT in a
