@@ -26,7 +26,7 @@ use std::sync::Arc;
 use rustlite_engine::catalog::{Catalog, TableSchema};
 use rustlite_engine::mvcc::Reader;
 use rustlite_engine::table::{self, RawRow, WriteMode};
-use rustlite_engine::{Error, Result, Transaction};
+use rustlite_engine::{Result, Transaction};
 use serde::Serialize;
 
 use super::{open, ops, Collection, Field, Iter};
@@ -92,8 +92,9 @@ impl<'a, T: Collection> TxCollection<'a, T> {
         Reader::at_one_snapshot(&mut **tx, |tx| {
             let table = match Catalog::cached_table(tx, T::NAME) {
                 Some(table) => table,
-                None => Catalog::table(tx, T::NAME)?
-                    .ok_or_else(|| Error::NotFound(format!("collection {}", T::NAME)))?,
+                None => Catalog::table(tx, T::NAME)?.ok_or_else(|| {
+                    rustlite_engine::Error::NotFound(format!("collection {}", T::NAME))
+                })?,
             };
             f(tx, &table)
         })
