@@ -457,8 +457,11 @@ impl Database {
     }
 
     /// Copies the backup in `backup` into `target` (refused if `target` is not empty) after
-    /// verifying every file's name, size and checksum; a tampered backup gives
-    /// [`Error::Corruption`]. Then `Database::open(target)` opens it.
+    /// verifying it: the `BACKUP` listing's trailer (so a torn or edited listing is refused),
+    /// every listed file's name, size and checksum, and that the files make a whole database
+    /// (the manifest `CURRENT` names, every table it names, the live WAL). A tampered or
+    /// incomplete backup gives [`Error::Corruption`] and copies nothing. Then
+    /// `Database::open(target)` opens it.
     ///
     /// ```
     /// use rustlite::Database;
