@@ -354,8 +354,11 @@ fn text_of(v: &Value) -> Option<String> {
 /// values in a thousand (`269074265667341.5` is `…341.0` there, `…342.0` here). Infinities
 /// and NaN print as Rust does.
 pub fn float_text(f: f64) -> String {
-    if !f.is_finite() {
-        return f.to_string();
+    if f.is_infinite() {
+        return if f > 0.0 { "Inf" } else { "-Inf" }.into(); // SQLite's spelling
+    }
+    if f.is_nan() {
+        return "NaN".into(); // only a NaN stored by other means (SQL makes none)
     }
     if f == 0.0 {
         return "0.0".into(); // -0.0 too, as SQLite prints it
@@ -839,6 +842,8 @@ mod tests {
             (0.00001, "1.0e-05"),
             (-0.0, "0.0"),
             (1e300 * 10.0, "1.0e+301"),
+            (f64::INFINITY, "Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
         ] {
             assert_eq!(float_text(f), text, "{f:e}");
         }
