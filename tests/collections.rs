@@ -1242,3 +1242,83 @@ fn a_handle_at_read_committed_follows_a_dropped_index() -> TestResult {
     }
     Ok(())
 }
+
+/// A migration that removes one field and adds another keeps the removed field's values in
+/// the documents, as a migration that only removes fields does: a type that brings the field
+/// back finds them. Before, the rewrite for the added field dropped them (the documents were
+/// read as the new type and written back), and the first type then failed to read any
+/// document ("missing field `age`").
+#[test]
+fn a_migration_that_adds_a_field_keeps_the_values_of_one_it_removes() -> TestResult {
+    mod n1 {
+        use serde::{Deserialize, Serialize};
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, rustlite::Collection)]
+        #[collection(name = "folk")]
+        pub struct P {
+            #[key]
+            pub id: u32,
+            pub name: String,
+            pub age: u32,
+        }
+    }
+    mod n2 {
+        use serde::{Deserialize, Serialize};
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, rustlite::Collection)]
+        #[collection(name = "folk")]
+        pub struct P {
+            #[key]
+            pub id: u32,
+            pub name: String,
+            #[serde(default)]
+            pub email: Option<String>,
+        }
+    }
+    let dir = tempfile::tempdir()?;
+    let ada = n1::P {
+        id: 1,
+        name: "ada".into(),
+        age: 36,
+    };
+    {
+        let db = Database::open(dir.path())?;
+        db.collection::<n1::P>()?.insert(&ada)?;
+    }
+    {
+        let db = Database::open(dir.path())?;
+        let folk = db.collection::<n2::P>()?;
+        let p = folk.get(&1)?.ok_or("row 1")?;
+        assert_eq!((p.name.as_str(), p.email), ("ada", None));
+        // The added field is stored, so SQL sees it.
+        let rows = db.query("SELECT email FROM folk WHERE id = 1", [])?;
+        assert_eq!(rows.rows, [[Value::Null]]);
+    }
+    let db = Database::open(dir.path())?;
+    assert_eq!(db.collection::<n1::P>()?.get(&1)?, Some(ada));
+    Ok(())
+}
+
+/// `range` on a field without a B-Tree index says what to do instead: add `#[index]`, or, for
+/// a key field (which cannot carry `#[index]`), use `range_keys`. Before, a key field was also
+/// told to add `#[index]`, which the derive refuses.
+#[test]
+fn range_without_a_btree_index_says_what_to_use() -> TestResult {
+    let db = Database::in_memory()?;
+    let users = db.collection::<User>()?;
+    users.insert(&user(1, 30, "no"))?;
+    let message = |r: Result<rustlite::Iter<User>, Error>| match r {
+        Err(Error::InvalidArgument(m)) => m,
+        other => panic!("expected InvalidArgument, got {:?}", other.map(|_| ())),
+    };
+    assert!(message(users.range(User::ID, 0..10)).contains("use range_keys"));
+    assert!(
+        message(users.range(User::NAME, "a".to_string().."z".to_string())).contains("#[index]")
+    );
+    assert!(
+        message(users.range(User::COUNTRY, "a".to_string().."z".to_string())).contains("#[index]")
+    );
+    assert_eq!(
+        ids(&users.range_keys(0..10)?.collect::<Result<Vec<_>, _>>()?),
+        [1]
+    );
+    Ok(())
+}

@@ -20,6 +20,7 @@
 //! All of it runs in one transaction: a failed backfill (say, a new unique index meeting a
 //! duplicate) leaves the catalog as it was.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use std::ops::Bound;
@@ -118,6 +119,8 @@ pub(crate) fn ensure_table<T: Collection>(tx: &mut Transaction) -> Result<Arc<Ta
 /// cannot read is read again without the values of fields the stored schema (`known`) no
 /// longer declared, stale values a type dropped earlier (so a later version may bring the name
 /// back with another type); one it still cannot read fails the migration (nothing changes).
+/// Values of fields `T` does not declare (a field this migration removed) stay in the
+/// document, as when the type only narrows: a type that brings the field back finds them.
 fn rewrite_documents<T: Collection>(tx: &mut Transaction, known: &[FieldDef]) -> Result<()> {
     let table = Catalog::table(tx, T::NAME)?
         .ok_or_else(|| Error::NotFound(format!("collection {}", T::NAME)))?;
@@ -135,10 +138,11 @@ fn rewrite_documents<T: Collection>(tx: &mut Transaction, known: &[FieldDef]) ->
         "rewriting documents"
     );
     for row in rows {
-        let doc: T = match table::decode_document(&row.doc) {
-            Ok(doc) => doc,
+        // The document as read: stale values dropped when `T` could not read it with them.
+        let (doc, source): (T, Cow<'_, [u8]>) = match table::decode_document(&row.doc) {
+            Ok(doc) => (doc, Cow::Borrowed(&row.doc)),
             Err(first) => without_stale_fields(&row.doc, known)
-                .and_then(|bytes| table::decode_document(&bytes).ok())
+                .and_then(|bytes| Some((table::decode_document(&bytes).ok()?, Cow::Owned(bytes))))
                 .ok_or_else(|| {
                     Error::Serialization(format!(
                         "{}: a stored document does not read as the type: {first}",
@@ -146,9 +150,32 @@ fn rewrite_documents<T: Collection>(tx: &mut Transaction, known: &[FieldDef]) ->
                     ))
                 })?,
         };
-        super::ops::write(tx, &table, &doc, WriteMode::Update)?;
+        let kept = undeclared_fields(&source, &table.schema.fields);
+        if kept.is_empty() {
+            super::ops::write(tx, &table, &doc, WriteMode::Update)?;
+            continue;
+        }
+        let Value::Map(mut fields) = Value::from_serialize(&doc)? else {
+            return Err(Error::Serialization(format!(
+                "{}: a document must serialize as a map",
+                T::NAME
+            )));
+        };
+        fields.extend(kept);
+        table::update(tx, &table, &Value::Map(fields))?;
     }
     Ok(())
+}
+
+/// The fields of `doc` (a MessagePack map) that `declared` does not name.
+fn undeclared_fields(doc: &[u8], declared: &[FieldDef]) -> Vec<(String, Value)> {
+    match Value::from_msgpack(doc) {
+        Ok(Value::Map(fields)) => fields
+            .into_iter()
+            .filter(|(name, _)| !declared.iter().any(|f| &f.name == name))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// `doc` (a MessagePack map) without the fields `known` does not declare, or `None` when it is

@@ -173,8 +173,14 @@ where
         .iter()
         .find(|ix| ix.def.field == field.name && ix.def.kind == IndexKind::BTree)
         .ok_or_else(|| {
+            // A key field cannot carry `#[index]`: its order is the collection's own.
+            let advice = if table.schema.key_fields.iter().any(|k| k == field.name) {
+                "is a key field: use range_keys"
+            } else {
+                "needs a B-Tree index (#[index])"
+            };
             Error::InvalidArgument(format!(
-                "{}: range queries on field {} need a B-Tree index (#[index])",
+                "{}: a range query on field {} {advice}",
                 T::NAME,
                 field.name
             ))
