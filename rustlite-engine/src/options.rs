@@ -2,6 +2,13 @@
 
 use std::time::Duration;
 
+/// The largest [`Options::block_size`] (64 MiB): a table builder allocates a block at once.
+pub const MAX_BLOCK_SIZE: usize = 64 << 20;
+
+/// The largest [`Options::bloom_bits_per_key`] (64, a false-positive rate far below any use):
+/// a filter allocates its bits at once.
+pub const MAX_BLOOM_BITS_PER_KEY: usize = 64;
+
 /// When a commit is durable.
 ///
 /// | mode | `commit()` returns after | survives a process crash | survives a power loss |
@@ -53,11 +60,12 @@ pub struct Options {
     /// Memtable size that triggers a flush to an SSTable (default 16 MiB: a skiplist of this size
     /// still mostly fits the CPU caches, which keeps inserts cheap; see `docs/BENCHMARKS.md`).
     pub memtable_size: usize,
-    /// Target size of one data block in an SSTable (default 4 KiB).
+    /// Target size of one data block in an SSTable (default 4 KiB, at most [`MAX_BLOCK_SIZE`]).
     pub block_size: usize,
     /// Entries between restart points inside a block (default 16).
     pub block_restart_interval: usize,
-    /// Bloom filter bits per key (default 10, about 1% false positives).
+    /// Bloom filter bits per key (default 10, about 1% false positives; at most
+    /// [`MAX_BLOOM_BITS_PER_KEY`]).
     pub bloom_bits_per_key: usize,
     /// Capacity of the block cache in bytes (default 64 MiB).
     pub block_cache_size: usize,
@@ -131,6 +139,10 @@ impl Options {
     /// assert!(Options::default().validate().is_ok());
     /// let stalls = Options { l0_compaction_trigger: 4, l0_stop_writes: 4, ..Options::default() };
     /// assert!(stalls.validate().is_err());
+    /// let huge = Options { block_size: usize::MAX, ..Options::default() };
+    /// assert!(huge.validate().is_err()); // it panicked at the first flush
+    /// let bloom = Options { bloom_bits_per_key: usize::MAX, ..Options::default() };
+    /// assert!(bloom.validate().is_err()); // it aborted the process at the first flush
     /// ```
     pub fn validate(&self) -> crate::Result<()> {
         let bad = |what: &str| Err(crate::Error::InvalidArgument(format!("options: {what}")));
@@ -145,6 +157,16 @@ impl Options {
             if value == 0 {
                 return bad(&format!("{name} must be at least 1"));
             }
+        }
+        // Each is allocated as a whole (a table builder's block buffer, a filter's bits per
+        // key): a huge value panicked or aborted the process at the first flush.
+        if self.block_size > MAX_BLOCK_SIZE {
+            return bad(&format!("block_size must be at most {MAX_BLOCK_SIZE}"));
+        }
+        if self.bloom_bits_per_key > MAX_BLOOM_BITS_PER_KEY {
+            return bad(&format!(
+                "bloom_bits_per_key must be at most {MAX_BLOOM_BITS_PER_KEY}"
+            ));
         }
         if self.l1_target_size == 0 || self.target_file_size == 0 {
             return bad("l1_target_size and target_file_size must be at least 1");

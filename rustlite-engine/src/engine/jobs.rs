@@ -137,8 +137,21 @@ pub(crate) fn background_loop(inner: &Arc<Inner>) {
         if inner.poisoned.lock().is_some() {
             continue;
         }
-        if let Err(e) = run_pending_jobs(inner) {
-            inner.poison(&e);
+        // A panic would end this thread with nobody told: writers waiting for a flush would
+        // wait forever. It poisons the engine instead, as a failed job does.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_pending_jobs(inner))) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => inner.poison(&e),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                inner.poison(&Error::Poisoned(format!(
+                    "a background job panicked: {what}"
+                )));
+            }
         }
         inner.bg_done.notify_all();
     }
@@ -441,8 +454,84 @@ fn append_edit(inner: &Inner, jobs: &mut JobState, mut edit: VersionEdit) -> Res
 #[cfg(test)]
 mod tests {
     use crate::engine::Engine;
+    use crate::error::{Error, Result};
     use crate::options::Options;
+    use crate::storage::{DirLock, MemStorage, RandomAccessFile, Storage, WritableFile};
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
+
+    /// Memory storage whose table files cannot be created: creating one panics (a bug in a
+    /// background job, as far as the engine can tell).
+    #[derive(Debug)]
+    struct PanicOnTables(MemStorage);
+
+    impl Storage for PanicOnTables {
+        fn create(&self, name: &str) -> Result<Box<dyn WritableFile>> {
+            assert!(!name.ends_with(".sst"), "injected panic creating {name}");
+            self.0.create(name)
+        }
+        fn open_append(&self, name: &str) -> Result<Box<dyn WritableFile>> {
+            self.0.open_append(name)
+        }
+        fn open_read(&self, name: &str) -> Result<Arc<dyn RandomAccessFile>> {
+            self.0.open_read(name)
+        }
+        fn exists(&self, name: &str) -> Result<bool> {
+            self.0.exists(name)
+        }
+        fn rename(&self, from: &str, to: &str) -> Result<()> {
+            self.0.rename(from, to)
+        }
+        fn remove(&self, name: &str) -> Result<()> {
+            self.0.remove(name)
+        }
+        fn truncate(&self, name: &str, len: u64) -> Result<()> {
+            self.0.truncate(name, len)
+        }
+        fn list(&self) -> Result<Vec<String>> {
+            self.0.list()
+        }
+        fn sync_dir(&self) -> Result<()> {
+            self.0.sync_dir()
+        }
+        fn lock(&self) -> Result<Box<dyn DirLock>> {
+            self.0.lock()
+        }
+        fn location(&self) -> String {
+            self.0.location()
+        }
+    }
+
+    /// A panic in a background flush poisons the engine: writers waiting for room get
+    /// `Error::Poisoned` instead of waiting forever (the thread had ended with nobody told).
+    #[test]
+    fn a_panicking_background_job_poisons_instead_of_hanging_writers() {
+        let opts = Options {
+            memtable_size: 4096,
+            max_immutable_memtables: 1,
+            ..Options::default()
+        };
+        let storage = Arc::new(PanicOnTables(MemStorage::new()));
+        let db = Engine::open_with_storage(storage, opts).expect("open");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut outcome = Ok(());
+            for i in 0..10_000u32 {
+                if let Err(e) = db.put(&i.to_be_bytes(), &[7; 100]) {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+            let _ = tx.send(outcome);
+        });
+        let outcome = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("writers waited forever for a flush that had panicked");
+        assert!(
+            matches!(&outcome, Err(Error::Poisoned(why)) if why.contains("panicked")),
+            "{outcome:?}"
+        );
+    }
 
     /// A compaction reads its inputs past the block cache: it neither loads blocks into it nor
     /// counts lookups, and what readers cached stays.
