@@ -63,3 +63,53 @@ fn a_poisoned_database_refuses_writes_and_still_reads() -> TestResult {
     );
     Ok(())
 }
+
+/// A flush that fails at any I/O step leaves no table file of its own behind: an application
+/// retrying under a full disk added a partial table with each attempt (until the next open).
+/// A failure once the table is written (its manifest edit) poisons the database, whose next
+/// open removes the table if the manifest does not name it.
+#[test]
+fn a_failed_flush_removes_the_tables_it_wrote() -> TestResult {
+    use rustlite_engine::storage::Storage;
+    let tables = |fs: &FaultyStorage| -> Result<usize, Box<dyn std::error::Error>> {
+        Ok(fs
+            .live()
+            .list()?
+            .iter()
+            .filter(|n| n.ends_with(".sst"))
+            .count())
+    };
+    let mut failures = 0;
+    for step in 1..40 {
+        let fs = FaultyStorage::new();
+        let options = Options {
+            background_compaction: false,
+            target_file_size: 4096,
+            ..Options::default()
+        };
+        let db = Database::open_with_storage(Arc::new(fs.clone()), options)?;
+        for i in 0..200u32 {
+            db.put(i.to_be_bytes(), [7u8; 100])?;
+        }
+        fs.fail_at(fs.ops() + step, false);
+        let flushed = db.flush();
+        fs.clear_fault();
+        let live: usize = db.engine().stats().levels.iter().map(|l| l.files).sum();
+        if flushed.is_err() {
+            failures += 1;
+            if matches!(db.put("probe", "x"), Err(Error::Poisoned(_))) {
+                drop(db);
+                let db = Database::open_with_storage(Arc::new(fs.live()), Options::default())?;
+                let live: usize = db.engine().stats().levels.iter().map(|l| l.files).sum();
+                assert_eq!(tables(&fs)?, live, "step {step}, reopened: {flushed:?}");
+                assert_eq!(db.get(7u32.to_be_bytes())?, Some(vec![7u8; 100]));
+                continue;
+            }
+            assert_eq!(tables(&fs)?, live, "step {step}: {flushed:?}");
+        }
+        db.flush()?;
+        assert_eq!(db.get(7u32.to_be_bytes())?, Some(vec![7u8; 100]));
+    }
+    assert!(failures > 5, "the fault hit {failures} steps of the flush");
+    Ok(())
+}

@@ -228,7 +228,6 @@ fn flush_oldest(inner: &Inner, jobs: &mut JobState) -> Result<bool> {
     let next = || inner.alloc_file_number();
     let sink = table_sink(inner, &next, u64::MAX);
     let outputs = compaction::write_tables(&mut iter, &mut filter, &sink)?;
-    inner.storage.sync_dir()?;
 
     // WALs older than the oldest memtable still unflushed are obsolete after this edit.
     let remaining_wal = state
@@ -347,9 +346,7 @@ fn run_compaction(
         let mut filter = VersionFilter::new(inner.snapshots.oldest(), Some(deeper));
         let next = || inner.alloc_file_number();
         let sink = table_sink(inner, &next, inner.opts.target_file_size);
-        let outputs = compaction::write_tables(&mut merged, &mut filter, &sink)?;
-        inner.storage.sync_dir()?;
-        outputs
+        compaction::write_tables(&mut merged, &mut filter, &sink)?
     };
     for f in &outputs {
         edit.push(Edit::AddFile {

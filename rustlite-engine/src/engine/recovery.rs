@@ -211,7 +211,6 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         let mut filter = VersionFilter::new(last_seq, None);
         let mut iter = recovered.iter(Direction::Forward, None);
         let outputs = compaction::write_tables(&mut iter, &mut filter, &sink)?;
-        storage.sync_dir()?;
         if let Some(l0) = version.levels.get_mut(0) {
             for t in outputs.into_iter().rev() {
                 edit.push(Edit::AddFile {

@@ -248,12 +248,36 @@ pub struct TableSink<'a> {
 }
 
 /// Writes the entries of `input` that `filter` keeps into new tables, split at user-key
-/// boundaries past `target_file_size`, opens them and returns their handles. The files are synced;
-/// the caller syncs the directory and records them in the manifest.
+/// boundaries past `target_file_size`, opens them and returns their handles. The files and the
+/// directory are synced; the caller records them in the manifest. On failure every file it
+/// created is removed: a flush or compaction retried after a failure (a full disk) must not
+/// leave a partial table behind each time, taking the space it is short of.
 pub fn write_tables(
     input: &mut dyn InternalIterator,
     filter: &mut VersionFilter<'_>,
     sink: &TableSink<'_>,
+) -> Result<Vec<TableHandle>> {
+    let mut created = Vec::new();
+    let result = write_tables_into(input, filter, sink, &mut created).and_then(|outputs| {
+        sink.storage.sync_dir()?;
+        Ok(outputs)
+    });
+    if result.is_err() {
+        for name in created {
+            if let Err(e) = sink.storage.remove(&name) {
+                tracing::warn!(file = %name, error = %e, "could not remove a table a failed job wrote");
+            }
+        }
+    }
+    result
+}
+
+/// [`write_tables`] before its directory sync, naming each file it creates in `created`.
+fn write_tables_into(
+    input: &mut dyn InternalIterator,
+    filter: &mut VersionFilter<'_>,
+    sink: &TableSink<'_>,
+    created: &mut Vec<String>,
 ) -> Result<Vec<TableHandle>> {
     let mut outputs = Vec::new();
     let mut current: Option<(u64, TableBuilder)> = None;
@@ -274,6 +298,7 @@ pub fn write_tables(
                 let number = (sink.next_file_number)();
                 let name = sst_file_name(number);
                 let file = sink.storage.create(&name)?;
+                created.push(name.clone());
                 current = Some((
                     number,
                     TableBuilder::new(file, name, sink.table_opts.clone()),
