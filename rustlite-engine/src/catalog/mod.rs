@@ -435,6 +435,39 @@ impl Catalog {
             .collect())
     }
 
+    /// The stored name of the table whose name equals `name` ignoring ASCII case, if any
+    /// (the first in key order). Reads the catalog's table keys only, decoding no entry: SQL
+    /// resolves a name this way when no table has it exactly.
+    ///
+    /// ```
+    /// # use rustlite_engine::catalog::{Catalog, FieldDef, FieldType, Schema};
+    /// # use rustlite_engine::{Engine, IsolationLevel, Options};
+    /// # let engine = Engine::open_in_memory(Options::default())?;
+    /// # let mut tx = engine.begin(IsolationLevel::default());
+    /// # let users = Schema { name: "Users".into(), key_fields: vec!["id".into()], indexes: vec![],
+    /// #     fields: vec![FieldDef::new("id", FieldType::Int, false)] };
+    /// Catalog::create_table(&mut tx, &users)?;
+    /// assert_eq!(Catalog::table_name_ignoring_case(&mut tx, "USERS")?.as_deref(), Some("Users"));
+    /// assert_eq!(Catalog::table_name_ignoring_case(&mut tx, "orders")?, None);
+    /// # Ok::<(), rustlite_engine::Error>(())
+    /// ```
+    pub fn table_name_ignoring_case<R: Reader>(r: &mut R, name: &str) -> Result<Option<String>> {
+        let (lo, hi) = CatalogKey::kind_bounds(KIND_TABLE);
+        let scan = r.scan_range(
+            Bound::Included(&lo),
+            Bound::Excluded(&hi),
+            Direction::Forward,
+        )?;
+        for kv in scan {
+            let (key, _) = kv?;
+            let stored = key.get(lo.len()..).unwrap_or_default();
+            if stored.eq_ignore_ascii_case(name.as_bytes()) {
+                return Ok(Some(String::from_utf8_lossy(stored).into_owned()));
+            }
+        }
+        Ok(None)
+    }
+
     /// Creates table `schema.name` with ids from the persisted counter. [`Error::AlreadyExists`]
     /// when the name is taken, [`Error::Schema`] when the declaration is invalid.
     ///
