@@ -21,6 +21,9 @@ pub struct ContainerAttrs {
     /// (`into`, `from`, `try_from`, `transparent`, `tag`, `content`, `untagged`, `remote`),
     /// refused by the checks: each name with its span.
     pub serde_reshape: Vec<(String, Span)>,
+    /// Span of `#[serde(deny_unknown_fields)]`, refused by the checks: a field removed from
+    /// the type stays in the stored documents, which would then no longer read.
+    pub serde_deny_unknown: Option<Span>,
 }
 
 /// Options of a field.
@@ -94,6 +97,7 @@ pub fn container(attrs: &[Attribute], errors: &mut Errors) -> ContainerAttrs {
                     "rename_all" | "rename_all_fields" => out.serde_rename_all = Some(span),
                     "into" | "from" | "try_from" | "transparent" | "tag" | "content"
                     | "untagged" | "remote" => out.serde_reshape.push((name, span)),
+                    "deny_unknown_fields" => out.serde_deny_unknown = Some(span),
                     _ => {}
                 }
             }

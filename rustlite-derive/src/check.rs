@@ -98,6 +98,13 @@ pub fn check(input: &Input, errors: &mut Errors) {
         ));
     }
 
+    if let Some(span) = input.attrs.serde_deny_unknown {
+        errors.push(syn::Error::new(
+            span,
+            "#[derive(Collection)] does not support `#[serde(deny_unknown_fields)]`: a field removed from the type stays in the stored documents, which would then no longer read",
+        ));
+    }
+
     if let Some(span) = input.attrs.serde_rename_all {
         errors.push(syn::Error::new(
             span,

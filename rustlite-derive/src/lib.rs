@@ -35,7 +35,8 @@
 //!   field name is the stored field name and SQL column. `#[serde(skip..)]` is refused on key
 //!   and indexed fields; other skipped fields are left out of the schema. Struct-level
 //!   `#[serde(into, from, try_from, transparent, tag, content, untagged, remote)]` are refused:
-//!   a document is stored as the struct's own fields.
+//!   a document is stored as the struct's own fields. So is `#[serde(deny_unknown_fields)]`: a
+//!   field removed from the type stays in the stored documents, which would then no longer read.
 //! - Collection names, given or defaulted, match `[A-Za-z_][A-Za-z0-9_]*` (index names are
 //!   `"{collection}.{field}"`).
 //!
