@@ -1,7 +1,8 @@
 //! Parsing of the derive's attributes: `#[collection(name = "..")]` on the struct, `#[key]` and
 //! `#[index]`/`#[index(unique, hash, btree)]` on fields, and the few `#[serde(..)]` options that
 //! change stored field names (which the checks refuse). Unknown options are errors spanned on
-//! the option; every malformed attribute is recorded, not only the first.
+//! the option, and so is an attribute in the wrong place (`#[key]` on the struct,
+//! `#[collection]` on a field); every malformed attribute is recorded, not only the first.
 
 use proc_macro2::Span;
 use quote::ToTokens;
@@ -101,6 +102,16 @@ pub fn container(attrs: &[Attribute], errors: &mut Errors) -> ContainerAttrs {
                     _ => {}
                 }
             }
+        } else if attr.path().is_ident("key") {
+            errors.push(syn::Error::new_spanned(
+                attr,
+                "`#[key]` goes on a field, not on the struct: mark the primary key's field(s)",
+            ));
+        } else if attr.path().is_ident("index") {
+            errors.push(syn::Error::new_spanned(
+                attr,
+                "`#[index]` goes on a field, not on the struct: mark each indexed field",
+            ));
         }
     }
     out
@@ -154,6 +165,11 @@ pub fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                     _ => {}
                 }
             }
+        } else if attr.path().is_ident("collection") {
+            errors.push(syn::Error::new_spanned(
+                attr,
+                "`#[collection(..)]` goes on the struct, not on a field",
+            ));
         }
     }
     out

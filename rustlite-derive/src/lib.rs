@@ -37,6 +37,8 @@
 //!   `#[serde(into, from, try_from, transparent, tag, content, untagged, remote)]` are refused:
 //!   a document is stored as the struct's own fields. So is `#[serde(deny_unknown_fields)]`: a
 //!   field removed from the type stays in the stored documents, which would then no longer read.
+//! - `#[collection]` goes on the struct, `#[key]` and `#[index]` on fields; elsewhere they are
+//!   errors.
 //! - Collection names, given or defaulted, match `[A-Za-z_][A-Za-z0-9_]*` (index names are
 //!   `"{collection}.{field}"`).
 //!
