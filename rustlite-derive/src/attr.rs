@@ -193,6 +193,16 @@ fn index(attr: &Attribute, errors: &mut Errors) -> Option<IndexAttr> {
         Meta::List(_) => {
             let mut kind: Option<IndexKind> = None;
             let result = attr.parse_nested_meta(|meta| {
+                if let Some(option) = ["unique", "hash", "btree"]
+                    .into_iter()
+                    .find(|o| meta.path.is_ident(o))
+                {
+                    if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
+                        return Err(meta.error(format!(
+                            "`{option}` takes no value: write `#[index({option})]`"
+                        )));
+                    }
+                }
                 let (what, new_kind) = if meta.path.is_ident("unique") {
                     if index.unique {
                         return Err(meta.error("duplicate `unique`"));

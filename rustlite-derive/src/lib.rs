@@ -22,7 +22,10 @@
 //! - **Key types**: integers, `bool`, `char`, `String`, `Vec<u8>`, tuples and arrays of those,
 //!   and user types that implement `Ord` (checked by the compiler). Refused: `f32`/`f64` (NaN
 //!   and `-0.0` make equality unreliable), `Option` (keys are never null), references, maps,
-//!   sets and `Vec<T>` other than `Vec<u8>`.
+//!   sets (`HashMap`, `BTreeMap`, `HashSet`, `BTreeSet`, `IndexMap`, `IndexSet`, by name;
+//!   `serde_json::Value` by path) and `Vec<T>` other than `Vec<u8>`. These checks read the
+//!   type as spelled: behind an alias, a float or `Option` key, or a map as key or index value,
+//!   is not seen (a map is refused when written, with `Error::Schema`).
 //! - **User types as keys or index values** are stored as serde writes them, and keys and index
 //!   entries sort by that form, not by the type's `Ord`: a newtype sorts as its inner value, a
 //!   tuple struct as a tuple, a unit-only enum as its variant *name* (`"High" < "Low"`). A
@@ -38,7 +41,7 @@
 //!   a document is stored as the struct's own fields. So is `#[serde(deny_unknown_fields)]`: a
 //!   field removed from the type stays in the stored documents, which would then no longer read.
 //! - `#[collection]` goes on the struct, `#[key]` and `#[index]` on fields; elsewhere they are
-//!   errors.
+//!   errors, as are options given a value they do not take (`#[index(unique = true)]`).
 //! - Collection names, given or defaulted, match `[A-Za-z_][A-Za-z0-9_]*` (index names are
 //!   `"{collection}.{field}"`).
 //!
