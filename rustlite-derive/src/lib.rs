@@ -45,6 +45,20 @@
 //! - Collection names, given or defaulted, match `[A-Za-z_][A-Za-z0-9_]*` (index names are
 //!   `"{collection}.{field}"`).
 //!
+//! # Columns
+//! Each stored field is a column whose type (`rustlite::FieldType`) and nullability come from
+//! the field's *actual* type, resolved where the expansion is compiled (the derive sees only
+//! tokens): what the type's `Deserialize` impl reads. Integers up to 64 bits → `Int`; `f32`,
+//! `f64` → `Float`; `bool` → `Bool`; `String`, `char` → `Text`; `Vec<u8>` (any sequence of
+//! `u8`) → `Bytes`; `Option<T>` → `T`'s column, nullable; a newtype → its inner type's column;
+//! a type alias → the aliased type's. A type written as nil (`()`, `PhantomData<T>`, a unit
+//! struct) or that reads anything (`serde_json::Value`, an untagged enum), a type serde cannot
+//! read, and a field written through `#[serde(with)]`/`serialize_with` are nullable
+//! `Document`s; any other type (a struct, a map, a list, an enum, `i128`) is a `Document`.
+//! So `type Price = f64` and `struct Cents(f64)` are `Float` columns (an integer SQL writes
+//! into one is stored as a float, and typed lookups find it), and `type Nick = Option<String>`
+//! is a nullable `Text` column.
+//!
 //! A field called `name` gets the handle `User::NAME`, which then shadows the trait constant in
 //! that path: the collection name stays reachable as `<User as Collection>::NAME`.
 //!
