@@ -4,7 +4,7 @@
 //! |---|---|
 //! | re-exports of `collection`, `std` and `serde` items | names the expansion spells out, so user code cannot shadow them |
 //! | [`assert_key`] | the compile-time check that key types are `Ord` |
-//! | [`field_type`] | a field's `FieldType` and nullability, from its actual type (aliases and newtypes seen through) |
+//! | `field_type` (private) | a field's `FieldType` and nullability, from its actual type (aliases and newtypes seen through) |
 
 mod field_type;
 
