@@ -849,3 +849,38 @@ fn deeply_nested_stored_keys_and_documents_are_errors() {
         .expect("row 1");
     assert_eq!(fine.rows.len(), 1);
 }
+
+/// Stored row bytes that do not decode (a document that is not MessagePack, a row key that is
+/// not a key encoding) are `Error::Corruption`, as every other damaged byte on disk is; they
+/// were `Serialization` and `InvalidArgument` errors, which read as the caller's mistake.
+#[test]
+fn undecodable_stored_rows_are_corruption() {
+    use rustlite_engine::catalog::Catalog;
+    use rustlite_engine::table;
+    let db = rustlite::Database::in_memory().expect("open");
+    db.execute("CREATE TABLE d (id INTEGER PRIMARY KEY, v TEXT)", [])
+        .expect("create");
+    db.execute("INSERT INTO d VALUES (1, 'a')", [])
+        .expect("insert");
+    let engine = db.engine();
+    let t = Catalog::table(&mut engine.snapshot(), "d")
+        .expect("catalog")
+        .expect("table");
+    let mut key = table::row_prefix(t.id);
+    key.extend(table::encode_pk(&[rustlite::Value::Int(2)]).expect("pk"));
+    engine.put(&key, &[0xc1]).expect("plant"); // 0xc1 is never MessagePack
+    let is_corruption = |r: Result<rustlite::QueryResult, rustlite::Error>| match r {
+        Err(rustlite::Error::Corruption { .. }) => true,
+        other => {
+            eprintln!("{other:?}");
+            false
+        }
+    };
+    assert!(is_corruption(db.query("SELECT v FROM d WHERE id = 2", [])));
+    assert!(is_corruption(db.query("SELECT * FROM d", [])));
+    let mut bad_key = table::row_prefix(t.id);
+    bad_key.push(0xee); // no key encoding starts with 0xee
+    engine.put(&bad_key, &[0x80]).expect("plant");
+    engine.delete(&key).expect("unplant");
+    assert!(is_corruption(db.execute("UPDATE d SET v = 'x'", [])));
+}

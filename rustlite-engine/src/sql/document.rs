@@ -31,7 +31,7 @@
 //! rmp_serde refuses a map left unfinished, and before the direct walk existed, a serde walk
 //! that stopped early sent the row to the full decode.)
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::value::Value;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::fmt;
@@ -52,7 +52,8 @@ fn decode_row_serde(doc: &[u8], names: &[&str], wanted: Option<&[bool]>) -> Resu
     match de.deserialize_map(visitor) {
         Ok(row) => Ok(row),
         Err(_) => {
-            let full = Value::from_msgpack(doc).map_err(|e| Error::Serialization(e.to_string()))?;
+            let full =
+                Value::from_msgpack(doc).map_err(|e| crate::table::stored("row document", &e))?;
             Ok(names.iter().map(|n| full.field(n).clone()).collect())
         }
     }

@@ -63,7 +63,7 @@ fn entry_pk(ix: &TableIndex, key: &[u8], value: Vec<u8>, value_start: usize) -> 
     let rest = key
         .get(value_start..)
         .ok_or_else(|| Error::corruption("index", 0, "index entry shorter than its prefix"))?;
-    let (_, pk) = Value::decode_key(rest)?;
+    let (_, pk) = Value::decode_key(rest).map_err(|e| super::stored("index entry", &e))?;
     Ok(pk.to_vec())
 }
 

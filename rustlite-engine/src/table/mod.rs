@@ -185,7 +185,7 @@ impl RawRow {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn pk_values(&self) -> Result<Vec<Value>> {
-        decode_pk(&self.pk)
+        decode_pk(&self.pk).map_err(|e| stored("row key", &e))
     }
 
     /// The document as a [`Value::Map`].
@@ -204,7 +204,7 @@ impl RawRow {
     /// # Ok::<(), rustlite_engine::Error>(())
     /// ```
     pub fn document(&self) -> Result<Value> {
-        Value::from_msgpack(&self.doc).map_err(|e| Error::Serialization(e.to_string()))
+        Value::from_msgpack(&self.doc).map_err(|e| stored("row document", &e))
     }
 
     /// The document decoded straight into `T` (by field name).
@@ -247,6 +247,16 @@ impl RawRow {
     pub fn into_pair(self) -> Result<(Vec<Value>, Value)> {
         Ok((self.pk_values()?, self.document()?))
     }
+}
+
+/// [`Error::Corruption`] for stored bytes (`what`) that do not decode: the engine wrote them
+/// decodable, so they were damaged (or written past the table layer).
+pub(crate) fn stored(what: &str, e: &Error) -> Error {
+    let reason = match e {
+        Error::InvalidArgument(m) | Error::Serialization(m) => m.clone(),
+        other => other.to_string(),
+    };
+    Error::corruption("table", 0, format!("{what} does not decode: {reason}"))
 }
 
 /// Decodes a stored document into `T`; a mismatch is [`Error::Serialization`].
