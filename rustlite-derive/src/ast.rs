@@ -171,14 +171,6 @@ pub fn last_segment(ty: &Type) -> Option<(&Ident, Vec<&Type>)> {
     }
 }
 
-/// `Some(T)` when `ty` is `Option<T>` (syntactically).
-pub fn option_inner(ty: &Type) -> Option<&Type> {
-    match last_segment(ty) {
-        Some((ident, args)) if ident == "Option" && args.len() == 1 => args.first().copied(),
-        _ => None,
-    }
-}
-
 /// A span for diagnostics on the whole type.
 pub fn span_of(ty: &Type) -> Span {
     syn::spanned::Spanned::span(ty)

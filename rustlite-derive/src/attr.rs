@@ -1,7 +1,8 @@
 //! Parsing of the derive's attributes: `#[collection(name = "..")]` on the struct, `#[key]` and
 //! `#[index]`/`#[index(unique, hash, btree)]` on fields, and the few `#[serde(..)]` options that
 //! change stored field names (which the checks refuse). Unknown options are errors spanned on
-//! the option; every malformed attribute is recorded, not only the first.
+//! the option, and so is an attribute in the wrong place (`#[key]` on the struct,
+//! `#[collection]` on a field); every malformed attribute is recorded, not only the first.
 
 use proc_macro2::Span;
 use quote::ToTokens;
@@ -21,6 +22,9 @@ pub struct ContainerAttrs {
     /// (`into`, `from`, `try_from`, `transparent`, `tag`, `content`, `untagged`, `remote`),
     /// refused by the checks: each name with its span.
     pub serde_reshape: Vec<(String, Span)>,
+    /// Span of `#[serde(deny_unknown_fields)]`, refused by the checks: a field removed from
+    /// the type stays in the stored documents, which would then no longer read.
+    pub serde_deny_unknown: Option<Span>,
 }
 
 /// Options of a field.
@@ -94,9 +98,20 @@ pub fn container(attrs: &[Attribute], errors: &mut Errors) -> ContainerAttrs {
                     "rename_all" | "rename_all_fields" => out.serde_rename_all = Some(span),
                     "into" | "from" | "try_from" | "transparent" | "tag" | "content"
                     | "untagged" | "remote" => out.serde_reshape.push((name, span)),
+                    "deny_unknown_fields" => out.serde_deny_unknown = Some(span),
                     _ => {}
                 }
             }
+        } else if attr.path().is_ident("key") {
+            errors.push(syn::Error::new_spanned(
+                attr,
+                "`#[key]` goes on a field, not on the struct: mark the primary key's field(s)",
+            ));
+        } else if attr.path().is_ident("index") {
+            errors.push(syn::Error::new_spanned(
+                attr,
+                "`#[index]` goes on a field, not on the struct: mark each indexed field",
+            ));
         }
     }
     out
@@ -150,6 +165,11 @@ pub fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                     _ => {}
                 }
             }
+        } else if attr.path().is_ident("collection") {
+            errors.push(syn::Error::new_spanned(
+                attr,
+                "`#[collection(..)]` goes on the struct, not on a field",
+            ));
         }
     }
     out
@@ -173,6 +193,16 @@ fn index(attr: &Attribute, errors: &mut Errors) -> Option<IndexAttr> {
         Meta::List(_) => {
             let mut kind: Option<IndexKind> = None;
             let result = attr.parse_nested_meta(|meta| {
+                if let Some(option) = ["unique", "hash", "btree"]
+                    .into_iter()
+                    .find(|o| meta.path.is_ident(o))
+                {
+                    if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
+                        return Err(meta.error(format!(
+                            "`{option}` takes no value: write `#[index({option})]`"
+                        )));
+                    }
+                }
                 let (what, new_kind) = if meta.path.is_ident("unique") {
                     if index.unique {
                         return Err(meta.error("duplicate `unique`"));

@@ -13,7 +13,8 @@
 //! Option<T>                 ✗      ✓      (None is not indexed)
 //! &T, str, [T], fn, dyn     ✗      ✗
 //! Vec<T> (T ≠ u8)           ✗      ✗
-//! maps, sets                ✗      ✗
+//! maps, sets (by name)      ✗      ✗      (HashMap, BTreeMap, HashSet, BTreeSet, IndexMap, IndexSet)
+//! serde_json::Value         ✗      ✗      (by path: a user type named `Value` is not refused)
 //! ```
 //!
 //! A key or indexed field may not use `#[serde(skip..)]`, `with`, `serialize_with` or
@@ -95,6 +96,13 @@ pub fn check(input: &Input, errors: &mut Errors) {
         errors.push(syn::Error::new(
             *span,
             format!("#[derive(Collection)] does not support `#[serde({option})]` on the struct: a document is stored as the struct's own fields"),
+        ));
+    }
+
+    if let Some(span) = input.attrs.serde_deny_unknown {
+        errors.push(syn::Error::new(
+            span,
+            "#[derive(Collection)] does not support `#[serde(deny_unknown_fields)]`: a field removed from the type stays in the stored documents, which would then no longer read",
         ));
     }
 
@@ -195,9 +203,29 @@ impl Role {
 const INTEGERS: &[&str] = &[
     "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
 ];
+/// Matched by name: a user type of one of these names is taken for the map or set. A user
+/// type named `Value` is not (it may well be an ordered newtype); `serde_json::Value` is
+/// matched by its path.
 const MAPS_AND_SETS: &[&str] = &[
-    "HashMap", "BTreeMap", "HashSet", "BTreeSet", "IndexMap", "IndexSet", "Value",
+    "HashMap", "BTreeMap", "HashSet", "BTreeSet", "IndexMap", "IndexSet",
 ];
+
+/// Whether `ty` is spelled `serde_json::Value` (or `serde_json::value::Value`).
+fn is_json_value(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => {
+            let segments: Vec<String> = p
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            segments.last().is_some_and(|last| last == "Value")
+                && segments.first().is_some_and(|first| first == "serde_json")
+        }
+        _ => false,
+    }
+}
 
 /// Why `ty` cannot be used in `role`, or `None` when it can.
 fn type_error(ty: &Type, role: Role) -> Option<String> {
@@ -248,6 +276,10 @@ fn type_error(ty: &Type, role: Role) -> Option<String> {
                         "`Vec<T>` cannot be {what} unless `T` is `u8` (byte strings)"
                     )),
                 }
+            } else if is_json_value(ty) {
+                Some(format!(
+                    "`serde_json::Value` cannot be {what}: it may hold an object (a map), which has no key order"
+                ))
             } else if MAPS_AND_SETS.contains(&name.as_str()) {
                 Some(format!(
                     "`{name}` cannot be {what}: maps and sets have no key order"

@@ -4,6 +4,8 @@
 //! ```text
 //! const _: () = {
 //!     impl Collection for User { NAME, Key, key(), schema() }
+//!         // schema(): per stored field `field_def("id", (&&Of::<u64>::new()).__rustlite_column(), ..)`,
+//!         // the column resolved from the actual type (see `rustlite::__private::field_type`)
 //!     impl User { pub const ID: Field<User, u64> = Field::new("id", None); .. }   // one per field
 //!     const _: () = assert_key::<u64>();                                          // keys are Ord
 //! };
@@ -11,7 +13,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
-use syn::{DeriveInput, Type};
+use syn::DeriveInput;
 
 use crate::ast::{self, Input};
 use crate::attr::IndexKind;
@@ -47,21 +49,26 @@ fn expand(input: &Input) -> TokenStream {
         .iter()
         .map(|ty| quote_spanned!(ast::span_of(ty)=> const _: () = #p::assert_key::<#ty>();));
 
+    // Each column's type and nullability come from the field's actual type, resolved where
+    // the type is known (`rustlite::__private::field_type`): aliases and newtypes map like the
+    // type they stand for, which the tokens cannot tell.
     let field_defs = input
         .fields
         .iter()
         .filter(|f| !f.attrs.not_serialized)
         .map(|f| {
-            let (mut ty, nullable) = field_type(f.ty);
-            // A field serde writes through a function of the user's (`with`,
-            // `serialize_with`) may take any form: a document, whatever its Rust type.
-            if f.attrs.custom_form {
-                ty = format_ident!("Document");
-            }
+            let ty = f.ty;
+            let column = if f.attrs.custom_form {
+                // A field serde writes through a function of the user's (`with`,
+                // `serialize_with`) may take any form: a document, possibly nil.
+                quote!((#p::FieldType::Document, true))
+            } else {
+                quote!((&&#p::Of::<#ty>::new()).__rustlite_column())
+            };
             // A field serde may leave out reads as null.
-            let nullable = nullable || f.attrs.maybe_missing;
+            let maybe_missing = f.attrs.maybe_missing;
             let field_name = &f.name;
-            quote!(#p::FieldDef::new(#field_name, #p::FieldType::#ty, #nullable))
+            quote!(#p::field_def(#field_name, #column, #maybe_missing))
         });
 
     let indexed: Vec<_> = input.indexed_fields().collect();
@@ -104,6 +111,8 @@ fn expand(input: &Input) -> TokenStream {
                 }
 
                 fn schema() -> #p::Schema {
+                    #[allow(unused_imports)]
+                    use #p::{Opaque as _, ViaSerde as _};
                     #p::Schema {
                         name: #p::String::from(#name),
                         fields: #p::Vec::from([#(#field_defs),*]),
@@ -120,49 +129,5 @@ fn expand(input: &Input) -> TokenStream {
 
             #(#key_asserts)*
         };
-    }
-}
-
-/// The `FieldType` variant and nullability of a field type (see `rustlite::FieldType`).
-fn field_type(ty: &Type) -> (proc_macro2::Ident, bool) {
-    let (ty, nullable) = match ast::option_inner(ty) {
-        Some(inner) => (inner, true),
-        None => (ty, false),
-    };
-    let ty = strip_option(ty);
-    let variant = match ty {
-        Type::Reference(r) => match ast::last_segment(&r.elem) {
-            Some((ident, _)) if ident == "str" => "Text",
-            _ => "Document",
-        },
-        _ => match ast::last_segment(ty) {
-            Some((ident, args)) => match ident.to_string().as_str() {
-                "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
-                    "Int"
-                }
-                "f32" | "f64" => "Float",
-                "bool" => "Bool",
-                "String" | "str" | "char" => "Text",
-                "Vec"
-                    if args
-                        .first()
-                        .and_then(|t| ast::last_segment(t))
-                        .is_some_and(|(i, _)| i == "u8") =>
-                {
-                    "Bytes"
-                }
-                _ => "Document",
-            },
-            None => "Document",
-        },
-    };
-    (format_ident!("{}", variant), nullable)
-}
-
-/// `Option<Option<T>>` → `T`: nested options are one nullable value.
-fn strip_option(ty: &Type) -> &Type {
-    match ast::option_inner(ty) {
-        Some(inner) => strip_option(inner),
-        None => ty,
     }
 }

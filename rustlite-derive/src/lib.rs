@@ -22,7 +22,10 @@
 //! - **Key types**: integers, `bool`, `char`, `String`, `Vec<u8>`, tuples and arrays of those,
 //!   and user types that implement `Ord` (checked by the compiler). Refused: `f32`/`f64` (NaN
 //!   and `-0.0` make equality unreliable), `Option` (keys are never null), references, maps,
-//!   sets and `Vec<T>` other than `Vec<u8>`.
+//!   sets (`HashMap`, `BTreeMap`, `HashSet`, `BTreeSet`, `IndexMap`, `IndexSet`, by name;
+//!   `serde_json::Value` by path) and `Vec<T>` other than `Vec<u8>`. These checks read the
+//!   type as spelled: behind an alias, a float or `Option` key, or a map as key or index value,
+//!   is not seen (a map is refused when written, with `Error::Schema`).
 //! - **User types as keys or index values** are stored as serde writes them, and keys and index
 //!   entries sort by that form, not by the type's `Ord`: a newtype sorts as its inner value, a
 //!   tuple struct as a tuple, a unit-only enum as its variant *name* (`"High" < "Low"`). A
@@ -35,9 +38,26 @@
 //!   field name is the stored field name and SQL column. `#[serde(skip..)]` is refused on key
 //!   and indexed fields; other skipped fields are left out of the schema. Struct-level
 //!   `#[serde(into, from, try_from, transparent, tag, content, untagged, remote)]` are refused:
-//!   a document is stored as the struct's own fields.
+//!   a document is stored as the struct's own fields. So is `#[serde(deny_unknown_fields)]`: a
+//!   field removed from the type stays in the stored documents, which would then no longer read.
+//! - `#[collection]` goes on the struct, `#[key]` and `#[index]` on fields; elsewhere they are
+//!   errors, as are options given a value they do not take (`#[index(unique = true)]`).
 //! - Collection names, given or defaulted, match `[A-Za-z_][A-Za-z0-9_]*` (index names are
 //!   `"{collection}.{field}"`).
+//!
+//! # Columns
+//! Each stored field is a column whose type (`rustlite::FieldType`) and nullability come from
+//! the field's *actual* type, resolved where the expansion is compiled (the derive sees only
+//! tokens): what the type's `Deserialize` impl reads. Integers up to 64 bits → `Int`; `f32`,
+//! `f64` → `Float`; `bool` → `Bool`; `String`, `char` → `Text`; `Vec<u8>` (any sequence of
+//! `u8`) → `Bytes`; `Option<T>` → `T`'s column, nullable; a newtype → its inner type's column;
+//! a type alias → the aliased type's. A type written as nil (`()`, `PhantomData<T>`, a unit
+//! struct) or that reads anything (`serde_json::Value`, an untagged enum), a type serde cannot
+//! read, and a field written through `#[serde(with)]`/`serialize_with` are nullable
+//! `Document`s; any other type (a struct, a map, a list, an enum, `i128`) is a `Document`.
+//! So `type Price = f64` and `struct Cents(f64)` are `Float` columns (an integer SQL writes
+//! into one is stored as a float, and typed lookups find it), and `type Nick = Option<String>`
+//! is a nullable `Text` column.
 //!
 //! A field called `name` gets the handle `User::NAME`, which then shadows the trait constant in
 //! that path: the collection name stays reachable as `<User as Collection>::NAME`.

@@ -54,24 +54,8 @@ pub use index::IndexType;
 pub use rustlite_derive::Collection;
 pub use rustlite_engine::Value;
 
-/// What `#[derive(Collection)]` expands to refers to, by absolute path. Not public API.
 #[doc(hidden)]
-pub mod __private {
-    pub use crate::collection::{
-        encode_key, Collection, Field, FieldDef, FieldType, IndexDef, IndexKind, Schema,
-    };
-    pub use crate::{Error, Result};
-    pub use rustlite_engine::codec::keycode;
-    pub use serde;
-    pub use std::clone::Clone;
-    pub use std::option::Option::{self, None, Some};
-    pub use std::result::Result::Ok;
-    pub use std::string::String;
-    pub use std::vec::Vec;
-
-    /// Compile-time check emitted for each key field type: keys must be totally ordered.
-    pub const fn assert_key<T: ?Sized + std::cmp::Ord>() {}
-}
+pub mod __private;
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

@@ -30,9 +30,11 @@ pub const ROWID: &str = "_rowid";
 
 /// The coarse type of a field (column), as SQL sees it.
 ///
-/// `#[derive(Collection)]` maps Rust types by the last segment of their path: integers up to
-/// 64 bits → `Int`; `f32`, `f64` → `Float`; `bool` → `Bool`; `String`, `str`, `char` → `Text`;
-/// `Vec<u8>` → `Bytes`; `Option<T>` → the type of `T`, nullable; anything else → `Document`.
+/// `#[derive(Collection)]` maps a field by what its type reads through serde (so an alias or a
+/// newtype maps as the type behind it): integers up to 64 bits → `Int`; `f32`, `f64` →
+/// `Float`; `bool` → `Bool`; strings and `char` → `Text`; byte strings (`Vec<u8>`) → `Bytes`;
+/// `Option<T>` → the type of `T`, nullable; anything else → `Document` (nullable when the type
+/// may be written as nil). See `rustlite::__private::field_type`.
 ///
 /// ```
 /// use rustlite_engine::catalog::FieldType;

@@ -1,0 +1,11 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, rustlite::Collection)]
+struct User {
+    #[key]
+    id: u64,
+    #[index]
+    attrs: serde_json::Value,
+}
+
+fn main() {}
