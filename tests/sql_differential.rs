@@ -147,8 +147,18 @@ impl Gen<'_> {
             }
             4 => {
                 let (t, c) = self.rng.pick(ints).clone();
-                let mut list: Vec<String> = (0..1 + self.rng.below(3))
-                    .map(|_| self.rng.int().to_string())
+                // Short lists and long ones, integers and floats equal to them (`2.0`) or not.
+                let len = if self.rng.chance(20) {
+                    8 + self.rng.below(24)
+                } else {
+                    1 + self.rng.below(3)
+                };
+                let mut list: Vec<String> = (0..len)
+                    .map(|_| match self.rng.below(6) {
+                        0 => format!("{}.0", self.rng.int()),
+                        1 => format!("{}.5", self.rng.int()),
+                        _ => self.rng.int().to_string(),
+                    })
                     .collect();
                 if self.rng.chance(20) {
                     list.push("NULL".into());
@@ -169,6 +179,17 @@ impl Gen<'_> {
                 let (t, c) = self.rng.pick(texts).clone();
                 let w = self.rng.pick(WORDS);
                 format!("{t}.{c} {op} '{w}'")
+            }
+            6 if !texts.is_empty() && self.rng.chance(30) => {
+                let (t, c) = self.rng.pick(texts).clone();
+                let mut list: Vec<String> = (0..1 + self.rng.below(6))
+                    .map(|_| format!("'{}'", self.rng.pick(WORDS)))
+                    .collect();
+                if self.rng.chance(20) {
+                    list.push("NULL".into());
+                }
+                let not = if self.rng.chance(30) { " NOT" } else { "" };
+                format!("{t}.{c}{not} IN ({})", list.join(", "))
             }
             7 if !texts.is_empty() => {
                 let (t, c) = self.rng.pick(texts).clone();
@@ -191,7 +212,12 @@ impl Gen<'_> {
         let keys: Vec<String> = (1..=n)
             .map(|i| {
                 let dir = if self.rng.chance(40) { " DESC" } else { "" };
-                format!("{i}{dir}")
+                let nulls = match self.rng.below(8) {
+                    0 => " NULLS FIRST",
+                    1 => " NULLS LAST",
+                    _ => "",
+                };
+                format!("{i}{dir}{nulls}")
             })
             .collect();
         let mut s = format!(" ORDER BY {}", keys.join(", "));

@@ -7,6 +7,7 @@
 //! the SQL text.
 
 use crate::error::Result;
+use crate::sql::eval::InSet;
 use crate::value::Value;
 
 /// One SQL statement.
@@ -403,6 +404,9 @@ pub enum Expr {
         list: Vec<Expr>,
         /// `NOT IN`.
         negated: bool,
+        /// The list as a set when its items are literals, built at the first evaluation
+        /// (a rewritten or cloned node starts empty).
+        set: InSet,
     },
     /// `expr [NOT] BETWEEN low AND high`
     Between {
@@ -534,6 +538,7 @@ impl Expr {
                 expr,
                 list,
                 negated,
+                ..
             } => Expr::InList {
                 expr: b(expr)?,
                 list: list
@@ -541,6 +546,7 @@ impl Expr {
                     .map(|e| b(Box::new(e)).map(|e| *e))
                     .collect::<Result<_>>()?,
                 negated,
+                set: InSet::default(),
             },
             Expr::Between {
                 expr,

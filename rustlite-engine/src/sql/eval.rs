@@ -19,6 +19,8 @@ use crate::sql::ast::{BinaryOp, ColumnType, Expr, ScalarFn, UnaryOp};
 use crate::value::Value;
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::sync::OnceLock;
 
 /// Evaluates a resolved expression against `row`.
 #[recursive::recursive]
@@ -64,23 +66,20 @@ pub fn eval(expr: &Expr, row: &[Value]) -> Result<Value> {
             expr,
             list,
             negated,
+            set,
         } => {
             let v = eval(expr, row)?;
             if v.is_null() {
                 return Ok(Value::Null);
             }
-            let mut saw_null = false;
-            for item in list {
-                match compare(&v, &eval(item, row)?)? {
-                    Some(Ordering::Equal) => return Ok(Value::Bool(!negated)),
-                    None => saw_null = true,
-                    Some(_) => {}
-                }
-            }
-            if saw_null {
-                Value::Null
-            } else {
-                Value::Bool(*negated)
+            let found = match set.get(list) {
+                Some(set) => set.contains(&v)?,
+                None => in_list(&v, list, row)?,
+            };
+            match found {
+                Some(true) => Value::Bool(!negated),
+                Some(false) => Value::Bool(*negated),
+                None => Value::Null,
             }
         }
         Expr::Between {
@@ -157,6 +156,176 @@ pub fn eval(expr: &Expr, row: &[Value]) -> Result<Value> {
             return Err(Error::Sql(format!("unresolved column {}", path.join("."))))
         }
     })
+}
+
+/// Whether non-NULL `v` is in `list`, compared item by item in order as `=` compares: `Some(true)`
+/// at the first equal item, an error at the first item of a type `v` cannot be compared with,
+/// `None` (unknown) when nothing matched but an item was NULL.
+fn in_list(v: &Value, list: &[Expr], row: &[Value]) -> Result<Option<bool>> {
+    let mut saw_null = false;
+    for item in list {
+        match compare(v, &eval(item, row)?)? {
+            Some(Ordering::Equal) => return Ok(Some(true)),
+            None => saw_null = true,
+            Some(_) => {}
+        }
+    }
+    Ok(if saw_null { None } else { Some(false) })
+}
+
+/// The set form of an `IN` list of literals, built at its first evaluation and answering as
+/// [`in_list`] would, in O(1) per row instead of O(list).
+///
+/// It is built only when every non-NULL item is of one comparable class (numbers, TEXT,
+/// BOOLEAN or BLOB): then `v` of that class compares with every item without error, and
+/// equality is key equality ([`SetKey`]: `1`, `1.0` and `UInt` forms of one number are one
+/// key, as `=` makes them equal). `v` of another class errors exactly as the linear form does,
+/// at its first non-NULL item (the message names that item's type). Any other list (an item
+/// that is not a literal, items of several classes, arrays or documents) is evaluated item by
+/// item.
+///
+/// The cache belongs to the expression node: a clone or a rewritten node starts empty, so a
+/// set is built at most once per execution of a plan (binding parameters rebuilds the node).
+/// (Boxed: an expression node stays one pointer bigger, not a hash set bigger.)
+#[derive(Default)]
+pub struct InSet(Box<OnceLock<Option<ValueSet>>>);
+
+impl InSet {
+    /// The set of `list`, built on first use; `None` when the list must be compared linearly.
+    fn get(&self, list: &[Expr]) -> Option<&ValueSet> {
+        self.0.get_or_init(|| ValueSet::build(list)).as_ref()
+    }
+}
+
+impl Clone for InSet {
+    /// A copy starts empty (it rebuilds from its own list).
+    fn clone(&self) -> Self {
+        InSet::default()
+    }
+}
+
+impl PartialEq for InSet {
+    /// A cache, not part of the expression: two `IN` lists are equal by their items.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for InSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InSet")
+    }
+}
+
+/// The key of a value in a [`ValueSet`]: equal keys exactly when [`compare`] says equal.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum SetKey {
+    /// An integer, or a whole float that equals one (`-0.0` is `0`).
+    Integer(i128),
+    /// Any other float, by its bits (every NaN as one NaN, which `compare` makes equal).
+    Float(u64),
+    Text(String),
+    Bool(bool),
+    Bytes(Vec<u8>),
+}
+
+/// Which values [`compare`] compares with each other without a type error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    Number,
+    Text,
+    Bool,
+    Bytes,
+}
+
+fn class(v: &Value) -> Option<Class> {
+    match v {
+        Value::Int(_) | Value::UInt(_) | Value::Float(_) => Some(Class::Number),
+        Value::Text(_) => Some(Class::Text),
+        Value::Bool(_) => Some(Class::Bool),
+        Value::Bytes(_) => Some(Class::Bytes),
+        Value::Null | Value::Array(_) | Value::Map(_) => None,
+    }
+}
+
+fn set_key(v: &Value) -> Option<SetKey> {
+    Some(match v {
+        Value::Int(_) | Value::UInt(_) => SetKey::Integer(v.as_integer()?),
+        Value::Float(f) => match integral(*f).and_then(|i| i.as_integer()) {
+            Some(i) => SetKey::Integer(i),
+            None if f.is_nan() => SetKey::Float(f64::NAN.to_bits()),
+            None => SetKey::Float(f.to_bits()),
+        },
+        Value::Text(s) => SetKey::Text(s.clone()),
+        Value::Bool(b) => SetKey::Bool(*b),
+        Value::Bytes(b) => SetKey::Bytes(b.clone()),
+        Value::Null | Value::Array(_) | Value::Map(_) => return None,
+    })
+}
+
+/// A constant `IN` list as a hash set (see [`InSet`]).
+#[derive(Debug)]
+pub struct ValueSet {
+    keys: HashSet<SetKey>,
+    /// The first non-NULL item: its class is every item's, and comparing a value of another
+    /// class with it gives the linear form's error.
+    first: Option<Value>,
+    /// The list holds a NULL.
+    has_null: bool,
+}
+
+impl ValueSet {
+    /// The set of `list`, or `None` when it is not a list of literals of one class.
+    fn build(list: &[Expr]) -> Option<ValueSet> {
+        let mut set = ValueSet {
+            keys: HashSet::with_capacity(list.len()),
+            first: None,
+            has_null: false,
+        };
+        for item in list {
+            let Expr::Literal(v) = item else {
+                return None;
+            };
+            if v.is_null() {
+                set.has_null = true;
+                continue;
+            }
+            match &set.first {
+                None => set.first = Some(v.clone()),
+                Some(first) if class(first) != class(v) => return None,
+                Some(_) => {}
+            }
+            set.keys.insert(set_key(v)?);
+        }
+        Some(set)
+    }
+
+    /// [`in_list`] of non-NULL `v` over the list this set was built from.
+    fn contains(&self, v: &Value) -> Result<Option<bool>> {
+        let Some(first) = &self.first else {
+            // Only NULLs (or nothing): nothing to compare `v` with.
+            return Ok(if self.has_null { None } else { Some(false) });
+        };
+        let key = match set_key(v) {
+            Some(key) if class(v) == class(first) => key,
+            // The linear form's first comparison with a non-NULL item fails; make it.
+            _ => {
+                compare(v, first)?;
+                return Err(Error::Sql(format!(
+                    "internal: IN set of {} holds no {}",
+                    first.type_name(),
+                    v.type_name()
+                )));
+            }
+        };
+        Ok(if self.keys.contains(&key) {
+            Some(true)
+        } else if self.has_null {
+            None
+        } else {
+            Some(false)
+        })
+    }
 }
 
 /// Evaluates `expr` like [`eval`], borrowing a column's value from the row instead of cloning
@@ -737,6 +906,7 @@ mod tests {
             expr: Box::new(Expr::Literal(Value::Int(1))),
             list: vec![Expr::Literal(Value::Int(2)), n.clone()],
             negated: false,
+            set: InSet::default(),
         };
         assert_eq!(eval(&in_list, &[]).ok(), Some(Value::Null));
     }
@@ -1057,5 +1227,111 @@ mod tests {
             ]
         );
         assert_eq!(integral(18_446_744_073_709_551_616.0), None);
+    }
+
+    /// A list of literals answers through its set exactly as item by item: for every value and
+    /// list drawn from numbers of every form (`1`, `1.0`, `-0.0`, NaN, `UInt`, big floats), TEXT,
+    /// BOOLEAN, BLOB, arrays and NULL, the result or the error message is the linear one's.
+    #[test]
+    fn in_list_set_answers_as_the_linear_form() {
+        let pool = [
+            Value::Null,
+            Value::Int(1),
+            Value::Float(1.0),
+            Value::Int(0),
+            Value::Float(-0.0),
+            Value::Float(0.5),
+            Value::Float(f64::NAN),
+            Value::Float(f64::INFINITY),
+            Value::UInt(u64::MAX),
+            Value::Float(18_446_744_073_709_551_616.0),
+            Value::Int(i64::MIN),
+            Value::Float(-9_223_372_036_854_775_808.0),
+            Value::Text("a".into()),
+            Value::Text("1".into()),
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Bytes(vec![1]),
+            Value::Array(vec![Value::Int(1)]),
+        ];
+        let mut state = 11u64;
+        let mut next = move |n: usize| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            usize::try_from((z ^ (z >> 31)) % n as u64).unwrap_or(0)
+        };
+        let mut sets = 0;
+        for _ in 0..4000 {
+            // Lists mostly of one class (so most build a set), sometimes mixed.
+            let len = next(6);
+            let base = next(pool.len());
+            let list: Vec<Expr> = (0..len)
+                .map(|_| {
+                    let i = if next(4) == 0 {
+                        next(pool.len())
+                    } else {
+                        (base + next(3)) % pool.len()
+                    };
+                    Expr::Literal(pool[i].clone())
+                })
+                .collect();
+            for v in &pool {
+                for negated in [false, true] {
+                    let expr = Expr::InList {
+                        expr: Box::new(Expr::Literal(v.clone())),
+                        list: list.clone(),
+                        negated,
+                        set: InSet::default(),
+                    };
+                    let Expr::InList { set, .. } = &expr else {
+                        unreachable!()
+                    };
+                    sets += usize::from(set.get(&list).is_some());
+                    let fast = eval(&expr, &[]).map_err(|e| e.to_string());
+                    let linear = match v {
+                        Value::Null => Ok(Value::Null),
+                        _ => in_list(v, &list, &[])
+                            .map(|found| found.map_or(Value::Null, |f| Value::Bool(f != negated))),
+                    }
+                    .map_err(|e| e.to_string());
+                    match (&fast, &linear) {
+                        (Ok(Value::Bool(a)), Ok(Value::Bool(b))) => assert_eq!(a, b),
+                        (Ok(Value::Null), Ok(Value::Null)) | (Err(_), Err(_)) => {
+                            assert_eq!(fast, linear, "{v:?} IN {list:?}");
+                        }
+                        _ => panic!("{v:?} IN {list:?}: set {fast:?}, linear {linear:?}"),
+                    }
+                }
+            }
+        }
+        assert!(sets > 10_000, "the set path ran {sets} times");
+    }
+
+    /// A list with a non-literal item, items of two classes, or arrays is not made a set.
+    #[test]
+    fn in_list_set_only_for_literals_of_one_class() {
+        let lit = |v: Value| Expr::Literal(v);
+        let built = |list: Vec<Expr>| ValueSet::build(&list).is_some();
+        assert!(built(vec![
+            lit(Value::Int(1)),
+            lit(Value::Float(2.5)),
+            lit(Value::Null)
+        ]));
+        assert!(built(vec![lit(Value::Text("a".into())), lit(Value::Null)]));
+        assert!(built(vec![lit(Value::Null)]));
+        assert!(!built(vec![
+            lit(Value::Int(1)),
+            lit(Value::Text("a".into()))
+        ]));
+        assert!(!built(vec![lit(Value::Array(vec![]))]));
+        assert!(!built(vec![
+            lit(Value::Int(1)),
+            Expr::Column {
+                index: 0,
+                label: "a".into()
+            }
+        ]));
     }
 }

@@ -2,18 +2,20 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | this file | scans, filters, projection, DISTINCT, sort, limit |
+//! | this file | scans, filters, projection, DISTINCT, limit |
 //! | [`join`] | hash join and nested-loop join, all five kinds |
 //! | [`aggregate`] | GROUP BY and the aggregate functions |
 //! | [`needs`] | which columns each node's consumer reads (projection pushdown) |
 //! | [`simple`] | the fast path of a reusable single-table read of plain columns |
+//! | [`sort`] | ORDER BY: the stable sort, and the bounded top-k under a LIMIT |
 //! | [`write`](mod@write) | INSERT / UPDATE / DELETE and DDL, with type coercion and NOT NULL |
 //!
 //! Rows are pushed: [`stream`] runs a node and hands each of its rows to a sink, which returns
 //! `false` to stop the producer (a `LIMIT` that has its rows ends the scan below it).
 //! Filter, Project, Distinct, Limit and the probe side of a join pass rows through one at a
 //! time; Sort, the build side of a join and Aggregate's groups are the only buffers, so a
-//! `GROUP BY` over a million rows holds its groups, not its rows.
+//! `GROUP BY` over a million rows holds its groups, not its rows, and a Sort right under a
+//! `LIMIT` holds `offset + limit` rows, not its input ([`sort`]).
 //!
 //! ```text
 //! Project ◀─ Aggregate ◀─ HashJoin ◀─ Scan orders      (probe: row by row)
@@ -28,17 +30,18 @@ pub mod aggregate;
 pub mod join;
 pub mod needs;
 pub mod simple;
+pub mod sort;
 pub mod write;
 
-use super::eval::{eval, eval_predicate, group_key, sort_cmp};
-use super::planner::plan::{Access, Node};
+use super::eval::{eval, eval_predicate, group_key};
+use super::planner::plan::{Access, Node, SortKey};
 use super::planner::Plan;
 use super::storage::{Columns, KeyedRow, Row, RowSink, Storage, TableInfo};
 use super::{EachRow, QueryResult};
 use crate::error::Result;
 use crate::value::Value;
 use needs::Needs;
-use std::cmp::Ordering;
+use sort::Sorter;
 use std::collections::HashSet;
 use std::ops::Bound;
 
@@ -192,52 +195,17 @@ pub fn stream(
                 sink(row)
             })
         }
-        Node::Sort { source, keys } => {
-            let below = needs.with(keys.iter().map(|k| &k.expr));
-            let mut keyed = Vec::new();
-            stream(source, storage, &below, &mut |row| {
-                let k = keys
-                    .iter()
-                    .map(|k| eval(&k.expr, &row))
-                    .collect::<Result<Vec<_>>>()?;
-                keyed.push((k, row));
-                Ok(true)
-            })?;
-            keyed.sort_by(|(a, _), (b, _)| {
-                for ((x, y), k) in a.iter().zip(b).zip(keys) {
-                    let o = match (x.is_null(), y.is_null()) {
-                        (true, true) => Ordering::Equal,
-                        (true, false) if k.nulls_first => Ordering::Less,
-                        (true, false) => Ordering::Greater,
-                        (false, true) if k.nulls_first => Ordering::Greater,
-                        (false, true) => Ordering::Less,
-                        _ if k.desc => sort_cmp(y, x),
-                        _ => sort_cmp(x, y),
-                    };
-                    if o != Ordering::Equal {
-                        return o;
-                    }
-                }
-                Ordering::Equal
-            });
-            for (_, row) in keyed {
-                if !sink(row)? {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        }
+        Node::Sort { source, keys } => sort(source, keys, None, storage, needs, sink),
         Node::Limit {
             source,
             limit,
             offset,
         } => {
-            let limit = limit.unwrap_or(usize::MAX);
-            if limit == 0 {
+            let Some(limit) = limit.map_or(Some(usize::MAX), |l| (l > 0).then_some(l)) else {
                 return Ok(true);
-            }
+            };
             let (mut skipped, mut passed, mut stopped) = (0, 0, false);
-            stream(source, storage, needs, &mut |row| {
+            let mut pass = |row| {
                 if skipped < *offset {
                     skipped += 1;
                     return Ok(true);
@@ -248,10 +216,50 @@ pub fn stream(
                     return Ok(false);
                 }
                 Ok(passed < limit)
-            })?;
+            };
+            match &**source {
+                // Right above a Sort, a LIMIT bounds it: only the rows it can pass are kept.
+                Node::Sort { source, keys } if limit < usize::MAX => {
+                    let bound = Some(offset.saturating_add(limit));
+                    sort(source, keys, bound, storage, needs, &mut pass)?;
+                }
+                source => {
+                    stream(source, storage, needs, &mut pass)?;
+                }
+            }
             Ok(!stopped)
         }
     }
+}
+
+/// Runs a [`Node::Sort`] over `source`; with a bound, only the first `bound` rows of the order
+/// are kept and output ([`sort::Sorter`]).
+fn sort(
+    source: &Node,
+    keys: &[SortKey],
+    bound: Option<usize>,
+    storage: &mut dyn Storage,
+    needs: &Needs,
+    sink: &mut Sink<'_>,
+) -> Result<bool> {
+    let below = needs.with(keys.iter().map(|k| &k.expr));
+    let mut sorter = Sorter::new(keys, bound);
+    stream(source, storage, &below, &mut |row| {
+        let k = keys
+            .iter()
+            .map(|k| eval(&k.expr, &row))
+            .collect::<Result<Vec<_>>>()?;
+        sorter.push(k, row);
+        #[cfg(test)]
+        sort::PEAK_SORT_ROWS.with(|p| p.set(p.get().max(sorter.len())));
+        Ok(true)
+    })?;
+    for row in sorter.finish() {
+        if !sink(row)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Runs a [`Node::Scan`] to completion with every column and each row's key (UPDATE and

@@ -258,6 +258,7 @@ fn analyse(table: &TableInfo, conjunct: &Expr) -> Option<(usize, Constraint)> {
             expr,
             list,
             negated: false,
+            ..
         } => {
             let col = column(expr)?;
             let t = ty(col)?;

@@ -78,6 +78,7 @@ impl fmt::Display for Expr {
                 expr,
                 list: items,
                 negated,
+                ..
             } => {
                 operand(f, expr)?;
                 let not = if *negated { " NOT" } else { "" };

@@ -8,6 +8,7 @@
 use super::{object_name, unsupported, Translator, MAX_EXPR_DEPTH};
 use crate::error::{Error, Result};
 use crate::sql::ast::{AggregateFn, BinaryOp, ColumnType, Expr, ScalarFn, UnaryOp};
+use crate::sql::eval::InSet;
 use crate::value::Value;
 use sqlparser::ast as sp;
 use sqlparser::tokenizer::Location;
@@ -60,6 +61,7 @@ impl Translator {
                     .map(|e| self.expr(e))
                     .collect::<Result<_>>()?,
                 negated,
+                set: InSet::default(),
             },
             sp::Expr::Between {
                 expr,
