@@ -32,6 +32,7 @@ pub(crate) mod oracle;
 pub(crate) mod reader;
 pub(crate) mod snapshot;
 pub(crate) mod transaction;
+pub(crate) mod txn_scan;
 
 pub use reader::{ReadView, Reader};
 

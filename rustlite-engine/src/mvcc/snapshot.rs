@@ -4,15 +4,26 @@
 //! reads the oldest live snapshot under the same mutex, so no version a registered reader needs can
 //! be dropped between "which seqno do I read at" and "compaction knows about me".
 //!
-//! The registry keeps two sorted `Vec`s of `(seqno, count)`, every snapshot and those of
+//! The registry keeps two sorted `VecDeque`s of `(seqno, count)`, every snapshot and those of
 //! read-write transactions (compaction keeps what the oldest of all reads; the oracle
 //! remembers commits after the oldest transaction's), rather than maps: every scan registers
 //! and releases a snapshot, and with no other reader live a `BTreeMap` allocated a node for
-//! the one entry and freed it again per scan; the `Vec` keeps its capacity. Registrations come
-//! at the newest seqno, so an insert is nearly always a push; the live seqnos are few.
+//! the one entry and freed it again per scan; the deque keeps its capacity. Registrations come
+//! at the newest seqno, so an insert is nearly always a push at the back; releases come at
+//! either end (the oldest reader finishes first, or the newest scan ends), which a deque
+//! removes in O(1) (a `Vec` shifted every later entry to remove the oldest: closing many
+//! snapshots oldest-first was quadratic). A release in the middle moves the entries on its
+//! shorter side.
+//!
+//! ```text
+//!             front (oldest)                      back (newest)
+//! all:          (5, 1)   (7, 2)   (9, 1)   (12, 3)      <- acquire pushes here
+//!                  ^ oldest(): what compaction keeps readable
+//! ```
 
 use crate::lsm::ikey::SeqNo;
 use parking_lot::Mutex;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -34,7 +45,13 @@ struct Registry {
 
 /// `(seqno, live registrations at it)`, ascending by seqno, counts above zero.
 #[derive(Debug, Default)]
-struct Counts(Vec<(SeqNo, usize)>);
+struct Counts {
+    entries: VecDeque<(SeqNo, usize)>,
+    /// Entries moved by removals in the middle, which shift the shorter side: what a test
+    /// checks to know that releases at either end move none.
+    #[cfg(test)]
+    moved: usize,
+}
 
 impl SnapshotList {
     /// A registry whose visible seqno starts at `seq` (after recovery).
@@ -109,7 +126,7 @@ impl SnapshotList {
 
     /// Number of registered snapshots (for stats and tests).
     pub fn live_count(&self) -> usize {
-        self.live.lock().all.0.iter().map(|&(_, n)| n).sum()
+        self.live.lock().all.entries.iter().map(|&(_, n)| n).sum()
     }
 
     fn release(&self, seq: SeqNo, transaction: bool) {
@@ -124,32 +141,46 @@ impl SnapshotList {
 impl Counts {
     /// One more registration at `seq`.
     fn add(&mut self, seq: SeqNo) {
-        // The newest seqno lands at the end: an insert there is a push.
-        match self.0.binary_search_by_key(&seq, |&(s, _)| s) {
-            Ok(i) => {
-                if let Some((_, count)) = self.0.get_mut(i) {
-                    *count += 1;
+        // The newest seqno lands at the back: an insert there is a push.
+        match self.entries.back_mut() {
+            Some((newest, count)) if *newest == seq => *count += 1,
+            Some(&mut (newest, _)) if newest > seq => {
+                match self.entries.binary_search_by_key(&seq, |&(s, _)| s) {
+                    Ok(i) => {
+                        if let Some((_, count)) = self.entries.get_mut(i) {
+                            *count += 1;
+                        }
+                    }
+                    Err(i) => self.entries.insert(i, (seq, 1)),
                 }
             }
-            Err(i) => self.0.insert(i, (seq, 1)),
+            _ => self.entries.push_back((seq, 1)),
         }
     }
 
-    /// One registration at `seq` fewer.
+    /// One registration at `seq` fewer (none if `seq` has none).
     fn remove(&mut self, seq: SeqNo) {
-        if let Ok(i) = self.0.binary_search_by_key(&seq, |&(s, _)| s) {
-            if let Some((_, count)) = self.0.get_mut(i) {
-                *count -= 1;
-                if *count == 0 {
-                    self.0.remove(i);
-                }
-            }
+        let Ok(i) = self.entries.binary_search_by_key(&seq, |&(s, _)| s) else {
+            return;
+        };
+        let Some((_, count)) = self.entries.get_mut(i) else {
+            return;
+        };
+        *count -= 1;
+        if *count > 0 {
+            return;
         }
+        #[cfg(test)]
+        {
+            self.moved += i.min(self.entries.len() - 1 - i);
+        }
+        // O(1) at either end; else the shorter side moves.
+        self.entries.remove(i);
     }
 
     /// The oldest registered seqno.
     fn oldest(&self) -> Option<SeqNo> {
-        self.0.first().map(|&(s, _)| s)
+        self.entries.front().map(|&(s, _)| s)
     }
 }
 
@@ -260,6 +291,79 @@ mod tests {
         }
         guards.clear();
         assert_eq!((list.live_count(), list.oldest()), (0, list.visible()));
+    }
+
+    /// Adds and removes at random seqnos (duplicates, older than the newest, and removals of
+    /// seqnos with no registration, which do nothing): the entries and `oldest` always equal a
+    /// `BTreeMap` of counts.
+    #[test]
+    fn counts_match_a_map_model() {
+        use std::collections::BTreeMap;
+        let mut counts = Counts::default();
+        let mut model: BTreeMap<SeqNo, usize> = BTreeMap::new();
+        let mut x = 99u64;
+        for step in 0..5000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Seqnos drift upwards, as registrations do, with some far behind.
+            let seq = (step / 50 + (x >> 40) % 30).saturating_sub((x >> 20) % 4 * 10);
+            if (x >> 60) < 9 {
+                counts.add(seq);
+                *model.entry(seq).or_insert(0) += 1;
+            } else {
+                counts.remove(seq);
+                if let Some(n) = model.get_mut(&seq) {
+                    *n -= 1;
+                    if *n == 0 {
+                        model.remove(&seq);
+                    }
+                }
+            }
+            let want: Vec<(SeqNo, usize)> = model.iter().map(|(&s, &n)| (s, n)).collect();
+            assert!(counts.entries.iter().eq(want.iter()), "step {step}");
+            assert_eq!(counts.oldest(), model.keys().next().copied(), "step {step}");
+        }
+    }
+
+    /// Releasing oldest-first, newest-first or as a sliding window moves no entry (a `Vec`
+    /// shifted every later entry to remove the oldest: closing n snapshots oldest-first was
+    /// quadratic); a release in the middle moves the shorter side.
+    #[test]
+    fn releases_at_either_end_move_no_entry() {
+        let n: SeqNo = 10_000;
+        let mut counts = Counts::default();
+        for seq in 0..n {
+            counts.add(seq);
+            if seq % 3 == 0 {
+                counts.add(seq); // two snapshots at one seqno
+            }
+        }
+        for seq in 0..n {
+            counts.remove(seq);
+            counts.remove(seq);
+        }
+        assert_eq!((counts.entries.len(), counts.moved), (0, 0), "oldest first");
+        for seq in 0..n {
+            counts.add(seq);
+        }
+        for seq in (0..n).rev() {
+            counts.remove(seq);
+        }
+        assert_eq!((counts.entries.len(), counts.moved), (0, 0), "newest first");
+        for seq in 0..n {
+            counts.add(seq);
+            if seq >= 100 {
+                counts.remove(seq - 100);
+            }
+        }
+        assert_eq!(
+            (counts.entries.len(), counts.moved),
+            (100, 0),
+            "sliding window"
+        );
+        counts.remove(n - 98); // the third newest: the two after it move
+        assert_eq!((counts.moved, counts.oldest()), (2, Some(n - 100)));
     }
 
     #[test]

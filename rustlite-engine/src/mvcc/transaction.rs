@@ -1,7 +1,7 @@
 //! Optimistic transactions and read-only snapshots.
 //!
 //! A [`Transaction`] buffers its writes in an ordered map (so it reads its own writes, also in
-//! scans), reads committed data at its snapshot (RepeatableRead, Serializable) or at the latest
+//! scans: [`TxnScan`] merges them lazily with committed data), reads committed data at its snapshot (RepeatableRead, Serializable) or at the latest
 //! commit (ReadCommitted, ReadUncommitted), and at `commit` hands its writes plus what the oracle
 //! must validate to the commit pipeline: one WAL record, all or nothing. Dropping an uncommitted
 //! transaction rolls it back (nothing was ever written).
@@ -16,6 +16,7 @@ use crate::lsm::ikey::{Kind, SeqNo};
 use crate::lsm::iter::Direction;
 use crate::mvcc::oracle::{range_is_empty, Validation};
 use crate::mvcc::snapshot::SnapshotGuard;
+pub use crate::mvcc::txn_scan::TxnScan;
 use crate::mvcc::IsolationLevel;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,8 +26,8 @@ use std::sync::Arc;
 
 /// A buffered write: the new value (`None` = delete) and the conflict floor for the key.
 #[derive(Debug, Clone)]
-struct Pending {
-    value: Option<Vec<u8>>,
+pub(super) struct Pending {
+    pub(super) value: Option<Vec<u8>>,
     floor: SeqNo,
 }
 
@@ -560,23 +561,12 @@ impl Transaction {
             }
             None => self.engine.scan(lower, upper, dir)?,
         };
-        let mut own: Vec<OwnWrite<'_>> = if range_is_empty(&(lower, upper)) {
-            Vec::new() // an inverted range holds nothing (and `BTreeMap::range` would panic)
+        let own = if range_is_empty(&(lower, upper)) {
+            None // an inverted range holds nothing (and `BTreeMap::range` would panic)
         } else {
-            self.writes
-                .range::<[u8], _>((lower, upper))
-                .map(|(k, p)| (k.as_slice(), p.value.as_deref()))
-                .collect()
+            Some(self.writes.range::<[u8], _>((lower, upper)))
         };
-        if dir == Direction::Reverse {
-            own.reverse();
-        }
-        Ok(TxnScan {
-            committed,
-            pending_committed: None,
-            own: own.into_iter().peekable(),
-            dir,
-        })
+        Ok(TxnScan::new(committed, own, dir))
     }
 
     /// Validates and commits atomically; returns the commit seqno.
@@ -674,71 +664,6 @@ struct Mark {
     undo: usize,
     guard_undo: usize,
     guard_ranges: usize,
-}
-
-/// One of the transaction's own writes seen by a scan: key and value (`None` = deleted).
-type OwnWrite<'a> = (&'a [u8], Option<&'a [u8]>);
-
-/// A scan inside a transaction: committed data overlaid with the transaction's own writes.
-///
-/// ```
-/// use rustlite_engine::{Engine, IsolationLevel::RepeatableRead, Options};
-/// let db = Engine::open_in_memory(Options::default())?;
-/// use rustlite_engine::Direction;
-/// use std::ops::Bound::{Included, Unbounded};
-/// db.put(b"a", b"committed")?;
-/// let mut tx = db.begin(RepeatableRead);
-/// tx.put(b"b", b"mine")?;
-/// let scan = tx.scan(Included(&b"a"[..]), Unbounded, Direction::Forward)?;
-/// let pairs = scan.collect::<Result<Vec<_>, _>>()?;
-/// assert_eq!(pairs, [(b"a".to_vec(), b"committed".to_vec()), (b"b".to_vec(), b"mine".to_vec())]);
-/// # Ok::<(), rustlite_engine::Error>(())
-/// ```
-pub struct TxnScan<'a> {
-    committed: ScanIter,
-    pending_committed: Option<(Vec<u8>, Vec<u8>)>,
-    own: std::iter::Peekable<std::vec::IntoIter<OwnWrite<'a>>>,
-    dir: Direction,
-}
-
-impl Iterator for TxnScan<'_> {
-    type Item = Result<(Vec<u8>, Vec<u8>)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.pending_committed.is_none() {
-                match self.committed.next() {
-                    Some(Ok(kv)) => self.pending_committed = Some(kv),
-                    Some(Err(e)) => return Some(Err(e)),
-                    None => {}
-                }
-            }
-            let order = match (&self.pending_committed, self.own.peek()) {
-                (None, None) => return None,
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (Some((ck, _)), Some((ok, _))) => {
-                    let o = ck.as_slice().cmp(ok);
-                    if self.dir == Direction::Reverse {
-                        o.reverse()
-                    } else {
-                        o
-                    }
-                }
-            };
-            match order {
-                std::cmp::Ordering::Less => return self.pending_committed.take().map(Ok),
-                std::cmp::Ordering::Equal | std::cmp::Ordering::Greater => {
-                    if order == std::cmp::Ordering::Equal {
-                        self.pending_committed = None;
-                    }
-                    if let Some((k, Some(v))) = self.own.next() {
-                        return Some(Ok((k.to_vec(), v.to_vec())));
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// A read-only, never-conflicting view of the database at one seqno.
@@ -854,6 +779,40 @@ mod tests {
             .map(|k| db.get(k.as_bytes()).map(|v| v.is_some()))
             .collect::<Result<_>>()?;
         assert_eq!(present, [false, false, true, true, true, true]);
+        Ok(())
+    }
+
+    /// At Serializable every scan records its bounds as given, once per scan, whichever the
+    /// direction and however much of it is read, an empty (inverted) range included; at
+    /// RepeatableRead none.
+    #[test]
+    fn serializable_scans_record_their_bounds() -> Result<()> {
+        use crate::Direction;
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let db = Engine::open_in_memory(Options::default())?;
+        db.put(b"a", b"1")?;
+        let (a, b, c): (&[u8], &[u8], &[u8]) = (b"a", b"b", b"c");
+        let ranges = [
+            (Included(a), Excluded(c)),
+            (Excluded(c), Included(a)),
+            (Excluded(b), Excluded(b)),
+            (Unbounded, Unbounded),
+        ];
+        for isolation in [IsolationLevel::Serializable, IsolationLevel::RepeatableRead] {
+            let mut tx = db.begin(isolation);
+            tx.put(b"b", b"2")?;
+            let mut want = Vec::new();
+            for (lower, upper) in ranges {
+                for dir in [Direction::Forward, Direction::Reverse] {
+                    tx.scan(lower, upper, dir)?.next().transpose()?;
+                    want.push((lower.map(<[u8]>::to_vec), upper.map(<[u8]>::to_vec)));
+                }
+            }
+            if isolation != IsolationLevel::Serializable {
+                want.clear();
+            }
+            assert_eq!(tx.read_ranges, want, "{isolation:?}");
+        }
         Ok(())
     }
 }
