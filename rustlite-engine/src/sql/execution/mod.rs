@@ -287,6 +287,32 @@ pub fn scan(node: &Node, storage: &mut dyn Storage) -> Result<Vec<KeyedRow>> {
     Ok(out)
 }
 
+/// The keys of the rows a DELETE's scan `node` selects: a `DELETE` of many rows holds their
+/// keys, not their rows, until it writes. (Each row is still read whole: the storage hands out
+/// a row's key only with all its columns.)
+pub fn scan_keys(node: &Node, storage: &mut dyn Storage) -> Result<Vec<Vec<Value>>> {
+    let Node::Scan {
+        table,
+        access,
+        filter,
+        ..
+    } = node
+    else {
+        return Err(crate::Error::Sql("internal: not a scan".into()));
+    };
+    let mut out = Vec::new();
+    read(table, access, storage, None, &mut |r| {
+        if filter
+            .as_ref()
+            .map_or(Ok(true), |f| eval_predicate(f, &r.row))?
+        {
+            out.push(r.key);
+        }
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
 /// Feeds `sink` the rows `access` finds in `table`.
 pub fn read(
     table: &TableInfo,

@@ -5,7 +5,7 @@
 //! index maintenance and unique checks. Every row to write is computed before the first write,
 //! and the caller runs the statement in one transaction, so a failed statement leaves nothing.
 
-use super::{run, scan};
+use super::{run, scan, scan_keys};
 use crate::error::{Error, Result};
 use crate::sql::ast::ColumnType;
 use crate::sql::eval::{eval, integral, type_name, without_nan};
@@ -68,10 +68,10 @@ pub fn execute(plan: Plan, storage: &mut dyn Storage) -> Result<u64> {
             Ok(n)
         }
         Plan::Delete { table, scan: node } => {
-            let targets = scan(&node, storage)?;
-            let n = targets.len() as u64;
-            for t in targets {
-                storage.delete(&table, &t.key)?;
+            let keys = scan_keys(&node, storage)?;
+            let n = keys.len() as u64;
+            for key in keys {
+                storage.delete(&table, &key)?;
             }
             Ok(n)
         }
