@@ -19,8 +19,9 @@
 //!
 //! # Rules (each broken rule is a spanned compile error; all are reported at once)
 //! - Only non-generic structs with named fields; at least one `#[key]` field.
-//! - **Key types**: integers, `bool`, `char`, `String`, `Vec<u8>`, tuples and arrays of those,
-//!   and user types that implement `Ord` (checked by the compiler). Refused: `f32`/`f64` (NaN
+//! - **Key types**: integers up to 64 bits, `bool`, `char`, `String`, `Vec<u8>`, tuples and
+//!   arrays of those, and user types that implement `Ord` (checked by the compiler). Refused:
+//!   `i128`/`u128` (stored as 16 raw bytes, which do not sort numerically), `f32`/`f64` (NaN
 //!   and `-0.0` make equality unreliable), `Option` (keys are never null), references, maps,
 //!   sets (`HashMap`, `BTreeMap`, `HashSet`, `BTreeSet`, `IndexMap`, `IndexSet`, by name;
 //!   `serde_json::Value` by path) and `Vec<T>` other than `Vec<u8>`. These checks read the
