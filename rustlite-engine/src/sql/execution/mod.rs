@@ -265,25 +265,8 @@ fn sort(
 /// Runs a [`Node::Scan`] to completion with every column and each row's key (UPDATE and
 /// DELETE need both).
 pub fn scan(node: &Node, storage: &mut dyn Storage) -> Result<Vec<KeyedRow>> {
-    let Node::Scan {
-        table,
-        access,
-        filter,
-        ..
-    } = node
-    else {
-        return Err(crate::Error::Sql("internal: not a scan".into()));
-    };
     let mut out = Vec::new();
-    read(table, access, storage, None, &mut |r| {
-        if filter
-            .as_ref()
-            .map_or(Ok(true), |f| eval_predicate(f, &r.row))?
-        {
-            out.push(r);
-        }
-        Ok(true)
-    })?;
+    scan_each(node, storage, |r| out.push(r))?;
     Ok(out)
 }
 
@@ -291,6 +274,13 @@ pub fn scan(node: &Node, storage: &mut dyn Storage) -> Result<Vec<KeyedRow>> {
 /// keys, not their rows, until it writes. (Each row is still read whole: the storage hands out
 /// a row's key only with all its columns.)
 pub fn scan_keys(node: &Node, storage: &mut dyn Storage) -> Result<Vec<Vec<Value>>> {
+    let mut out = Vec::new();
+    scan_each(node, storage, |r| out.push(r.key))?;
+    Ok(out)
+}
+
+/// Hands `keep` each row (every column, with its key) the scan `node` selects.
+fn scan_each(node: &Node, storage: &mut dyn Storage, mut keep: impl FnMut(KeyedRow)) -> Result<()> {
     let Node::Scan {
         table,
         access,
@@ -300,17 +290,16 @@ pub fn scan_keys(node: &Node, storage: &mut dyn Storage) -> Result<Vec<Vec<Value
     else {
         return Err(crate::Error::Sql("internal: not a scan".into()));
     };
-    let mut out = Vec::new();
     read(table, access, storage, None, &mut |r| {
         if filter
             .as_ref()
             .map_or(Ok(true), |f| eval_predicate(f, &r.row))?
         {
-            out.push(r.key);
+            keep(r);
         }
         Ok(true)
     })?;
-    Ok(out)
+    Ok(())
 }
 
 /// Feeds `sink` the rows `access` finds in `table`.
