@@ -382,28 +382,40 @@ fn fetch_mixed<R: Reader>(
     hits: impl Iterator<Item = (Vec<u8>, Vec<u8>)>,
 ) -> Result<Vec<RawRow>> {
     let ty = column_type(table, ix);
+    let mut key = row_prefix(table.id);
+    let prefix_len = key.len();
     let mut rows = Vec::new();
     for (pk, vkey) in hits {
-        let key = row_key(table, &pk);
-        if !r.wrote(&key) {
-            rows.extend(fetch_in_order(r, table, vec![pk])?);
-            continue;
+        key.truncate(prefix_len);
+        key.extend_from_slice(&pk);
+        let own = r.wrote(&key);
+        let row = match r.read(&key)? {
+            Some(doc) => RawRow { pk, doc },
+            None if own => continue,
+            None => return Err(missing_row(table)),
+        };
+        if own {
+            let value = row.document()?;
+            let vk = value_key(ix, ty, value.field(&ix.def.field))?;
+            if vk.as_deref() != Some(vkey.as_slice()) {
+                continue;
+            }
         }
-        let Some(doc) = r.read(&key)? else { continue };
-        let row = RawRow { pk, doc };
-        let value = row.document()?;
-        if value_key(ix, ty, value.field(&ix.def.field))?.as_deref() == Some(vkey.as_slice()) {
-            rows.push(row);
-        }
+        rows.push(row);
     }
     Ok(rows)
 }
 
-/// The engine key of `table`'s row with primary key `pk`.
-fn row_key(table: &TableSchema, pk: &[u8]) -> Vec<u8> {
-    let mut key = row_prefix(table.id);
-    key.extend_from_slice(pk);
-    key
+/// The error for an index entry whose row is gone.
+fn missing_row(table: &TableSchema) -> Error {
+    Error::corruption(
+        "index",
+        0,
+        format!(
+            "table {}: index entry points to a missing row",
+            table.name()
+        ),
+    )
 }
 
 fn fetch_in_order<R: Reader>(
@@ -419,16 +431,7 @@ fn fetch_in_order<R: Reader>(
         key.extend_from_slice(&pk);
         match r.read(&key)? {
             Some(doc) => rows.push(RawRow { pk, doc }),
-            None => {
-                return Err(Error::corruption(
-                    "index",
-                    0,
-                    format!(
-                        "table {}: index entry points to a missing row",
-                        table.name()
-                    ),
-                ))
-            }
+            None => return Err(missing_row(table)),
         }
     }
     Ok(rows)
