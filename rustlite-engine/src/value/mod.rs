@@ -273,12 +273,13 @@ impl Value {
     /// Whether arrays and documents nest more than `levels` deep (recursing at most
     /// `levels + 1` calls deep).
     fn nests_deeper_than(&self, levels: usize) -> bool {
-        let mut children: Box<dyn Iterator<Item = &Value>> = match self {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Map(fields) => Box::new(fields.iter().map(|(_, v)| v)),
-            _ => return false,
-        };
-        levels == 0 || children.any(|c| c.nests_deeper_than(levels - 1))
+        // Called only when `levels` > 0 (the `levels == 0 ||` below decides first).
+        let deeper = |c: &Value| c.nests_deeper_than(levels - 1);
+        match self {
+            Value::Array(items) => levels == 0 || items.iter().any(deeper),
+            Value::Map(fields) => levels == 0 || fields.iter().any(|(_, c)| deeper(c)),
+            _ => false,
+        }
     }
 
     fn append_key_unchecked(&self, out: &mut Vec<u8>) -> Result<()> {
