@@ -9,6 +9,9 @@ pub const MAX_BLOCK_SIZE: usize = 64 << 20;
 /// a filter allocates its bits at once.
 pub const MAX_BLOOM_BITS_PER_KEY: usize = 64;
 
+/// The smallest [`Options::max_conflict_history`] (64 KiB).
+pub const MIN_CONFLICT_HISTORY: usize = 64 << 10;
+
 /// When a commit is durable.
 ///
 /// | mode | `commit()` returns after | survives a process crash | survives a power loss |
@@ -95,6 +98,15 @@ pub struct Options {
     /// holding one snapshot of the state (default 4 MiB; as RocksDB's
     /// `max_manifest_file_size`).
     pub max_manifest_size: u64,
+    /// Most bytes of commit history kept for validating transactions (default 64 MiB, at least
+    /// [`MIN_CONFLICT_HISTORY`]). While a transaction is open, the keys of every later commit are
+    /// remembered so its commit can be checked for conflicts; past this budget the oldest are
+    /// forgotten, and a transaction that needed them gets a retryable
+    /// [`Error::Conflict`](crate::Error::Conflict) ("transaction too old") when it commits
+    /// writes. A transaction that only reads never fails this way. At ~200 bytes per small
+    /// commit the default covers ~300k commits (30 s of a 10k-commits/s writer) since the
+    /// snapshot of the oldest transaction that writes.
+    pub max_conflict_history: usize,
     /// Run flushes and compactions on a background thread (default true). When false, they run
     /// inline in the writer that triggered them (deterministic; used by tests).
     pub background_compaction: bool,
@@ -121,6 +133,7 @@ impl Default for Options {
             target_file_size: 32 << 20,
             num_levels: 7,
             max_manifest_size: 4 << 20,
+            max_conflict_history: 64 << 20,
             background_compaction: true,
             slow_query_threshold: Some(Duration::from_secs(1)),
         }
@@ -166,6 +179,11 @@ impl Options {
         if self.bloom_bits_per_key > MAX_BLOOM_BITS_PER_KEY {
             return bad(&format!(
                 "bloom_bits_per_key must be at most {MAX_BLOOM_BITS_PER_KEY}"
+            ));
+        }
+        if self.max_conflict_history < MIN_CONFLICT_HISTORY {
+            return bad(&format!(
+                "max_conflict_history must be at least {MIN_CONFLICT_HISTORY}"
             ));
         }
         if self.l1_target_size == 0 || self.target_file_size == 0 {

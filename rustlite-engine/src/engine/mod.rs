@@ -214,6 +214,9 @@ pub struct Stats {
     pub wal_bytes: u64,
     /// Group-commit counters since open.
     pub commits: CommitStats,
+    /// About how many bytes of commit history are kept for validating the open transactions
+    /// (bounded by [`Options::max_conflict_history`](crate::Options::max_conflict_history)).
+    pub conflict_history_bytes: usize,
 }
 
 /// What the commit pipeline did since the engine opened: under
@@ -422,6 +425,7 @@ impl Engine {
             cache: self.inner.cache.stats(),
             wal_bytes: self.inner.write.lock().wal.len(),
             commits: self.inner.commit_queue.stats(),
+            conflict_history_bytes: self.inner.oracle.lock().bytes(),
         }
     }
 

@@ -268,7 +268,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         bg_work: Condvar::new(),
         bg_done: Condvar::new(),
         snapshots: Arc::new(SnapshotList::new(last_seq)),
-        oracle: Mutex::new(Oracle::new()),
+        oracle: Mutex::new(Oracle::new(opts.max_conflict_history)),
         next_file_number,
         cache,
         poisoned: Mutex::new(None),

@@ -1007,4 +1007,44 @@ mod tests {
         assert_eq!(snapshot.get(b"t").expect("get"), None);
         assert_eq!(iterator.count(), 0);
     }
+
+    /// A transaction left open (even one that only reads) keeps every later commit in the
+    /// conflict history; the history's budget bounds that. The old reader still commits, an old
+    /// writer gets a retryable conflict, and a new transaction is not affected.
+    #[test]
+    fn an_open_transaction_keeps_the_conflict_history_within_its_budget() {
+        let budget = crate::options::MIN_CONFLICT_HISTORY;
+        let opts = Options {
+            max_conflict_history: budget,
+            ..Options::default()
+        };
+        let db = Engine::open_in_memory(opts.durability(Durability::Buffered)).expect("open");
+        let mut reader = db.begin(IsolationLevel::RepeatableRead);
+        assert_eq!(reader.get(b"k0").expect("get"), None);
+        let mut writer = db.begin(IsolationLevel::RepeatableRead);
+        writer.put(b"mine", b"1").expect("put");
+        let mut peak = 0;
+        for i in 0..5000u32 {
+            db.put(format!("k{i}").as_bytes(), &[7; 40]).expect("put");
+            peak = peak.max(db.stats().conflict_history_bytes);
+        }
+        assert!(
+            peak <= budget + 1024,
+            "the history held {peak} bytes with a budget of {budget}"
+        );
+        assert_eq!(reader.get(b"k0").expect("get"), None, "its snapshot stands");
+        reader
+            .commit()
+            .expect("a transaction that only read never fails");
+        let err = writer.commit().expect_err("its history was forgotten");
+        assert!(
+            err.is_retryable() && err.to_string().contains("too old"),
+            "{err}"
+        );
+        assert_eq!(db.get(b"mine").expect("get"), None);
+        let mut fresh = db.begin(IsolationLevel::RepeatableRead);
+        fresh.put(b"mine", b"2").expect("put");
+        fresh.commit().expect("a new transaction commits");
+        assert_eq!(db.get(b"mine").expect("get"), Some(b"2".to_vec()));
+    }
 }

@@ -6,8 +6,16 @@
 //! scanned range (phantoms). Only the commit leader touches the oracle, so validation never blocks
 //! readers.
 //!
-//! Memory is bounded by the commits since the oldest live snapshot: [`Oracle::prune`] forgets
-//! every commit at or below it, since no live transaction can conflict with those.
+//! Memory is bounded twice. [`Oracle::prune`] forgets every commit at or below the oldest live
+//! transaction's snapshot, since no live transaction can conflict with those. And the history
+//! has a byte budget ([`Options::max_conflict_history`](crate::Options::max_conflict_history)):
+//! while one transaction stays open (even one that only reads), every commit after its snapshot
+//! is remembered, so without a bound a transaction left open for an hour beside a steady writer
+//! would hold gigabytes. Past the budget the oldest commits are forgotten anyway and the
+//! *horizon* moves to the newest one forgotten; a validation that would need a forgotten commit
+//! (a floor below the horizon) fails with a conflict that says the transaction is too old, and
+//! is retried like any conflict. A transaction that only read never validates, so it never fails
+//! this way, however long it stays open.
 //!
 //! Recording is cheap and indexing lazy: a commit's keys are copied into one flat buffer, and
 //! only a validation moves the commits recorded since the last one into the ordered index. A
@@ -39,6 +47,11 @@ pub struct Validation {
     pub guard_ranges: Vec<(KeyRange, SeqNo)>,
 }
 
+/// What a remembered commit costs beside its key bytes (the log entry, the offsets' vector).
+const LOG_ENTRY_COST: usize = 64;
+/// What an indexed key costs beside its bytes (its share of a B-tree node, the key's `Vec`).
+const INDEX_ENTRY_COST: usize = 48;
+
 /// The keys one commit wrote, in one allocation.
 #[derive(Debug, Default)]
 struct KeySet {
@@ -48,6 +61,11 @@ struct KeySet {
 }
 
 impl KeySet {
+    /// About how many bytes the log holds for this commit.
+    fn cost(&self) -> usize {
+        LOG_ENTRY_COST + self.bytes.len() + self.ends.len() * std::mem::size_of::<usize>()
+    }
+
     fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
         starts.zip(&self.ends).map(|(a, &b)| &self.bytes[a..b])
@@ -55,19 +73,33 @@ impl KeySet {
 }
 
 /// Recent commits' written keys. See the module docs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Oracle {
     /// Per key, its latest commit among the indexed ones.
     last_commit: BTreeMap<Vec<u8>, SeqNo>,
     /// Every remembered commit, oldest first; those at or below `indexed` are in `last_commit`.
     log: VecDeque<(SeqNo, KeySet)>,
     indexed: SeqNo,
+    /// About how many bytes `log` and `last_commit` hold.
+    bytes: usize,
+    /// Most bytes to hold (see the module docs).
+    budget: usize,
+    /// Every commit at or below this was forgotten for the budget while a live transaction's
+    /// snapshot was older: a floor below it cannot be validated.
+    horizon: SeqNo,
 }
 
 impl Oracle {
-    /// An oracle that remembers nothing yet.
-    pub fn new() -> Self {
-        Self::default()
+    /// An oracle that remembers nothing yet and holds about `budget` bytes at most.
+    pub fn new(budget: usize) -> Self {
+        Oracle {
+            last_commit: BTreeMap::new(),
+            log: VecDeque::new(),
+            indexed: 0,
+            bytes: 0,
+            budget,
+            horizon: 0,
+        }
     }
 
     fn committed_after(&self, key: &[u8], floor: SeqNo) -> bool {
@@ -93,6 +125,13 @@ impl Oracle {
 
     /// Checks `v` against the remembered commits; `Err` describes the conflict.
     pub fn check(&mut self, v: &Validation) -> Result<(), String> {
+        if let Some(floor) = self.lowest_floor(v).filter(|&f| f < self.horizon) {
+            return Err(format!(
+                "transaction too old: it depends on the commits after seqno {floor}, and the \
+                 conflict history (max_conflict_history) kept only those after {}",
+                self.horizon
+            ));
+        }
         self.index();
         for (key, floor) in &v.write_floors {
             if self.committed_after(key, *floor) {
@@ -132,6 +171,18 @@ impl Oracle {
         Ok(())
     }
 
+    /// The lowest seqno after which a commit would fail `v`, if `v` checks anything.
+    fn lowest_floor(&self, v: &Validation) -> Option<SeqNo> {
+        let reads = v.isolation == IsolationLevel::Serializable
+            && !(v.read_keys.is_empty() && v.read_ranges.is_empty());
+        let writes = v.write_floors.iter().map(|(_, floor)| *floor);
+        let guards = v.guard_ranges.iter().map(|(_, floor)| *floor);
+        writes
+            .chain(guards)
+            .chain(reads.then_some(v.start_seq))
+            .min()
+    }
+
     /// Remembers that the commit `seq` (above every seqno recorded before) wrote `keys`.
     pub fn record<'k>(&mut self, seq: SeqNo, keys: impl IntoIterator<Item = &'k [u8]>) {
         let mut set = KeySet::default();
@@ -139,6 +190,7 @@ impl Oracle {
             set.bytes.extend_from_slice(key);
             set.ends.push(set.bytes.len());
         }
+        self.bytes += set.cost();
         self.log.push_back((seq, set));
     }
 
@@ -151,6 +203,7 @@ impl Oracle {
                     Some(latest) => *latest = (*latest).max(*seq),
                     None => {
                         self.last_commit.insert(key.to_vec(), *seq);
+                        self.bytes += INDEX_ENTRY_COST + key.len();
                     }
                 }
             }
@@ -158,21 +211,63 @@ impl Oracle {
         }
     }
 
-    /// Forgets every commit at or below `oldest` (no live transaction began before it).
+    /// Forgets every commit at or below `oldest` (no live transaction began before it), then,
+    /// while more than the budget is held, the oldest commits down to three quarters of it
+    /// (moving the horizon; see the module docs).
     pub fn prune(&mut self, oldest: SeqNo) {
-        while self.log.front().is_some_and(|(seq, _)| *seq <= oldest) {
+        self.forget_through(oldest);
+        if self.bytes <= self.budget {
+            return;
+        }
+        let target = self.budget / 4 * 3;
+        let mut freed = 0;
+        let mut through = None;
+        for (seq, keys) in &self.log {
+            if self.bytes - freed <= target {
+                break;
+            }
+            // Its indexed keys (if it was indexed) go with it unless a later commit wrote them.
+            let index_share = if *seq <= self.indexed {
+                keys.iter().map(|k| INDEX_ENTRY_COST + k.len()).sum()
+            } else {
+                0
+            };
+            freed += keys.cost() + index_share;
+            through = Some(*seq);
+        }
+        if let Some(through) = through {
+            self.forget_through(through);
+            self.horizon = self.horizon.max(through);
+            tracing::debug!(
+                horizon = through,
+                "conflict history over budget: transactions older than the horizon cannot commit \
+                 writes"
+            );
+        }
+    }
+
+    /// Forgets every commit at or below `seq`.
+    fn forget_through(&mut self, through: SeqNo) {
+        while self.log.front().is_some_and(|(seq, _)| *seq <= through) {
             let Some((seq, keys)) = self.log.pop_front() else {
                 break;
             };
+            self.bytes = self.bytes.saturating_sub(keys.cost());
             if seq > self.indexed {
                 continue;
             }
             for key in keys.iter() {
                 if self.last_commit.get(key) == Some(&seq) {
                     self.last_commit.remove(key);
+                    self.bytes = self.bytes.saturating_sub(INDEX_ENTRY_COST + key.len());
                 }
             }
         }
+    }
+
+    /// About how many bytes the remembered commits hold.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Number of commits remembered (for tests and stats).
@@ -224,7 +319,7 @@ mod tests {
 
     #[test]
     fn write_write_conflicts_after_floor_only() {
-        let mut o = Oracle::new();
+        let mut o = Oracle::new(usize::MAX);
         o.record(5, [&b"a"[..]]);
         let mut v = txn(IsolationLevel::RepeatableRead, 4);
         v.write_floors.push((b"a".to_vec(), 4));
@@ -235,7 +330,7 @@ mod tests {
 
     #[test]
     fn serializable_checks_reads_and_ranges() {
-        let mut o = Oracle::new();
+        let mut o = Oracle::new(usize::MAX);
         o.record(7, [&b"m"[..]]);
         let mut v = txn(IsolationLevel::Serializable, 6);
         v.read_ranges.push((
@@ -259,7 +354,7 @@ mod tests {
 
     #[test]
     fn prune_forgets_old_commits() {
-        let mut o = Oracle::new();
+        let mut o = Oracle::new(usize::MAX);
         o.record(1, [&b"a"[..]]);
         o.record(2, [&b"a"[..], &b"b"[..]]);
         o.prune(1);
@@ -272,9 +367,62 @@ mod tests {
         assert!(o.check(&v).is_ok());
     }
 
+    /// Past its budget the oracle forgets the oldest commits even though a transaction's
+    /// snapshot still needs them, and refuses exactly the validations that would have needed
+    /// them.
+    #[test]
+    fn the_budget_bounds_memory_and_refuses_only_validations_below_the_horizon() {
+        let mut o = Oracle::new(4096);
+        let mut peak = 0;
+        for seq in 1..=500u64 {
+            let key = format!("key{seq:04}");
+            o.record(seq, [key.as_bytes()]);
+            if seq % 7 == 0 {
+                // Validations index what was recorded, so the index counts too.
+                let mut v = txn(IsolationLevel::RepeatableRead, seq);
+                v.write_floors.push((b"other".to_vec(), seq));
+                assert!(o.check(&v).is_ok());
+            }
+            o.prune(0); // a transaction that began at seqno 0 stays open throughout
+            peak = peak.max(o.bytes());
+        }
+        assert!(peak <= 4096, "held {peak} bytes with a 4096-byte budget");
+        let horizon = o.horizon;
+        assert!(horizon > 0 && horizon < 500, "horizon {horizon}");
+
+        // The old transaction's write cannot be validated: a conflict that says why.
+        let mut old = txn(IsolationLevel::RepeatableRead, 0);
+        old.write_floors.push((b"anything".to_vec(), 0));
+        assert!(o.check(&old).is_err_and(|e| e.contains("too old")));
+        // So is a guard, or a Serializable read, below the horizon.
+        let mut guard = txn(IsolationLevel::ReadCommitted, horizon);
+        guard
+            .guard_ranges
+            .push(((Bound::Unbounded, Bound::Unbounded), horizon - 1));
+        assert!(o.check(&guard).is_err_and(|e| e.contains("too old")));
+        let mut reader = txn(IsolationLevel::Serializable, horizon - 1);
+        reader.read_keys.push(b"nothing".to_vec());
+        assert!(o.check(&reader).is_err_and(|e| e.contains("too old")));
+        // Reads are not validated below Serializable: nothing to refuse.
+        reader.isolation = IsolationLevel::RepeatableRead;
+        assert!(o.check(&reader).is_ok());
+
+        // At the horizon, the remembered commits still conflict, and the rest passes.
+        let mut recent = txn(IsolationLevel::RepeatableRead, horizon);
+        recent.write_floors.push((b"key0500".to_vec(), horizon));
+        assert!(o.check(&recent).is_err_and(|e| e.contains("write-write")));
+        recent.write_floors[0].0 = b"fresh".to_vec();
+        assert!(o.check(&recent).is_ok());
+
+        // Once no transaction is that old, everything is forgotten and the bytes go with it.
+        o.prune(500);
+        assert!(o.is_empty() && o.last_commit.is_empty());
+        assert_eq!(o.bytes(), 0);
+    }
+
     #[test]
     fn commits_pruned_before_any_validation_never_reach_the_index() {
-        let mut o = Oracle::new();
+        let mut o = Oracle::new(usize::MAX);
         o.record(1, [&b"a"[..]]);
         o.record(2, [&b"b"[..], &b"c"[..]]);
         o.prune(1);
