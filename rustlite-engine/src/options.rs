@@ -12,6 +12,57 @@ pub const MAX_BLOOM_BITS_PER_KEY: usize = 64;
 /// The smallest [`Options::max_conflict_history`] (64 KiB).
 pub const MIN_CONFLICT_HISTORY: usize = 64 << 10;
 
+/// The smallest [`Options::max_open_files`]: a budget below it would reopen tables on most
+/// reads that miss the block cache (a scan holds a file per level and L0 table it merges).
+pub const MIN_OPEN_FILES: usize = 16;
+
+/// [`Options::max_open_files`] when the soft `RLIMIT_NOFILE` is unlimited or unknown (not a
+/// Unix system, or `getrlimit` failed): half the common default soft limit of 1,024.
+pub const FALLBACK_MAX_OPEN_FILES: usize = 512;
+
+/// The largest default [`Options::max_open_files`]: past it, a larger budget only saves
+/// reopens of tables read so rarely that a reopen costs nothing worth saving.
+pub const MAX_DEFAULT_OPEN_FILES: usize = 65_536;
+
+/// The default [`Options::max_open_files`]: half the process's soft limit on open descriptors
+/// (`RLIMIT_NOFILE`), leaving the other half to the application, its sockets and the engine's
+/// WAL and manifest; at least [`MIN_OPEN_FILES`] and at most [`MAX_DEFAULT_OPEN_FILES`];
+/// [`FALLBACK_MAX_OPEN_FILES`] when the limit is unlimited or cannot be read. With the common
+/// soft limit of 1,024 it is 512: 16 GiB of the default 32 MiB tables stay open.
+///
+/// ```
+/// use rustlite_engine::options::{default_max_open_files, MAX_DEFAULT_OPEN_FILES, MIN_OPEN_FILES};
+/// let n = default_max_open_files();
+/// assert!((MIN_OPEN_FILES..=MAX_DEFAULT_OPEN_FILES).contains(&n));
+/// ```
+pub fn default_max_open_files() -> usize {
+    let half = soft_nofile_limit().map_or(FALLBACK_MAX_OPEN_FILES, |limit| {
+        usize::try_from(limit / 2).unwrap_or(MAX_DEFAULT_OPEN_FILES)
+    });
+    half.clamp(MIN_OPEN_FILES, MAX_DEFAULT_OPEN_FILES)
+}
+
+/// The soft `RLIMIT_NOFILE`, `None` when unlimited or unknown.
+#[cfg(unix)]
+fn soft_nofile_limit() -> Option<libc::rlim_t> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` writes one `rlimit` through the pointer, which points at a live,
+    // writable `rlimit` for the duration of the call.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    if rc != 0 || limit.rlim_cur == libc::RLIM_INFINITY {
+        return None;
+    }
+    Some(limit.rlim_cur)
+}
+
+#[cfg(not(unix))]
+fn soft_nofile_limit() -> Option<u64> {
+    None
+}
+
 /// When a commit is durable.
 ///
 /// | mode | `commit()` returns after | survives a process crash | survives a power loss |
@@ -110,6 +161,13 @@ pub struct Options {
     /// Run flushes and compactions on a background thread (default true). When false, they run
     /// inline in the writer that triggered them (deterministic; used by tests).
     pub background_compaction: bool,
+    /// The most table files the engine keeps open at once (default: half the process's soft
+    /// `RLIMIT_NOFILE`, see [`default_max_open_files`]; at least [`MIN_OPEN_FILES`]). A table
+    /// whose descriptor is closed to stay within it is reopened by its next read that misses
+    /// the block cache, so a database may hold many more tables than descriptors; a budget
+    /// that covers every table never reopens one. Write-ahead log, manifest and backups take
+    /// a few descriptors beyond it.
+    pub max_open_files: usize,
     /// SQL statements that take longer than this are logged at `warn` with their text and
     /// duration (target `rustlite_engine::sql`); `None` turns the check off (default 1 s).
     pub slow_query_threshold: Option<Duration>,
@@ -135,6 +193,7 @@ impl Default for Options {
             max_manifest_size: 4 << 20,
             max_conflict_history: 64 << 20,
             background_compaction: true,
+            max_open_files: default_max_open_files(),
             slow_query_threshold: Some(Duration::from_secs(1)),
         }
     }
@@ -185,6 +244,9 @@ impl Options {
             return bad(&format!(
                 "max_conflict_history must be at least {MIN_CONFLICT_HISTORY}"
             ));
+        }
+        if self.max_open_files < MIN_OPEN_FILES {
+            return bad(&format!("max_open_files must be at least {MIN_OPEN_FILES}"));
         }
         if self.l1_target_size == 0 || self.target_file_size == 0 {
             return bad("l1_target_size and target_file_size must be at least 1");
@@ -248,6 +310,18 @@ impl Options {
     /// ```
     pub fn block_cache_size(mut self, bytes: usize) -> Self {
         self.block_cache_size = bytes;
+        self
+    }
+
+    /// Sets the most table files kept open at once (at least [`MIN_OPEN_FILES`]).
+    ///
+    /// ```
+    /// let opts = rustlite_engine::Options::default().max_open_files(64);
+    /// assert_eq!(opts.max_open_files, 64);
+    /// assert!(rustlite_engine::Options::default().max_open_files(0).validate().is_err());
+    /// ```
+    pub fn max_open_files(mut self, files: usize) -> Self {
+        self.max_open_files = files;
         self
     }
 

@@ -164,8 +164,9 @@ impl Engine {
                 if inner.storage.link_into(&name, dest)? {
                     info.linked += 1;
                 } else {
-                    // Through the table's own open file: no descriptor per table, and the
-                    // held `state` keeps it open after a compaction unlinks it.
+                    // Through the table's own file: no descriptor per table (it is reopened
+                    // within the open-file budget if closed), and a compaction pins it open
+                    // before unlinking it, so the held `state` still reads it.
                     to_copy.push((Arc::clone(f.table.file()), name));
                 }
                 if let Some(l) = levels.get_mut(level) {

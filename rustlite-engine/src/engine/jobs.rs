@@ -12,10 +12,10 @@ use crate::engine::{Inner, JobState, State, WriteState};
 use crate::error::{Error, Result};
 use crate::lsm::compaction::{self, CompactionTask, TableSink, VersionFilter};
 use crate::lsm::iter::{Direction, InternalIterator};
-use crate::lsm::manifest::{sst_file_name, Edit, Manifest, VersionEdit};
+use crate::lsm::manifest::{Edit, Manifest, VersionEdit};
 use crate::lsm::memtable::Memtable;
 use crate::lsm::merge::MergeIterator;
-use crate::lsm::sstable::TableOptions;
+use crate::lsm::sstable::{Table, TableOptions};
 use crate::lsm::version::{TableHandle, Version};
 use crate::lsm::wal::{wal_file_name, WalWriter};
 use crate::options::Options;
@@ -39,6 +39,7 @@ fn table_sink<'a>(
     TableSink {
         storage: inner.storage.as_ref(),
         cache: &inner.cache,
+        table_files: &inner.table_files,
         table_opts: table_options(&inner.opts),
         next_file_number,
         target_file_size,
@@ -386,9 +387,8 @@ fn run_compaction(
         *cursor = last.to_vec();
     }
     if !task.is_trivial_move() {
-        for n in &input_numbers {
-            remove_obsolete(inner, &sst_file_name(*n));
-            inner.cache.remove_file(*n);
+        for f in task.inputs.iter().chain(&task.lower_inputs) {
+            remove_table(inner, &f.table);
         }
     }
     tracing::info!(
@@ -411,6 +411,24 @@ fn remove_obsolete(inner: &Inner, name: &str) {
     if let Err(e) = inner.storage.remove(name) {
         tracing::warn!(file = name, error = %e, "could not delete an obsolete file");
     }
+}
+
+/// Deletes the file of a table the manifest no longer references and drops its cached blocks.
+/// Older versions (iterators, snapshots, a backup copying it) may still read the table: its file
+/// is pinned open first, so they read on after the name is gone (see
+/// [`crate::lsm::sstable::files`]). A file that cannot be pinned stays on disk, for the next open
+/// to delete, rather than fail those readers.
+fn remove_table(inner: &Inner, table: &Table) {
+    let name = table.file_name();
+    match table.keep_file_open() {
+        Ok(()) => remove_obsolete(inner, name),
+        Err(e) => tracing::warn!(
+            file = name,
+            error = %e,
+            "could not keep an obsolete table open for its readers; leaving it until the next open"
+        ),
+    }
+    inner.cache.remove_file(table.file_number());
 }
 
 /// Appends `edit` to the manifest (plus the next file number), rewriting a large manifest.

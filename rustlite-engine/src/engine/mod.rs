@@ -37,7 +37,7 @@ use crate::error::{Error, Result};
 use crate::lsm::ikey::SeqNo;
 use crate::lsm::manifest::{Manifest, ManifestState};
 use crate::lsm::memtable::Memtable;
-use crate::lsm::sstable::BlockCache;
+use crate::lsm::sstable::{BlockCache, TableFiles};
 use crate::lsm::version::Version;
 use crate::lsm::wal::WalWriter;
 use crate::mvcc::oracle::Oracle;
@@ -93,6 +93,8 @@ pub(crate) struct Inner {
     pub(crate) oracle: Mutex<Oracle>,
     pub(crate) next_file_number: AtomicU64,
     pub(crate) cache: Arc<BlockCache>,
+    /// Every table's file, under the `max_open_files` budget.
+    pub(crate) table_files: Arc<TableFiles>,
     pub(crate) poisoned: Mutex<Option<String>>,
     pub(crate) closed: AtomicBool,
     /// The cached catalog (see [`crate::catalog`]).

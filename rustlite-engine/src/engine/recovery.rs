@@ -19,7 +19,7 @@ use crate::lsm::manifest::{
     MAX_COUNTER, MAX_LEVELS,
 };
 use crate::lsm::memtable::Memtable;
-use crate::lsm::sstable::{BlockCache, Table};
+use crate::lsm::sstable::{BlockCache, Table, TableFiles};
 use crate::lsm::version::{TableHandle, Version};
 use crate::lsm::wal::{self, wal_file_name, WalWriter};
 use crate::mvcc::oracle::Oracle;
@@ -100,11 +100,12 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
     let next_file_number = AtomicU64::new(state.next_file_number.max(max_seen + 1));
 
     let cache = Arc::new(BlockCache::new(opts.block_cache_size));
+    let table_files = TableFiles::new(Arc::clone(&storage), opts.max_open_files);
     let mut version = Version::empty(num_levels);
     for (level, metas) in state.levels.iter().enumerate() {
         for meta in metas {
             let name = sst_file_name(meta.number);
-            let file = storage.open_read(&name).map_err(|e| match e {
+            let file = table_files.open(&name).map_err(|e| match e {
                 Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => Error::corruption(
                     &name,
                     0,
@@ -204,6 +205,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         let sink = TableSink {
             storage: storage.as_ref(),
             cache: &cache,
+            table_files: &table_files,
             table_opts: super::jobs::table_options(&opts),
             next_file_number: &next,
             target_file_size: u64::MAX,
@@ -271,6 +273,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         oracle: Mutex::new(Oracle::new(opts.max_conflict_history)),
         next_file_number,
         cache,
+        table_files,
         poisoned: Mutex::new(None),
         closed: AtomicBool::new(false),
         catalog: crate::catalog::CatalogCache::new(last_seq),

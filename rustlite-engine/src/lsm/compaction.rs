@@ -23,7 +23,7 @@ use crate::error::Result;
 use crate::lsm::ikey::{self, Kind, SeqNo};
 use crate::lsm::iter::InternalIterator;
 use crate::lsm::manifest::sst_file_name;
-use crate::lsm::sstable::{BlockCache, Table, TableBuilder, TableOptions};
+use crate::lsm::sstable::{BlockCache, Table, TableBuilder, TableFiles, TableOptions};
 use crate::lsm::version::{FileMeta, TableHandle, Version};
 use crate::options::Options;
 use crate::storage::Storage;
@@ -239,6 +239,8 @@ pub struct TableSink<'a> {
     pub storage: &'a dyn Storage,
     /// Cache the new tables read through.
     pub cache: &'a Arc<BlockCache>,
+    /// Opens the new tables' files (within the open-file budget).
+    pub table_files: &'a Arc<TableFiles>,
     /// Block and filter layout.
     pub table_opts: TableOptions,
     /// Allocates file numbers.
@@ -322,7 +324,7 @@ fn finish_table(number: u64, builder: TableBuilder, sink: &TableSink<'_>) -> Res
     let info = builder.finish()?;
     let name = sst_file_name(number);
     let table = Table::open(
-        sink.storage.open_read(&name)?,
+        sink.table_files.open(&name)?,
         number,
         name,
         Arc::clone(sink.cache),

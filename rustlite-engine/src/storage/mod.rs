@@ -65,6 +65,13 @@ pub trait RandomAccessFile: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Keeps the file readable after its name is removed: called before a table file is deleted
+    /// while readers of older versions may still hold it. A file that holds its descriptor from
+    /// open to drop (every [`Storage`]'s own) has nothing to do; a table file under the open-file
+    /// budget opens (if closed) and pins it (see [`crate::lsm::sstable::files`]).
+    fn keep_open(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Held while a database has its directory open; dropping it releases the lock.

@@ -9,6 +9,7 @@
 //! | [`block`] | data/index block encoding (prefix compression, restart points), block handles, in-block search |
 //! | [`bloom`] | the per-table bloom filter over user keys (blocked; classic in version-1 files) |
 //! | [`cache`] | the shared block cache keyed by (file number, block offset) |
+//! | [`files`] | table files under the engine's budget of open descriptors (closed and reopened) |
 //! | [`index`] | a table's index decoded at open into flat arrays for binary search |
 //! | [`builder`] | writing a table: blocks, filter, index, footer |
 //! | [`table`] | reading a table: open, point lookups, iterators, verification |
@@ -63,6 +64,7 @@ pub mod block;
 pub mod bloom;
 pub mod builder;
 pub mod cache;
+pub mod files;
 pub mod index;
 pub mod table;
 
@@ -75,6 +77,7 @@ pub use block::{Block, BlockHandle};
 pub use bloom::BloomFilter;
 pub use builder::{TableBuilder, TableInfo};
 pub use cache::{BlockCache, CacheStats};
+pub use files::{TableFile, TableFiles};
 pub use index::TableIndex;
 pub use table::{Table, TableIter};
 

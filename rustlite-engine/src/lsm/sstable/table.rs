@@ -446,6 +446,13 @@ impl Table {
         &self.file
     }
 
+    /// Keeps the file readable by this table after its name is removed (a compaction deletes
+    /// its inputs while older versions may still read them): see
+    /// [`RandomAccessFile::keep_open`].
+    pub fn keep_file_open(&self) -> Result<()> {
+        self.file.keep_open()
+    }
+
     /// The file's size in bytes.
     pub fn file_size(&self) -> u64 {
         self.size
