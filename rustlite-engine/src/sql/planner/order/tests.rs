@@ -532,3 +532,34 @@ fn a_limit_over_the_key_order_stops_the_scan() -> Result<()> {
     );
     Ok(())
 }
+
+/// Inside a transaction, a scan read backwards merges its own writes (inserted, updated and
+/// deleted rows and index entries) as the sorted plan sees them.
+#[test]
+fn backward_scans_see_the_transactions_own_writes() -> Result<()> {
+    let engine = engine_with_tables()?;
+    let mut tx = engine.begin(IsolationLevel::default());
+    for write in [
+        "INSERT INTO v (id, n, u) VALUES (-500, 5, 1000), (500, 5, 1001), (7, 5, 1002)",
+        "UPDATE v SET n = 5, u = u + 2000 WHERE id BETWEEN -20 AND 20",
+        "DELETE FROM v WHERE id > 150",
+        "INSERT INTO k VALUES (1, 'zz', 0.5), (1, '', NULL)",
+        "DELETE FROM k WHERE a = 1 AND b > '5'",
+    ] {
+        execute(&mut tx, write, &[])?;
+    }
+    for sql in [
+        "SELECT id FROM v ORDER BY id DESC",
+        "SELECT id FROM v WHERE id < 100 ORDER BY id DESC LIMIT 30",
+        "SELECT id FROM v WHERE n = 5 ORDER BY id DESC",
+        "SELECT id, u FROM v WHERE u > 300 ORDER BY u DESC",
+        "SELECT id, n FROM v WHERE n > 0 ORDER BY n DESC, id DESC",
+        "SELECT b FROM k WHERE a = 1 ORDER BY b DESC",
+    ] {
+        let (sorted, _) = run(&mut tx, sql, &[], true)?;
+        let (rows, plan) = run(&mut tx, sql, &[], false)?;
+        assert!(plan.contains("(reverse)"), "{sql}\n{plan}");
+        assert_eq!(shown(&rows), shown(&sorted), "{sql}\n{plan}");
+    }
+    Ok(())
+}
