@@ -180,6 +180,16 @@ fn run(
     Ok((execution::execute(plan, &mut storage, None)?.rows, text))
 }
 
+/// Asserts that `sql` gives the rows of its plan with every sort kept (which has a sort);
+/// its EXPLAIN.
+fn same_as_sorted(tx: &mut Transaction, sql: &str) -> Result<String> {
+    let (sorted, kept) = run(tx, sql, &[], true)?;
+    assert!(kept.contains("Sort"), "{sql}: {kept}");
+    let (rows, plan) = run(tx, sql, &[], false)?;
+    assert_eq!(shown(&rows), shown(&sorted), "{sql}\n{plan}");
+    Ok(plan)
+}
+
 /// The queries of the comparison: every ORDER BY shape over every access path of `v`, and
 /// the other tables' keys, joins and subqueries.
 fn queries() -> Vec<String> {
@@ -281,10 +291,7 @@ fn elided_sorts_give_the_sorted_rows() -> Result<()> {
     let mut elided = 0;
     let queries = queries();
     for sql in &queries {
-        let (sorted, kept) = run(&mut tx, sql, &[], true)?;
-        assert!(kept.contains("Sort"), "{sql}: {kept}");
-        let (rows, plan) = run(&mut tx, sql, &[], false)?;
-        assert_eq!(shown(&rows), shown(&sorted), "{sql}\n{plan}");
+        let plan = same_as_sorted(&mut tx, sql)?;
         elided += usize::from(!plan.contains("Sort"));
     }
     // About a sixth of the shapes are orders an access path gives (200 of 1,127).
@@ -556,10 +563,8 @@ fn backward_scans_see_the_transactions_own_writes() -> Result<()> {
         "SELECT id, n FROM v WHERE n > 0 ORDER BY n DESC, id DESC",
         "SELECT b FROM k WHERE a = 1 ORDER BY b DESC",
     ] {
-        let (sorted, _) = run(&mut tx, sql, &[], true)?;
-        let (rows, plan) = run(&mut tx, sql, &[], false)?;
+        let plan = same_as_sorted(&mut tx, sql)?;
         assert!(plan.contains("(reverse)"), "{sql}\n{plan}");
-        assert_eq!(shown(&rows), shown(&sorted), "{sql}\n{plan}");
     }
     Ok(())
 }
