@@ -11,6 +11,7 @@
 //! every key whose first component is ≤ 10, whatever follows.
 
 use crate::error::Result;
+use crate::lsm::iter::Direction;
 use crate::sql::ast::{ColumnType, CreateIndex, CreateTable};
 use crate::value::Value;
 use std::ops::Bound;
@@ -100,13 +101,14 @@ pub type Columns<'a> = Option<&'a [bool]>;
 pub trait Storage {
     /// The table called `name`, if any.
     fn table(&mut self, name: &str) -> Result<Option<Arc<TableInfo>>>;
-    /// Feeds `sink` the rows whose keys are within the prefix bounds, in key order, until it
-    /// returns false; returns whether the scan ran to its end.
+    /// Feeds `sink` the rows whose keys are within the prefix bounds, in key order (`dir`),
+    /// until it returns false; returns whether the scan ran to its end.
     fn scan(
         &mut self,
         table: &TableInfo,
         lower: Bound<&[Value]>,
         upper: Bound<&[Value]>,
+        dir: Direction,
         columns: Columns<'_>,
         sink: &mut RowSink<'_>,
     ) -> Result<bool>;
@@ -117,12 +119,15 @@ pub trait Storage {
         key: &[Value],
         columns: Columns<'_>,
     ) -> Result<Option<KeyedRow>>;
-    /// Feeds `sink` the rows found through a secondary index (as [`Storage::scan`]).
+    /// Feeds `sink` the rows found through a secondary index (as [`Storage::scan`]), in the
+    /// index's order (value, then primary key) or, with [`Direction::Reverse`], its reverse
+    /// (B-Tree indexes only).
     fn index_scan(
         &mut self,
         table: &TableInfo,
         index: &IndexInfo,
         lookup: &IndexLookup,
+        dir: Direction,
         columns: Columns<'_>,
         sink: &mut RowSink<'_>,
     ) -> Result<bool>;

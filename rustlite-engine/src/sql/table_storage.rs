@@ -264,11 +264,12 @@ impl<S: Source> Storage for TableStorage<'_, S> {
         t: &TableInfo,
         lower: Bound<&[Value]>,
         upper: Bound<&[Value]>,
+        dir: Direction,
         columns: Columns<'_>,
         sink: &mut RowSink<'_>,
     ) -> Result<bool> {
         let schema = self.schema(&t.name)?;
-        let rows = table::scan(self.tx, &schema, lower, upper, Direction::Forward)?;
+        let rows = table::scan(self.tx, &schema, lower, upper, dir)?;
         Self::feed(&schema, rows, columns, sink)
     }
 
@@ -297,6 +298,7 @@ impl<S: Source> Storage for TableStorage<'_, S> {
         t: &TableInfo,
         index: &IndexInfo,
         lookup: &IndexLookup,
+        dir: Direction,
         columns: Columns<'_>,
         sink: &mut RowSink<'_>,
     ) -> Result<bool> {
@@ -307,17 +309,18 @@ impl<S: Source> Storage for TableStorage<'_, S> {
             .clone();
         let names = field_names(&schema);
         let mut emit = |r: table::RawRow| sink(Self::keyed(&r, &names, columns)?);
-        match lookup {
-            IndexLookup::Eq(v) => table::index_eq_each(self.tx, &schema, &ix, v, &mut emit),
-            IndexLookup::Range(lo, hi) => table::index_range_each(
-                self.tx,
-                &schema,
-                &ix,
-                (lo.as_ref(), hi.as_ref()),
-                Direction::Forward,
-                &mut emit,
-            ),
-        }
+        let bounds = match (lookup, dir) {
+            (IndexLookup::Eq(v), Direction::Forward) => {
+                return table::index_eq_each(self.tx, &schema, &ix, v, &mut emit)
+            }
+            // The entries of one value, backwards: the range of that value alone (a B-Tree's;
+            // a hash index refuses ranges). NULL is never indexed, and as a bound it would
+            // mean "below every value".
+            (IndexLookup::Eq(Value::Null), Direction::Reverse) => return Ok(true),
+            (IndexLookup::Eq(v), Direction::Reverse) => (Bound::Included(v), Bound::Included(v)),
+            (IndexLookup::Range(lo, hi), _) => (lo.as_ref(), hi.as_ref()),
+        };
+        table::index_range_each(self.tx, &schema, &ix, bounds, dir, &mut emit)
     }
 
     fn insert(&mut self, t: &TableInfo, row: Row) -> Result<()> {

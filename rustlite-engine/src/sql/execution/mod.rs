@@ -39,6 +39,7 @@ use super::planner::Plan;
 use super::storage::{Columns, KeyedRow, Row, RowSink, Storage, TableInfo};
 use super::{EachRow, QueryResult};
 use crate::error::Result;
+use crate::lsm::iter::Direction;
 use crate::value::Value;
 use needs::Needs;
 use sort::Sorter;
@@ -121,13 +122,26 @@ pub fn stream(
             table,
             access,
             filter,
+            reverse,
             ..
         } => {
             let mask = needs.scan_mask(table.columns.len(), filter.as_ref());
-            read(table, access, storage, Some(&mask), &mut |r| match filter {
-                Some(f) if !eval_predicate(f, &r.row)? => Ok(true),
-                _ => sink(r.row),
-            })
+            let dir = if *reverse {
+                Direction::Reverse
+            } else {
+                Direction::Forward
+            };
+            read(
+                table,
+                access,
+                dir,
+                storage,
+                Some(&mask),
+                &mut |r| match filter {
+                    Some(f) if !eval_predicate(f, &r.row)? => Ok(true),
+                    _ => sink(r.row),
+                },
+            )
         }
         Node::Values { rows } => {
             for row in rows {
@@ -290,7 +304,7 @@ fn scan_each(node: &Node, storage: &mut dyn Storage, mut keep: impl FnMut(KeyedR
     else {
         return Err(crate::Error::Sql("internal: not a scan".into()));
     };
-    read(table, access, storage, None, &mut |r| {
+    read(table, access, Direction::Forward, storage, None, &mut |r| {
         if filter
             .as_ref()
             .map_or(Ok(true), |f| eval_predicate(f, &r.row))?
@@ -302,18 +316,32 @@ fn scan_each(node: &Node, storage: &mut dyn Storage, mut keep: impl FnMut(KeyedR
     Ok(())
 }
 
-/// Feeds `sink` the rows `access` finds in `table`.
+/// Feeds `sink` the rows `access` finds in `table`, in the access path's order or (`dir`) its
+/// reverse.
 pub fn read(
     table: &TableInfo,
     access: &Access,
+    dir: Direction,
     storage: &mut dyn Storage,
     columns: Columns<'_>,
     sink: &mut RowSink<'_>,
 ) -> Result<bool> {
+    #[cfg(test)]
+    let sink = &mut |r| {
+        ROWS_READ.with(|n| n.set(n.get() + 1));
+        sink(r)
+    };
     match access {
-        Access::Full => storage.scan(table, Bound::Unbounded, Bound::Unbounded, columns, sink),
+        Access::Full => storage.scan(
+            table,
+            Bound::Unbounded,
+            Bound::Unbounded,
+            dir,
+            columns,
+            sink,
+        ),
         Access::KeyLookup(keys) => {
-            for k in keys {
+            for k in in_order(keys, dir) {
                 if let Some(r) = storage.get(table, k, columns)? {
                     if !sink(r)? {
                         return Ok(false);
@@ -326,9 +354,28 @@ pub fn read(
             table,
             lo.as_ref().map(Vec::as_slice),
             hi.as_ref().map(Vec::as_slice),
+            dir,
             columns,
             sink,
         ),
-        Access::Index { index, lookup } => storage.index_scan(table, index, lookup, columns, sink),
+        Access::Index { index, lookup } => {
+            storage.index_scan(table, index, lookup, dir, columns, sink)
+        }
     }
+}
+
+/// The items in their order, or backwards.
+fn in_order<T>(items: &[T], dir: Direction) -> impl Iterator<Item = &T> {
+    let last = items.len().saturating_sub(1);
+    (0..items.len()).filter_map(move |i| match dir {
+        Direction::Forward => items.get(i),
+        Direction::Reverse => items.get(last - i),
+    })
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Rows the scans on this thread received from the storage (a test hook: a `LIMIT` over
+    /// a scan in ORDER BY order stops it early).
+    pub static ROWS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }

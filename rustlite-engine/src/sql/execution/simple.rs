@@ -27,6 +27,7 @@
 
 use super::{read, Sink};
 use crate::error::{Error, Result};
+use crate::lsm::iter::Direction;
 use crate::sql::ast::Expr;
 use crate::sql::eval::eval_predicate;
 use crate::sql::planner::plan::{Access, Node};
@@ -139,14 +140,21 @@ impl SimpleSelect {
             return Ok(());
         }
         let (access, residual) = bind_scan(&self.table, &self.filter, params)?;
-        read(&self.table, &access, storage, Some(&self.mask), &mut |r| {
-            if let Some(f) = &residual {
-                if !eval_predicate(f, &r.row)? {
-                    return Ok(true);
+        read(
+            &self.table,
+            &access,
+            Direction::Forward,
+            storage,
+            Some(&self.mask),
+            &mut |r| {
+                if let Some(f) = &residual {
+                    if !eval_predicate(f, &r.row)? {
+                        return Ok(true);
+                    }
                 }
-            }
-            sink(self.output(r.row)?)
-        })?;
+                sink(self.output(r.row)?)
+            },
+        )?;
         Ok(())
     }
 

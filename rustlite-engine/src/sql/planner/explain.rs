@@ -2,13 +2,14 @@
 //!
 //! One node per line, children indented under `└─`/`├─`, access paths named as in the
 //! planner's docs: `Scan t`, `KeyLookup t (id) = 1`, `KeyRange t [10, 20)`,
-//! `IndexScan t.col = 'x' via index_name`. A scan's residual filter prints as a `Filter` line
-//! above it.
+//! `IndexScan t.col = 'x' via index_name`, with ` (reverse)` after a scan read backwards (an
+//! `ORDER BY … DESC` answered by the access path). A scan's residual filter prints as a
+//! `Filter` line above it.
 
 use super::plan::{Access, AggregateCall, Node};
 use crate::sql::ast::{Expr, UnaryOp};
 use crate::sql::eval::{float_text, type_name};
-use crate::sql::storage::IndexLookup;
+use crate::sql::storage::{IndexLookup, TableInfo};
 use crate::value::Value;
 use std::fmt::{self, Write as _};
 use std::ops::Bound;
@@ -176,6 +177,45 @@ fn bounds<T>(lower: &Bound<T>, upper: &Bound<T>, show: impl Fn(&T) -> String) ->
 }
 
 impl Node {
+    /// A scan's access path, as a line.
+    fn access_line(table: &TableInfo, alias: &str, access: &Access) -> String {
+        let name = if alias.eq_ignore_ascii_case(&table.name) {
+            table.name.clone()
+        } else {
+            format!("{} AS {alias}", table.name)
+        };
+        let pk: Vec<&str> = table
+            .primary_key
+            .iter()
+            .filter_map(|&i| table.columns.get(i).map(|c| c.name.as_str()))
+            .collect();
+        match access {
+            Access::Full => format!("Scan {name}"),
+            Access::KeyLookup(keys) => match keys.as_slice() {
+                [k] => format!("KeyLookup {name} ({}) = {}", pk.join(", "), key(k)),
+                ks => format!(
+                    "KeyLookup {name} ({}) IN ({})",
+                    pk.join(", "),
+                    ks.iter().map(|k| key(k)).collect::<Vec<_>>().join(", ")
+                ),
+            },
+            Access::KeyRange(lo, hi) => {
+                format!("KeyRange {name} {}", bounds(lo, hi, |k| key(k)))
+            }
+            Access::Index { index, lookup } => {
+                let col = table
+                    .columns
+                    .get(index.column)
+                    .map_or("?", |c| c.name.as_str());
+                let what = match lookup {
+                    IndexLookup::Eq(v) => format!("= {}", literal(v)),
+                    IndexLookup::Range(lo, hi) => bounds(lo, hi, literal),
+                };
+                format!("IndexScan {name}.{col} {what} via {}", index.name)
+            }
+        }
+    }
+
     /// The node's own line (without children).
     fn line(&self) -> String {
         match self {
@@ -183,42 +223,14 @@ impl Node {
                 table,
                 alias,
                 access,
+                reverse,
                 ..
             } => {
-                let name = if alias.eq_ignore_ascii_case(&table.name) {
-                    table.name.clone()
+                let line = Self::access_line(table, alias, access);
+                if *reverse {
+                    format!("{line} (reverse)")
                 } else {
-                    format!("{} AS {alias}", table.name)
-                };
-                let pk: Vec<&str> = table
-                    .primary_key
-                    .iter()
-                    .filter_map(|&i| table.columns.get(i).map(|c| c.name.as_str()))
-                    .collect();
-                match access {
-                    Access::Full => format!("Scan {name}"),
-                    Access::KeyLookup(keys) => match keys.as_slice() {
-                        [k] => format!("KeyLookup {name} ({}) = {}", pk.join(", "), key(k)),
-                        ks => format!(
-                            "KeyLookup {name} ({}) IN ({})",
-                            pk.join(", "),
-                            ks.iter().map(|k| key(k)).collect::<Vec<_>>().join(", ")
-                        ),
-                    },
-                    Access::KeyRange(lo, hi) => {
-                        format!("KeyRange {name} {}", bounds(lo, hi, |k| key(k)))
-                    }
-                    Access::Index { index, lookup } => {
-                        let col = table
-                            .columns
-                            .get(index.column)
-                            .map_or("?", |c| c.name.as_str());
-                        let what = match lookup {
-                            IndexLookup::Eq(v) => format!("= {}", literal(v)),
-                            IndexLookup::Range(lo, hi) => bounds(lo, hi, literal),
-                        };
-                        format!("IndexScan {name}.{col} {what} via {}", index.name)
-                    }
+                    line
                 }
             }
             Node::Values { rows } => format!("Values ({} row(s))", rows.len()),

@@ -5,6 +5,7 @@
 //! | [`scope`] | name resolution and parameter binding |
 //! | [`select`] | SELECT planning: push-down, joins, aggregation, ordering |
 //! | [`access`] | the access path per table (key lookup/range, index, full scan) |
+//! | [`order`] | the order an access path yields, and the sorts it makes unnecessary |
 //! | [`plan`] | the physical plan nodes |
 //! | [`explain`] | plans and expressions as text |
 //! | [`prepared`] | reusable plans of SELECTs, with parameters bound at execution |
@@ -16,6 +17,7 @@
 
 pub mod access;
 pub mod explain;
+pub mod order;
 pub mod plan;
 pub mod prepared;
 pub mod scope;
@@ -352,6 +354,7 @@ impl<'a> Planner<'a> {
             alias: table.name.clone(),
             access,
             filter: Expr::conjoin(rest),
+            reverse: false,
         })
     }
 }

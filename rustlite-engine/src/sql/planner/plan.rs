@@ -29,7 +29,8 @@ use std::sync::Arc;
 pub enum Access {
     /// Every row, in key order.
     Full,
-    /// The rows with exactly these keys.
+    /// The rows with exactly these keys, in this order (several keys come from `pk IN (…)`,
+    /// sorted and without duplicates: [`order`](super::order) relies on it).
     KeyLookup(Vec<Vec<Value>>),
     /// Rows whose key prefix is within the bounds.
     KeyRange(Bound<Vec<Value>>, Bound<Vec<Value>>),
@@ -77,6 +78,9 @@ pub enum Node {
         access: Access,
         /// Residual predicate over the table's columns.
         filter: Option<Expr>,
+        /// Rows in the reverse of the access path's order (set only where an `ORDER BY … DESC`
+        /// is answered by that order instead of a sort, see [`order`](super::order)).
+        reverse: bool,
     },
     /// Constant rows (`SELECT` without `FROM` is one empty row).
     Values {

@@ -25,12 +25,18 @@
 //!   OFFSET, which must be constants: deferred planning fails there, and the statement is
 //!   planned per call as before. Everything else (names, push-down, joins, aggregation)
 //!   depends on column positions only, which a placeholder has none of, like a literal.
+//! - Whether an ORDER BY needs its sort depends on the access path below it
+//!   ([`order`](super::order)): over a scan whose path binding chooses, the deferred plan
+//!   keeps the `Sort`, and binding decides it with [`sorted`] over the bound input, as
+//!   planning with the values decides it. So `WHERE id > ? ORDER BY id` loses its sort when
+//!   bound to a key range, and keeps it when another binding picks an index range.
 //! - A deferred plan that matched a GROUP BY expression against a select-list expression
 //!   matched the same placeholders, so the bound plan matches equal values too; a
 //!   placeholder pair that planning with values would match (`$1` and `$2` bound to equal
 //!   values) fails deferred planning instead, and the statement is planned per call.
 
 use super::access::{choose_access, key_lookup, key_value};
+use super::order::sorted;
 use super::plan::{Access, AggregateCall, Node, SortKey};
 use super::scope::value_of;
 use super::{Plan, Planner};
@@ -209,6 +215,7 @@ fn bind_node(node: &Node, params: &[Value]) -> Result<Node> {
             alias,
             access,
             filter,
+            reverse,
         } => match filter {
             Some(f) if f.has_param() => {
                 let (access, filter) = bind_scan(table, f, params)?;
@@ -217,6 +224,9 @@ fn bind_node(node: &Node, params: &[Value]) -> Result<Node> {
                     alias: alias.clone(),
                     access,
                     filter,
+                    // Its order was unknown when planned ([`order`](super::order)): a sort
+                    // above it is kept, and decided again below, over the bound access.
+                    reverse: false,
                 }
             }
             _ => Node::Scan {
@@ -224,6 +234,7 @@ fn bind_node(node: &Node, params: &[Value]) -> Result<Node> {
                 alias: alias.clone(),
                 access: access.clone(),
                 filter: filter.clone(),
+                reverse: *reverse,
             },
         },
         Node::Values { rows } => Node::Values { rows: rows.clone() },
@@ -290,10 +301,11 @@ fn bind_node(node: &Node, params: &[Value]) -> Result<Node> {
         Node::Distinct { source } => Node::Distinct {
             source: bind_box(source, params)?,
         },
-        Node::Sort { source, keys } => Node::Sort {
-            source: bind_box(source, params)?,
-            keys: keys
-                .iter()
+        // A sort kept over a scan whose access path only binding chooses may be answered by
+        // that path now: decided as planning decides it, over the bound input.
+        Node::Sort { source, keys } => sorted(
+            bind_node(source, params)?,
+            keys.iter()
                 .map(|k| {
                     Ok(SortKey {
                         expr: bind_expr(&k.expr, params)?,
@@ -302,7 +314,7 @@ fn bind_node(node: &Node, params: &[Value]) -> Result<Node> {
                     })
                 })
                 .collect::<Result<_>>()?,
-        },
+        ),
         Node::Limit {
             source,
             limit,

@@ -1,5 +1,6 @@
 //! Planning a `SELECT`: FROM tree → pushed-down filters and access paths → joins → WHERE
-//! leftovers → aggregation → HAVING → projection → DISTINCT → ORDER BY → LIMIT/OFFSET.
+//! leftovers → aggregation → HAVING → projection → DISTINCT → ORDER BY (a sort, unless the
+//! access path already gives the order: [`order`](super::order)) → LIMIT/OFFSET.
 //!
 //! Filter push-down works on the FROM tree while every expression is resolved against the
 //! whole FROM row. A subtree covers a contiguous run of columns, so "this conjunct reads only
@@ -9,6 +10,7 @@
 //! becomes a join condition, and equalities between the two sides become hash-join keys.
 
 use super::access::choose_access;
+use super::order::sorted;
 use super::plan::{Access, AggregateCall, Node, SortKey};
 use super::scope::{bind, rebase, Scope, ScopeColumn};
 use super::Planner;
@@ -300,10 +302,8 @@ impl Planner<'_> {
             };
         }
         if !keys.is_empty() {
-            node = Node::Sort {
-                source: Box::new(node),
-                keys,
-            };
+            // No `Sort` when the access path already yields this order (see `order`).
+            node = sorted(node, keys);
         }
         let limit = q.limit.map(|e| self.count(e, "LIMIT")).transpose()?;
         let offset = q.offset.map(|e| self.count(e, "OFFSET")).transpose()?;
@@ -538,6 +538,7 @@ fn build(rel: Rel) -> Result<Node> {
                 alias,
                 access,
                 filter: Expr::conjoin(rest),
+                reverse: false,
             }
         }
         Rel::Sub {
