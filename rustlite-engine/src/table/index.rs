@@ -284,8 +284,19 @@ fn eq_pks<R: Reader>(r: &mut R, ix: &TableIndex, vkey: &[u8]) -> Result<Vec<Vec<
 /// chunk of keys and rows however many entries match.
 pub(crate) const FETCH_CHUNK: usize = 4096;
 
+/// The first chunk of an index scan; each later one doubles, up to [`FETCH_CHUNK`]. A scan that
+/// stops early (`ORDER BY indexed LIMIT 10`, a lookup that wants one row) then reads about as
+/// many rows as it hands over, not a whole chunk of 4,096 (~7 ms over a large index).
+const FIRST_CHUNK: usize = 64;
+
+#[cfg(test)]
+thread_local! {
+    /// Index entries read by this thread's index scans (tests count what a scan reads).
+    pub(crate) static ENTRIES_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Calls `f` with the rows of the entries of `ix` within `bounds` (engine keys), in `dir` order,
-/// `chunk` at a time, until it returns false; returns whether every row was handed over. Each
+/// up to `chunk` at a time (from [`FIRST_CHUNK`], doubling), until it returns false; returns whether every row was handed over. Each
 /// chunk after the first resumes the index scan after the last entry of the one before, so the
 /// chunks join up exactly when every read of `r` sees one state (see
 /// [`Reader::at_one_snapshot`], which the callers run it in) and `f` cannot write through `r`
@@ -300,15 +311,19 @@ fn rows_each<R: Reader>(
     f: &mut dyn FnMut(RawRow) -> Result<bool>,
 ) -> Result<bool> {
     let mixed = r.mixes_own_writes();
+    let mut size = chunk.min(FIRST_CHUNK);
     loop {
         let mut pks = Vec::new();
         let mut vkeys = Vec::new();
-        let resume = for_entries(r, ix, &bounds, dir, chunk, |vkey, pk| {
+        let resume = for_entries(r, ix, &bounds, dir, size, |vkey, pk| {
             if mixed {
                 vkeys.push(vkey.to_vec());
             }
             pks.push(pk);
         })?;
+        #[cfg(test)]
+        ENTRIES_READ.with(|n| n.set(n.get() + pks.len()));
+        size = size.saturating_mul(2).min(chunk);
         let rows = if mixed {
             fetch_mixed(r, table, ix, pks.into_iter().zip(vkeys))?
         } else {

@@ -674,3 +674,33 @@ fn an_index_scan_at_read_committed_reads_one_state() -> Result<()> {
     assert_eq!(forward_ids(&mut rc, &t, age, bounds)?, after);
     Ok(())
 }
+
+/// An index scan that stops after a few rows reads about as many entries, not a whole chunk:
+/// the first chunk is small and each later one doubles (up to `FETCH_CHUNK`).
+#[test]
+fn an_index_scan_stopped_early_reads_few_entries() -> Result<()> {
+    let (_engine, mut tx, t) = setup()?;
+    let n = index::FETCH_CHUNK as i64 + 100;
+    for id in 0..n {
+        insert(&mut tx, &t, &doc(id, None, 0))?;
+    }
+    let age = &t.indexes[1];
+    let zero = Value::Int(0);
+    let bounds = (Bound::Included(&zero), Bound::Included(&zero));
+    let read = |tx: &mut Transaction, want: usize| -> Result<(usize, usize)> {
+        index::ENTRIES_READ.with(|c| c.set(0));
+        let mut got = 0;
+        index_range_each(tx, &t, age, bounds, Direction::Forward, &mut |_| {
+            got += 1;
+            Ok(got < want)
+        })?;
+        Ok((got, index::ENTRIES_READ.with(|c| c.get())))
+    };
+    let (got, entries) = read(&mut tx, 5)?;
+    assert_eq!(got, 5);
+    assert!(entries <= 64, "read {entries} entries for 5 rows");
+    // A whole scan still reads every entry once, across growing chunks.
+    let (got, entries) = read(&mut tx, usize::MAX)?;
+    assert_eq!((got, entries), (n as usize, n as usize));
+    Ok(())
+}
