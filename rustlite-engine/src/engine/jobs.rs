@@ -19,6 +19,7 @@ use crate::lsm::sstable::{Table, TableOptions};
 use crate::lsm::version::{TableHandle, Version};
 use crate::lsm::wal::{wal_file_name, WalWriter};
 use crate::options::Options;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -108,6 +109,7 @@ pub(crate) fn switch_memtable(inner: &Inner, write: &mut WriteState) -> Result<(
         version: Arc::clone(&old.version),
     }));
     write.wal = WalWriter::new(file);
+    inner.wal_bytes.store(write.wal.len(), Ordering::Relaxed);
     Ok(())
 }
 

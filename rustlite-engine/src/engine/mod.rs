@@ -82,6 +82,9 @@ pub(crate) struct Inner {
     pub(crate) state: ArcSwap<State>,
     pub(crate) state_lock: Mutex<()>,
     pub(crate) write: Mutex<WriteState>,
+    /// Bytes in the current WAL, kept beside `write` so `stats()` never waits for the writer
+    /// (a commit leader holds `write` through a write stall).
+    pub(crate) wal_bytes: AtomicU64,
     pub(crate) commit_queue: write::CommitQueue,
     pub(crate) jobs: Mutex<JobState>,
     pub(crate) bg: Mutex<BgState>,
@@ -425,7 +428,7 @@ impl Engine {
             last_seq: self.inner.snapshots.visible(),
             live_snapshots: self.inner.snapshots.live_count(),
             cache: self.inner.cache.stats(),
-            wal_bytes: self.inner.write.lock().wal.len(),
+            wal_bytes: self.inner.wal_bytes.load(Ordering::Relaxed),
             commits: self.inner.commit_queue.stats(),
             conflict_history_bytes: self.inner.oracle.lock().bytes(),
         }

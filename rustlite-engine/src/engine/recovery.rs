@@ -250,6 +250,7 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
         }
     }
 
+    let wal = WalWriter::new(wal_file);
     Ok(Inner {
         state: ArcSwap::from_pointee(State {
             mem: Arc::new(Memtable::with_budget(wal_number, opts.memtable_size)),
@@ -257,9 +258,8 @@ pub(crate) fn open(storage: Arc<dyn Storage>, opts: Options) -> Result<Inner> {
             version: Arc::new(version),
         }),
         state_lock: Mutex::new(()),
-        write: Mutex::new(WriteState {
-            wal: WalWriter::new(wal_file),
-        }),
+        wal_bytes: AtomicU64::new(wal.len()),
+        write: Mutex::new(WriteState { wal }),
         commit_queue: super::write::CommitQueue::new(last_seq),
         jobs: Mutex::new(JobState {
             manifest,

@@ -504,6 +504,7 @@ fn append_group(inner: &Inner, group: &[(Arc<Slot>, Request)], expected: u64) ->
             inner.poison(&e);
             return Err(e);
         }
+        inner.wal_bytes.store(write.wal.len(), Ordering::Relaxed);
         let mem = Arc::clone(&inner.state.load().mem);
         for (seq, batch) in &accepted {
             // Before the publish below: see `catalog` (checking a write's schema).
@@ -1006,6 +1007,30 @@ mod tests {
         // The snapshot and the iterator still read their state.
         assert_eq!(snapshot.get(b"t").expect("get"), None);
         assert_eq!(iterator.count(), 0);
+    }
+
+    /// `stats()` does not wait for the writer: a commit leader holds `write` through a whole
+    /// write stall, which is when an application most wants its statistics.
+    #[test]
+    fn stats_does_not_wait_for_the_writer() {
+        let db = Engine::open_in_memory(Options::default()).expect("open");
+        db.put(b"k", b"v").expect("put");
+        let wal_bytes = db.stats().wal_bytes;
+        assert!(wal_bytes > 0, "the WAL holds the put");
+        let held = db.inner.write.lock(); // as a stalled leader does
+        let (tx, rx) = channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _ = tx.send(db.stats().wal_bytes);
+            });
+            let got = rx.recv_timeout(Duration::from_secs(5));
+            drop(held);
+            assert_eq!(
+                got.ok(),
+                Some(wal_bytes),
+                "stats() waited for the write lock"
+            );
+        });
     }
 
     /// A transaction left open (even one that only reads) keeps every later commit in the
