@@ -52,6 +52,11 @@ const LOG_ENTRY_COST: usize = 64;
 /// What an indexed key costs beside its bytes (its share of a B-tree node, the key's `Vec`).
 const INDEX_ENTRY_COST: usize = 48;
 
+/// About how many bytes `key` holds in the index.
+fn index_cost(key: &[u8]) -> usize {
+    INDEX_ENTRY_COST + key.len()
+}
+
 /// The keys one commit wrote, in one allocation.
 #[derive(Debug, Default)]
 struct KeySet {
@@ -203,7 +208,7 @@ impl Oracle {
                     Some(latest) => *latest = (*latest).max(*seq),
                     None => {
                         self.last_commit.insert(key.to_vec(), *seq);
-                        self.bytes += INDEX_ENTRY_COST + key.len();
+                        self.bytes += index_cost(key);
                     }
                 }
             }
@@ -228,7 +233,7 @@ impl Oracle {
             }
             // Its indexed keys (if it was indexed) go with it unless a later commit wrote them.
             let index_share = if *seq <= self.indexed {
-                keys.iter().map(|k| INDEX_ENTRY_COST + k.len()).sum()
+                keys.iter().map(index_cost).sum()
             } else {
                 0
             };
@@ -246,7 +251,7 @@ impl Oracle {
         }
     }
 
-    /// Forgets every commit at or below `seq`.
+    /// Forgets every commit at or below `through`.
     fn forget_through(&mut self, through: SeqNo) {
         while self.log.front().is_some_and(|(seq, _)| *seq <= through) {
             let Some((seq, keys)) = self.log.pop_front() else {
@@ -259,7 +264,7 @@ impl Oracle {
             for key in keys.iter() {
                 if self.last_commit.get(key) == Some(&seq) {
                     self.last_commit.remove(key);
-                    self.bytes = self.bytes.saturating_sub(INDEX_ENTRY_COST + key.len());
+                    self.bytes = self.bytes.saturating_sub(index_cost(key));
                 }
             }
         }
