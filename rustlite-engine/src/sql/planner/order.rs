@@ -42,10 +42,19 @@
 //! reversed scan reverses ties too, which the stable sort would have kept in scan order, so
 //! it is used only where there are none. Mixed directions keep their sort.
 //!
+//! # Reading an index for the order
+//! With a `LIMIT` above the sort, a `Scan` that reads the whole table (`Full`, its filter kept)
+//! may read a B-Tree index instead when that index's order answers the ORDER BY by the rules
+//! above ([`index_order`]): the first rows it yields are the answer, where the full scan reads
+//! and sorts every row (`ORDER BY created LIMIT 20`). The indexed column must be `NOT NULL`,
+//! since an index holds no NULLs. Without a LIMIT the full scan is kept (every row is read
+//! either way, and in key order rather than one lookup per index entry), as is any narrower
+//! access path the WHERE chose.
+//!
 //! # Reused plans
 //! A scan whose filter reads a parameter gets its access path when the plan is bound
 //! ([`prepared`](super::prepared)): its order is unknown here, so the sort stays and binding
-//! decides again with [`sorted`], over the bound scan.
+//! decides again with [`sorted`], over the bound scan (knowing whether a `LIMIT` follows).
 
 use super::plan::{Access, Node, SortKey};
 use crate::sql::ast::{ColumnType, Expr, JoinKind};
@@ -56,10 +65,11 @@ use crate::value::Value;
 use std::ops::Bound;
 
 /// `source` in the order of `keys`: `source` itself when its rows already arrive in that
-/// order (its scan read backwards when the order is the access path's reversed), else a
-/// [`Node::Sort`] over it.
-pub fn sorted(mut source: Node, keys: Vec<SortKey>) -> Node {
-    if elide(&mut source, &keys) {
+/// order (its scan read backwards when the order is the access path's reversed), or, when a
+/// `LIMIT` follows (`limited`), when a full scan can read an index in that order instead
+/// ([`index_order`]); else a [`Node::Sort`] over it.
+pub fn sorted(mut source: Node, keys: Vec<SortKey>, limited: bool) -> Node {
+    if elide(&mut source, &keys) || (limited && index_order(&mut source, &keys)) {
         return source;
     }
     Node::Sort {
@@ -101,6 +111,61 @@ fn elide(source: &mut Node, keys: &[SortKey]) -> bool {
         }
         None => false,
     }
+}
+
+/// Whether a full scan under `keys` can read a B-Tree index in their order instead (then
+/// switched to it, read backwards where the order is the index's reversed). Only asked when a
+/// `LIMIT` follows: the first rows the index yields are then the answer, where the full scan
+/// reads and sorts every row. The index must hold every row, so its column must be NOT NULL
+/// (an index holds no NULLs); the order must then be the index's as [`AccessOrder`] decides
+/// it for any index range (ties in primary-key order, descending only where the index is
+/// unique).
+fn index_order(source: &mut Node, keys: &[SortKey]) -> bool {
+    #[cfg(test)]
+    if KEEP_SORTS.with(std::cell::Cell::get) {
+        return false;
+    }
+    let Some((scan, terms, joined)) = trace(source, keys) else {
+        return false;
+    };
+    let Node::Scan {
+        table,
+        access,
+        filter,
+        reverse,
+        ..
+    } = scan
+    else {
+        return false;
+    };
+    // A filter with a parameter: binding chooses the access path, and asks again.
+    if *access != Access::Full || filter.as_ref().is_some_and(Expr::has_param) {
+        return false;
+    }
+    let Some(first) = terms.first() else {
+        return false;
+    };
+    if table.columns.get(first.column).is_none_or(|c| c.nullable) {
+        return false;
+    }
+    let candidates = table
+        .indexes
+        .iter()
+        .filter(|i| !i.hash && i.column == first.column);
+    for index in candidates {
+        let by_index = Access::Index {
+            index: index.clone(),
+            lookup: IndexLookup::Range(Bound::Unbounded, Bound::Unbounded),
+        };
+        let backwards =
+            AccessOrder::of(table, &by_index).and_then(|o| o.answers(table, &terms, joined));
+        if let Some(backwards) = backwards {
+            *access = by_index;
+            *reverse = backwards;
+            return true;
+        }
+    }
+    false
 }
 
 /// One ORDER BY term as a column of the scan it is traced to.

@@ -301,30 +301,36 @@ fn bind_node(node: &Node, params: &[Value]) -> Result<Node> {
         Node::Distinct { source } => Node::Distinct {
             source: bind_box(source, params)?,
         },
-        // A sort kept over a scan whose access path only binding chooses may be answered by
-        // that path now: decided as planning decides it, over the bound input.
-        Node::Sort { source, keys } => sorted(
-            bind_node(source, params)?,
-            keys.iter()
-                .map(|k| {
-                    Ok(SortKey {
-                        expr: bind_expr(&k.expr, params)?,
-                        desc: k.desc,
-                        nulls_first: k.nulls_first,
-                    })
-                })
-                .collect::<Result<_>>()?,
-        ),
+        Node::Sort { source, keys } => bind_sort(source, keys, params, false)?,
         Node::Limit {
             source,
             limit,
             offset,
         } => Node::Limit {
-            source: bind_box(source, params)?,
+            source: Box::new(match source.as_ref() {
+                Node::Sort { source, keys } => bind_sort(source, keys, params, limit.is_some())?,
+                other => bind_node(other, params)?,
+            }),
             limit: *limit,
             offset: *offset,
         },
     })
+}
+
+/// A sort kept over a scan whose access path only binding chooses may be answered by that path
+/// now (or, `limited`, by an index): decided as planning decides it, over the bound input.
+fn bind_sort(source: &Node, keys: &[SortKey], params: &[Value], limited: bool) -> Result<Node> {
+    let keys = keys
+        .iter()
+        .map(|k| {
+            Ok(SortKey {
+                expr: bind_expr(&k.expr, params)?,
+                desc: k.desc,
+                nulls_first: k.nulls_first,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(sorted(bind_node(source, params)?, keys, limited))
 }
 
 /// Calls `f` on every expression of the tree.

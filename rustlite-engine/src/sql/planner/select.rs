@@ -301,11 +301,12 @@ impl Planner<'_> {
                 source: Box::new(node),
             };
         }
-        if !keys.is_empty() {
-            // No `Sort` when the access path already yields this order (see `order`).
-            node = sorted(node, keys);
-        }
         let limit = q.limit.map(|e| self.count(e, "LIMIT")).transpose()?;
+        if !keys.is_empty() {
+            // No `Sort` when the access path already yields this order, or an index does and
+            // a LIMIT follows (see `order`).
+            node = sorted(node, keys, limit.is_some());
+        }
         let offset = q.offset.map(|e| self.count(e, "OFFSET")).transpose()?;
         if limit.is_some() || offset.is_some_and(|o| o > 0) {
             node = Node::Limit {
