@@ -866,17 +866,24 @@ mod tests {
         }
     }
 
-    /// An engine whose fsyncs (after open) wait for the returned sender's verdicts.
-    fn gated() -> (Engine, Receiver<()>, Sender<bool>) {
+    /// An engine over a [`GateStorage`] with both gates open (to be closed after the open),
+    /// without background compaction, and that storage.
+    fn over_gates(durability: Durability) -> (Engine, GateStorage) {
         let storage = GateStorage {
             mem: MemStorage::new(),
             gate: Arc::new(parking_lot::Mutex::new(None)),
             appends: Arc::new(parking_lot::Mutex::new(None)),
         };
-        let gate = Arc::clone(&storage.gate);
-        let mut opts = Options::default().durability(Durability::Immediate);
+        let mut opts = Options::default().durability(durability);
         opts.background_compaction = false;
-        let db = Engine::open_with_storage(Arc::new(storage), opts).expect("open");
+        let db = Engine::open_with_storage(Arc::new(storage.clone()), opts).expect("open");
+        (db, storage)
+    }
+
+    /// An engine whose fsyncs (after open) wait for the returned sender's verdicts.
+    fn gated() -> (Engine, Receiver<()>, Sender<bool>) {
+        let (db, storage) = over_gates(Durability::Immediate);
+        let gate = storage.gate;
         let (started_tx, started) = channel();
         let (verdict, verdict_rx) = channel();
         *gate.lock() = Some(Arc::new(Gate {
@@ -948,15 +955,8 @@ mod tests {
     /// to the first of their committers (which, with more threads than CPUs, may wait for one).
     #[test]
     fn a_leader_appends_the_requests_queued_during_its_append() {
-        let storage = GateStorage {
-            mem: MemStorage::new(),
-            gate: Arc::new(parking_lot::Mutex::new(None)),
-            appends: Arc::new(parking_lot::Mutex::new(None)),
-        };
-        let appends = Arc::clone(&storage.appends);
-        let mut opts = Options::default().durability(Durability::Buffered);
-        opts.background_compaction = false;
-        let db = Engine::open_with_storage(Arc::new(storage), opts).expect("open");
+        let (db, storage) = over_gates(Durability::Buffered);
+        let appends = storage.appends;
         let (started_tx, started) = channel();
         let (go, go_rx) = channel();
         *appends.lock() = Some(Arc::new(AppendGate {

@@ -69,7 +69,7 @@ use std::ops::Bound;
 /// `LIMIT` follows (`limited`), when a full scan can read an index in that order instead
 /// ([`index_order`]); else a [`Node::Sort`] over it.
 pub fn sorted(mut source: Node, keys: Vec<SortKey>, limited: bool) -> Node {
-    if elide(&mut source, &keys) || (limited && index_order(&mut source, &keys)) {
+    if answered(&mut source, &keys, limited) {
         return source;
     }
     Node::Sort {
@@ -78,8 +78,10 @@ pub fn sorted(mut source: Node, keys: Vec<SortKey>, limited: bool) -> Node {
     }
 }
 
-/// Whether `keys` need no sort over `source`; reverses its scan when the order needs that.
-fn elide(source: &mut Node, keys: &[SortKey]) -> bool {
+/// Whether `keys` need no sort over `source`: its scan's access path gives their order (the
+/// scan then read backwards if the order is the path's reversed) or, when `limited` and the
+/// scan reads the whole table, an index does (the scan then switched to it).
+fn answered(source: &mut Node, keys: &[SortKey], limited: bool) -> bool {
     #[cfg(test)]
     if KEEP_SORTS.with(std::cell::Cell::get) {
         return false;
@@ -101,71 +103,46 @@ fn elide(source: &mut Node, keys: &[SortKey]) -> bool {
     if *access == Access::Full && filter.as_ref().is_some_and(Expr::has_param) {
         return false;
     }
-    let Some(order) = AccessOrder::of(table, access) else {
-        return false;
+    let backwards = match AccessOrder::of(table, access)
+        .and_then(|o| o.answers(table, &terms, joined))
+    {
+        Some(backwards) => backwards,
+        None if limited && *access == Access::Full => match index_order(table, &terms, joined) {
+            Some((by_index, backwards)) => {
+                *access = by_index;
+                backwards
+            }
+            None => return false,
+        },
+        None => return false,
     };
-    match order.answers(table, &terms, joined) {
-        Some(backwards) => {
-            *reverse = backwards;
-            true
-        }
-        None => false,
-    }
+    *reverse = backwards;
+    true
 }
 
-/// Whether a full scan under `keys` can read a B-Tree index in their order instead (then
-/// switched to it, read backwards where the order is the index's reversed). Only asked when a
-/// `LIMIT` follows: the first rows the index yields are then the answer, where the full scan
-/// reads and sorts every row. The index must hold every row, so its column must be NOT NULL
-/// (an index holds no NULLs); the order must then be the index's as [`AccessOrder`] decides
-/// it for any index range (ties in primary-key order, descending only where the index is
-/// unique).
-fn index_order(source: &mut Node, keys: &[SortKey]) -> bool {
-    #[cfg(test)]
-    if KEEP_SORTS.with(std::cell::Cell::get) {
-        return false;
-    }
-    let Some((scan, terms, joined)) = trace(source, keys) else {
-        return false;
-    };
-    let Node::Scan {
-        table,
-        access,
-        filter,
-        reverse,
-        ..
-    } = scan
-    else {
-        return false;
-    };
-    // A filter with a parameter: binding chooses the access path, and asks again.
-    if *access != Access::Full || filter.as_ref().is_some_and(Expr::has_param) {
-        return false;
-    }
-    let Some(first) = terms.first() else {
-        return false;
-    };
+/// A B-Tree index of `table` whose order answers `terms` (rows of a join's probe side when
+/// `joined`), as an access path reading all of it, and whether backwards. Only asked for a
+/// full scan with a `LIMIT` above: the first rows the index yields are then the answer, where
+/// the full scan reads and sorts every row. The index must hold every row, so its column must
+/// be NOT NULL (an index holds no NULLs); its order is then the one [`AccessOrder`] gives any
+/// index range (ties in primary-key order, descending only where no two rows tie).
+fn index_order(table: &TableInfo, terms: &[Term], joined: bool) -> Option<(Access, bool)> {
+    let first = terms.first()?;
     if table.columns.get(first.column).is_none_or(|c| c.nullable) {
-        return false;
+        return None;
     }
-    let candidates = table
+    table
         .indexes
         .iter()
-        .filter(|i| !i.hash && i.column == first.column);
-    for index in candidates {
-        let by_index = Access::Index {
-            index: index.clone(),
-            lookup: IndexLookup::Range(Bound::Unbounded, Bound::Unbounded),
-        };
-        let backwards =
-            AccessOrder::of(table, &by_index).and_then(|o| o.answers(table, &terms, joined));
-        if let Some(backwards) = backwards {
-            *access = by_index;
-            *reverse = backwards;
-            return true;
-        }
-    }
-    false
+        .filter(|i| !i.hash && i.column == first.column)
+        .find_map(|index| {
+            let by_index = Access::Index {
+                index: index.clone(),
+                lookup: IndexLookup::Range(Bound::Unbounded, Bound::Unbounded),
+            };
+            let backwards = AccessOrder::of(table, &by_index)?.answers(table, terms, joined)?;
+            Some((by_index, backwards))
+        })
 }
 
 /// One ORDER BY term as a column of the scan it is traced to.

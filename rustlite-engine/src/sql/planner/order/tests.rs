@@ -453,6 +453,26 @@ fn reused_plans_decide_on_the_bound_access_path() -> Result<()> {
     Ok(())
 }
 
+/// A table `t (id INTEGER PRIMARY KEY, a <a_type>, g INTEGER)` of ids 0..10,000, `a` = `a_of(id)`
+/// (indexed by `t_a`) and `g` = `id % 3`.
+fn ten_thousand_rows(a_type: &str, a_of: impl Fn(i64) -> i64) -> Result<Engine> {
+    let engine = Engine::open_in_memory(Options::default())?;
+    let create = format!("CREATE TABLE t (id INTEGER PRIMARY KEY, a {a_type}, g INTEGER)");
+    crate::sql::query(&engine, &create, &[])?;
+    crate::sql::query(&engine, "CREATE INDEX t_a ON t (a)", &[])?;
+    for chunk in 0..10 {
+        let values: Vec<String> = (0..1000)
+            .map(|i| {
+                let id = chunk * 1000 + i;
+                format!("({id}, {}, {})", a_of(id), id % 3)
+            })
+            .collect();
+        let insert = format!("INSERT INTO t VALUES {}", values.join(", "));
+        crate::sql::query(&engine, &insert, &[])?;
+    }
+    Ok(engine)
+}
+
 /// Rows `sql` made the scans read.
 fn rows_read(engine: &Engine, sql: &str, params: &[Value]) -> Result<(usize, Vec<Row>)> {
     ROWS_READ.with(|n| n.set(0));
@@ -466,23 +486,7 @@ fn rows_read(engine: &Engine, sql: &str, params: &[Value]) -> Result<(usize, Vec
 /// chunk at a time below this count, see `table::index`).
 #[test]
 fn a_limit_over_the_key_order_stops_the_scan() -> Result<()> {
-    let engine = Engine::open_in_memory(Options::default())?;
-    crate::sql::query(
-        &engine,
-        "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, g INTEGER)",
-        &[],
-    )?;
-    crate::sql::query(&engine, "CREATE INDEX t_a ON t (a)", &[])?;
-    for chunk in 0..10 {
-        let values: Vec<String> = (0..1000)
-            .map(|i| {
-                let id = chunk * 1000 + i;
-                format!("({id}, {}, {})", id % 97, id % 3)
-            })
-            .collect();
-        let insert = format!("INSERT INTO t VALUES {}", values.join(", "));
-        crate::sql::query(&engine, &insert, &[])?;
-    }
+    let engine = ten_thousand_rows("INTEGER", |id| id % 97)?;
     let int = |i: i64| vec![Value::Int(i)];
     for (sql, params, want) in [
         ("SELECT * FROM t ORDER BY id LIMIT 5", vec![], int(0)),
@@ -674,23 +678,7 @@ fn a_limit_reads_a_not_null_index_in_its_order() -> Result<()> {
 /// table (the same with a nullable `a` reads all of them, see the test above this one).
 #[test]
 fn a_limit_over_a_not_null_index_stops_the_scan() -> Result<()> {
-    let engine = Engine::open_in_memory(Options::default())?;
-    crate::sql::query(
-        &engine,
-        "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER NOT NULL, g INTEGER)",
-        &[],
-    )?;
-    crate::sql::query(&engine, "CREATE INDEX t_a ON t (a)", &[])?;
-    for chunk in 0..10 {
-        let values: Vec<String> = (0..1000)
-            .map(|i| {
-                let id = chunk * 1000 + i;
-                format!("({id}, {}, {})", (id * 7) % 10_007, id % 3)
-            })
-            .collect();
-        let insert = format!("INSERT INTO t VALUES {}", values.join(", "));
-        crate::sql::query(&engine, &insert, &[])?;
-    }
+    let engine = ten_thousand_rows("INTEGER NOT NULL", |id| (id * 7) % 10_007)?;
     for (sql, params) in [
         ("SELECT id, a FROM t ORDER BY a LIMIT 5", vec![]),
         (
