@@ -314,15 +314,14 @@ pub(crate) fn commit(
     } else {
         q.leader_active = true;
     }
-    // Leader: take a group off the queue. It starts with our own slot: a slot is only led when it
-    // is the front of the queue, and only the leader removes slots.
-    let mut group = take_group(&mut q);
-    let mut expected = q.distinct_recent_committers();
-    drop(q);
-
+    // Leader: take a group off the queue. The first starts with our own slot: a slot is only led
+    // when it is the front of the queue, and only the leader removes slots.
     let mut waiting = false;
     let mut combined = 0;
     loop {
+        let group = take_group(&mut q);
+        let expected = q.distinct_recent_committers();
+        drop(q);
         let failed = match append_group(inner, &group, expected) {
             // Every request has its result, or waits for an fsync.
             Ok(w) => {
@@ -336,13 +335,11 @@ pub(crate) fn commit(
                 true
             }
         };
-        let mut q = cq.queue.lock();
+        q = cq.queue.lock();
         if !failed && combined < MAX_COMBINED && !q.pending.is_empty() {
             // Requests queued while this group was appended: this thread is running, the
             // committer it would hand the leadership to may be waiting for a CPU.
             combined += 1;
-            group = take_group(&mut q);
-            expected = q.distinct_recent_committers();
             continue;
         }
         // The next group may be appended while this one waits for its fsync: hand the
@@ -351,6 +348,7 @@ pub(crate) fn commit(
             Some(next) => next.lead(),
             None => q.leader_active = false,
         }
+        drop(q);
         break;
     }
     if waiting {

@@ -675,7 +675,8 @@ fn a_limit_reads_a_not_null_index_in_its_order() -> Result<()> {
 }
 
 /// `ORDER BY a LIMIT 5` over 10,000 rows, `a` NOT NULL and indexed, reads a few rows, not the
-/// table (the same with a nullable `a` reads all of them, see the test above this one).
+/// table (the same with a nullable `a` reads all of them, see
+/// `a_limit_over_the_key_order_stops_the_scan`).
 #[test]
 fn a_limit_over_a_not_null_index_stops_the_scan() -> Result<()> {
     let engine = ten_thousand_rows("INTEGER NOT NULL", |id| (id * 7) % 10_007)?;
