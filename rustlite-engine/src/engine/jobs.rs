@@ -109,6 +109,7 @@ pub(crate) fn switch_memtable(inner: &Inner, write: &mut WriteState) -> Result<(
         version: Arc::clone(&old.version),
     }));
     write.wal = WalWriter::new(file);
+    super::write::use_wal(inner, write.wal.syncer());
     inner.wal_bytes.store(write.wal.len(), Ordering::Relaxed);
     Ok(())
 }

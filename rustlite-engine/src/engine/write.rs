@@ -218,7 +218,8 @@ struct Waiter {
 struct Progress {
     /// Last seqno appended to the WAL and inserted into the memtable.
     appended: SeqNo,
-    /// The WAL holding `appended`.
+    /// The WAL appends go to: it holds `appended`, unless a memtable switch made everything
+    /// appended durable and moved on to a new one ([`use_wal`]).
     wal: Option<WalSyncer>,
     /// Every seqno at or below this is covered by a completed fsync (or was recovered).
     durable: SeqNo,
@@ -714,6 +715,16 @@ fn run_sync<'a>(inner: &'a Inner, mut p: MutexGuard<'a, Progress>) {
     }
 }
 
+/// Points the pipeline at a new WAL, at a memtable switch (after [`sync_appended`], under the
+/// `write` lock), so the old WAL's last descriptor closes here, while the file still has its
+/// name. Left to the first commit after the switch, that close came after the flush had removed
+/// the file: the file system then frees its blocks (and, mounted with `discard`, discards them)
+/// inside that commit, 0.5–1.7 ms where a commit takes ~0.1 ms.
+pub(crate) fn use_wal(inner: &Inner, wal: WalSyncer) {
+    let old = inner.commit_queue.progress.lock().wal.replace(wal);
+    drop(old); // outside the lock
+}
+
 /// Makes everything appended to the WAL so far durable (and, under [`Durability::Immediate`],
 /// published): `Engine::sync`, the memtable switch and a clean close call this. Waits for an
 /// fsync in flight rather than running a second one beside it.
@@ -772,12 +783,25 @@ mod tests {
         mem: MemStorage,
         gate: Arc<parking_lot::Mutex<Option<Arc<Gate>>>>,
         appends: Arc<parking_lot::Mutex<Option<Arc<AppendGate>>>>,
+        /// Names of the files open for writing (one entry per open [`GateFile`]).
+        open: Arc<parking_lot::Mutex<Vec<String>>>,
     }
 
     struct GateFile {
         inner: Box<dyn WritableFile>,
         gate: Arc<parking_lot::Mutex<Option<Arc<Gate>>>>,
         appends: Arc<parking_lot::Mutex<Option<Arc<AppendGate>>>>,
+        name: String,
+        open: Arc<parking_lot::Mutex<Vec<String>>>,
+    }
+
+    impl Drop for GateFile {
+        fn drop(&mut self) {
+            let mut open = self.open.lock();
+            if let Some(i) = open.iter().position(|n| *n == self.name) {
+                open.swap_remove(i);
+            }
+        }
     }
 
     struct GateSync {
@@ -826,10 +850,13 @@ mod tests {
     impl Storage for GateStorage {
         fn create(&self, name: &str) -> Result<Box<dyn WritableFile>> {
             let inner = self.mem.create(name)?;
+            self.open.lock().push(name.to_string());
             Ok(Box::new(GateFile {
                 inner,
                 gate: Arc::clone(&self.gate),
                 appends: Arc::clone(&self.appends),
+                name: name.to_string(),
+                open: Arc::clone(&self.open),
             }))
         }
         fn open_append(&self, name: &str) -> Result<Box<dyn WritableFile>> {
@@ -871,6 +898,7 @@ mod tests {
             mem: MemStorage::new(),
             gate: Arc::new(parking_lot::Mutex::new(None)),
             appends: Arc::new(parking_lot::Mutex::new(None)),
+            open: Arc::default(),
         };
         let mut opts = Options::default().durability(durability);
         opts.background_compaction = false;
@@ -947,6 +975,33 @@ mod tests {
         // Two fsyncs, each acknowledging one commit (the conflict waited for none).
         let stats = db.stats().commits;
         assert_eq!((stats.wal_syncs, stats.synced_commits), (2, 2));
+    }
+
+    /// A memtable switch closes the old WAL while the file still has its name (its memtable is
+    /// not flushed yet). Left to the first commit after the switch, the close came after the
+    /// flush had removed the file, and the file system freed its blocks inside that commit.
+    #[test]
+    fn a_memtable_switch_closes_the_old_wal() {
+        let (db, storage) = over_gates(Durability::Immediate);
+        let open_wals = || -> Vec<String> {
+            let open = storage.open.lock();
+            open.iter()
+                .filter(|n| n.ends_with(".wal"))
+                .cloned()
+                .collect()
+        };
+        db.put(b"a", b"1").expect("put");
+        let first = open_wals();
+        assert_eq!(first.len(), 1, "{first:?}");
+        db.flush().expect("flush");
+        let files = storage.list().expect("list");
+        assert!(!files.contains(&first[0]), "flushed, its WAL removed");
+        let now = open_wals();
+        assert_eq!(now.len(), 1, "only the new WAL is open: {now:?}");
+        assert_ne!(now, first);
+        // The pipeline syncs into the new WAL.
+        db.put(b"b", b"2").expect("put");
+        assert_eq!(db.get(b"b").expect("get"), Some(b"2".to_vec()));
     }
 
     /// A leader appends the requests queued while it appended, rather than hand the leadership
