@@ -239,6 +239,18 @@ impl WalWriter {
         }
     }
 
+    /// Writes the [`stage`](Self::stage)d records now and asks the OS to start writing them to
+    /// the device ([`WritableFile::start_write_out`]) without waiting: the caller works on (a
+    /// lone committer inserts into the memtable) while the device writes, and the next sync
+    /// waits only for what is left.
+    pub fn write_out_staged(&mut self) -> Result<()> {
+        let mut file = self.file.lock();
+        let from = file.len();
+        self.syncer.write_staged(&mut file)?;
+        file.start_write_out(from);
+        Ok(())
+    }
+
     /// Makes everything appended or staged so far durable.
     pub fn sync(&mut self) -> Result<()> {
         self.syncer.sync()

@@ -46,6 +46,10 @@ pub trait WritableFile: Send + Sync {
     fn sync_handle(&self) -> Option<Arc<dyn FileSync>> {
         None
     }
+    /// Asks the OS to start writing the bytes appended from offset `from` on to the device, and
+    /// returns without waiting. Only a hint: a later sync still makes them durable, and waits for
+    /// less. The default does nothing.
+    fn start_write_out(&self, _from: u64) {}
 }
 
 /// Syncs a [`WritableFile`] from any thread, concurrently with appends to it.
