@@ -4,7 +4,7 @@
 //! ```text
 //!  phase A  open durable, warm cache   load ─ disk ─ warm-up scan ─ gets (1t, 4t) ─ ranges ─ scan
 //!                                      ─ compact ─ disk
-//!                                      ─ individual commits ─ small txns (1t, 4t) × 3
+//!                                      ─ (individual commits ─ small txns 1t ─ 4t) × 3
 //!  phase B  reopen buffered            warm-up scan ─ small txns (1t, 4t) ─ warm-up scan ─ YCSB-A
 //!                                      ─ YCSB-B
 //!  phase C  reopen durable, cache =    cold gets 1t ─ reopen ─ cold gets 4t ─ deletes (durable
@@ -190,19 +190,14 @@ pub fn run_engine(name: &str, dir: &Path, sizes: Sizes, want: &dyn Fn(&str) -> b
         }
     }
 
-    // Entries stored once phase A is done: the load, plus the keys the individual commits add.
+    // Entries stored once phase A is done: the load, plus the keys the individual commits add
+    // (in each of the durable rounds).
     let mut stored = n;
-    if want("commit1") {
-        stored += sizes.commits;
-        timed("commit1", sizes.commits, || {
-            for i in 0..sizes.commits {
-                let (k, v) = (key(i, NEW), value(i, 1));
-                db.write_batch(&[(&k[..], Some(&v[..]))])?;
-            }
-            Ok(())
-        })?;
+    let commits = want("commit1").then_some(sizes.commits);
+    if let Some(c) = commits {
+        stored += c * DURABLE_ROUNDS;
     }
-    txn_workloads(&*db, sizes, "durable", sizes.txn_durable, want)?;
+    txn_workloads(&*db, sizes, "durable", sizes.txn_durable, want, commits)?;
     drop(db);
 
     // ── phase B ──────────────────────────────────────────────────────────────────────────
@@ -221,7 +216,7 @@ pub fn run_engine(name: &str, dir: &Path, sizes: Sizes, want: &dyn Fn(&str) -> b
     if phase_b.iter().any(|id| want(id)) {
         warm_up(&*db, stored)?;
     }
-    txn_workloads(&*db, sizes, "buffered", sizes.txn_buffered, want)?;
+    txn_workloads(&*db, sizes, "buffered", sizes.txn_buffered, want, None)?;
     // Again before YCSB: SQLite's page cache is per connection, and a commit through one
     // connection empties every other connection's cache (at its next transaction), so the
     // 4-thread transactions left the main thread's connection cold. Every other engine's cache
@@ -410,20 +405,23 @@ fn read_workloads(db: &dyn Engine, sizes: Sizes, want: &dyn Fn(&str) -> bool) ->
     Ok(())
 }
 
-/// Rounds of the durable small transactions: one thread, then four, this many times over (on
-/// other keys each round); each row reports its median, the 4-thread row its commits per fsync
-/// over all rounds. A 4-thread round of RustLite lasts ~0.15 s, short enough for one slow
-/// moment of a shared machine to move it by a third; interleaving the rounds also spreads such
-/// moments over both rows, whose ratio is a target.
+/// Rounds of the durable rows: individual commits, then small transactions on one thread, then
+/// on four, this many times over (on other keys each round); each row reports its median, the
+/// 4-thread row its commits per fsync over all rounds. A round of RustLite's individual commits
+/// lasts ~0.1 s and a 4-thread round ~0.15 s, short enough for one slow moment of a shared
+/// machine to move them by a third; interleaving the rounds also spreads such moments over the
+/// rows, whose ratio is a target.
 const DURABLE_ROUNDS: u64 = 3;
 
-/// Small transactions: read 2 random loaded keys, write 2 random loaded keys.
+/// Small transactions: read 2 random loaded keys, write 2 random loaded keys. Durable, each
+/// round starts with `singles` individual commits of new keys when given (the `commit1` row).
 fn txn_workloads(
     db: &dyn Engine,
     sizes: Sizes,
     mode: &str,
     count: u64,
     want: &dyn Fn(&str) -> bool,
+    singles: Option<u64>,
 ) -> Result<()> {
     let n = sizes.keys;
     let one = |seed: u64, count: u64| -> Result<()> {
@@ -445,12 +443,21 @@ fn txn_workloads(
     };
     let rounds = if mode == "durable" { DURABLE_ROUNDS } else { 1 };
     let (id1, id4) = (format!("txn1_{mode}"), format!("txn4_{mode}"));
-    let (mut rates1, mut rates4) = (Vec::new(), Vec::new());
+    let (mut rates_c, mut rates1, mut rates4) = (Vec::new(), Vec::new(), Vec::new());
     let (mut syncs, mut commits) = (0, 0);
     // Both rows are skipped from the first time the engine says it lacks transactions.
     let (mut run1, mut run4) = (want(&id1), want(&id4));
     for round in 0..rounds {
         let seed = 100 * round;
+        if let Some(c) = singles {
+            rates_c.push(rate("commit1", c, || {
+                for i in round * c..(round + 1) * c {
+                    let (k, v) = (key(i, NEW), value(i, 1));
+                    db.write_batch(&[(&k[..], Some(&v[..]))])?;
+                }
+                Ok(())
+            })?);
+        }
         if run1 {
             match rate(&id1, count, || one(5 + seed, count)) {
                 Ok(r) => rates1.push(r),
@@ -471,6 +478,9 @@ fn txn_workloads(
                 commits += c1 - c0;
             }
         }
+    }
+    if !rates_c.is_empty() {
+        report("commit1", median(&mut rates_c));
     }
     if !rates1.is_empty() {
         report(&id1, median(&mut rates1));
