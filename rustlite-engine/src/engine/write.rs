@@ -61,10 +61,11 @@
 //!
 //! **A lone committer writes early.** With one thread committing, nothing is gained by staging:
 //! its records are written at once, before its memtable insert, and the OS is asked to start
-//! writing them to the device ([`WalWriter::write_out_staged`](crate::lsm::wal::WalWriter::write_out_staged)). The insert (a few µs of cache
-//! misses in the skip list) then overlaps the device write, and the fsync waits only for the rest
-//! of that write and the cache flush: single durable commits ~2 % faster (interleaved A/B,
-//! docs/BENCHMARKS.md).
+//! writing them to the device ([`write_out_staged`]). The insert (a few µs of cache misses in the
+//! skip list) then overlaps the device write, and the fsync waits only for the rest of that write
+//! and the cache flush: single durable commits ~2 % faster (interleaved A/B, docs/BENCHMARKS.md).
+//!
+//! [`write_out_staged`]: crate::lsm::wal::WalWriter::write_out_staged
 //!
 //! Invariants:
 //! - Seqnos, WAL order and validation order agree: steps 1–4 run for one group at a time, in
