@@ -540,17 +540,20 @@ fn append_group(inner: &Inner, group: &[(Arc<Slot>, Request)], expected: u64) ->
     }
 
     if !accepted.is_empty() {
-        if immediate {
+        let written = if immediate {
             // Nobody hears of these commits before an fsync covers them: the syncer writes
-            // them, with everything else staged meanwhile, right before its fsync.
+            // them, with everything else staged meanwhile, right before its fsync; a lone
+            // committer writes them now ("A lone committer writes early").
             write.wal.stage(buf);
             if lone {
-                if let Err(e) = write.wal.write_out_staged() {
-                    inner.poison(&e);
-                    return Err(e);
-                }
+                write.wal.write_out_staged()
+            } else {
+                Ok(())
             }
-        } else if let Err(e) = write.wal.append(&buf) {
+        } else {
+            write.wal.append(&buf)
+        };
+        if let Err(e) = written {
             inner.poison(&e);
             return Err(e);
         }
