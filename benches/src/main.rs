@@ -16,17 +16,18 @@
 //! | [`keys`] | keys, values, PRNG, zipfian |
 //! | [`ceilings`] | fsync latency and sequential write bandwidth |
 //! | [`report`] | the markdown table and target verdicts |
+//! | [`turns`] | the parent handing the durable rounds to one engine at a time |
 
 mod ceilings;
 mod engines;
 mod keys;
 mod report;
 mod sql;
+mod turns;
 mod typed;
 mod workloads;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 struct Args {
     quick: bool,
@@ -35,6 +36,8 @@ struct Args {
     dir: PathBuf,
     out: Option<PathBuf>,
     child: Option<String>,
+    /// A child waits for the parent's go-ahead before each durable round ([`turns`]).
+    turns: bool,
 }
 
 const USAGE: &str =
@@ -48,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
         dir: PathBuf::from("target/bench-data"),
         out: None,
         child: None,
+        turns: false,
     };
     let mut it = std::env::args().skip(1);
     let list = |v: Option<String>| -> Result<Vec<String>, String> {
@@ -65,6 +69,7 @@ fn parse_args() -> Result<Args, String> {
             "--dir" => args.dir = it.next().ok_or(USAGE)?.into(),
             "--out" => args.out = Some(it.next().ok_or(USAGE)?.into()),
             "--child" => args.child = Some(it.next().ok_or(USAGE)?),
+            "--turns" => args.turns = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -108,7 +113,13 @@ fn main() {
         let outcome = match engine.as_str() {
             "typed" => typed::run(&dir, typed::TypedSizes::new(args.quick)),
             "sql" => sql::run(&dir, sql::SqlSizes::new(args.quick)),
-            _ => workloads::run_engine(engine, &dir, sizes, &want),
+            _ => workloads::run_engine(
+                engine,
+                &dir,
+                sizes,
+                &want,
+                &mut turns::Gate::new(args.turns),
+            ),
         };
         let _ = std::fs::remove_dir_all(&dir);
         if let Err(e) = outcome {
@@ -153,47 +164,37 @@ fn main() {
     }
 }
 
-/// Runs `--child NAME` and collects its `RESULT id value` and `PLAN …` lines.
+/// Arguments every child gets from the parent.
+fn child_args(args: &Args) -> Vec<String> {
+    let mut extra = vec!["--dir".to_string(), args.dir.display().to_string()];
+    if args.quick {
+        extra.push("--quick".into());
+    }
+    if let Some(ws) = &args.workloads {
+        extra.push("--workloads".into());
+        extra.push(ws.join(","));
+    }
+    extra
+}
+
+/// Runs `--child NAME` to its end and collects its `RESULT id value` and `PLAN …` lines.
 fn run_child(
     exe: &std::path::Path,
     name: &str,
     args: &Args,
     failures: &mut Vec<String>,
 ) -> (report::Results, Vec<String>) {
-    let mut cmd = Command::new(exe);
-    cmd.arg("--child").arg(name).arg("--dir").arg(&args.dir);
-    if args.quick {
-        cmd.arg("--quick");
-    }
-    if let Some(ws) = &args.workloads {
-        cmd.arg("--workloads").arg(ws.join(","));
-    }
-    let output = cmd.stderr(Stdio::inherit()).output();
-    let mut res = report::Results::new();
-    let mut plans = Vec::new();
-    match output {
-        Ok(out) => {
-            for line in String::from_utf8_lossy(&out.stdout).lines() {
-                if let Some(p) = line.strip_prefix("PLAN ") {
-                    plans.push(p.to_string());
-                    continue;
-                }
-                let mut parts = line.split_whitespace();
-                if let (Some("RESULT"), Some(id), Some(v)) =
-                    (parts.next(), parts.next(), parts.next())
-                {
-                    if let Ok(v) = v.parse() {
-                        res.insert(id.to_string(), v);
-                    }
-                }
-            }
-            if !out.status.success() {
-                failures.push(format!("{name}: child exited with {}", out.status));
-            }
+    match turns::Child::spawn(exe, name, &child_args(args), false) {
+        Ok(mut child) => {
+            // Without turns it never waits: this reads to its end.
+            child.run_to_turn();
+            child.finish(failures)
         }
-        Err(e) => failures.push(format!("{name}: could not start: {e}")),
+        Err(e) => {
+            failures.push(format!("{name}: could not start: {e}"));
+            Default::default()
+        }
     }
-    (res, plans)
 }
 
 /// The key-value table: ceilings, then one child per engine.
@@ -232,12 +233,7 @@ fn kv_table(
         ceil.seq_write_bps / 1e6
     );
 
-    let mut results = Vec::new();
-    for engine in &args.engines {
-        eprintln!("── {engine}");
-        let (res, _) = run_child(exe, engine, args, failures);
-        results.push((engine.clone(), res));
-    }
+    let results = turns::run_all(exe, &args.engines, &child_args(args), failures);
 
     doc.push_str(&report::render(&results, &ceil));
     doc.push('\n');

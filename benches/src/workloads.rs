@@ -4,7 +4,8 @@
 //! ```text
 //!  phase A  open durable, warm cache   load ─ disk ─ warm-up scan ─ gets (1t, 4t) ─ ranges ─ scan
 //!                                      ─ compact ─ disk
-//!                                      ─ (individual commits ─ small txns 1t ─ 4t) × 3
+//!                                      ─ (individual commits ─ small txns 1t ─ 4t) × 3, each row
+//!                                        in turn with the other engines' (see `turns`)
 //!  phase B  reopen buffered            warm-up scan ─ small txns (1t, 4t) ─ warm-up scan ─ YCSB-A
 //!                                      ─ YCSB-B
 //!  phase C  reopen durable, cache =    cold gets 1t ─ reopen ─ cold gets 4t ─ deletes (durable
@@ -14,6 +15,7 @@
 
 use crate::engines::{self, disk_bytes, Config, Engine, Result};
 use crate::keys::{key, value, Rng, Zipf, HIT, KEY_LEN, MISS, NEW, VALUE_LEN};
+use crate::turns::Gate;
 use std::path::Path;
 use std::time::Instant;
 
@@ -143,8 +145,15 @@ fn drop_page_cache() -> bool {
     std::fs::write("/proc/sys/vm/drop_caches", "1").is_ok()
 }
 
-/// Runs every selected workload on engine `name` in `dir` and prints the results.
-pub fn run_engine(name: &str, dir: &Path, sizes: Sizes, want: &dyn Fn(&str) -> bool) -> Result<()> {
+/// Runs every selected workload on engine `name` in `dir` and prints the results; `gate` holds
+/// each durable row of each round until the parent gives this engine its turn.
+pub fn run_engine(
+    name: &str,
+    dir: &Path,
+    sizes: Sizes,
+    want: &dyn Fn(&str) -> bool,
+    gate: &mut Gate,
+) -> Result<()> {
     let n = sizes.keys;
     let durable = Config {
         cache_bytes: WARM_CACHE,
@@ -197,7 +206,15 @@ pub fn run_engine(name: &str, dir: &Path, sizes: Sizes, want: &dyn Fn(&str) -> b
     if let Some(c) = commits {
         stored += c * DURABLE_ROUNDS;
     }
-    txn_workloads(&*db, sizes, "durable", sizes.txn_durable, want, commits)?;
+    txn_workloads(
+        &*db,
+        sizes,
+        "durable",
+        sizes.txn_durable,
+        want,
+        commits,
+        gate,
+    )?;
     drop(db);
 
     // ── phase B ──────────────────────────────────────────────────────────────────────────
@@ -216,7 +233,16 @@ pub fn run_engine(name: &str, dir: &Path, sizes: Sizes, want: &dyn Fn(&str) -> b
     if phase_b.iter().any(|id| want(id)) {
         warm_up(&*db, stored)?;
     }
-    txn_workloads(&*db, sizes, "buffered", sizes.txn_buffered, want, None)?;
+    let free = &mut Gate::new(false);
+    txn_workloads(
+        &*db,
+        sizes,
+        "buffered",
+        sizes.txn_buffered,
+        want,
+        None,
+        free,
+    )?;
     // Again before YCSB: SQLite's page cache is per connection, and a commit through one
     // connection empties every other connection's cache (at its next transaction), so the
     // 4-thread transactions left the main thread's connection cold. Every other engine's cache
@@ -415,6 +441,7 @@ const DURABLE_ROUNDS: u64 = 3;
 
 /// Small transactions: read 2 random loaded keys, write 2 random loaded keys. Durable, each
 /// round starts with `singles` individual commits of new keys when given (the `commit1` row).
+/// Each row of each round, and the end of the rounds, waits at `gate` (the parent's turns).
 fn txn_workloads(
     db: &dyn Engine,
     sizes: Sizes,
@@ -422,6 +449,7 @@ fn txn_workloads(
     count: u64,
     want: &dyn Fn(&str) -> bool,
     singles: Option<u64>,
+    gate: &mut Gate,
 ) -> Result<()> {
     let n = sizes.keys;
     let one = |seed: u64, count: u64| -> Result<()> {
@@ -445,11 +473,14 @@ fn txn_workloads(
     let (id1, id4) = (format!("txn1_{mode}"), format!("txn4_{mode}"));
     let (mut rates_c, mut rates1, mut rates4) = (Vec::new(), Vec::new(), Vec::new());
     let (mut syncs, mut commits) = (0, 0);
-    // Both rows are skipped from the first time the engine says it lacks transactions.
-    let (mut run1, mut run4) = (want(&id1), want(&id4));
+    // Both rows are skipped from the first time the engine says it lacks transactions, but still
+    // wait for their turns: every engine's children then take the same turns.
+    let (wait1, wait4) = (want(&id1), want(&id4));
+    let (mut run1, mut run4) = (wait1, wait4);
     for round in 0..rounds {
         let seed = 100 * round;
         if let Some(c) = singles {
+            gate.wait()?;
             rates_c.push(rate("commit1", c, || {
                 for i in round * c..(round + 1) * c {
                     let (k, v) = (key(i, NEW), value(i, 1));
@@ -458,12 +489,18 @@ fn txn_workloads(
                 Ok(())
             })?);
         }
+        if wait1 {
+            gate.wait()?;
+        }
         if run1 {
             match rate(&id1, count, || one(5 + seed, count)) {
                 Ok(r) => rates1.push(r),
                 Err(e) if unsupported(&id1, &*e) => run1 = false,
                 Err(e) => return Err(e),
             }
+        }
+        if wait4 {
+            gate.wait()?;
         }
         if run4 {
             let per = count / THREADS;
@@ -478,6 +515,10 @@ fn txn_workloads(
                 commits += c1 - c0;
             }
         }
+    }
+    if singles.is_some() || wait1 || wait4 {
+        // The rest of this child runs once every engine's rounds are done.
+        gate.wait()?;
     }
     if !rates_c.is_empty() {
         report("commit1", median(&mut rates_c));
