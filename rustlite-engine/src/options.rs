@@ -112,7 +112,8 @@ pub struct Options {
     /// Durability of commits.
     pub durability: Durability,
     /// Memtable size that triggers a flush to an SSTable (default 16 MiB: a skiplist of this size
-    /// still mostly fits the CPU caches, which keeps inserts cheap; see `docs/BENCHMARKS.md`).
+    /// still mostly fits the CPU caches, which keeps inserts cheap; see
+    /// `docs/BENCHMARKS-HISTORY.md`).
     pub memtable_size: usize,
     /// Target size of one data block in an SSTable (default 4 KiB, at most [`MAX_BLOCK_SIZE`]).
     pub block_size: usize,

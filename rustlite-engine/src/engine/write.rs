@@ -32,7 +32,7 @@
 //! running, while that committer, with more threads than CPUs, may wait for one (behind a thread
 //! in the middle of its transaction) before it can even see the hand-over. With 4 durable
 //! threads on 2 CPUs that took the median time from one fsync's end to the next one's start from
-//! ~40 to ~33 µs (docs/BENCHMARKS.md).
+//! ~40 to ~33 µs (docs/BENCHMARKS-HISTORY.md).
 //!
 //! Every committer sleeps on its own slot. A leader wakes exactly the committer it hands the
 //! leadership to (the oldest queued one); a syncer wakes exactly the committers its fsync covered,
@@ -50,7 +50,7 @@
 //! While fsyncs are short enough for committers to spin ([`spin_budget`]), the gatherer spins
 //! too, yielding its CPU to the committers it waits for, rather than sleep on a condition
 //! variable: with 4 durable threads on 2 CPUs that committed ~12 % more per second (median of
-//! eight alternated runs; docs/BENCHMARKS.md), as each sleep and wake-up adds two context
+//! eight alternated runs; docs/BENCHMARKS-HISTORY.md), as each sleep and wake-up adds two context
 //! switches to a cycle of ~140 µs and lets the scheduler place the gatherer anew.
 //!
 //! **Staged WAL records.** Under [`Durability::Immediate`] a group's records are staged in memory
@@ -63,7 +63,8 @@
 //! its records are written at once, before its memtable insert, and the OS is asked to start
 //! writing them to the device ([`write_out_staged`]). The insert (a few µs of cache misses in the
 //! skip list) then overlaps the device write, and the fsync waits only for the rest of that write
-//! and the cache flush: single durable commits ~2 % faster (interleaved A/B, docs/BENCHMARKS.md).
+//! and the cache flush: single durable commits ~2 % faster (interleaved A/B,
+//! docs/BENCHMARKS-HISTORY.md).
 //!
 //! [`write_out_staged`]: crate::lsm::wal::WalWriter::write_out_staged
 //!

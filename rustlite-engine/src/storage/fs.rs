@@ -154,7 +154,7 @@ impl FsWritableFile {
     /// append into such a folio, and its writeback at the `fdatasync`, then walks all of the
     /// folio's block buffers (256 for 1 MiB on ext4): a profile of single durable commits showed
     /// that walk as ~10 % of their CPU, and commits ran ~5 % slower than into small folios
-    /// (docs/BENCHMARKS.md).
+    /// (docs/BENCHMARKS-HISTORY.md).
     fn reserve_after(&mut self, from: u64, step: u64) -> Result<()> {
         let target = (from / step + 1) * step;
         let zeros = [0u8; ZERO_PIECE as usize];
