@@ -10,6 +10,7 @@
 //! becomes a join condition, and equalities between the two sides become hash-join keys.
 
 use super::access::choose_access;
+use super::explain::literal;
 use super::order::sorted;
 use super::plan::{Access, AggregateCall, Node, SortKey};
 use super::scope::{bind, rebase, Scope, ScopeColumn};
@@ -340,12 +341,13 @@ impl Planner<'_> {
             other => Ok(other),
         })?;
         let v = eval(&e, &[])?;
-        match v.as_integer() {
-            Some(n) if n >= 0 => {
-                usize::try_from(n).map_err(|_| Error::Sql(format!("{what} {n} is too large")))
-            }
+        match whole_number(&v) {
+            Some(n) if n >= 0 => usize::try_from(n)
+                .map_err(|_| Error::Sql(format!("{what} {} is too large", literal(&v)))),
             _ => Err(Error::Sql(format!(
-                "{what} must be a non-negative integer, got {v}"
+                "{what} must be a non-negative integer, got {} {}",
+                v.type_name(),
+                literal(&v)
             ))),
         }
     }
@@ -449,6 +451,16 @@ impl Planner<'_> {
 
 /// A column reference to scope column `i`.
 /// The position of the select-list item aliased `name` (case-insensitively), if any.
+/// A LIMIT/OFFSET count's integer: an integer, or a REAL with no fractional part (`LIMIT 2.0`
+/// is `LIMIT 2`, as in SQLite and PostgreSQL; a float beyond `i128` saturates, then reads as
+/// too large).
+fn whole_number(v: &Value) -> Option<i128> {
+    match v {
+        Value::Float(x) if x.is_finite() && x.fract() == 0.0 => Some(*x as i128),
+        other => other.as_integer(),
+    }
+}
+
 fn aliased(items: &[(Expr, String, bool)], name: &str) -> Option<usize> {
     items
         .iter()
