@@ -449,8 +449,6 @@ impl Planner<'_> {
     }
 }
 
-/// A column reference to scope column `i`.
-/// The position of the select-list item aliased `name` (case-insensitively), if any.
 /// A LIMIT/OFFSET count's integer: an integer, or a REAL with no fractional part (`LIMIT 2.0`
 /// is `LIMIT 2`, as in SQLite and PostgreSQL; a float beyond `i128` saturates, then reads as
 /// too large).
@@ -461,6 +459,7 @@ fn whole_number(v: &Value) -> Option<i128> {
     }
 }
 
+/// The position of the select-list item aliased `name` (case-insensitively), if any.
 fn aliased(items: &[(Expr, String, bool)], name: &str) -> Option<usize> {
     items
         .iter()
@@ -491,6 +490,7 @@ fn resolve_with_aliases(
     })
 }
 
+/// A column reference to scope column `i`.
 fn column(i: usize, c: &ScopeColumn) -> Expr {
     Expr::Column {
         index: i,
